@@ -1,0 +1,40 @@
+# Thin front for CMake. The two commands a user needs: `make demo` and `make test`.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+MPIRUN_ENV = OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+SWEEP ?=
+
+.PHONY: all deps build test demo plots bench install clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && $(MPIRUN_ENV) ctest --output-on-failure -j $(JOBS) --timeout 900
+
+demo: build
+	scripts/make-demo-data data/fashion
+	$(MPIRUN_ENV) mpirun -n 2 $(BUILD)/sweep/sweep configs/demo.yaml --runs runs
+	$(MAKE) plots SWEEP=runs/demo
+
+plots:
+	@scripts/render-plots $(SWEEP)
+
+bench: build
+	@scripts/install-deps --bench
+	@scripts/run-bench $(BUILD)
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,72 @@
+/* The compute backend interface: one small table of functions, implemented by the
+ * float32 reference (naive loops: the ground truth for tests), the CPU backend
+ * (oneDNN convolutions + OpenMP) and the CUDA backend (cuDNN + cuBLAS).
+ * Model code calls only this table; it never touches a device directly.
+ * Layout is NHWC everywhere; kernels are HWIO (kh, kw, cin, cout), as Keras stores them.
+ * Pointers passed to ops are backend memory (from ->alloc). */
+#ifndef TL_BACKEND_H
+#define TL_BACKEND_H
+
+#include <stddef.h>
+
+#include "core/error.h"
+
+/* y[n, r, c, o] = act( b[o] + sum_{i,j,ci} xpad[n, s*r+i, s*c+j, ci] * w[i, j, ci, o] + res[n, r, c, o] )
+ * x: (n, h, w, cin); y: (n, oh, ow, cout); res: same shape as y or NULL; zero padding. */
+typedef struct ConvDesc {
+    int n, h, w, cin;           /* input */
+    int cout, kh, kw, stride;
+    int pad_top, pad_left, pad_bottom, pad_right;
+    int oh, ow;                 /* filled by conv_desc_init */
+    int has_residual;           /* add res before the activation */
+    int relu;
+} ConvDesc;
+
+/* Fills oh/ow from the rest; fails on non-positive output sizes. */
+int conv_desc_init(ConvDesc *d, Err *e);
+/* Multiply-adds x2 of one conv (FLOP, counting bias/residual/relu as free). */
+double conv_desc_flops(const ConvDesc *d);
+
+typedef struct Backend Backend;
+struct Backend {
+    const char *name;           /* "reference", "cpu", "cuda" */
+    void *ctx;
+    int threads;
+
+    int (*alloc)(Backend *b, size_t bytes, void **ptr, Err *e);
+    void (*release)(Backend *b, void *ptr);
+    int (*upload)(Backend *b, void *dst, const void *src, size_t bytes, Err *e);
+    int (*download)(Backend *b, void *dst, const void *src, size_t bytes, Err *e);
+    int (*sync)(Backend *b, Err *e);
+
+    /* A convolution is planned once per shape (algorithm, workspace, weights in the
+     * backend's preferred layout) and run many times. w: host HWIO, bias: host (cout). */
+    int (*conv_create)(Backend *b, const ConvDesc *d, const float *w, const float *bias, void **conv, Err *e);
+    int (*conv_forward)(Backend *b, void *conv, const float *x, const float *res, float *y, Err *e);
+    void (*conv_destroy)(Backend *b, void *conv);
+
+    /* Max pooling 3x3, stride 2, after a zero pad of 1 on each side (Keras pool1_pad +
+     * pool1_pool). Inputs are post-ReLU (>= 0), so the pad never wins.
+     * x: (n, h, w, c); y: (n, (h+2-3)/2+1, (w+2-3)/2+1, c). */
+    int (*maxpool3x3s2)(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e);
+    /* y[n, c] = mean over h*w of x[n, :, :, c]. x: (n, h, w, c); y: (n, c). */
+    int (*global_avgpool)(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e);
+
+    void (*destroy)(Backend *b);
+};
+
+int backend_reference_create(Backend **out, Err *e);
+/* threads <= 0: all cores. */
+int backend_cpu_create(Backend **out, int threads, Err *e);
+/* Fails with a clear message when built without CUDA or when no GPU is visible.
+ * precision: "fp32" | "tf32" | "fp16" | "bf16". */
+int backend_cuda_create(Backend **out, int device, const char *precision, Err *e);
+/* 1 when this build has the CUDA backend compiled in. */
+int backend_cuda_compiled(void);
+/* Number of visible GPUs (0 when none or when not compiled). */
+int backend_cuda_device_count(void);
+/* "auto" | "cpu" | "cuda": auto picks cuda when a GPU is visible. */
+int backend_open(Backend **out, const char *device, int gpu_index, const char *precision, int threads, Err *e);
+void backend_destroy(Backend *b);
+
+#endif

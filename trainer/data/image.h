@@ -1,0 +1,44 @@
+/* Image input as Keras reads it: libjpeg-turbo decode to RGB (PIL's pixels), resize with
+ * PIL's NEAREST (Keras default) or BILINEAR semantics, caffe preprocess_input.
+ * Pixel layout: HWC, RGB, uint8 unless said otherwise. */
+#ifndef TL_IMAGE_H
+#define TL_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+typedef struct Image {
+    int h, w;                   /* rows, columns */
+    uint8_t *rgb;               /* h * w * 3, owned; reused across decodes */
+    size_t cap;                 /* bytes allocated */
+} Image;
+
+typedef enum Interp { INTERP_NEAREST = 0, INTERP_BILINEAR = 1 } Interp;
+
+typedef struct ImageDecodeStats {
+    int grayscale, cmyk;        /* counts of converted inputs */
+} ImageDecodeStats;
+
+/* Decodes a JPEG (by content, whatever its name) into img (buffer reused/grown).
+ * Grayscale is replicated to RGB; CMYK/YCCK converted as PIL does. fast != 0 allows
+ * the fast DCT and no fancy upsampling (not exact). Corrupt, truncated or non-JPEG
+ * files fail with a message naming the file. stats may be NULL. */
+int image_decode_jpeg_file(const char *path, Image *img, int fast, ImageDecodeStats *stats, Err *e);
+int image_decode_jpeg_mem(const uint8_t *data, size_t size, const char *name, Image *img, int fast,
+                          ImageDecodeStats *stats, Err *e);
+/* Reads only the header: size and component count. */
+int image_jpeg_info(const char *path, int *h, int *w, int *components, Err *e);
+void image_free(Image *img);
+
+/* Resize src to (oh, ow) into dst (oh*ow*3 bytes), PIL semantics; a same-size
+ * input is copied (Keras skips the resize then). */
+void image_resize(const Image *src, int oh, int ow, Interp interp, uint8_t *dst);
+
+/* keras.applications.resnet.preprocess_input (caffe mode): RGB 0..255 float -> BGR minus
+ * the ImageNet BGR means [103.939, 116.779, 123.68]. n = pixels. in == out allowed. */
+void preprocess_caffe(const float *rgb, float *bgr, size_t n);
+void rgb8_to_float(const uint8_t *rgb, float *out, size_t n_values);
+
+#endif
