@@ -3,5 +3,6 @@
 #define TL_COMMANDS_H
 
 int cmd_features(int argc, char **argv);
+int cmd_make_weights(int argc, char **argv);
 
 #endif

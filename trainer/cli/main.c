@@ -12,6 +12,7 @@ typedef struct Command {
 
 static const Command COMMANDS[] = {
     {"features", cmd_features, "pooled ResNet features of images -> float32 rows"},
+    {"make-weights", cmd_make_weights, "write a Keras-layout weight file with random weights"},
 };
 
 static void usage(FILE *f) {
