@@ -137,6 +137,9 @@ static void test_path_set(void) {
     CHECK(!strcmp(yaml_format_double(buf, sizeof buf, 100), "100.0"), "100 -> %s", buf);
     CHECK(strtod(yaml_format_double(buf, sizeof buf, 1.0 / 3), NULL) == 1.0 / 3, "1/3 exact: %s", buf);
     CHECK(!strcmp(yaml_format_double(buf, sizeof buf, 5e-4), "0.0005"), "5e-4 -> %s", buf);
+    CHECK(!strcmp(yaml_format_double(buf, sizeof buf, 1e-7), "1.0e-07"), "1e-7 -> %s", buf);
+    CHECK(!strcmp(yaml_format_double(buf, sizeof buf, -2.5e-300), "-2.5e-300"), "-2.5e-300 -> %s", buf);
+    CHECK(!strcmp(yaml_format_double(buf, sizeof buf, 1e20), "1.0e+20"), "1e20 -> %s", buf);
     yaml_free(r);
 }
 

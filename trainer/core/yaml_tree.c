@@ -62,8 +62,14 @@ char *yaml_format_double(char *buf, size_t n, double v) {
     int digits = v != 0 ? (int)floor(log10(fabs(v))) + 1 : 1;
     if (digits > prec && digits <= 16) prec = digits;
     snprintf(buf, n, "%.*g", prec, v);
-    /* "100" would read back as an integer: make it "100.0". */
-    if (!strpbrk(buf, ".eE")) strncat(buf, ".0", n - strlen(buf) - 1);
+    /* "100" would read back as an integer: make it "100.0". YAML 1.1 readers (PyYAML) want
+     * a '.' in exponent forms too: "1e-07" -> "1.0e-07". */
+    char *exp = strchr(buf, 'e');
+    if (!strchr(buf, '.') && strlen(buf) + 3 <= n) {
+        size_t at = exp ? (size_t)(exp - buf) : strlen(buf);
+        memmove(buf + at + 2, buf + at, strlen(buf + at) + 1);
+        memcpy(buf + at, ".0", 2);
+    }
     return buf;
 }
 
