@@ -1,0 +1,7 @@
+/* The trainer's subcommands; each returns the process exit status. */
+#ifndef TL_COMMANDS_H
+#define TL_COMMANDS_H
+
+int cmd_features(int argc, char **argv);
+
+#endif
