@@ -168,8 +168,8 @@ static int list_dir(const char *path, NameList *dirs, NameList *files, Err *e) {
     }
     closedir(d);
     if (rc) return rc;
-    qsort(dirs->v, (size_t)dirs->n, sizeof *dirs->v, cmp_str);
-    qsort(files->v, (size_t)files->n, sizeof *files->v, cmp_str);
+    if (dirs->n > 1) qsort(dirs->v, (size_t)dirs->n, sizeof *dirs->v, cmp_str);
+    if (files->n > 1) qsort(files->v, (size_t)files->n, sizeof *files->v, cmp_str);
     return 0;
 }
 
@@ -271,7 +271,7 @@ static int check_class_folders(const SplitSpec *sp, const char *split_path, cons
 static int list_class(const char *class_path, int label, DatasetSplit *out, int *cap, SkipTally *skip, Err *e) {
     Walk w = {0};
     int rc = walk_dir(class_path, &w, e), found = 0, skipped_before = skip->total;
-    if (rc == 0) qsort(w.f, (size_t)w.n, sizeof *w.f, cmp_walkfile);
+    if (rc == 0 && w.n > 1) qsort(w.f, (size_t)w.n, sizeof *w.f, cmp_walkfile);
     char full[DS_PATH_MAX];
     for (int i = 0; rc == 0 && i < w.n; i++) {
         if (!is_jpeg_name(w.f[i].name)) { tally_file(skip, w.f[i].name); continue; }
