@@ -105,13 +105,15 @@ static int has_jpeg_name(const char *name) {
 
 /* ---------------------------------------------------------------- class names */
 
-/* Cuts s to at most n-1 bytes without splitting a UTF-8 sequence. */
-static void utf8_truncate(char *s, size_t n) {
-    size_t len = strlen(s);
-    if (len < n) return;
-    size_t cut = n - 1;
-    while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80) cut--;
-    s[cut] = 0;
+/* Drops a UTF-8 sequence cut short at the end of s[0..*k). */
+static void utf8_drop_partial(char *s, size_t *k) {
+    size_t start = *k;
+    while (start > 0 && ((unsigned char)s[start - 1] & 0xC0) == 0x80) start--;
+    if (start == 0) return;
+    unsigned char lead = (unsigned char)s[start - 1];
+    size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (*k - (start - 1) < want) *k = start - 1;
+    s[*k] = 0;
 }
 
 int cars_safe_class_name(const char *in, int index, char *out, size_t n) {
@@ -122,9 +124,10 @@ int cars_safe_class_name(const char *in, int index, char *out, size_t n) {
         if (c == ' ' && (k == 0 || out[k - 1] == ' ')) continue;    /* trim left, collapse runs */
         out[k++] = c;
     }
+    out[k] = 0;
+    utf8_drop_partial(out, &k);
     while (k > 0 && out[k - 1] == ' ') k--;
     out[k] = 0;
-    utf8_truncate(out, n);
     if (out[0] == '.') out[0] = '_';                                /* no hidden directories */
     if (out[0] == 0 || strcmp(out, "_") == 0 || strcmp(out, "_.") == 0) snprintf(out, n, "class_%d", index + 1);
     return strcmp(in, out) != 0;
