@@ -483,8 +483,10 @@ static void print_split_table(const DataReport *r, FILE *f) {
         if (!sp->present) { fprintf(f, "%-10s  (absent)\n", data_split_names[s]); continue; }
         char per[40];
         snprintf(per, sizeof per, "%d/%d/%d", sp->class_min, sp->class_median, sp->class_max);
-        fprintf(f, "%-10s  %7d  %7d  %21s  %9.2f  %5d  %5d  %5d", data_split_names[s], sp->classes, sp->images, per,
-                sp->imbalance, sp->bad, sp->gray, sp->cmyk);
+        char imb[24];
+        snprintf(imb, sizeof imb, sp->imbalance > 0 ? "%.2f" : "-", sp->imbalance);
+        fprintf(f, "%-10s  %7d  %7d  %21s  %9s  %5d  %5d  %5d", data_split_names[s], sp->classes, sp->images, per, imb, sp->bad,
+                sp->gray, sp->cmyk);
         print_size(f, sp->w);
         print_size(f, sp->h);
         fputc('\n', f);
