@@ -419,9 +419,9 @@ done:
 
 /* First existing SRC/<dir>/<name> among the places releases put the devkit. */
 static int find_devkit_file(const char *src, const char *name, char *out, size_t n) {
-    static const char *const dirs[] = {"devkit", "car_devkit/devkit", "."};
+    static const char *const dirs[] = {"devkit/", "car_devkit/devkit/", ""};
     for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
-        snprintf(out, n, "%s/%s/%s", src, dirs[i], name);
+        snprintf(out, n, "%s/%s%s", src, dirs[i], name);
         if (fs_exists(out)) return 0;
     }
     snprintf(out, n, "%s/devkit/%s", src, name);
