@@ -79,15 +79,15 @@ write_mat(src + '/cars_test_annos_withlabels.mat', mat_struct(annos('cars_test',
 PYEOF
 check "fixture written" test -f "$tmp/src/cars_test_annos_withlabels.mat"
 
-# Default import: hard links, 10% split -> per class round(0.1 n): 8->1, 12->1, 4->0.
+# Default import: hard links, 10% split -> per class int(0.1 n) but at least 1: 8->1, 12->1, 4->1.
 run "$tmp/src" "$tmp/out/cars"
 check "import exit 0 ($out)" test "$rc" = 0
 check "layout reported" contains "$out" "(devkit layout)"
-check "counts: train 22" grep -qE "train +22 " <<<"$out"
-check "counts: validation 2" grep -qE "validation +2 " <<<"$out"
+check "counts: train 21" grep -qE "train +21 " <<<"$out"
+check "counts: validation 3" grep -qE "validation +3 " <<<"$out"
 check "counts: test 9" grep -qE "test +9 " <<<"$out"
 check "slash in class name made safe" test -d "$tmp/out/cars/train/Ram C-V Cargo Van Minivan 2012"
-check "train tree" test "$(nfiles "$tmp/out/cars/train")" = 22
+check "train tree" test "$(nfiles "$tmp/out/cars/train")" = 21
 check "test tree" test "$(nfiles "$tmp/out/cars/test")" = 9
 check "hard link" test "$(stat -c %i "$tmp/out/cars/test/Tesla Model S Sedan 2012/00009.jpg")" = "$(stat -c %i "$tmp/src/cars_test/00009.jpg")"
 check "no temp tree left" test -z "$(ls "$tmp/out" | grep -v '^cars$')"

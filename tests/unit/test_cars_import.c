@@ -13,6 +13,7 @@
 
 #include "core/fsutil.h"
 #include "data/cars_import.h"
+#include "data/dataset.h"
 #include "data/image.h"
 #include "test_util.h"
 
@@ -21,7 +22,7 @@ static const char *const CLASS_NAMES[N_CLASSES] = {
     "Alpha Car 2012", "Ram C/V Cargo Van Minivan 2012", "Ram C-V Cargo Van Minivan 2012", "  Beta \t  Truck "};
 static const char *const CLASS_DIRS[N_CLASSES] = {
     "Alpha Car 2012", "Ram C-V Cargo Van Minivan 2012", "Ram C-V Cargo Van Minivan 2012_2", "Beta Truck"};
-static int train_count(int k) { return 10 + k; }   /* 10, 11, 12, 13 -> validation 2, 2, 2, 3 at 0.2 */
+static int train_count(int k) { return 10 + k; }   /* 10, 11, 12, 13 -> validation 2, 2, 2, 2 at 0.2 */
 
 /* snprintf for paths: a truncated path would only make a check fail, never pass. */
 static char *pathf(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -204,7 +205,8 @@ static void test_safe_names(void) {
 static void test_validation_pick(void) {
     CHECK(cars_validation_count(10, 0.1) == 1, "10 @ 0.1");
     CHECK(cars_validation_count(80, 0.1) == 8, "80 @ 0.1");
-    CHECK(cars_validation_count(13, 0.2) == 3, "13 @ 0.2 -> round(2.6)");
+    CHECK(cars_validation_count(13, 0.2) == 2, "13 @ 0.2 -> int(2.6), as Keras");
+    CHECK(cars_validation_count(4, 0.1) == 1, "4 @ 0.1: at least one, or the class is missing from validation");
     CHECK(cars_validation_count(1, 0.5) == 0, "a single image stays in train");
     CHECK(cars_validation_count(2, 0.9) == 1, "at least one stays in train");
     CHECK(cars_validation_count(50, 0.0) == 0, "no split");
@@ -240,7 +242,7 @@ static void test_devkit_import(const char *tmp) {
     CHECK_OK(cars_import(src, dest, &opt, &rep, NULL, &e), &e);
     CHECK(strcmp(rep.layout, "devkit") == 0, "layout %s", rep.layout);
     CHECK(rep.n_classes == N_CLASSES, "classes %d", rep.n_classes);
-    CHECK(rep.placed[CARS_TRAIN] == 46 - 9 && rep.placed[CARS_VALIDATION] == 9 && rep.placed[CARS_TEST] == 12,
+    CHECK(rep.placed[CARS_TRAIN] == 46 - 8 && rep.placed[CARS_VALIDATION] == 8 && rep.placed[CARS_TEST] == 12,
           "placed %d/%d/%d", rep.placed[0], rep.placed[1], rep.placed[2]);
     CHECK(rep.unannotated == 1 && rep.missing == 0 && rep.bad_label == 0, "unannotated %d missing %d", rep.unannotated, rep.missing);
     CHECK(rep.renamed_classes == 3, "renamed %d", rep.renamed_classes);
@@ -300,6 +302,42 @@ static void test_devkit_import(const char *tmp) {
     opt.force = 1;
     CHECK(cars_import(src, p, &opt, &rep, NULL, &e) != 0 && strstr(e.msg, "does not look like an import"), "%s", e.msg);
     CHECK(fs_exists(q), "foreign directory kept");
+}
+
+/* --val-split f --seed s gives the validation set the loader carves (data.validation_split f,
+ * same seed) from a train-only import of the same source. */
+static void test_split_matches_loader(const char *tmp) {
+    char src[PATH_MAX], all[PATH_MAX], split[PATH_MAX], p[PATH_MAX];
+    Err e = {{0}};
+    CarsImportOptions opt;
+    CarsImportReport rep;
+    fs_join(src, sizeof src, tmp, "src");
+    fs_join(all, sizeof all, tmp, "train_only");
+    fs_join(split, sizeof split, tmp, "split_by_import");
+    cars_import_defaults(&opt);
+    opt.val_split = 0;
+    CHECK_OK(cars_import(src, all, &opt, &rep, NULL, &e), &e);
+    opt.val_split = 0.2;
+    opt.seed = 1234;
+    CHECK_OK(cars_import(src, split, &opt, &rep, NULL, &e), &e);
+    TrialConfig cfg;
+    config_defaults(&cfg);
+    pathf(cfg.data.root, sizeof cfg.data.root, "%s", all);
+    cfg.data.validation_split = 0.2;
+    cfg.data.train_fraction = 1.0;
+    Dataset ds;
+    memset(&ds, 0, sizeof ds);
+    CHECK_OK(dataset_open(&cfg.data, 1234, &ds, &e), &e);
+    CHECK(ds.validation_carved && ds.validation.n == rep.placed[CARS_VALIDATION], "carved %d, imported %d",
+          ds.validation.n, rep.placed[CARS_VALIDATION]);
+    int same = 0;
+    for (int i = 0; i < ds.validation.n; i++) {
+        const char *path = ds.validation.items[i].path;         /* all/train/<class>/<file> */
+        same += fs_exists(pathf(p, sizeof p, "%s/validation/%s", split, path + strlen(all) + strlen("/train/")));
+    }
+    CHECK(ds.validation.n > 0 && same == ds.validation.n, "%d of %d carved files are in the imported validation/", same,
+          ds.validation.n);
+    dataset_free(&ds);
 }
 
 static void test_link_modes(const char *tmp) {
@@ -472,6 +510,7 @@ int main(void) {
     test_safe_names();
     test_validation_pick();
     test_devkit_import(tmp);
+    test_split_matches_loader(tmp);
     test_link_modes(tmp);
     test_crop(tmp);
     test_folder_layout(tmp);

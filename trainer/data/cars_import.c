@@ -162,7 +162,8 @@ static int make_class_dirs(char **raw, int n, char ***out, int *renamed, Err *e)
 
 int cars_validation_count(int n, double frac) {
     if (n <= 1 || frac <= 0) return 0;
-    int k = (int)floor(frac * n + 0.5);
+    int k = (int)(frac * n);            /* Keras and dataset.c: int(split * n) */
+    if (k == 0) k = 1;                  /* else the class would be missing from validation/ */
     return k > n - 1 ? n - 1 : k;
 }
 
@@ -561,24 +562,46 @@ static int collect_folders(ImportCtx *c, CarsSet *s, const char *src, Err *e) {
 
 /* ---------------------------------------------------------------- split */
 
-/* Items sorted by (split, class, name); each class's train run is split in place. A source
- * that brings its own validation images keeps them and is not split. */
+/* The label the loader gives each class: its folder's rank among train/'s folders in byte
+ * order (dataset.c, like Keras). rank[k] = -1 for a class without train images. */
+static int train_folder_ranks(const CarsSet *s, int *rank, Err *e) {
+    const char **names = tl_calloc(e, (size_t)s->n_classes, sizeof *names, "class ranks");
+    TL_CHECK_ALLOC(e, names);
+    int n = 0;
+    for (int k = 0; k < s->n_classes; k++) rank[k] = -1;
+    for (int i = 0; i < s->n_items && s->items[i].split == CARS_TRAIN; i++)
+        if (rank[s->items[i].cls] == -1) { rank[s->items[i].cls] = 0; names[n++] = s->dirs[s->items[i].cls]; }
+    qsort(names, (size_t)n, sizeof *names, cmp_str_ptr);
+    for (int k = 0; k < s->n_classes; k++)
+        if (rank[k] == 0)
+            for (int r = 0; r < n; r++)
+                if (names[r] == s->dirs[k]) rank[k] = r;
+    free(names);
+    return 0;
+}
+
+/* Items sorted by (split, class, name); each class's train run is split in place, keyed by
+ * the label the loader will give the class, so a tree imported with --val-split f --seed s
+ * holds the split the trainer carves (data.validation_split f, seed s) from a train-only
+ * import. A source that brings its own validation images keeps them and is not split. */
 static int assign_validation(CarsSet *s, const CarsImportOptions *opt, Err *e) {
     if (s->n_items) qsort(s->items, (size_t)s->n_items, sizeof *s->items, cmp_item);
     int has_val = 0;
     for (int i = 0; i < s->n_items && !has_val; i++) has_val = s->items[i].split == CARS_VALIDATION;
     if (opt->val_split <= 0 || has_val) return 0;
     uint8_t *is_val = tl_malloc(e, (size_t)s->n_items, "validation marks");
-    TL_CHECK_ALLOC(e, is_val);
+    int *rank = tl_calloc(e, (size_t)s->n_classes, sizeof *rank, "class ranks");
+    if (!is_val || !rank || train_folder_ranks(s, rank, e)) { free(is_val); free(rank); return -1; }
     for (int i = 0; i < s->n_items && s->items[i].split == CARS_TRAIN; ) {
         int j = i;
         while (j < s->n_items && s->items[j].split == CARS_TRAIN && s->items[j].cls == s->items[i].cls) j++;
-        cars_pick_validation(j - i, opt->val_split, opt->seed, (uint32_t)s->items[i].cls, is_val);
+        cars_pick_validation(j - i, opt->val_split, opt->seed, (uint32_t)rank[s->items[i].cls], is_val);
         for (int k = i; k < j; k++)
             if (is_val[k - i]) s->items[k].split = CARS_VALIDATION;
         i = j;
     }
     free(is_val);
+    free(rank);
     qsort(s->items, (size_t)s->n_items, sizeof *s->items, cmp_item);
     return 0;
 }

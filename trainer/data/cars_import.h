@@ -18,7 +18,7 @@ typedef enum CarsLink { CARS_LINK_HARD = 0, CARS_LINK_SYM = 1, CARS_LINK_COPY = 
 
 typedef struct CarsImportOptions {
     double val_split;       /* fraction of each class's train images moved to validation, [0, 1) */
-    uint64_t seed;          /* keys the split: rng (seed, RNG_SPLIT, class) */
+    uint64_t seed;          /* keys the split: rng (seed, RNG_SPLIT, label of the class) */
     int crop_bbox;          /* crop to the annotated box and re-encode (JPEG quality 95) */
     CarsLink link;          /* how uncropped images are placed; hard falls back to copy */
     int force;              /* replace an existing DEST (only one that looks like an import) */
@@ -56,12 +56,14 @@ int cars_import(const char *src, const char *dest, const CarsImportOptions *opt,
  * character boundary. Returns 1 if the name changed. */
 int cars_safe_class_name(const char *in, int index, char *out, size_t n);
 
-/* How many of a class's n train images go to validation: round(frac * n), but at least one
- * image stays in train. */
+/* How many of a class's n train images go to validation: int(frac * n) as Keras and the
+ * loader's carve (dataset.c) count, but at least one when frac > 0 and n >= 2 (so no class
+ * is missing from validation/), and at least one image stays in train. */
 int cars_validation_count(int n, double frac);
-/* Marks which of a class's n train images (in file-name order) go to validation:
+/* Marks which of a class's n train images (in file-name byte order) go to validation:
  * is_val[i] = 1 for the first cars_validation_count(n, frac) positions of a Philox
- * shuffle keyed (seed, RNG_SPLIT, cls, 0). */
+ * shuffle keyed (seed, RNG_SPLIT, cls, 0), the loader's own choice. The importer passes
+ * as cls the class folder's rank among train/'s folders (the loader's label). */
 void cars_pick_validation(int n, double frac, uint64_t seed, uint32_t cls, uint8_t *is_val);
 
 /* Writes rows of packed RGB (h x w x 3, row stride `stride` bytes) as a baseline JPEG with
