@@ -4,6 +4,8 @@
 # missing from a split (exit 1); grayscale and CMYK counted as PIL sees them; usage (exit 2).
 set -u
 : "${TRAINER:?TRAINER not set}"
+"$TRAINER" check-data --help >/dev/null 2>&1 || {
+  echo "FAIL: '$TRAINER check-data' is not a command: register cmd_check_data in trainer/cli/main.c"; echo "0 passed, 1 failed"; exit 1; }
 PY=/usr/bin/python3
 $PY -c "import PIL" 2>/dev/null || { echo "python3 with PIL is needed; skipping"; exit 77; }
 tmp=$(mktemp -d)

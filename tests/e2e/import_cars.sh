@@ -5,6 +5,8 @@
 # made with PIL; the --crop-bbox output is compared with PIL's own crop of the same box.
 set -u
 : "${TRAINER:?TRAINER not set}"
+"$TRAINER" import-cars --help >/dev/null 2>&1 || {
+  echo "FAIL: '$TRAINER import-cars' is not a command: register cmd_import_cars in trainer/cli/main.c"; echo "0 passed, 1 failed"; exit 1; }
 PY=/usr/bin/python3
 $PY -c "import PIL" 2>/dev/null || { echo "python3 with PIL is needed; skipping"; exit 77; }
 tmp=$(mktemp -d)
