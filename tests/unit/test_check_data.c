@@ -1,5 +1,6 @@
 /* check-data on a small tree with known faults: a truncated JPEG, a text file named .jpg,
- * a JPEG whose scan data is damaged (only --deep sees it), grayscale and CMYK images,
+ * a JPEG whose scan data is damaged (only --deep sees it), grayscale and CMYK images, files
+ * the loader skips (.png, .txt, a symlinked subfolder) or walks (a subfolder),
  * duplicates within and across splits, a class missing from a split, an empty class
  * folder; then a clean tree that must pass. */
 #include <limits.h>
@@ -85,7 +86,8 @@ static void damage_scan(const char *path) {
     free(d);
 }
 
-/* The faulty tree: see the header comment. Widths in train/A are 24, 32, 40, 48, 56. */
+/* The faulty tree: see the header comment. Widths in train/A are 24, 32, 40, 48, 56 (+ 24s);
+ * train/A also holds a .png the loader skips, a subfolder it walks and a symlink it skips. */
 static void make_faulty_tree(const char *root) {
     char p[PATH_MAX], q[PATH_MAX];
     Err e;
@@ -95,6 +97,10 @@ static void make_faulty_tree(const char *root) {
     write_jpeg(pathf(p, sizeof p, "%s/train/A/gray.jpg", root), 24, 24, 1, 1);
     write_jpeg(pathf(p, sizeof p, "%s/train/A/cmyk.jpg", root), 24, 24, 4, 2);
     fs_write_atomic(pathf(p, sizeof p, "%s/train/A/readme.txt", root), "notes", 5, &e);
+    write_jpeg(pathf(p, sizeof p, "%s/train/A/x.png", root), 24, 24, 3, 3);          /* the loader skips it by name */
+    mkdirs(root, "train/A/more");                                                     /* the loader walks subfolders */
+    write_jpeg(pathf(p, sizeof p, "%s/train/A/more/deep.jpg", root), 24, 24, 3, 4);
+    if (symlink("more", pathf(p, sizeof p, "%s/train/A/link", root)) != 0) perror("symlink");
     for (int i = 0; i < 3; i++) write_jpeg(pathf(p, sizeof p, "%s/train/B/b%d.jpg", root, i), 40, 30, 3, 20u + i);
     write_jpeg(pathf(q, sizeof q, "%s/train/B/cut.jpg", root), 64, 64, 3, 30);
     copy_bytes(q, q, 75);                   /* truncated in the scan data: the header still parses */
@@ -133,9 +139,11 @@ static void check_common_faults(const DataReport *r, const char *mode) {
     const DataClass *a = find_class(r, "A"), *b = find_class(r, "B"), *c = find_class(r, "C");
     CHECK(r->n_classes == 3 && a && b && c, "%s: classes %d", mode, r->n_classes);
     if (!a || !b || !c) return;
-    CHECK(a->count[0] == 7 && a->count[1] == 1 && a->count[2] == 1, "%s: A counts %d %d %d", mode, a->count[0], a->count[1], a->count[2]);
+    CHECK(a->count[0] == 8 && a->count[1] == 1 && a->count[2] == 1, "%s: A counts %d %d %d", mode, a->count[0], a->count[1], a->count[2]);
     CHECK(a->gray == 1 && a->cmyk == 1 && r->split[0].gray == 1 && r->split[0].cmyk == 1, "%s: gray %d cmyk %d", mode, a->gray, a->cmyk);
-    CHECK(r->ignored_files == 1 && has_issue(r, 0, "train/A: 1 files without an image extension"), "%s: readme.txt ignored", mode);
+    CHECK(r->ignored_files == 2 && has_issue(r, 0, "train/A: 2 files that are not .jpg/.jpeg are skipped by the loader"),
+          "%s: readme.txt and x.png skipped, not errors (%d)", mode, r->ignored_files);
+    CHECK(has_issue(r, 0, "train/A: 1 symlinked subfolders are skipped"), "%s: symlinked subfolder noted", mode);
     CHECK(has_issue(r, 1, "train/B/cut.jpg: corrupt or truncated"), "%s: truncated file is an error", mode);
     CHECK(has_issue(r, 1, "train/C/text.jpg"), "%s: text file named .jpg is an error", mode);
     CHECK(has_issue(r, 1, "validation: class 'C' is missing"), "%s: C missing from validation", mode);
@@ -144,10 +152,10 @@ static void check_common_faults(const DataReport *r, const char *mode) {
     CHECK(r->dup_across == 1 && has_issue(r, 0, "leak): train/A/a0.jpg == test/A/leak.jpg"), "%s: leak across splits (%d)", mode, r->dup_across);
     CHECK(r->dup_cross_class == 1 && has_issue(r, 0, "two classes: train/A/a1.jpg == train/B/same_as_a1.jpg"), "%s: same image in A and B", mode);
     CHECK(r->n_dups == 2 && r->dup_within == 1, "%s: dups %d within %d", mode, r->n_dups, r->dup_within);
-    /* train/A readable RGB+gray+CMYK: widths 24,32,40,48,56,24,24 -> min 24, median 32, max 56. */
+    /* train/A readable RGB+gray+CMYK+deep: widths 24,32,40,48,56,24,24,24 -> min 24, median 32, max 56. */
     CHECK(a->w.min == 24 && a->w.median == 32 && a->w.max == 56, "%s: A widths %d/%d/%d", mode, a->w.min, a->w.median, a->w.max);
-    CHECK(r->split[0].class_min == 4 && r->split[0].class_max == 7, "%s: per class %d..%d", mode, r->split[0].class_min, r->split[0].class_max);
-    CHECK_NEAR(r->split[0].imbalance, 7.0 / 4.0, 1e-9, "%s: imbalance %g", mode, r->split[0].imbalance);
+    CHECK(r->split[0].class_min == 4 && r->split[0].class_max == 8, "%s: per class %d..%d", mode, r->split[0].class_min, r->split[0].class_max);
+    CHECK_NEAR(r->split[0].imbalance, 8.0 / 4.0, 1e-9, "%s: imbalance %g", mode, r->split[0].imbalance);
     CHECK(check_data_status(r) == 1, "%s: errors -> status 1", mode);
 }
 

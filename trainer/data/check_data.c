@@ -110,12 +110,10 @@ typedef struct ScanCtx {
     int scanned;
 } ScanCtx;
 
-static int is_image_name(const char *name) {
-    static const char *const ext[] = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".ppm", ".tif", ".tiff", ".webp"};
+/* The loader (dataset.c) reads .jpg / .jpeg files only, by name, case-insensitively. */
+static int is_jpeg_name(const char *name) {
     const char *dot = strrchr(name, '.');
-    for (size_t i = 0; dot && i < sizeof ext / sizeof *ext; i++)
-        if (strcasecmp(dot, ext[i]) == 0) return 1;
-    return 0;
+    return dot && (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0);
 }
 
 /* Reads a whole file into *buf (grown to fit). */
@@ -193,28 +191,58 @@ static void show_progress(ScanCtx *c) {
     if (++c->scanned % 500 == 0 && p && isatty(fileno(p))) fprintf(p, "\rcheck-data: %d files", c->scanned);
 }
 
-static int scan_class(ScanCtx *c, const char *split_dir, int split, const char *cname, Err *e) {
-    char dir[PATH_MAX], path[PATH_MAX];
+enum { WALK_DEPTH_MAX = 32 };
+
+/* Files the loader skips in one class folder: counted, and one example kept. */
+typedef struct Skipped { int files, links; char example[256], link_example[256]; } Skipped;
+
+/* Walks a class folder as the loader does: JPEG-named files anywhere below it are images
+ * (rel is their path below the class folder), other files are skipped, symlinked
+ * subfolders are not entered. */
+static int scan_tree(ScanCtx *c, const char *dir, const char *rel, int split, int cls, int depth, Skipped *sk, Err *e) {
+    char path[PATH_MAX], name[PATH_MAX];
     DirList files, subdirs;
+    if (depth > WALK_DEPTH_MAX) return err_fail(e, "%s: folders nested deeper than %d", dir, WALK_DEPTH_MAX);
+    if (dir_list_sorted(dir, 'f', &files, e)) return -1;
+    int rc = 0;
+    for (int i = 0; i < files.n && rc == 0; i++) {
+        snprintf(name, sizeof name, "%s%s%s", rel, rel[0] ? "/" : "", files.names[i]);
+        if (!is_jpeg_name(files.names[i])) {
+            if (sk->files++ == 0) snprintf(sk->example, sizeof sk->example, "%s", name);
+            continue;
+        }
+        rc = scan_file(c, fs_join(path, sizeof path, dir, files.names[i]), split, cls, name, e);
+        show_progress(c);
+    }
+    dir_list_free(&files);
+    if (rc || dir_list_sorted(dir, 'd', &subdirs, e)) return -1;
+    for (int i = 0; i < subdirs.n && rc == 0; i++) {
+        struct stat st;
+        snprintf(name, sizeof name, "%s%s%s", rel, rel[0] ? "/" : "", subdirs.names[i]);
+        fs_join(path, sizeof path, dir, subdirs.names[i]);
+        if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+            if (sk->links++ == 0) snprintf(sk->link_example, sizeof sk->link_example, "%s", name);
+            continue;
+        }
+        rc = scan_tree(c, path, name, split, cls, depth + 1, sk, e);
+    }
+    dir_list_free(&subdirs);
+    return rc;
+}
+
+static int scan_class(ScanCtx *c, const char *split_dir, int split, const char *cname, Err *e) {
+    char dir[PATH_MAX];
+    Skipped sk = {0};
     int cls = class_index(c->r, cname, e);
     if (cls < 0) return -1;
     c->r->classes[cls].folder[split] = 1;
     fs_join(dir, sizeof dir, split_dir, cname);
-    if (dir_list_sorted(dir, 'f', &files, e)) return -1;
-    int rc = 0, ignored = 0;
-    for (int i = 0; i < files.n && rc == 0; i++) {
-        fs_join(path, sizeof path, dir, files.names[i]);
-        if (is_image_name(files.names[i])) { rc = scan_file(c, path, split, cls, files.names[i], e); show_progress(c); }
-        else ignored++;
-    }
-    dir_list_free(&files);
-    c->r->ignored_files += ignored;
-    if (rc == 0 && ignored) rc = add_issue(c->r, 0, "%s: %d files without an image extension are ignored", dir, ignored);
-    if (rc == 0 && dir_list_sorted(dir, 'd', &subdirs, e) == 0) {
-        if (subdirs.n) rc = add_issue(c->r, 0, "%s: has %d subfolders (e.g. %s); their images are not checked", dir, subdirs.n, subdirs.names[0]);
-        dir_list_free(&subdirs);
-    }
-    return rc;
+    if (scan_tree(c, dir, "", split, cls, 0, &sk, e)) return -1;
+    c->r->ignored_files += sk.files;
+    int rc = 0;
+    if (sk.files) rc = add_issue(c->r, 0, "%s: %d files that are not .jpg/.jpeg are skipped by the loader (e.g. %s)", dir, sk.files, sk.example);
+    if (rc == 0 && sk.links) rc = add_issue(c->r, 0, "%s: %d symlinked subfolders are skipped by the loader (e.g. %s)", dir, sk.links, sk.link_example);
+    return rc ? err_fail(e, "out of memory") : 0;
 }
 
 static int scan_split(ScanCtx *c, const char *root, int split, Err *e) {
@@ -230,7 +258,7 @@ static int scan_split(ScanCtx *c, const char *root, int split, Err *e) {
     dir_list_free(&classes);
     if (rc == 0 && dir_list_sorted(dir, 'f', &loose, e) == 0) {
         c->r->ignored_files += loose.n;
-        if (loose.n) rc = add_issue(c->r, 0, "%s: %d files outside class folders are ignored (e.g. %s)", dir, loose.n, loose.names[0]);
+        if (loose.n) rc = add_issue(c->r, 0, "%s: %d files outside class folders are skipped (e.g. %s)", dir, loose.n, loose.names[0]);
         dir_list_free(&loose);
     }
     return rc;
@@ -538,7 +566,7 @@ void check_data_print_table(const DataReport *r, FILE *f) {
     }
     fprintf(f, "\nduplicates (identical bytes): %d within a split, %d across splits, %d under different classes\n",
             r->dup_within, r->dup_across, r->dup_cross_class);
-    if (r->ignored_files) fprintf(f, "ignored files (no image extension or outside class folders): %d\n", r->ignored_files);
+    if (r->ignored_files) fprintf(f, "files the loader skips (not .jpg/.jpeg, or outside class folders): %d\n", r->ignored_files);
     print_issues(r, f, 1);
     print_issues(r, f, 0);
     fprintf(f, "\nresult: %s (%d errors, %d warnings)\n", r->n_errors ? "ERRORS: training would fail" : "OK", r->n_errors,

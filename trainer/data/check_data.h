@@ -1,4 +1,5 @@
-/* Dataset checker for a class-folder tree ROOT/{train,validation,test}/<class>/<image>:
+/* Dataset checker for a class-folder tree ROOT/{train,validation,test}/<class>/, walked as
+ * the loader (dataset.c) walks it (.jpg/.jpeg files anywhere below a class folder):
  * counts, unreadable / corrupt / truncated files, grayscale and CMYK images, image sizes,
  * exact duplicates (FNV-1a of the bytes, confirmed byte by byte), classes missing from a
  * split, class imbalance. Header-only by default; deep mode decodes every image. */
@@ -21,7 +22,7 @@ typedef struct CheckDataOptions {
 
 typedef struct DataFile {
     int split, cls;         /* split index, index into DataReport.classes */
-    char *name;             /* file name inside its class folder, owned */
+    char *name;             /* path below its class folder ("x.jpg", "sub/x.jpg"), owned */
     int64_t bytes;
     uint64_t hash;          /* FNV-1a 64 of the whole file */
     int w, h, components;   /* from the header; 0 when unreadable */
@@ -65,7 +66,7 @@ typedef struct DataReport {
     DataDuplicate *dups;
     int n_dups;
     int dup_within, dup_across, dup_cross_class;   /* pairs in one split, across splits, labelled differently */
-    int ignored_files;              /* not image files, or outside class folders */
+    int ignored_files;              /* files the loader skips: not .jpg/.jpeg, or outside class folders */
     DataIssue *issues;
     int n_issues, n_errors, n_warnings;
 } DataReport;
