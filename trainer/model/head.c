@@ -22,15 +22,19 @@ void batchnorm_forward_train(float *out, float *mean, float *rstd, const float *
     memset(var, 0, (size_t)n * sizeof *var);
     for (int i = 0; i < b; i++) {
         const float *xi = x + (size_t)i * n;
+        #pragma omp simd
         for (int j = 0; j < n; j++) mean[j] += xi[j];
     }
+    #pragma omp simd
     for (int j = 0; j < n; j++) mean[j] /= (float)b;
     for (int i = 0; i < b; i++) {
         const float *xi = x + (size_t)i * n;
+        #pragma omp simd
         for (int j = 0; j < n; j++) { float d = xi[j] - mean[j]; var[j] += d * d; }
     }
     /* Keras: moving -= (moving - batch) * (1 - momentum), decay in float32. */
     const float decay = (float)(1.0 - BN_MOMENTUM);
+    #pragma omp simd
     for (int j = 0; j < n; j++) {
         var[j] /= (float)b;
         moving_mean[j] -= (moving_mean[j] - mean[j]) * decay;
@@ -41,6 +45,7 @@ void batchnorm_forward_train(float *out, float *mean, float *rstd, const float *
     for (int i = 0; i < b; i++) {
         const float *xi = x + (size_t)i * n;
         float *oi = out + (size_t)i * n;
+        #pragma omp simd
         for (int j = 0; j < n; j++) {
             float inv = gamma[j] * rstd[j];
             oi[j] = xi[j] * inv + (beta[j] - mean[j] * inv);
@@ -53,6 +58,7 @@ void batchnorm_forward_infer(float *out, const float *x, const float *gamma, con
     for (int i = 0; i < b; i++) {
         const float *xi = x + (size_t)i * n;
         float *oi = out + (size_t)i * n;
+        #pragma omp simd
         for (int j = 0; j < n; j++) {
             float inv = gamma[j] * (1.0f / sqrtf(moving_var[j] + BN_EPSILON));
             oi[j] = xi[j] * inv + (beta[j] - moving_mean[j] * inv);
@@ -67,6 +73,7 @@ void batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dou
     memset(dbeta, 0, (size_t)n * sizeof *dbeta);
     for (int i = 0; i < b; i++) {
         const float *xi = x + (size_t)i * n, *gi = dout + (size_t)i * n;
+        #pragma omp simd
         for (int j = 0; j < n; j++) {
             float xhat = (xi[j] - mean[j]) * rstd[j];
             dbeta[j] += gi[j];
@@ -79,6 +86,7 @@ void batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dou
     for (int i = 0; i < b; i++) {
         const float *xi = x + (size_t)i * n, *gi = dout + (size_t)i * n;
         float *di = dx + (size_t)i * n;
+        #pragma omp simd
         for (int j = 0; j < n; j++) {
             float xhat = (xi[j] - mean[j]) * rstd[j];
             di[j] = gamma[j] * rstd[j] / (float)b * ((float)b * gi[j] - dbeta[j] - xhat * dgamma[j]);
@@ -106,6 +114,7 @@ void dense_backward(float *dx, float *dw, float *dbias, const float *dout,
     memset(dbias, 0, (size_t)out_dim * sizeof *dbias);
     for (int i = 0; i < b; i++) {
         const float *gi = dout + (size_t)i * out_dim;
+        #pragma omp simd
         for (int j = 0; j < out_dim; j++) dbias[j] += gi[j];
     }
 }
@@ -113,10 +122,12 @@ void dense_backward(float *dx, float *dw, float *dbias, const float *dout,
 /* ---------------------------------------------------------------- ReLU, Dropout */
 
 void relu_forward(float *out, const float *x, size_t n) {
+    #pragma omp simd
     for (size_t i = 0; i < n; i++) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 void relu_backward(float *dx, const float *dout, const float *x, size_t n) {
+    #pragma omp simd
     for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dout[i] : 0.0f;
 }
 
@@ -138,10 +149,12 @@ void dropout_mask(float *mask, size_t n, double rate, uint64_t seed, uint32_t ep
 }
 
 void dropout_forward(float *out, const float *x, const float *mask, size_t n) {
+    #pragma omp simd
     for (size_t i = 0; i < n; i++) out[i] = x[i] * mask[i];
 }
 
 void dropout_backward(float *dx, const float *dout, const float *mask, size_t n) {
+    #pragma omp simd
     for (size_t i = 0; i < n; i++) dx[i] = dout[i] * mask[i];
 }
 
