@@ -28,19 +28,26 @@ float loss_xent(const float *logits, const int *labels, int b, int C, double smo
     return (float)(total / b);
 }
 
-/* Sum of squares in blocks: float SIMD lanes inside a block, blocks added in double and
- * in order, so the value does not depend on the thread count. dw (may be NULL) += k * w. */
-enum { L2_BLOCK = 1024, L2_PARALLEL = 1 << 22 };
+/* Sum of squares in blocks of L2_BLOCK: L2_LANES float partial sums in a fixed order (the
+ * same at any optimisation level, vectorised or not), lanes and blocks added in double, in
+ * order, so the value does not depend on the thread count. dw (may be NULL) += k * w. */
+enum { L2_BLOCK = 1024, L2_LANES = 16, L2_PARALLEL = 1 << 22 };
 
-static double l2_block(float *dw, const float *w, size_t n, float k) {
-    float s = 0.0f;
-    if (dw) {
-        #pragma omp simd reduction(+:s)
-        for (size_t i = 0; i < n; i++) { s += w[i] * w[i]; dw[i] += k * w[i]; }
-    } else {
-        #pragma omp simd reduction(+:s)
-        for (size_t i = 0; i < n; i++) s += w[i] * w[i];
+static double l2_block(float *restrict dw, const float *restrict w, size_t n, float k) {
+    float acc[L2_LANES] = {0};
+    size_t i = 0;
+    if (dw)
+        for (; i + L2_LANES <= n; i += L2_LANES)
+            for (int l = 0; l < L2_LANES; l++) { acc[l] += w[i + l] * w[i + l]; dw[i + l] += k * w[i + l]; }
+    else
+        for (; i + L2_LANES <= n; i += L2_LANES)
+            for (int l = 0; l < L2_LANES; l++) acc[l] += w[i + l] * w[i + l];
+    double s = 0.0;
+    for (; i < n; i++) {
+        s += (double)w[i] * w[i];
+        if (dw) dw[i] += k * w[i];
     }
+    for (int l = 0; l < L2_LANES; l++) s += acc[l];
     return s;
 }
 
