@@ -1,5 +1,6 @@
 #include "model/head.h"
 
+#include <assert.h>
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -285,6 +286,7 @@ const ParamView *head_view(const Head *h, const char *name) {
 void head_forward(Head *h, const float *x, int b, int train, uint32_t epoch, uint32_t step) {
     const HeadSpec *s = &h->spec;
     const float *cur = x;                                   /* (b, in) */
+    assert(b >= 1 && b <= s->max_batch);                    /* buffers are sized for max_batch */
     h->x = x;
     h->last_b = b;
     h->last_train = train;
@@ -315,6 +317,7 @@ void head_forward(Head *h, const float *x, int b, int train, uint32_t epoch, uin
 void head_backward(Head *h, const float *dlogits, float *dx) {
     const HeadSpec *s = &h->spec;
     int b = h->last_b;
+    assert(h->last_train);                                  /* BN batch stats and mask are needed */
     size_t nd = (size_t)b * h->drop_dim;
     int need_below = s->hidden > 0 || s->batchnorm || dx;
     dense_backward(need_below ? h->d_cls_in : NULL, h->d_w2, h->d_b2, dlogits, h->cls_in, h->w2,
