@@ -1,5 +1,6 @@
 #include "model/head.h"
 
+#include <assert.h>
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -22,15 +23,19 @@ void batchnorm_forward_train(float *out, float *mean, float *rstd, const float *
     memset(var, 0, (size_t)n * sizeof *var);
     for (int i = 0; i < b; i++) {
         const float *xi = x + (size_t)i * n;
+        #pragma omp simd
         for (int j = 0; j < n; j++) mean[j] += xi[j];
     }
+    #pragma omp simd
     for (int j = 0; j < n; j++) mean[j] /= (float)b;
     for (int i = 0; i < b; i++) {
         const float *xi = x + (size_t)i * n;
+        #pragma omp simd
         for (int j = 0; j < n; j++) { float d = xi[j] - mean[j]; var[j] += d * d; }
     }
     /* Keras: moving -= (moving - batch) * (1 - momentum), decay in float32. */
     const float decay = (float)(1.0 - BN_MOMENTUM);
+    #pragma omp simd
     for (int j = 0; j < n; j++) {
         var[j] /= (float)b;
         moving_mean[j] -= (moving_mean[j] - mean[j]) * decay;
@@ -41,6 +46,7 @@ void batchnorm_forward_train(float *out, float *mean, float *rstd, const float *
     for (int i = 0; i < b; i++) {
         const float *xi = x + (size_t)i * n;
         float *oi = out + (size_t)i * n;
+        #pragma omp simd
         for (int j = 0; j < n; j++) {
             float inv = gamma[j] * rstd[j];
             oi[j] = xi[j] * inv + (beta[j] - mean[j] * inv);
@@ -53,6 +59,7 @@ void batchnorm_forward_infer(float *out, const float *x, const float *gamma, con
     for (int i = 0; i < b; i++) {
         const float *xi = x + (size_t)i * n;
         float *oi = out + (size_t)i * n;
+        #pragma omp simd
         for (int j = 0; j < n; j++) {
             float inv = gamma[j] * (1.0f / sqrtf(moving_var[j] + BN_EPSILON));
             oi[j] = xi[j] * inv + (beta[j] - moving_mean[j] * inv);
@@ -67,6 +74,7 @@ void batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dou
     memset(dbeta, 0, (size_t)n * sizeof *dbeta);
     for (int i = 0; i < b; i++) {
         const float *xi = x + (size_t)i * n, *gi = dout + (size_t)i * n;
+        #pragma omp simd
         for (int j = 0; j < n; j++) {
             float xhat = (xi[j] - mean[j]) * rstd[j];
             dbeta[j] += gi[j];
@@ -79,6 +87,7 @@ void batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dou
     for (int i = 0; i < b; i++) {
         const float *xi = x + (size_t)i * n, *gi = dout + (size_t)i * n;
         float *di = dx + (size_t)i * n;
+        #pragma omp simd
         for (int j = 0; j < n; j++) {
             float xhat = (xi[j] - mean[j]) * rstd[j];
             di[j] = gamma[j] * rstd[j] / (float)b * ((float)b * gi[j] - dbeta[j] - xhat * dgamma[j]);
@@ -106,6 +115,7 @@ void dense_backward(float *dx, float *dw, float *dbias, const float *dout,
     memset(dbias, 0, (size_t)out_dim * sizeof *dbias);
     for (int i = 0; i < b; i++) {
         const float *gi = dout + (size_t)i * out_dim;
+        #pragma omp simd
         for (int j = 0; j < out_dim; j++) dbias[j] += gi[j];
     }
 }
@@ -113,10 +123,12 @@ void dense_backward(float *dx, float *dw, float *dbias, const float *dout,
 /* ---------------------------------------------------------------- ReLU, Dropout */
 
 void relu_forward(float *out, const float *x, size_t n) {
+    #pragma omp simd
     for (size_t i = 0; i < n; i++) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 void relu_backward(float *dx, const float *dout, const float *x, size_t n) {
+    #pragma omp simd
     for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dout[i] : 0.0f;
 }
 
@@ -138,10 +150,12 @@ void dropout_mask(float *mask, size_t n, double rate, uint64_t seed, uint32_t ep
 }
 
 void dropout_forward(float *out, const float *x, const float *mask, size_t n) {
+    #pragma omp simd
     for (size_t i = 0; i < n; i++) out[i] = x[i] * mask[i];
 }
 
 void dropout_backward(float *dx, const float *dout, const float *mask, size_t n) {
+    #pragma omp simd
     for (size_t i = 0; i < n; i++) dx[i] = dout[i] * mask[i];
 }
 
@@ -272,6 +286,7 @@ const ParamView *head_view(const Head *h, const char *name) {
 void head_forward(Head *h, const float *x, int b, int train, uint32_t epoch, uint32_t step) {
     const HeadSpec *s = &h->spec;
     const float *cur = x;                                   /* (b, in) */
+    assert(b >= 1 && b <= s->max_batch);                    /* buffers are sized for max_batch */
     h->x = x;
     h->last_b = b;
     h->last_train = train;
@@ -302,6 +317,7 @@ void head_forward(Head *h, const float *x, int b, int train, uint32_t epoch, uin
 void head_backward(Head *h, const float *dlogits, float *dx) {
     const HeadSpec *s = &h->spec;
     int b = h->last_b;
+    assert(h->last_train);                                  /* BN batch stats and mask are needed */
     size_t nd = (size_t)b * h->drop_dim;
     int need_below = s->hidden > 0 || s->batchnorm || dx;
     dense_backward(need_below ? h->d_cls_in : NULL, h->d_w2, h->d_b2, dlogits, h->cls_in, h->w2,

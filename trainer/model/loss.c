@@ -28,29 +28,49 @@ float loss_xent(const float *logits, const int *labels, int b, int C, double smo
     return (float)(total / b);
 }
 
-/* Fixed chunks summed in order, so the value does not depend on the thread count. */
-enum { L2_MAX_CHUNKS = 1024, L2_MIN_CHUNK = 1 << 16 };
+/* Sum of squares in blocks of L2_BLOCK: L2_LANES float partial sums in a fixed order (the
+ * same at any optimisation level, vectorised or not), lanes and blocks added in double, in
+ * order, so the value does not depend on the thread count. dw (may be NULL) += k * w. */
+enum { L2_BLOCK = 1024, L2_LANES = 16, L2_PARALLEL = 1 << 22 };
+
+static double l2_block(float *restrict dw, const float *restrict w, size_t n, float k) {
+    float acc[L2_LANES] = {0};
+    size_t i = 0;
+    if (dw)
+        for (; i + L2_LANES <= n; i += L2_LANES)
+            for (int l = 0; l < L2_LANES; l++) { acc[l] += w[i + l] * w[i + l]; dw[i + l] += k * w[i + l]; }
+    else
+        for (; i + L2_LANES <= n; i += L2_LANES)
+            for (int l = 0; l < L2_LANES; l++) acc[l] += w[i + l] * w[i + l];
+    double s = 0.0;
+    for (; i < n; i++) {
+        s += (double)w[i] * w[i];
+        if (dw) dw[i] += k * w[i];
+    }
+    for (int l = 0; l < L2_LANES; l++) s += acc[l];
+    return s;
+}
+
+static double l2_sum(float *dw, const float *w, size_t n, float k) {
+    long blocks = (long)((n + L2_BLOCK - 1) / L2_BLOCK);
+    double sum = 0.0;
+    #pragma omp parallel for ordered schedule(static) if (n >= L2_PARALLEL)
+    for (long b = 0; b < blocks; b++) {
+        size_t lo = (size_t)b * L2_BLOCK, len = n - lo < L2_BLOCK ? n - lo : L2_BLOCK;
+        double s = l2_block(dw ? dw + lo : NULL, w + lo, len, k);
+        #pragma omp ordered
+        sum += s;
+    }
+    return sum;
+}
 
 float l2_penalty(const float *w, size_t n, float lambda) {
-    size_t chunk = (n + L2_MAX_CHUNKS - 1) / L2_MAX_CHUNKS;
-    if (chunk < L2_MIN_CHUNK) chunk = L2_MIN_CHUNK;
-    long n_chunks = (long)((n + chunk - 1) / chunk);
-    double partial[L2_MAX_CHUNKS];
-    #pragma omp parallel for schedule(static) if (n_chunks > 1)
-    for (long c = 0; c < n_chunks; c++) {
-        size_t lo = (size_t)c * chunk, hi = lo + chunk < n ? lo + chunk : n;
-        double s = 0.0;
-        for (size_t i = lo; i < hi; i++) s += (double)w[i] * w[i];
-        partial[c] = s;
-    }
-    double sum = 0.0;
-    for (long c = 0; c < n_chunks; c++) sum += partial[c];
-    return lambda * (float)sum;
+    return lambda * (float)l2_sum(NULL, w, n, 0.0f);
 }
 
 void l2_backward(float *dw, const float *w, size_t n, float lambda) {
     const float k = 2.0f * lambda;
-    #pragma omp parallel for schedule(static) if (n > L2_MIN_CHUNK)
+    #pragma omp simd
     for (size_t i = 0; i < n; i++) dw[i] += k * w[i];
 }
 
@@ -60,8 +80,9 @@ float loss_l2(Head *h, float lambda, int add_grad) {
     for (int i = 0; i < h->n_views; i++) {
         const ParamView *v = &h->views[i];
         if (!v->regularized) continue;
-        total += l2_penalty(h->params + v->offset, v->size, lambda);
-        if (add_grad) l2_backward(h->grads + v->offset, h->params + v->offset, v->size, lambda);
+        /* One pass: penalty of these weights and, for training, their 2*lambda*w gradient. */
+        double sq = l2_sum(add_grad ? h->grads + v->offset : NULL, h->params + v->offset, v->size, 2.0f * lambda);
+        total += lambda * (float)sq;
     }
     return total;
 }
