@@ -51,9 +51,14 @@ static int parse_train_args(int argc, char **argv, TrainArgs *a) {
     return 0;
 }
 
+/* A trial that ended (done or diverged) is not rerun; a failed one is retried. */
 static int finished_before(const char *out) {
-    char path[1100];
-    return fs_exists(fs_join(path, sizeof path, out, "result.csv"));
+    char path[1100], line[4096] = "";
+    FILE *f = fopen(fs_join(path, sizeof path, out, "result.csv"), "r");
+    if (!f) return 0;
+    int ended = fgets(line, sizeof line, f) && fgets(line, sizeof line, f) && (strstr(line, ",done,") || strstr(line, ",diverged,"));
+    fclose(f);
+    return ended;
 }
 
 static int exit_code(const TrialResult *r) {
@@ -66,7 +71,7 @@ static int exit_code(const TrialResult *r) {
 }
 
 static int run_and_record(const TrialConfig *cfg, const TrainArgs *a, FILE *log) {
-    TrialOptions opt = {.out_dir = a->out, .threads = a->threads, .gpu = a->gpu, .log = log,
+    TrialOptions opt = {.config_path = a->config, .out_dir = a->out, .threads = a->threads, .gpu = a->gpu, .log = log,
                         .progress = !a->quiet && isatty(2), .stop = &stop_requested};
     TrialResult res;
     Err e = {{0}};

@@ -15,6 +15,7 @@ static const Command COMMANDS[] = {
     {"cache-features", cmd_cache_features, "fill a shard of a trial's backbone feature cache"},
     {"import-cars", cmd_import_cars, "Stanford Cars release -> train/validation/test class folders"},
     {"check-data", cmd_check_data, "check a class-folder dataset (counts, corrupt files, duplicates)"},
+    {"demo-data", cmd_demo_data, "Fashion-MNIST -> JPEG class folders for the demo"},
     {"features", cmd_features, "pooled ResNet features of images -> float32 rows"},
     {"make-weights", cmd_make_weights, "write a Keras-layout weight file with random weights"},
 };
