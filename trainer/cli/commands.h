@@ -1,0 +1,8 @@
+/* The trainer's subcommands; each returns the process exit status. */
+#ifndef TL_COMMANDS_H
+#define TL_COMMANDS_H
+
+int cmd_features(int argc, char **argv);
+int cmd_make_weights(int argc, char **argv);
+
+#endif

@@ -1,0 +1,34 @@
+/* trainer: one program, several subcommands (git style). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+typedef struct Command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} Command;
+
+static const Command COMMANDS[] = {
+    {"features", cmd_features, "pooled ResNet features of images -> float32 rows"},
+    {"make-weights", cmd_make_weights, "write a Keras-layout weight file with random weights"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: trainer COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++) fprintf(f, "  %-16s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(f, "\n`trainer COMMAND --help` describes a command.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++)
+        if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "trainer: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
