@@ -7,41 +7,21 @@
 
 #include "core/fsutil.h"
 
-/* The defaults as a YAML tree: the set of keys a trial config knows. */
-static int defaults_tree(YamlDoc *doc, Err *e) {
-    TrialConfig c;
-    config_defaults(&c);
-    char *text = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream(&text, &size);
-    if (!f) { config_free(&c); return err_fail(e, "open_memstream failed"); }
-    int rc = config_emit(&c, f, e);
-    fclose(f);
-    config_free(&c);
-    if (rc == 0) rc = yaml_load_string(doc, text, "(trial config defaults)", e);
-    free(text);
-    return rc;
-}
-
 /* Every axis must name a key a trial config has; feature_cache.dir belongs to the sweep. */
 static int check_axis_paths(const SweepSpec *s, Err *e) {
-    YamlDoc defaults = {0};
-    if (defaults_tree(&defaults, e)) return err_context(e, "listing the trial config keys");
-    int rc = 0;
-    for (int i = 0; i < s->n_axes && rc == 0; i++) {
+    for (int i = 0; i < s->n_axes; i++) {
         const Axis *a = &s->axes[i];
         if (strcmp(a->path, "feature_cache.dir") == 0)
-            rc = err_fail(e, "%s:%d: axis 'feature_cache.dir' is set by the sweep (runs/<name>/cache)", s->file, a->line);
-        else if (!yaml_path_get(defaults.root, a->path) && !yaml_path_get(s->base, a->path))
-            rc = err_fail(e, "%s:%d: axis '%s' is not a trial config key", s->file, a->line, a->path);
+            return err_fail(e, "%s:%d: axis 'feature_cache.dir' is set by the sweep (runs/<name>/cache)", s->file, a->line);
+        if (!config_has_key(a->path))
+            return err_fail(e, "%s:%d: axis '%s' is not a trial config key", s->file, a->line, a->path);
     }
-    yaml_doc_free(&defaults);
-    return rc;
+    return 0;
 }
 
 /* "file:line" of a key in the trial tree, for messages. */
-static void where(const SweepSpec *s, YamlNode *tree, const char *path, char *out, size_t n) {
-    const YamlNode *v = yaml_path_get(tree, path);
+static void where(const SweepSpec *s, const YamlNode *tree, const char *path, char *out, size_t n) {
+    const YamlNode *v = yaml_path_peek(tree, path);
     snprintf(out, n, "%s:%d", v && v->file ? v->file : s->file, v ? v->line : s->base->line);
 }
 

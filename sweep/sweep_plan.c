@@ -152,14 +152,14 @@ void plan_print_table(const SweepPlan *p, FILE *f) {
         for (int t = 0; t < ts->n; t++) if ((int)strlen(ts->trials[t].text[i]) > wval[i]) wval[i] = (int)strlen(ts->trials[t].text[i]);
     }
     fprintf(f, "%4s  %-*s  %-11s  %5s", "#", wid, "trial", "status", "cache");
-    for (int i = 0; i < ts->n_axes; i++) fprintf(f, "  %-*s", wval[i], p->spec.axes[i].path);
+    for (int i = 0; i < ts->n_axes; i++) fprintf(f, "  %-*s", i + 1 < ts->n_axes ? wval[i] : 0, p->spec.axes[i].path);
     fputc('\n', f);
     for (int t = 0; t < ts->n; t++) {
         if (!p->selected[t]) continue;
         const char *st = status_name(p->results[t].status);
         fprintf(f, "%4d  %-*s  %-11s  %5d", t + 1, wid, ts->trials[t].id, st,
                 ts->resolved ? ts->trials[t].cache_group + 1 : 0);
-        for (int i = 0; i < ts->n_axes; i++) fprintf(f, "  %-*s", wval[i], ts->trials[t].text[i]);
+        for (int i = 0; i < ts->n_axes; i++) fprintf(f, "  %-*s", i + 1 < ts->n_axes ? wval[i] : 0, ts->trials[t].text[i]);
         fputc('\n', f);
     }
 }

@@ -268,7 +268,8 @@ void sweep_spec_describe(const SweepSpec *s, long n_trials, char *out, size_t n)
         if (a->dist == DIST_LIST && !s->random)
             k += (size_t)snprintf(out + k, n - k, "%s %s (%zu%s)", sep, a->path, a->n_values, a->group >= 0 ? ", zipped" : "");
         else if (a->dist == DIST_LIST)
-            k += (size_t)snprintf(out + k, n - k, "%s %s (choice of %zu)", sep, a->path, a->n_values);
+            k += (size_t)snprintf(out + k, n - k, "%s %s (%s %zu)", sep, a->path, a->group >= 0 ? "zipped, one of" : "choice of",
+                                  a->n_values);
         else
             k += (size_t)snprintf(out + k, n - k, "%s %s (%s %g..%g)", sep, a->path,
                                   a->dist == DIST_UNIFORM ? "uniform" : a->dist == DIST_LOG_UNIFORM ? "log-uniform" : "integers",

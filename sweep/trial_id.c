@@ -98,10 +98,18 @@ static int suffix_matches(const char *path, const char *suffix) {
     return ls == lp || path[lp - ls - 1] == '.';
 }
 
+/* Last components that say little alone ("schedule.name" reads better than "name"). */
+static int generic_component(const char *s) {
+    static const char *const generic[] = {"name", "enabled", "monitor", "mode", "dir", "root", "views", NULL};
+    for (int i = 0; generic[i]; i++)
+        if (strcmp(s, generic[i]) == 0) return 1;
+    return 0;
+}
+
 void axis_labels(const char *const *paths, int n, char (*labels)[AXIS_LABEL_MAX]) {
     for (int i = 0; i < n; i++) {
         const char *s = paths[i];
-        for (int parts = 1;; parts++) {
+        for (int parts = generic_component(dotted_suffix(paths[i], 1)) ? 2 : 1;; parts++) {
             s = dotted_suffix(paths[i], parts);
             int clash = 0;
             for (int j = 0; j < n && !clash; j++) clash = j != i && suffix_matches(paths[j], s);

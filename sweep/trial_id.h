@@ -25,6 +25,8 @@ void value_compact(const char *scalar, int quoted, char *out, size_t n);
 /* Short label per axis: the shortest dotted suffix of its path that no other axis path
  * ends with ("model.head.dropout" -> "dropout"; "schedule.patience" and
  * "callbacks.early_stopping.patience" -> "schedule.patience", "early_stopping.patience").
+ * Generic last names (name, enabled, monitor, mode, dir, root, views) keep their parent:
+ * "schedule.name" -> "schedule.name".
  * labels: n entries of AXIS_LABEL_MAX. */
 void axis_labels(const char *const *paths, int n, char (*labels)[AXIS_LABEL_MAX]);
 
