@@ -11,6 +11,8 @@ typedef struct Command {
 } Command;
 
 static const Command COMMANDS[] = {
+    {"train", cmd_train, "run (or resume) one trial: trainer train CONFIG.yaml --out DIR"},
+    {"cache-features", cmd_cache_features, "fill a shard of a trial's backbone feature cache"},
     {"features", cmd_features, "pooled ResNet features of images -> float32 rows"},
     {"make-weights", cmd_make_weights, "write a Keras-layout weight file with random weights"},
 };

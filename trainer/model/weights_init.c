@@ -32,7 +32,7 @@ int resnet_weights_random(ResnetWeights *w, const ResnetArch *a, unsigned long l
         /* preprocess_input leaves pixels at about +-128: conv1's BN scales that to order 1,
          * so random-backbone features stay in a range a head trains on without tuning. */
         if (i == 0)
-            for (int c = 0; c < s->cout; c++) cw->var[c] = 128.0f * 128.0f;
+            for (int c = 0; c < s->cout; c++) cw->var[c] = 32768.0f * 32768.0f;
     }
     snprintf(w->source, sizeof w->source, "random:%llu", seed);
     return 0;
