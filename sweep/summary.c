@@ -100,7 +100,7 @@ static void report_table(FILE *f, const SweepSpec *s, const TrialSet *ts, const 
         for (int i = 0; i < s->n_axes; i++) fputc(' ', f), md_text(f, t->text[i]), fputs(" |", f);
         md_number(f, r, "val_accuracy", 4), md_number(f, r, "val_loss", 4), md_number(f, r, "gap", 4);
         md_number(f, r, "final_gap", 4), md_number(f, r, "best_epoch", -1), md_number(f, r, "epochs", -1);
-        md_number(f, r, "test_accuracy", 4), md_number(f, r, "seconds", 0);
+        md_number(f, r, "test_accuracy", 4), md_number(f, r, "seconds", 1);
         fprintf(f, " %s |\n", status_name(r->status));
     }
 }

@@ -3,10 +3,12 @@
 #include "sweep_run.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -168,7 +170,14 @@ static TrialStatus record_outcome(Sweep *s, int t, const char *dir, const ChildR
     const char *id = s->plan.ts.trials[t].id;
     char how[160], line[400], msg[800];
     child_describe(cr, how, sizeof how);
-    if ((cr->exited && cr->code == 130) || (cr->stop_requested && cr->signaled)) {
+    /* A trial we asked to stop did not get its chance to finish: whatever it says
+     * short of done or diverged, a rerun continues it (its failure record is kept). */
+    int finished = cr->exited && (cr->code == 0 || cr->code == 3);
+    if ((cr->exited && cr->code == 130) || (cr->stop_requested && !finished)) {
+        char from[SWEEP_PATH_MAX + TRIAL_ID_MAX + 32], to[sizeof from + 16];
+        snprintf(from, sizeof from, "%s/result.csv", dir);
+        snprintf(to, sizeof to, "%s/result.interrupted.csv", dir);
+        if (fs_exists(from) && rename(from, to) != 0) rank_log(s, "trial %s: cannot rename %s: %s", id, from, strerror(errno));
         rank_log(s, "trial %s: interrupted (%s) after %.1fs; a rerun continues it", id, how, cr->seconds);
         return STATUS_INTERRUPTED;
     }
@@ -188,6 +197,25 @@ static TrialStatus record_outcome(Sweep *s, int t, const char *dir, const ChildR
     return st;
 }
 
+/* Holds <trial>/.lock (flock) for as long as the trial's trainer lives: the trainer
+ * inherits the descriptor, so a trainer left running by a killed rank keeps it. A rerun
+ * waits for such a trainer instead of running a second one on the same folder.
+ * Returns the descriptor, or -1 when stopped while waiting. */
+static int lock_trial(Sweep *s, const char *dir, const char *id) {
+    char path[SWEEP_PATH_MAX + TRIAL_ID_MAX + 16];
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT, 0644);   /* no O_CLOEXEC: the trainer keeps it */
+    if (fd < 0) { rank_log(s, "trial %s: %s: %s (running unlocked)", id, path, strerror(errno)); return INT_MAX; }
+    int told = 0;
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (!told++) rank_log(s, "trial %s: a trainer from an earlier run still holds %s; waiting for it", id, path);
+        if (poll_child(s)) { close(fd); return -1; }
+        struct timespec nap = {0, 200 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+    }
+    return fd;
+}
+
 static void run_trial(Sweep *s, int t) {
     const Trial *tr = &s->plan.ts.trials[t];
     char dir[SWEEP_PATH_MAX + TRIAL_ID_MAX], cfg[sizeof dir + 16], log[sizeof dir + 16], bufs[3][32];
@@ -199,11 +227,15 @@ static void run_trial(Sweep *s, int t) {
     int k = 0;
     while (argv[k]) k++;
     argv[k++] = "--out", argv[k++] = dir, argv[k++] = "--quiet", argv[k] = NULL;
+    int lock = lock_trial(s, dir, tr->id);
+    if (lock < 0) return;
     rank_log(s, "trial %s: start (%d threads, gpu %d)", tr->id, s->ri.threads, s->ri.gpu);
     ChildResult cr;
     Err e;
     TrialStatus st;
-    if (child_run(argv, log, poll_child, s, &cr, &e)) {
+    int rc = child_run(argv, log, poll_child, s, &cr, &e);
+    if (lock != INT_MAX) close(lock);
+    if (rc) {
         rank_log(s, "trial %s: %s", tr->id, e.msg);
         Err e2;
         if (result_write_failure(dir, tr->id, e.msg, 0, &e2)) rank_log(s, "trial %s: %s", tr->id, e2.msg);
@@ -240,14 +272,14 @@ static int cache_group_shard(Sweep *s, int g, int first) {
     rank_log(s, "cache group %d shard %s: %s in %.1fs", g + 1, shard, how, cr.seconds);
     if (cr.exited && cr.code == 0) return 0;
     if ((cr.exited && cr.code == 130) || cr.stop_requested) return 1;
-    fprintf(stderr, "sweep: rank %d: feature cache group %d failed (%s); see %s\n", s->ri.rank, g + 1, how, log);
     return 2;
 }
 
-/* Phase 1: backbone features once per cache group, the images split across all ranks. */
+/* Phase 1: backbone features once per cache group, the images split across all ranks.
+ * A group that fails here is not fatal: its trials run anyway and compute (or fail to
+ * compute) their features themselves, and each failure is recorded with its message. */
 static int phase1(Sweep *s, Err *e) {
     const TrialSet *ts = &s->plan.ts;
-    int groups = 0;
     for (int g = 0; g < ts->n_cache_groups; g++) {
         int first = -1;
         for (int k = 0; k < s->n_todo && first < 0; k++) {
@@ -256,14 +288,18 @@ static int phase1(Sweep *s, Err *e) {
         }
         if (first < 0) continue;
         if (s->ri.rank == 0) {
-            printf("[%s] phase 1: backbone features, cache group %d (%d views, shared by the trials of %s), %d shard%s\n",
-                   s->plan.spec.name, ++groups, ts->trials[first].cfg.feature_cache.views, ts->trials[first].id, s->ri.size,
+            printf("[%s] phase 1: backbone features, cache group %d of %d (%d views; first trial %s), %d shard%s\n",
+                   s->plan.spec.name, g + 1, ts->n_cache_groups, ts->trials[first].cfg.feature_cache.views, ts->trials[first].id, s->ri.size,
                    s->ri.size == 1 ? "" : "s");
             fflush(stdout);
         }
         int mine = s->stop ? 1 : cache_group_shard(s, g, first), worst = 0;
         MPI_CHECK(MPI_Allreduce(&mine, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
-        if (worst == 2) return err_fail(e, "phase 1 (feature cache) failed; logs in %s/logs", s->plan.sweep_dir);
+        if (worst == 2 && s->ri.rank == 0) {
+            printf("[%s] phase 1: cache group %d failed (see %s/logs/cache-group%d-*.log); its trials will report why\n",
+                   s->plan.spec.name, g + 1, s->plan.sweep_dir, g + 1);
+            fflush(stdout);
+        }
         if (worst == 1) s->stop = 1;
         if (s->stop) break;
     }
@@ -362,7 +398,8 @@ static int finish(Sweep *s, int failed_phase, Err *e) {
         code = any_stop ? 130 : failed_phase || failed ? 1 : 0;
         char line[1024];
         progress_line(&s->progress, &s->plan.ts, s->plan.spec.name, now_seconds(), line, sizeof line);
-        printf("%s\n[%s] %s; summary %s/summary.csv, report %s/report.md\n", line, s->plan.spec.name,
+        if (s->progress.finished == s->progress.finished_before) printf("%s\n", line);   /* none finished just now */
+        printf("[%s] %s; summary %s/summary.csv, report %s/report.md\n", s->plan.spec.name,
                any_stop ? "interrupted: rerun the same command to resume" : failed ? "finished with failed trials" : "finished",
                s->plan.sweep_dir, s->plan.sweep_dir);
         fflush(stdout);
@@ -382,7 +419,7 @@ int sweep_run_mpi(const SweepArgs *a, volatile sig_atomic_t *signals) {
     }
     else {
         int failed_phase = phase1(&s, &e) != 0;
-        if (failed_phase && s.ri.rank == 0) fprintf(stderr, "sweep: %s\n", e.msg);
+        if (failed_phase) fprintf(stderr, "sweep: rank %d: %s\n", s.ri.rank, e.msg);
         if (!failed_phase && phase2(&s, &e)) {
             fprintf(stderr, "sweep: rank %d: %s\n", s.ri.rank, e.msg);
             failed_phase = 1;
