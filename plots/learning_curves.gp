@@ -11,8 +11,10 @@ set xlabel "epoch" offset 0,0.5
 set ylabel metric offset 1.5,0
 if (metric eq "accuracy") { set yrange [0:1] } else { set yrange [0:*] }
 set xrange [*:*]
-set offsets 0, 0, graph 0.02, 0
-set multiplot layout rows, cols title sprintf("%s: train vs val %s per trial (dashed: best epoch)", name, metric) font "sans,12"
+set autoscale xfix
+set offsets 0.15, 0.15, graph 0.02, 0
+unset key   # the colours are named in the title: a key would cover the curves of small panels
+set multiplot layout rows, cols title sprintf("%s: %s per trial, train (blue) vs val (orange); dashed: best epoch", name, metric) font "sans,12"
 do for [i = 1:n] {
     t = word(trials, i)
     b = word(best, i)
@@ -20,7 +22,8 @@ do for [i = 1:n] {
     set title t font "sans,8"
     unset arrow 1
     if (b ne "NaN") { set arrow 1 from b + 0, graph 0 to b + 0, graph 1 nohead dt 2 lw 1.5 lc rgb "#555555" }
-    if (i == 1) { set key top left font "sans,8" } else { unset key }
+    stats f using "epoch" nooutput
+    if (STATS_max <= 12) { set xtics 1 } else { set xtics autofreq }
     plot f using "epoch":metric with linespoints pt 7 ps 0.4 lw 2 lc rgb TRAIN title "train", \
          f using "epoch":"val_".metric with linespoints pt 7 ps 0.4 lw 2 lc rgb VAL title "val"
 }
