@@ -9,19 +9,24 @@
  *   fp16/bf16  weights are stored in half (fp16 or bf16). A conv reads a half copy of x,
  *              cuDNN accumulates in float and writes its result in half, then the
  *              epilogue adds bias and residual (float32) in float, applies the ReLU and
- *              writes y in float32 and also a half copy of y, the "shadow" of y. When the
- *              next conv's x is that y, it reads the shadow instead of converting x again.
- *              The shadow is exactly half(y), so it is a pure cache: results are the same
- *              bits with or without it. Any write to the float32 memory by another op
- *              (upload, pooling, another conv) marks overlapping shadows stale; release
- *              frees them. Pooling always runs in float32.
+ *              writes y in float32 and also a half copy of y. These half copies
+ *              ("shadows") are kept per float32 tensor: a conv whose x already has one
+ *              (the previous conv's y, or an input another conv converted, such as a
+ *              block input read by both the 1x1 conv and the projection shortcut) reads
+ *              it instead of converting x again. A shadow is exactly half(tensor), so it
+ *              is a pure cache: results are the same bits with or without it. Any write
+ *              to float32 memory through the backend (upload, pooling, a conv's y) marks
+ *              the overlapping shadows stale; release frees them. Pooling always runs in
+ *              float32.
  * Algorithm choice: cuDNN's heuristics (cudnnGetConvolutionForwardAlgorithm_v7), which
  * pick the same algorithm every run, so the same inputs give the same numbers; set
  * TL_CUDNN_FIND=1 to time the algorithms instead (cudnnFindConvolutionForwardAlgorithm,
  * faster, but the choice, and so the last bits, can change between runs).
  * One device per backend; the backend selects it at the start of every op. */
+#include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cudnn.h>
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -61,8 +66,6 @@ typedef struct CudaCtx {
     cublasHandle_t cublas;          /* on the stream, math mode set for the precision */
     void *workspace;                /* cuDNN scratch shared by all convs (one stream) */
     size_t workspace_bytes;
-    void *x_half;                   /* half copy of a conv input that has no shadow */
-    size_t x_half_elems;
     char *staging[2];               /* pinned host buffers for upload/download */
     cudaEvent_t staging_done[2];    /* the last copy through each buffer finished */
     Allocation *allocs;             /* live ->alloc blocks, so release knows their size */
@@ -253,9 +256,9 @@ static const void *shadows_lookup(CudaCtx *c, const float *x, size_t elems) {
     return NULL;
 }
 
-/* The shadow slot for y with room for elems half values (made or grown as needed; the
- * caller sets ->valid once it has written it). Grows only when a larger tensor appears
- * at y, so steady-state batches allocate nothing. */
+/* The shadow slot for the float32 tensor at y with room for elems half values (made or
+ * grown as needed; the caller sets ->valid once it has queued the write). Grows only
+ * when a larger tensor appears at y, so steady-state batches allocate nothing. */
 static int shadows_slot(CudaCtx *c, const float *y, size_t elems, Shadow **out, Err *e) {
     Shadow *s = NULL;
     for (int i = 0; i < c->n_shadows && !s; i++)
@@ -511,10 +514,8 @@ static int cuda_conv_create(Backend *b, const ConvDesc *d, const float *w, const
     CudaConv *cv = (CudaConv *)tl_calloc(e, 1, sizeof *cv, "CUDA conv");
     if (!cv) return -1;
     cv->d = *d;
-    size_t x_elems = (size_t)d->n * d->h * d->w * d->cin;
     if (conv_describe(c, cv, e) || conv_upload_params(c, cv, w, bias, e) || conv_choose_algo(c, cv, e) ||
-        grow_device_buffer(&c->workspace, &c->workspace_bytes, cv->workspace_bytes, e) ||
-        (is_half(c->precision) && grow_device_buffer(&c->x_half, &c->x_half_elems, x_elems * 2, e))) {
+        grow_device_buffer(&c->workspace, &c->workspace_bytes, cv->workspace_bytes, e)) {
         conv_free(cv);
         return err_context(e, "conv %dx%d/%d %dx%dx%d->%d", d->kh, d->kw, d->stride, d->h, d->w, d->cin, d->cout);
     }
@@ -534,8 +535,9 @@ static int conv_forward_float(CudaCtx *c, CudaConv *cv, const float *x, const fl
     return 0;
 }
 
-/* The same in half: x from its shadow (or converted now), cuDNN's half result lands in
- * y's shadow, the epilogue writes y in float32 and rewrites the shadow as half(y). */
+/* The same in half: x from its shadow (converted into one now if it has none), cuDNN's
+ * half result lands in y's shadow, the epilogue writes y in float32 and rewrites the
+ * shadow as half(y). */
 template <typename T>
 static int conv_forward_half(CudaCtx *c, CudaConv *cv, const float *x, const float *res, float *y, Err *e) {
     const ConvDesc *d = &cv->d;
@@ -543,9 +545,12 @@ static int conv_forward_half(CudaCtx *c, CudaConv *cv, const float *x, const flo
     size_t y_elems = (size_t)d->n * d->oh * d->ow * d->cout;
     const void *xh = shadows_lookup(c, x, x_elems);
     if (!xh) {
-        to_half_kernel<T><<<blocks_for(x_elems), THREADS, 0, c->stream>>>(x, (T *)c->x_half, x_elems);
+        Shadow *xs;
+        if (shadows_slot(c, x, x_elems, &xs, e)) return -1;
+        to_half_kernel<T><<<blocks_for(x_elems), THREADS, 0, c->stream>>>(x, (T *)xs->half, x_elems);
         CUDA_CHECK_LAUNCH("to_half_kernel");
-        xh = c->x_half;
+        xs->valid = x_elems;
+        xh = xs->half;
     }
     Shadow *ys;
     if (shadows_slot(c, y, y_elems, &ys, e)) return -1;
@@ -619,7 +624,6 @@ static void ctx_free(CudaCtx *c) {
         if (c->staging_done[s]) (void)cudaEventDestroy(c->staging_done[s]);
     }
     (void)cudaFree(c->workspace);
-    (void)cudaFree(c->x_half);
     if (c->cublas) (void)cublasDestroy(c->cublas);
     if (c->cudnn) (void)cudnnDestroy(c->cudnn);
     if (c->stream) (void)cudaStreamDestroy(c->stream);

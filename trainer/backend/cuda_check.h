@@ -2,13 +2,13 @@
  * Each names the call, file and line in the Err and returns -1 from the enclosing
  * function (which must return int and have an `Err *e`). Never exits.
  * CUDA_CHECK_LAUNCH() follows every kernel launch: launch errors only show up in
- * cudaGetLastError(). */
+ * cudaGetLastError(). CUDNN_CHECK and CUBLAS_CHECK need <cudnn.h> and <cublas_v2.h>
+ * included first (this header does not pull them in, so C code that uses only the
+ * runtime or cuBLAS does not need cuDNN's headers). */
 #ifndef TL_CUDA_CHECK_H
 #define TL_CUDA_CHECK_H
 
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
-#include <cudnn.h>
 
 #ifdef __cplusplus
 extern "C" {
