@@ -14,7 +14,8 @@
  * times the same products and a full torch head epoch.
  *
  * Output: human-readable lines, plus one "RESULT <name> <precision> <batch> <value> <unit>"
- * line per measurement, which tests/gpu/run.sh turns into a table against PyTorch.
+ * line per measurement, which tests/gpu/run.sh turns into a table against PyTorch (rows
+ * measured with TL_CUDNN_FIND=1, the backend's timed algorithm choice, are named *_find).
  * Times are medians over --iters runs after --warmup runs, each synchronised on the host. */
 #include <math.h>
 #include <stdint.h>
@@ -222,7 +223,10 @@ static int bench_resnet(Backend *b, const char *precision, int batch, const Opti
         printf("resnet50 forward  %-4s batch %3d: %8.1f images/s  %8.2f ms/batch  %6.1f TFLOP/s  "
                "(%d convs, %.2f GFLOP/image, build %.1f s)\n", precision, batch, batch / t, 1e3 * t,
                net.flops / t * 1e-12, net.n_convs, net.flops / batch * 1e-9, build_s);
-        printf("RESULT resnet50_fwd %s %d %.2f images/s\n", precision, batch, batch / t);
+        /* TL_CUDNN_FIND=1 makes the backend time cuDNN's algorithms: label those rows apart. */
+        const char *find = getenv("TL_CUDNN_FIND");
+        printf("RESULT resnet50_fwd%s %s %d %.2f images/s\n", find && !strcmp(find, "1") ? "_find" : "", precision,
+               batch, batch / t);
     }
     free(times);
     net_free(&net);
