@@ -15,31 +15,28 @@ set -euo pipefail
 
 cd "$(git rev-parse --show-toplevel)"
 
-DEV="libyaml-dev libopenblas-dev libopenblas-pthread-dev libdnnl-dev libhdf5-dev libmatio-dev
-     libjpeg62-turbo-dev libopenmpi-dev libopenmpi3 zlib1g-dev pkgconf pkgconf-bin libpkgconf3"
-RUNTIME="libyaml-0-2 libopenblas0-pthread libdnnl2 libhdf5-103-1 libmatio11 libjpeg62-turbo"
-PRESENT=" libc6 libgcc-s1 libstdc++6 libgomp1 zlib1g libzstd1 liblzma5 libbz2-1.0 libssl3 libcrypt1
-          libtinfo6 libpcre2-8-0 libselinux1 libsystemd0 libudev1 libcap2 libgcrypt20 libgpg-error0
-          liblz4-1 libffi8 libidn2-0 libunistring2 libpam0g libpam-modules libpam-modules-bin
-          libpam-runtime libaudit1 libaudit-common libcap-ng0 libsemanage2 libsemanage-common libsepol2
-          libdb5.3 libacl1 libattr1 libmd0 libgmp10 libnettle8 libhogweed6 libp11-kit0 libtasn1-6
-          libgnutls30 libkeyutils1 libcom-err2 libkrb5support0 libk5crypto3 libkrb5-3 libgssapi-krb5-2
-          libsasl2-2 libsasl2-modules-db libldap-2.5-0 libext2fs2 libblkid1 libuuid1 libmount1
-          libsmartcols1 "
-PRESENT=$(echo $PRESENT)    # one space between names
-PRESENT=" $PRESENT "
+DEV=(libyaml-dev libopenblas-dev libopenblas-pthread-dev libdnnl-dev libhdf5-dev libmatio-dev
+     libjpeg62-turbo-dev libopenmpi-dev libopenmpi3 zlib1g-dev pkgconf pkgconf-bin libpkgconf3)
+RUNTIME=(libyaml-0-2 libopenblas0-pthread libdnnl2 libhdf5-103-1 libmatio11 libjpeg62-turbo)
+PRESENT=(libc6 libgcc-s1 libstdc++6 libgomp1 zlib1g libzstd1 liblzma5 libbz2-1.0 libssl3 libcrypt1
+         libtinfo6 libpcre2-8-0 libselinux1 libsystemd0 libudev1 libcap2 libgcrypt20 libgpg-error0
+         liblz4-1 libffi8 libidn2-0 libunistring2 libpam0g libpam-modules libpam-modules-bin
+         libpam-runtime libaudit1 libaudit-common libcap-ng0 libsemanage2 libsemanage-common libsepol2
+         libdb5.3 libacl1 libattr1 libmd0 libgmp10 libnettle8 libhogweed6 libp11-kit0 libtasn1-6
+         libgnutls30 libkeyutils1 libcom-err2 libkrb5support0 libk5crypto3 libkrb5-3 libgssapi-krb5-2
+         libsasl2-2 libsasl2-modules-db libldap-2.5-0 libext2fs2 libblkid1 libuuid1 libmount1
+         libsmartcols1)
 
+# Library packages the runtime ones need, recursively, minus PRESENT.
 runtime_closure() {
     apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
-        --no-replaces --no-enhances $RUNTIME | grep -v '^[ <]' | grep '^lib' | sort -u |
-        while read -r pkg; do
-            case "$PRESENT" in *" $pkg "*) ;; *) echo "$pkg" ;; esac
-        done
+        --no-replaces --no-enhances "${RUNTIME[@]}" | grep -v '^[ <]' | grep '^lib' | sort -u |
+        grep -vxF -f <(printf '%s\n' "${PRESENT[@]}")
 }
 
-packages=$(printf '%s\n' $DEV $(runtime_closure) | sort -u)
+mapfile -t packages < <( (printf '%s\n' "${DEV[@]}"; runtime_closure) | sort -u)
 if [ "${1:-}" = "--list" ]; then     # print the package names only
-    echo "$packages"
+    printf '%s\n' "${packages[@]}"
     exit 0
 fi
 exclude=$(git rev-parse --git-path info/exclude)     # keep .debs/ out of git
@@ -47,10 +44,10 @@ mkdir -p "$(dirname "$exclude")"
 grep -qx '/.debs/' "$exclude" 2>/dev/null || echo '/.debs/' >>"$exclude"
 rm -rf .debs
 mkdir -p .debs
-echo "downloading $(echo $packages | wc -w) packages into .debs/"
-(cd .debs && apt-get download $packages)
+echo "downloading ${#packages[@]} packages into .debs/"
+(cd .debs && apt-get download "${packages[@]}")
 size=$(du -sm .debs | cut -f1)
-echo "$(ls .debs/*.deb | wc -l) .deb files, ${size} MiB in .debs/"
+echo "$(find .debs -name '*.deb' | wc -l) .deb files, ${size} MiB in .debs/"
 # The device tool carries at most 64 MiB of working tree and carried paths together.
 if [ "$size" -gt 40 ]; then
     echo "warning: .debs/ is ${size} MiB; with the working tree it must stay under 64 MiB" >&2
