@@ -176,10 +176,11 @@ static void test_pools(Backend *ref, Backend *gpu, const Precision *p) {
     }
 }
 
-/* Upload then download gives back the same bytes: sizes below, at and across the 8 MiB
- * staging chunks, odd sizes and an offset destination. */
+/* Upload then download gives back the same bytes: sizes below, at and across the 16 MiB
+ * staging chunks (three chunks and more: both buffers reused), odd sizes, an offset
+ * destination. */
 static void test_copies(Backend *gpu) {
-    static const size_t sizes[] = {1, 12, 4096 + 3, ((size_t)8 << 20) - 4, ((size_t)8 << 20) + 8, ((size_t)20 << 20) + 12};
+    static const size_t sizes[] = {1, 12, 4096 + 3, ((size_t)16 << 20) - 4, ((size_t)16 << 20) + 8, ((size_t)50 << 20) + 12};
     for (int s = 0; s < 6; s++) {
         Err e = {{0}};
         size_t bytes = sizes[s];
@@ -327,9 +328,12 @@ static void test_errors(Backend *g) {
     void *x = NULL, *y = NULL;
     CHECK_OK(g->alloc(g, 8 * 8 * 8 * 4, &x, &e), &e);
     CHECK_OK(g->alloc(g, 8 * 8 * 8 * 4, &y, &e), &e);
-    if (conv && x && y)
+    if (conv && x && y) {
         CHECK(g->conv_forward(g, conv, x, NULL, y, &e) != 0 && strstr(e.msg, "res"),
               "a residual conv without res should fail, got: %s", e.msg);
+        CHECK(g->conv_forward(g, conv, x, y, x, &e) != 0 && strstr(e.msg, "overlap"),
+              "an in-place conv should fail, got: %s", e.msg);
+    }
     if (conv) g->conv_destroy(g, conv);
     g->release(g, x);
     g->release(g, y);

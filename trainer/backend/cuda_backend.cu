@@ -38,7 +38,9 @@ extern "C" {
 #include "backend/backend.h"
 }
 
-static const size_t STAGING_BYTES = (size_t)8 << 20;     /* each of the two pinned host buffers */
+/* Each of the two pinned host buffers: a batch of 32 float32 224x224 images (19 MB)
+ * fits in both, so its upload does not wait for work queued before it. */
+static const size_t STAGING_BYTES = (size_t)16 << 20;
 static const size_t WORKSPACE_LIMIT = (size_t)1 << 30;   /* largest cuDNN scratch one conv may ask for */
 enum { THREADS = 256 };
 
@@ -118,6 +120,14 @@ static int parse_precision(const char *s, Precision *p, Err *e) {
     return 0;
 }
 
+/* Largest tensor (elements) the kernels take; 256 x 112 x 112 x 64 is 2^27.6. */
+static const size_t MAX_ELEMS = (size_t)1 << 31;
+
+static int check_elems(size_t n, const char *what, Err *e) {
+    if (n >= MAX_ELEMS) return err_fail(e, "CUDA backend: %s has %zu elements, more than 2^31", what, n);
+    return 0;
+}
+
 static unsigned blocks_for(size_t n) {
     size_t blocks = (n + THREADS - 1) / THREADS;
     return (unsigned)(blocks < (1u << 20) ? (blocks ? blocks : 1) : (1u << 20));
@@ -138,10 +148,15 @@ __device__ __forceinline__ void store(__nv_bfloat16 *p, float v) { *p = __float2
 /* ReLU that keeps NaN visible (fmaxf would turn NaN into 0). */
 __device__ __forceinline__ float relu_keep_nan(float v) { return v < 0.f ? 0.f : v; }
 
+/* The kernels index with 32-bit unsigned arithmetic (a 64-bit division per element would
+ * cost more than the memory traffic): the host keeps every tensor under MAX_ELEMS. */
+#define GRID_STRIDE_LOOP(i, n) \
+    for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += gridDim.x * blockDim.x)
+
 /* y (n elements, channels last, cout channels) = act(y + bias[c] + res), in place.
  * res: NULL or n elements. */
-__global__ void epilogue_float_kernel(float *y, const float *bias, const float *res, size_t n, int cout, int relu) {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+__global__ void epilogue_float_kernel(float *y, const float *bias, const float *res, unsigned n, unsigned cout, int relu) {
+    GRID_STRIDE_LOOP(i, n) {
         float v = y[i] + bias[i % cout];
         if (res) v += res[i];
         y[i] = relu ? relu_keep_nan(v) : v;
@@ -151,8 +166,9 @@ __global__ void epilogue_float_kernel(float *y, const float *bias, const float *
 /* acc: cuDNN's half result, rewritten in place with half(y) so that it becomes the
  * shadow of y. y = act(acc + bias[c] + res) in float32. */
 template <typename T>
-__global__ void epilogue_half_kernel(T *acc, const float *bias, const float *res, float *y, size_t n, int cout, int relu) {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+__global__ void epilogue_half_kernel(T *acc, const float *bias, const float *res, float *y, unsigned n, unsigned cout,
+                                     int relu) {
+    GRID_STRIDE_LOOP(i, n) {
         float v = to_float(acc[i]) + bias[i % cout];
         if (res) v += res[i];
         if (relu) v = relu_keep_nan(v);
@@ -162,21 +178,20 @@ __global__ void epilogue_half_kernel(T *acc, const float *bias, const float *res
 }
 
 template <typename T>
-__global__ void to_half_kernel(const float *x, T *y, size_t n) {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-        store(&y[i], x[i]);
+__global__ void to_half_kernel(const float *x, T *y, unsigned n) {
+    GRID_STRIDE_LOOP(i, n) store(&y[i], x[i]);
 }
 
 /* x: (n, h, w, c); y: (n, oh, ow, c), oh = (h - 1) / 2 + 1. Window 3x3, stride 2, zero pad 1:
  * taps outside the image count as 0, exactly like Keras's ZeroPadding2D + MaxPooling2D. */
 __global__ void maxpool3x3s2_kernel(const float *x, int n, int h, int w, int c, int oh, int ow, float *y) {
-    size_t total = (size_t)n * oh * ow * c;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
-        int ch = (int)(i % c);
-        size_t t = i / c;
-        int ox = (int)(t % ow); t /= ow;
+    unsigned total = (unsigned)n * oh * ow * c;
+    GRID_STRIDE_LOOP(i, total) {
+        unsigned ch = i % c, t = i / c;
+        int ox = (int)(t % ow);
+        t /= ow;
         int oy = (int)(t % oh);
-        size_t img = t / oh;
+        unsigned img = t / oh;
         float m = -INFINITY;
         for (int dy = 0; dy < 3; dy++) {
             int iy = 2 * oy - 1 + dy;
@@ -194,11 +209,10 @@ __global__ void maxpool3x3s2_kernel(const float *x, int n, int h, int w, int c, 
 /* x: (n, h, w, c); y: (n, c) = mean over h*w. One thread per (image, channel); neighbouring
  * threads read neighbouring channels, so the loads coalesce. */
 __global__ void global_avgpool_kernel(const float *x, int n, int hw, int c, float *y) {
-    size_t total = (size_t)n * c;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
-        size_t img = i / c;
-        int ch = (int)(i % c);
-        const float *p = x + img * hw * c + ch;
+    unsigned total = (unsigned)n * c;
+    GRID_STRIDE_LOOP(i, total) {
+        unsigned img = i / c, ch = i % c;
+        const float *p = x + (size_t)img * hw * c + ch;
         float sum = 0.f;
         for (int k = 0; k < hw; k++) sum += p[(size_t)k * c];
         y[i] = sum / (float)hw;
@@ -397,33 +411,44 @@ static void hwio_to_krsc(const float *w, int kh, int kw, int cin, int cout, floa
                     out[(((size_t)k * kh + r) * kw + s) * cin + ci] = w[(((size_t)r * kw + s) * cin + ci) * cout + k];
 }
 
-/* Converts n floats in place to the precision's element type (packed at the front). */
-static void pack_host(Precision p, float *v, size_t n) {
+/* v (n floats) in the precision's element type: a new host buffer of n elements. */
+static void *pack_host(Precision p, const float *v, size_t n, Err *e) {
+    void *out = tl_malloc(e, n * elem_bytes(p), "conv weights (packed)");
+    if (!out) return NULL;
     if (p == PREC_FP16) {
-        __half *h = (__half *)v;
+        __half *h = (__half *)out;
         for (size_t i = 0; i < n; i++) h[i] = __float2half_rn(v[i]);
     } else if (p == PREC_BF16) {
-        __nv_bfloat16 *h = (__nv_bfloat16 *)v;
+        __nv_bfloat16 *h = (__nv_bfloat16 *)out;
         for (size_t i = 0; i < n; i++) h[i] = __float2bfloat16_rn(v[i]);
+    } else {
+        memcpy(out, v, n * sizeof(float));
     }
+    return out;
 }
 
+/* Device copies of the packed weights (wbytes) and the float32 bias (cout). */
+static int conv_copy_params(CudaCtx *c, CudaConv *cv, const void *w, size_t wbytes, const float *bias, Err *e) {
+    size_t bbytes = (size_t)cv->d.cout * sizeof(float);
+    CUDA_CHECK(cudaMalloc(&cv->w, wbytes));
+    CUDA_CHECK(cudaMalloc((void **)&cv->bias, bbytes));
+    CUDA_CHECK(cudaMemcpyAsync(cv->w, w, wbytes, cudaMemcpyHostToDevice, c->stream));
+    CUDA_CHECK(cudaMemcpyAsync(cv->bias, bias, bbytes, cudaMemcpyHostToDevice, c->stream));
+    CUDA_CHECK(cudaStreamSynchronize(c->stream));       /* the host buffers are freed next */
+    return 0;
+}
+
+/* w: host HWIO float32 -> device KRSC in the precision's type; bias -> device float32. */
 static int conv_upload_params(CudaCtx *c, CudaConv *cv, const float *w, const float *bias, Err *e) {
     const ConvDesc *d = &cv->d;
     size_t wn = (size_t)d->kh * d->kw * d->cin * d->cout;
-    float *host = (float *)tl_malloc(e, wn * sizeof(float), "conv weights (KRSC)");
-    if (!host) return -1;
-    hwio_to_krsc(w, d->kh, d->kw, d->cin, d->cout, host);
-    pack_host(c->precision, host, wn);
-    int rc = -1;
-    cudaError_t st = cudaMalloc(&cv->w, wn * elem_bytes(c->precision));
-    if (st == cudaSuccess) st = cudaMalloc((void **)&cv->bias, (size_t)d->cout * sizeof(float));
-    if (st == cudaSuccess) st = cudaMemcpyAsync(cv->w, host, wn * elem_bytes(c->precision), cudaMemcpyHostToDevice, c->stream);
-    if (st == cudaSuccess) st = cudaMemcpyAsync(cv->bias, bias, (size_t)d->cout * sizeof(float), cudaMemcpyHostToDevice, c->stream);
-    if (st == cudaSuccess) st = cudaStreamSynchronize(c->stream);      /* before host is freed */
-    if (st == cudaSuccess) rc = 0;
-    else err_fail(e, "%s:%d: uploading conv weights (%zu values): %s", __FILE__, __LINE__, wn, cudaGetErrorString(st));
-    free(host);
+    float *krsc = (float *)tl_malloc(e, wn * sizeof(float), "conv weights (KRSC)");
+    if (!krsc) return -1;
+    hwio_to_krsc(w, d->kh, d->kw, d->cin, d->cout, krsc);
+    void *packed = pack_host(c->precision, krsc, wn, e);
+    int rc = packed ? conv_copy_params(c, cv, packed, wn * elem_bytes(c->precision), bias, e) : -1;
+    free(packed);
+    free(krsc);
     return rc;
 }
 
@@ -530,7 +555,8 @@ static int conv_forward_float(CudaCtx *c, CudaConv *cv, const float *x, const fl
     const float one = 1.f, zero = 0.f;
     CUDNN_CHECK(cudnnConvolutionForward(c->cudnn, &one, cv->x_desc, x, cv->w_desc, cv->w, cv->conv_desc, cv->algo,
                                         c->workspace, cv->workspace_bytes, &zero, cv->y_desc, y));
-    epilogue_float_kernel<<<blocks_for(y_elems), THREADS, 0, c->stream>>>(y, cv->bias, res, y_elems, d->cout, d->relu);
+    epilogue_float_kernel<<<blocks_for(y_elems), THREADS, 0, c->stream>>>(y, cv->bias, res, (unsigned)y_elems,
+                                                                         (unsigned)d->cout, d->relu);
     CUDA_CHECK_LAUNCH("epilogue_float_kernel");
     return 0;
 }
@@ -547,7 +573,7 @@ static int conv_forward_half(CudaCtx *c, CudaConv *cv, const float *x, const flo
     if (!xh) {
         Shadow *xs;
         if (shadows_slot(c, x, x_elems, &xs, e)) return -1;
-        to_half_kernel<T><<<blocks_for(x_elems), THREADS, 0, c->stream>>>(x, (T *)xs->half, x_elems);
+        to_half_kernel<T><<<blocks_for(x_elems), THREADS, 0, c->stream>>>(x, (T *)xs->half, (unsigned)x_elems);
         CUDA_CHECK_LAUNCH("to_half_kernel");
         xs->valid = x_elems;
         xh = xs->half;
@@ -557,8 +583,8 @@ static int conv_forward_half(CudaCtx *c, CudaConv *cv, const float *x, const flo
     const float one = 1.f, zero = 0.f;
     CUDNN_CHECK(cudnnConvolutionForward(c->cudnn, &one, cv->x_desc, xh, cv->w_desc, cv->w, cv->conv_desc, cv->algo,
                                         c->workspace, cv->workspace_bytes, &zero, cv->y_desc, ys->half));
-    epilogue_half_kernel<T><<<blocks_for(y_elems), THREADS, 0, c->stream>>>((T *)ys->half, cv->bias, res, y, y_elems,
-                                                                             d->cout, d->relu);
+    epilogue_half_kernel<T><<<blocks_for(y_elems), THREADS, 0, c->stream>>>((T *)ys->half, cv->bias, res, y,
+                                                                             (unsigned)y_elems, (unsigned)d->cout, d->relu);
     CUDA_CHECK_LAUNCH("epilogue_half_kernel");
     ys->valid = y_elems;
     return 0;
@@ -568,9 +594,14 @@ static int cuda_conv_forward(Backend *b, void *conv, const float *x, const float
     CudaCtx *c = ctx_of(b);
     CudaConv *cv = (CudaConv *)conv;
     const ConvDesc *d = &cv->d;
+    size_t x_bytes = (size_t)d->n * d->h * d->w * d->cin * sizeof(float);
+    size_t y_bytes = (size_t)d->n * d->oh * d->ow * d->cout * sizeof(float);
     if (d->has_residual && !res) return err_fail(e, "CUDA conv: the descriptor has a residual but res is NULL");
+    if (ranges_overlap(x, x_bytes, y, y_bytes)) return err_fail(e, "CUDA conv: x and y overlap (no in-place convs)");
+    if (check_elems(x_bytes / sizeof(float), "conv input", e) || check_elems(y_bytes / sizeof(float), "conv output", e))
+        return -1;
     if (use_device(c, e)) return -1;
-    shadows_invalidate(c, y, (size_t)d->n * d->oh * d->ow * d->cout * sizeof(float));
+    shadows_invalidate(c, y, y_bytes);
     const float *r = d->has_residual ? res : NULL;
     int rc;
     if (c->precision == PREC_FP16) rc = conv_forward_half<__half>(c, cv, x, r, y, e);
@@ -592,7 +623,7 @@ static int cuda_maxpool3x3s2(Backend *b, const float *x, int n, int h, int w, in
     if (n <= 0 || h <= 0 || w <= 0 || c <= 0) return err_fail(e, "CUDA maxpool: bad shape %dx%dx%dx%d", n, h, w, c);
     int oh = (h + 2 - 3) / 2 + 1, ow = (w + 2 - 3) / 2 + 1;
     size_t y_elems = (size_t)n * oh * ow * c;
-    if (use_device(cx, e)) return -1;
+    if (check_elems((size_t)n * h * w * c, "maxpool input", e) || use_device(cx, e)) return -1;
     shadows_invalidate(cx, y, y_elems * sizeof(float));
     maxpool3x3s2_kernel<<<blocks_for(y_elems), THREADS, 0, cx->stream>>>(x, n, h, w, c, oh, ow, y);
     CUDA_CHECK_LAUNCH("maxpool3x3s2_kernel");
@@ -602,7 +633,7 @@ static int cuda_maxpool3x3s2(Backend *b, const float *x, int n, int h, int w, in
 static int cuda_global_avgpool(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e) {
     CudaCtx *cx = ctx_of(b);
     if (n <= 0 || h <= 0 || w <= 0 || c <= 0) return err_fail(e, "CUDA global_avgpool: bad shape %dx%dx%dx%d", n, h, w, c);
-    if (use_device(cx, e)) return -1;
+    if (check_elems((size_t)n * h * w * c, "global_avgpool input", e) || use_device(cx, e)) return -1;
     shadows_invalidate(cx, y, (size_t)n * c * sizeof(float));
     global_avgpool_kernel<<<blocks_for((size_t)n * c), THREADS, 0, cx->stream>>>(x, n, h * w, c, y);
     CUDA_CHECK_LAUNCH("global_avgpool_kernel");
