@@ -4,6 +4,7 @@
 #define TL_ERROR_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 typedef struct Err {
     char msg[2048];

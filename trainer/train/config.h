@@ -123,14 +123,27 @@ typedef struct TrialConfig {
 
 /* Defaults = the Keras recipe of design.md. */
 void config_defaults(TrialConfig *c);
-/* Reads a mapping (a file's root, or a sweep's base) over the defaults. Unknown keys,
- * wrong types and out-of-range values fail with "file:line: key 'a.b': ...". */
+/* Reads a mapping (a file's root, or a sweep's base) over the defaults (it calls
+ * config_defaults first; c holds no allocation afterwards when it fails). Unknown keys,
+ * wrong types and out-of-range values fail with "file:line: key 'a.b' must be ...";
+ * a missing model.weights fails too. Marks the keys it read as used in `root`. */
 int config_from_yaml(TrialConfig *c, YamlNode *root, const char *file, Err *e);
 int config_load_file(TrialConfig *c, const char *path, Err *e);
 /* Writes the fully resolved config (every key) as YAML. */
 int config_emit(const TrialConfig *c, FILE *f, Err *e);
 int config_write_file(const TrialConfig *c, const char *path, Err *e); /* atomic */
 void config_free(TrialConfig *c);
+/* The resolved config as a YAML tree (every key, the order of config_emit); NULL on failure. */
+YamlNode *config_to_yaml(const TrialConfig *c, Err *e);
+/* Deep copy (data.classes duplicated); dst needs config_free. */
+int config_copy(TrialConfig *dst, const TrialConfig *src, Err *e);
+/* Same value for every key (doubles bit for bit, classes in order). */
+int config_equal(const TrialConfig *a, const TrialConfig *b);
+/* Is `dotted` a config key ("model.head.dropout")? For validating sweep axes early. */
+int config_has_key(const char *dotted);
+/* The value of key `dotted` as config.yaml writes it (data.classes joined by '|');
+ * -1 for an unknown key. For summary.csv columns. */
+int config_value_text(const TrialConfig *c, const char *dotted, char *buf, size_t n);
 /* Effective augmentation range = base range * strength. */
 double config_aug(const AugmentConfig *a, double range);
 

@@ -1,0 +1,93 @@
+/* trainer features --weights FILE.h5|random:SEED [--backbone resnet50] [--image-size N]
+ *                 [--interpolation nearest|bilinear] [--batch N] [--threads N] [--device cpu|cuda|auto]
+ *                 [--fast-decode] --out OUT.bin IMAGE...
+ * Writes one row of 2048 little-endian float32 per image, in argument order. Decoding runs
+ * on a loader thread one batch ahead of the backbone. OUT.bin appears only when complete. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "cli/args.h"
+#include "core/fsutil.h"
+#include "data/image_batch.h"
+#include "model/resnet.h"
+
+typedef struct FeaturesArgs {
+    const char *weights, *backbone, *out, *device, *interp;
+    int image_size, batch, threads, fast;
+    char **images;
+    int n_images;
+} FeaturesArgs;
+
+static int parse(int argc, char **argv, FeaturesArgs *a) {
+    *a = (FeaturesArgs){.backbone = "resnet50", .device = "cpu", .interp = "nearest", .image_size = 224, .batch = 32};
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (arg_value(argc, argv, &i, "--weights", &v)) a->weights = v;
+        else if (arg_value(argc, argv, &i, "--backbone", &v)) a->backbone = v;
+        else if (arg_value(argc, argv, &i, "--out", &v)) a->out = v;
+        else if (arg_value(argc, argv, &i, "--device", &v)) a->device = v;
+        else if (arg_value(argc, argv, &i, "--interpolation", &v)) a->interp = v;
+        else if (arg_value(argc, argv, &i, "--image-size", &v)) a->image_size = atoi(v);
+        else if (arg_value(argc, argv, &i, "--batch", &v)) a->batch = atoi(v);
+        else if (arg_value(argc, argv, &i, "--threads", &v)) a->threads = atoi(v);
+        else if (!strcmp(argv[i], "--fast-decode")) a->fast = 1;
+        else if (argv[i][0] == '-' && argv[i][1] == '-') { fprintf(stderr, "trainer features: unknown option %s\n", argv[i]); return -1; }
+        else { a->images = argv + i; a->n_images = argc - i; break; }
+    }
+    if (!a->weights) fprintf(stderr, "trainer features: --weights is required (a Keras .h5 file, or random:SEED)\n");
+    else if (!a->out) fprintf(stderr, "trainer features: --out is required\n");
+    else if (a->n_images == 0) fprintf(stderr, "trainer features: no images given\n");
+    else if (a->image_size < 32 || a->batch < 1) fprintf(stderr, "trainer features: --image-size must be >= 32 and --batch >= 1\n");
+    else if (strcmp(a->interp, "nearest") && strcmp(a->interp, "bilinear")) fprintf(stderr, "trainer features: --interpolation must be nearest or bilinear\n");
+    else return 0;
+    return -1;
+}
+
+static int run(const FeaturesArgs *a, Err *e) {
+    ResnetArch arch;
+    ResnetWeights w;
+    Backend *be = NULL;
+    Backbone bb;
+    if (resnet_arch_init(&arch, a->backbone, e)) return -1;
+    int rc = resnet_weights_open(&w, &arch, a->weights, e);
+    resnet_arch_free(&arch);
+    if (rc) return -1;
+    int batch = a->batch < a->n_images ? a->batch : a->n_images;
+    rc = backend_open(&be, a->device, 0, "fp32", a->threads, e) || backbone_create(&bb, be, a->backbone, &w, a->image_size, batch, e);
+    resnet_weights_free(&w);
+    if (rc) { backend_destroy(be); return -1; }
+    AtomicFile af;
+    float *feats = tl_malloc(e, (size_t)batch * RESNET_FEATURES * sizeof(float), "features");
+    ImageBatcher ib;
+    ImageBatcherConfig ic = {.image_size = a->image_size, .interp = strcmp(a->interp, "bilinear") ? INTERP_NEAREST : INTERP_BILINEAR,
+                             .fast_decode = a->fast, .batch = batch};
+    rc = !feats || fs_atomic_open(&af, a->out, e) ? -1 : 0;
+    if (rc == 0 && image_batcher_start(&ib, &ic, (const char *const *)a->images, a->n_images, e)) { fs_atomic_abort(&af); rc = -1; }
+    for (int done = 0; rc == 0 && done < a->n_images;) {
+        const float *images;
+        int n;
+        rc = image_batcher_next(&ib, &images, &n, e) || backbone_forward(&bb, images, n, feats, e) ? -1 : 0;
+        if (rc == 0 && fwrite(feats, sizeof(float) * RESNET_FEATURES, (size_t)n, af.f) != (size_t)n) rc = err_fail(e, "%s: write failed", a->out);
+        done += n;
+    }
+    if (feats && rc == 0) image_batcher_stop(&ib);
+    else if (feats && af.f) { image_batcher_stop(&ib); fs_atomic_abort(&af); }
+    if (rc == 0) rc = fs_atomic_commit(&af, e);
+    free(feats);
+    backbone_free(&bb);
+    backend_destroy(be);
+    return rc;
+}
+
+int cmd_features(int argc, char **argv) {
+    FeaturesArgs a;
+    if (parse(argc, argv, &a)) return 2;
+    Err e = {{0}};
+    if (run(&a, &e)) {
+        fprintf(stderr, "trainer features: %s\n", e.msg);
+        return 1;
+    }
+    return 0;
+}

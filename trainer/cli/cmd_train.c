@@ -1,0 +1,128 @@
+/* trainer train CONFIG.yaml --out DIR [--threads N] [--gpu I] [--quiet]
+ * Runs one trial; rerunning the same command resumes it (or reports it finished).
+ * Exit status: 0 done, 3 diverged, 1 failed (result.csv says why), 2 usage or config
+ * error, 130 interrupted by SIGINT/SIGTERM (last.safetensors holds the last epoch). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "core/fsutil.h"
+#include "train/trial.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void install_signal_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+typedef struct TrainArgs {
+    const char *config, *out;
+    int threads, gpu, quiet;
+} TrainArgs;
+
+static int parse_train_args(int argc, char **argv, TrainArgs *a) {
+    memset(a, 0, sizeof *a);
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (arg_value(argc, argv, &i, "--out", &v)) a->out = v;
+        else if (arg_value(argc, argv, &i, "--threads", &v)) a->threads = atoi(v);
+        else if (arg_value(argc, argv, &i, "--gpu", &v)) a->gpu = atoi(v);
+        else if (!strcmp(argv[i], "--quiet")) a->quiet = 1;
+        else if (argv[i][0] != '-' && !a->config) a->config = argv[i];
+        else { fprintf(stderr, "trainer train: unknown argument %s\n", argv[i]); return -1; }
+    }
+    if (!a->config || !a->out) {
+        fprintf(stderr, "usage: trainer train CONFIG.yaml --out DIR [--threads N] [--gpu I] [--quiet]\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* A trial that ended (done or diverged) is not rerun; a failed one is retried. */
+static int finished_before(const char *out) {
+    char path[1100], line[4096] = "";
+    FILE *f = fopen(fs_join(path, sizeof path, out, "result.csv"), "r");
+    if (!f) return 0;
+    int ended = fgets(line, sizeof line, f) && fgets(line, sizeof line, f) && (strstr(line, ",done,") || strstr(line, ",diverged,"));
+    fclose(f);
+    return ended;
+}
+
+static int exit_code(const TrialResult *r) {
+    switch (r->status) {
+    case TRIAL_DONE: return 0;
+    case TRIAL_DIVERGED: return 3;
+    case TRIAL_INTERRUPTED: return 130;
+    default: return 1;
+    }
+}
+
+static int run_and_record(const TrialConfig *cfg, const TrainArgs *a, FILE *log) {
+    TrialOptions opt = {.config_path = a->config, .out_dir = a->out, .threads = a->threads, .gpu = a->gpu, .log = log,
+                        .progress = !a->quiet && isatty(2), .stop = &stop_requested};
+    TrialResult res;
+    Err e = {{0}};
+    char path[1100];
+    fs_join(path, sizeof path, a->out, "result.csv");
+    if (trial_run(cfg, &opt, &res, &e)) {
+        fprintf(stderr, "trainer train: %s\n", e.msg);
+        if (log != stdout) fprintf(log, "failed: %s\n", e.msg);
+        res.status = TRIAL_FAILED;
+        snprintf(res.message, sizeof res.message, "%s", e.msg);
+        res.best_epoch = -1;
+        Err e2 = {{0}};
+        if (trial_result_write(path, &res, &e2)) fprintf(stderr, "trainer train: %s\n", e2.msg);
+        return 1;
+    }
+    if (res.status == TRIAL_INTERRUPTED) {
+        fprintf(stderr, "trainer train: interrupted; rerun the same command to resume\n");
+        return 130;
+    }
+    if (trial_result_write(path, &res, &e)) { fprintf(stderr, "trainer train: %s\n", e.msg); return 1; }
+    fprintf(log, "%s: %s, %d epochs, best epoch %d, val_accuracy %.4f, test_accuracy %.4f\n", res.trial,
+            trial_status_name(res.status), res.epochs, res.best_epoch, res.val_accuracy, res.test_accuracy);
+    return exit_code(&res);
+}
+
+int cmd_train(int argc, char **argv) {
+    TrainArgs a;
+    if (parse_train_args(argc, argv, &a)) return 2;
+    TrialConfig cfg;
+    Err e = {{0}};
+    if (config_load_file(&cfg, a.config, &e)) { fprintf(stderr, "trainer train: %s\n", e.msg); return 2; }
+    char path[1100];
+    if (fs_mkdir_p(a.out, &e) || config_write_file(&cfg, fs_join(path, sizeof path, a.out, "config.yaml"), &e)) {
+        fprintf(stderr, "trainer train: %s\n", e.msg);
+        config_free(&cfg);
+        return 1;
+    }
+    if (finished_before(a.out)) {
+        printf("%s: already finished (result.csv exists); delete it to rerun\n", a.out);
+        config_free(&cfg);
+        return 0;
+    }
+    FILE *log = stdout;
+    if (a.quiet && !(log = fopen(fs_join(path, sizeof path, a.out, "trainer.log"), "a"))) {
+        fprintf(stderr, "trainer train: %s: cannot open\n", path);
+        config_free(&cfg);
+        return 1;
+    }
+    install_signal_handlers();
+    int rc = run_and_record(&cfg, &a, log);
+    if (log != stdout) fclose(log);
+    config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,39 @@
+/* trainer: one program, several subcommands (git style). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+typedef struct Command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} Command;
+
+static const Command COMMANDS[] = {
+    {"train", cmd_train, "run (or resume) one trial: trainer train CONFIG.yaml --out DIR"},
+    {"cache-features", cmd_cache_features, "fill a shard of a trial's backbone feature cache"},
+    {"import-cars", cmd_import_cars, "Stanford Cars release -> train/validation/test class folders"},
+    {"check-data", cmd_check_data, "check a class-folder dataset (counts, corrupt files, duplicates)"},
+    {"demo-data", cmd_demo_data, "Fashion-MNIST -> JPEG class folders for the demo"},
+    {"features", cmd_features, "pooled ResNet features of images -> float32 rows"},
+    {"make-weights", cmd_make_weights, "write a Keras-layout weight file with random weights"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: trainer COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++) fprintf(f, "  %-16s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(f, "\n`trainer COMMAND --help` describes a command.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++)
+        if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "trainer: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

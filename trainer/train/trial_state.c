@@ -1,0 +1,176 @@
+/* Trial checkpoints in safetensors: last.safetensors (resume: weights, optimizer moments,
+ * schedule, callback counters, history) and best.safetensors (weights by layer name). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fsutil.h"
+#include "train/checkpoint.h"
+#include "train/trial_internal.h"
+
+static const char *STATE_FORMAT = "resnet-sweep trial state v1";
+
+static int add_history(Checkpoint *ck, const History *h, Err *e) {
+    int64_t n = h->n;
+    return ckpt_add_f32(ck, "hist.accuracy", h->accuracy, 1, &n, e) || ckpt_add_f32(ck, "hist.loss", h->loss, 1, &n, e) ||
+           ckpt_add_f32(ck, "hist.val_accuracy", h->val_accuracy, 1, &n, e) ||
+           ckpt_add_f32(ck, "hist.val_loss", h->val_loss, 1, &n, e) || ckpt_add_f32(ck, "hist.lr", h->lr, 1, &n, e) ||
+           ckpt_add_f64(ck, "hist.seconds", h->seconds, 1, &n, e) ? -1 : 0;
+}
+
+static int add_callback_state(Checkpoint *ck, const Trial *t, Err *e) {
+    const Callbacks *cb = &t->cb;
+    const EarlyStoppingState *es = &cb->es.st;
+    double es_state[5] = {es->best, es->wait, es->best_epoch, es->stopped_epoch, es->has_best_weights};
+    const PlateauState *p = &t->sched.plateau;
+    double plateau[4] = {p->best, p->wait, p->cooldown_counter, p->reductions};
+    int64_t five = 5, four = 4, nw = (int64_t)t->head.n_params;
+    if (ckpt_add_f64(ck, "es.state", es_state, 1, &five, e) || ckpt_add_f64(ck, "sched.plateau", plateau, 1, &four, e) ||
+        ckpt_add_scalar_f64(ck, "sched.lr", t->sched.lr, e) || ckpt_add_scalar_f64(ck, "ckpt.best", cb->ckpt.best, e) ||
+        ckpt_add_scalar_i64(ck, "cb.diverged", cb->diverged, e))
+        return -1;
+    if (cb->es.best_weights && ckpt_add_f32(ck, "es.best_weights", cb->es.best_weights, 1, &nw, e)) return -1;
+    return 0;
+}
+
+int trial_state_save(const Trial *t, Err *e) {
+    Checkpoint ck;
+    ckpt_init(&ck);
+    int64_t n = (int64_t)t->head.n_params;
+    int rc = ckpt_set_meta(&ck, "format", STATE_FORMAT, e) || ckpt_set_meta(&ck, "config_digest", t->config_digest, e) ||
+             ckpt_add_f32(&ck, "head.params", t->head.params, 1, &n, e) || ckpt_add_f32(&ck, "opt.m", t->optim.m, 1, &n, e) ||
+             (t->optim.v && ckpt_add_f32(&ck, "opt.v", t->optim.v, 1, &n, e)) ||
+             ckpt_add_scalar_i64(&ck, "opt.iterations", t->optim.iterations, e) || add_callback_state(&ck, t, e) ||
+             add_history(&ck, &t->hist, e) || ckpt_add_scalar_i64(&ck, "trial.next_epoch", t->next_epoch, e) ||
+             ckpt_add_scalar_i64(&ck, "trial.finished", t->finished, e) ||
+             ckpt_add_scalar_i64(&ck, "trial.best_epoch", t->best_epoch, e) ||
+             ckpt_add_scalar_f64(&ck, "trial.best_monitor", t->best_monitor, e) ||
+             ckpt_add_scalar_f64(&ck, "trial.untrained_val_accuracy", t->untrained_val_accuracy, e) ||
+             ckpt_add_scalar_f64(&ck, "trial.elapsed", t->elapsed, e) ? -1 : 0;
+    char path[1100];
+    if (rc == 0) rc = ckpt_write_atomic(&ck, fs_join(path, sizeof path, t->opt->out_dir, "last.safetensors"), e);
+    ckpt_free(&ck);
+    return rc;
+}
+
+static int get_scalar(const CkptReader *r, const char *name, double *out, Err *e) {
+    return ckpt_get_f64(r, name, out, 1, e);
+}
+
+static int load_history(const CkptReader *r, History *h, Err *e) {
+    const CkptTensor *tn = ckpt_find(r, "hist.loss");
+    if (!tn) return err_fail(e, "missing history");
+    size_t n = (size_t)ckpt_numel(tn);
+    h->n = (int)n;
+    return ckpt_get_f32(r, "hist.accuracy", h->accuracy, n, e) || ckpt_get_f32(r, "hist.loss", h->loss, n, e) ||
+           ckpt_get_f32(r, "hist.val_accuracy", h->val_accuracy, n, e) ||
+           ckpt_get_f32(r, "hist.val_loss", h->val_loss, n, e) || ckpt_get_f32(r, "hist.lr", h->lr, n, e) ||
+           ckpt_get_f64(r, "hist.seconds", h->seconds, n, e) ? -1 : 0;
+}
+
+static int load_callbacks(const CkptReader *r, Trial *t, Err *e) {
+    double es[5], plateau[4], lr, best;
+    if (ckpt_get_f64(r, "es.state", es, 5, e) || ckpt_get_f64(r, "sched.plateau", plateau, 4, e) ||
+        get_scalar(r, "sched.lr", &lr, e) || get_scalar(r, "ckpt.best", &best, e))
+        return -1;
+    int64_t div;
+    if (ckpt_get_i64(r, "cb.diverged", &div, 1, e)) return -1;
+    EarlyStoppingState *st = &t->cb.es.st;
+    st->best = es[0]; st->wait = (int)es[1]; st->best_epoch = (int)es[2]; st->stopped_epoch = (int)es[3];
+    st->has_best_weights = (int)es[4];
+    PlateauState *p = &t->sched.plateau;
+    p->best = plateau[0]; p->wait = (int)plateau[1]; p->cooldown_counter = (int)plateau[2]; p->reductions = (int)plateau[3];
+    t->sched.lr = (float)lr;
+    t->cb.ckpt.best = best;
+    t->cb.diverged = (int)div;
+    if (t->cb.es.best_weights && st->has_best_weights &&
+        ckpt_get_f32(r, "es.best_weights", t->cb.es.best_weights, t->head.n_params, e))
+        return -1;
+    return 0;
+}
+
+static int load_state(const CkptReader *r, const char *path, Trial *t, Err *e) {
+    const char *fmt = ckpt_meta(r, "format"), *digest = ckpt_meta(r, "config_digest");
+    if (!fmt || strcmp(fmt, STATE_FORMAT)) return err_fail(e, "%s: not a trial state file", path);
+    if (!digest || strcmp(digest, t->config_digest))
+        return err_fail(e, "%s: belongs to a different configuration (delete the folder or use another --out)", path);
+    size_t n = t->head.n_params;
+    int64_t it, next, finished, best_epoch;
+    if (ckpt_get_f32(r, "head.params", t->head.params, n, e) || ckpt_get_f32(r, "opt.m", t->optim.m, n, e) ||
+        (t->optim.v && ckpt_get_f32(r, "opt.v", t->optim.v, n, e)) || ckpt_get_i64(r, "opt.iterations", &it, 1, e) ||
+        load_history(r, &t->hist, e) || ckpt_get_i64(r, "trial.next_epoch", &next, 1, e) ||
+        ckpt_get_i64(r, "trial.finished", &finished, 1, e) || ckpt_get_i64(r, "trial.best_epoch", &best_epoch, 1, e) ||
+        get_scalar(r, "trial.best_monitor", &t->best_monitor, e) ||
+        get_scalar(r, "trial.untrained_val_accuracy", &t->untrained_val_accuracy, e) ||
+        get_scalar(r, "trial.elapsed", &t->elapsed, e))
+        return -1;
+    t->optim.iterations = it;
+    t->next_epoch = (int)next;
+    t->finished = (int)finished;
+    t->best_epoch = (int)best_epoch;
+    return 0;
+}
+
+int trial_state_load(Trial *t, int (*init_callbacks)(Trial *t, Err *e), Err *e) {
+    char path[1100];
+    fs_join(path, sizeof path, t->opt->out_dir, "last.safetensors");
+    if (!fs_exists(path)) return init_callbacks(t, e);
+    CkptReader r;
+    if (ckpt_open(path, &r, e)) return -1;
+    /* Callbacks start after the history is known (the CSV keeps the finished rows), then
+     * take their saved counters. */
+    int rc = load_state(&r, path, t, e) || init_callbacks(t, e) || load_callbacks(&r, t, e) ? -1 : 0;
+    ckpt_close(&r);
+    return rc ? err_context(e, "resuming from %s", path) : 1;
+}
+
+/* Class names joined by newlines, for predict. */
+static char *joined_classes(const Dataset *ds) {
+    size_t len = 1;
+    for (int i = 0; i < ds->n_classes; i++) len += strlen(ds->class_names[i]) + 1;
+    char *s = malloc(len), *p = s;
+    if (!s) return NULL;
+    for (int i = 0; i < ds->n_classes; i++) p += sprintf(p, "%s%s", i ? "\n" : "", ds->class_names[i]);
+    *p = 0;
+    return s;
+}
+
+int trial_best_save(const Trial *t, int epoch, double monitor, Err *e) {
+    Checkpoint ck;
+    ckpt_init(&ck);
+    char *classes = joined_classes(&t->ds), num[64];
+    int rc = classes ? 0 : err_fail(e, "out of memory");
+    for (int i = 0; rc == 0 && i < t->head.n_views; i++) {
+        const ParamView *v = &t->head.views[i];
+        int64_t shape[2] = {v->shape[0], v->shape[1]};
+        rc = ckpt_add_f32(&ck, v->name, t->best_params + v->offset, v->ndim, shape, e);
+    }
+    snprintf(num, sizeof num, "%d", epoch);
+    if (rc == 0) rc = ckpt_set_meta(&ck, "format", "resnet-sweep head v1", e) || ckpt_set_meta(&ck, "classes", classes, e) ||
+                      ckpt_set_meta(&ck, "epoch", num, e) || ckpt_set_meta(&ck, "config_digest", t->config_digest, e);
+    snprintf(num, sizeof num, "%.9g", monitor);
+    if (rc == 0) rc = ckpt_set_meta(&ck, t->cfg->callbacks.checkpoint_monitor, num, e);
+    char path[1100];
+    if (rc == 0) rc = ckpt_write_atomic(&ck, fs_join(path, sizeof path, t->opt->out_dir, "best.safetensors"), e);
+    free(classes);
+    ckpt_free(&ck);
+    return rc;
+}
+
+int trial_best_load(Trial *t, Err *e) {
+    char path[1100];
+    fs_join(path, sizeof path, t->opt->out_dir, "best.safetensors");
+    if (!fs_exists(path)) return 0;
+    CkptReader r;
+    if (ckpt_open(path, &r, e)) return -1;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < t->head.n_views; i++) {
+        const ParamView *v = &t->head.views[i];
+        rc = ckpt_get_f32(&r, v->name, t->best_params + v->offset, v->size, e);
+    }
+    ckpt_close(&r);
+    if (rc) return err_context(e, "%s", path);
+    t->have_best = 1;
+    return 1;
+}
