@@ -25,16 +25,19 @@ static const Precision PRECISIONS[] = {{"fp32", 1e-5}, {"tf32", 5e-3}, {"fp16", 
 typedef struct ConvCase {
     const char *what;
     int n, h, w, cin, cout, k, stride, pad, residual, relu;
+    int res_in_y;       /* the residual lives in y (res == y), as in the backbone's identity blocks */
 } ConvCase;
 
 static const ConvCase CASES[] = {
-    {"conv1 7x7/2 pad 3 relu", 2, 32, 32, 3, 64, 7, 2, 3, 0, 1},
-    {"3x3/1 pad 1 relu", 2, 14, 14, 64, 64, 3, 1, 1, 0, 1},
-    {"3x3/1 pad 1 residual linear", 1, 9, 9, 32, 32, 3, 1, 1, 1, 0},
-    {"1x1/1 residual relu", 2, 14, 14, 64, 256, 1, 1, 0, 1, 1},
-    {"1x1/1 linear", 3, 7, 7, 128, 512, 1, 1, 0, 0, 0},
-    {"1x1/2 shortcut linear", 2, 14, 14, 256, 512, 1, 2, 0, 0, 0},
-    {"1x1/2 block entry relu, odd size", 2, 15, 15, 256, 128, 1, 2, 0, 0, 1},
+    {"conv1 7x7/2 pad 3 relu", 2, 32, 32, 3, 64, 7, 2, 3, 0, 1, 0},
+    {"3x3/1 pad 1 relu", 2, 14, 14, 64, 64, 3, 1, 1, 0, 1, 0},
+    {"3x3/1 pad 1 residual linear", 1, 9, 9, 32, 32, 3, 1, 1, 1, 0, 0},
+    {"1x1/1 residual relu", 2, 14, 14, 64, 256, 1, 1, 0, 1, 1, 0},
+    {"1x1/1 residual in y (res = y) relu", 2, 14, 14, 64, 256, 1, 1, 0, 1, 1, 1},
+    {"3x3/1 pad 1 residual in y, linear", 1, 9, 9, 32, 32, 3, 1, 1, 1, 0, 1},
+    {"1x1/1 linear", 3, 7, 7, 128, 512, 1, 1, 0, 0, 0, 0},
+    {"1x1/2 shortcut linear", 2, 14, 14, 256, 512, 1, 2, 0, 0, 0, 0},
+    {"1x1/2 block entry relu, odd size", 2, 15, 15, 256, 128, 1, 2, 0, 0, 1, 0},
 };
 enum { N_CASES = sizeof CASES / sizeof CASES[0], N_PRECISIONS = sizeof PRECISIONS / sizeof PRECISIONS[0] };
 
@@ -64,6 +67,7 @@ static size_t y_elems(const ConvDesc *d) { return (size_t)d->n * d->oh * d->ow *
 typedef struct ConvData {
     ConvDesc d;
     float *x, *w, *bias, *res;
+    int res_in_y;
 } ConvData;
 
 static int conv_data_make(int index, ConvData *cd, Err *e) {
@@ -75,6 +79,7 @@ static int conv_data_make(int index, ConvData *cd, Err *e) {
     cd->w = random_floats((size_t)d->kh * d->kw * d->cin * d->cout, -scale, scale, (uint32_t)index, 2);
     cd->bias = random_floats((size_t)d->cout, -0.5f, 0.5f, (uint32_t)index, 3);
     cd->res = random_floats(y_elems(d), -1.f, 1.f, (uint32_t)index, 4);
+    cd->res_in_y = CASES[index].res_in_y;
     return 0;
 }
 
@@ -92,13 +97,15 @@ static int poison(Backend *b, float *dev, size_t n, Err *e) {
     return rc;
 }
 
-/* y_host = conv(x) on backend b, from scratch (alloc, upload, create, run, download, free). */
+/* y_host = conv(x) on backend b, from scratch (alloc, upload, create, run, download, free).
+ * y is poisoned with NaN first, or holds the residual when cd->res_in_y. */
 static int run_conv(Backend *b, const ConvData *cd, float *y_host, Err *e) {
     const ConvDesc *d = &cd->d;
     void *x = NULL, *y = NULL, *res = NULL, *conv = NULL;
     int rc = -1;
-    if (b->alloc(b, x_elems(d) * 4, &x, e) || b->alloc(b, y_elems(d) * 4, &y, e) ||
-        b->alloc(b, y_elems(d) * 4, &res, e)) goto done;
+    if (b->alloc(b, x_elems(d) * 4, &x, e) || b->alloc(b, y_elems(d) * 4, &y, e)) goto done;
+    if (cd->res_in_y) res = y;
+    else if (b->alloc(b, y_elems(d) * 4, &res, e)) goto done;
     if (b->upload(b, x, cd->x, x_elems(d) * 4, e) || poison(b, y, y_elems(d), e)) goto done;
     if (d->has_residual && b->upload(b, res, cd->res, y_elems(d) * 4, e)) goto done;
     if (b->conv_create(b, d, cd->w, cd->bias, &conv, e)) goto done;
@@ -107,9 +114,9 @@ static int run_conv(Backend *b, const ConvData *cd, float *y_host, Err *e) {
     rc = 0;
 done:
     if (conv) b->conv_destroy(b, conv);
+    if (res != y) b->release(b, res);
     b->release(b, x);
     b->release(b, y);
-    b->release(b, res);
     return rc;
 }
 
@@ -213,7 +220,7 @@ typedef struct Chain {
 } Chain;
 
 static int chain_open(Backend *g, Chain *c, Err *e) {
-    ConvCase ca = {"a", 2, 12, 12, 32, 64, 3, 1, 1, 0, 1}, cb = {"b", 2, 12, 12, 64, 64, 1, 1, 0, 0, 1};
+    ConvCase ca = {"a", 2, 12, 12, 32, 64, 3, 1, 1, 0, 1, 0}, cb = {"b", 2, 12, 12, 64, 64, 1, 1, 0, 0, 1, 0};
     conv_desc_of(&ca, &c->a);
     conv_desc_of(&cb, &c->b);
     if (conv_desc_init(&c->a, e) || conv_desc_init(&c->b, e)) return -1;
@@ -246,7 +253,7 @@ static int chain_run_b(Backend *g, Chain *c, void *mid, float *out_host, Err *e)
 
 /* want = B(mid_host) on the reference backend. */
 static int chain_reference_b(Backend *ref, Chain *c, const float *mid_host, float *want, Err *e) {
-    ConvData cd = {c->b, (float *)mid_host, c->wb, c->bb, NULL};
+    ConvData cd = {c->b, (float *)mid_host, c->wb, c->bb, NULL, 0};
     return run_conv(ref, &cd, want, e);
 }
 
@@ -310,7 +317,7 @@ static void test_chain(Backend *ref, Backend *g, const Precision *p) {
 static void test_errors(Backend *g) {
     Err e = {{0}};
     ConvDesc d;
-    ConvCase cc = {"asym", 1, 8, 8, 8, 8, 3, 2, 0, 0, 0};
+    ConvCase cc = {"asym", 1, 8, 8, 8, 8, 3, 2, 0, 0, 0, 0};
     conv_desc_of(&cc, &d);
     d.pad_bottom = d.pad_right = 1;         /* TF "same" for stride 2: 0 before, 1 after */
     CHECK_OK(conv_desc_init(&d, &e), &e);

@@ -548,22 +548,26 @@ static int cuda_conv_create(Backend *b, const ConvDesc *d, const float *w, const
     return 0;
 }
 
-/* y = act(conv(x) + bias + res) with float32 data (fp32 and tf32). */
+/* y = act(conv(x) + bias + res) with float32 data (fp32 and tf32). cuDNN writes y, so a
+ * residual that lives in y itself (res == y, the backbone's identity blocks) is added by
+ * cuDNN's blending (y = conv + 1 * y) instead of by the epilogue. */
 static int conv_forward_float(CudaCtx *c, CudaConv *cv, const float *x, const float *res, float *y, Err *e) {
     const ConvDesc *d = &cv->d;
     size_t y_elems = (size_t)d->n * d->oh * d->ow * d->cout;
-    const float one = 1.f, zero = 0.f;
+    int res_in_y = res == y;
+    const float one = 1.f, beta = res_in_y ? 1.f : 0.f;
     CUDNN_CHECK(cudnnConvolutionForward(c->cudnn, &one, cv->x_desc, x, cv->w_desc, cv->w, cv->conv_desc, cv->algo,
-                                        c->workspace, cv->workspace_bytes, &zero, cv->y_desc, y));
-    epilogue_float_kernel<<<blocks_for(y_elems), THREADS, 0, c->stream>>>(y, cv->bias, res, (unsigned)y_elems,
-                                                                         (unsigned)d->cout, d->relu);
+                                        c->workspace, cv->workspace_bytes, &beta, cv->y_desc, y));
+    epilogue_float_kernel<<<blocks_for(y_elems), THREADS, 0, c->stream>>>(y, cv->bias, res_in_y ? NULL : res,
+                                                                         (unsigned)y_elems, (unsigned)d->cout, d->relu);
     CUDA_CHECK_LAUNCH("epilogue_float_kernel");
     return 0;
 }
 
 /* The same in half: x from its shadow (converted into one now if it has none), cuDNN's
  * half result lands in y's shadow, the epilogue writes y in float32 and rewrites the
- * shadow as half(y). */
+ * shadow as half(y). res == y is fine here: each element of res is read before the
+ * same element of y is written, and cuDNN does not touch y's float32 memory. */
 template <typename T>
 static int conv_forward_half(CudaCtx *c, CudaConv *cv, const float *x, const float *res, float *y, Err *e) {
     const ConvDesc *d = &cv->d;
@@ -598,6 +602,8 @@ static int cuda_conv_forward(Backend *b, void *conv, const float *x, const float
     size_t y_bytes = (size_t)d->n * d->oh * d->ow * d->cout * sizeof(float);
     if (d->has_residual && !res) return err_fail(e, "CUDA conv: the descriptor has a residual but res is NULL");
     if (ranges_overlap(x, x_bytes, y, y_bytes)) return err_fail(e, "CUDA conv: x and y overlap (no in-place convs)");
+    if (d->has_residual && res != y && ranges_overlap(res, y_bytes, y, y_bytes))
+        return err_fail(e, "CUDA conv: res overlaps y without being y");
     if (check_elems(x_bytes / sizeof(float), "conv input", e) || check_elems(y_bytes / sizeof(float), "conv output", e))
         return -1;
     if (use_device(c, e)) return -1;
