@@ -1,11 +1,14 @@
 /* GPU benchmark: ResNet50 forward (images/s) per precision and batch size on the CUDA
  * backend, and the GEMM work of one head-training epoch with cuBLAS.
  *
- * The network is built here from the Backend interface alone: the 53 convolutions of
- * keras-reference.md §1.6 (stride on the first 1x1 of a block, as Keras has it; BN folded
- * into conv bias, as the frozen backbone runs), max pooling after conv1, global average
- * pooling at the end; random weights. It times what the trainer's backbone will do with
- * the same backend; the Backbone API (trainer/model/resnet.h) can replace it once it lands.
+ * Two measurements of the same network:
+ *   resnet50_fwd       built here from the Backend interface alone: the 53 convolutions of
+ *                      keras-reference.md §1.6 (stride on the first 1x1 of a block, as Keras
+ *                      has it; BN folded into conv bias), max pooling after conv1, global
+ *                      average pooling; random weights; device memory in, device memory out.
+ *   resnet50_backbone  the trainer's Backbone (trainer/model/resnet.h): backbone_forward from
+ *                      host images to host features, so the upload of the batch and the
+ *                      download of the features are included, as in feature extraction.
  *
  * Head "GEMM epoch": the five matrix products of one training epoch of the Keras head on
  * cached features (8144 images, batch 32, 2048 -> 512 -> 196: forward X*W1, H*W2; backward
@@ -26,6 +29,7 @@
 
 #include "backend/backend.h"
 #include "core/rng.h"
+#include "model/resnet.h"
 
 #ifdef TL_HAVE_CUDA
 #include <cublas_v2.h>
@@ -234,6 +238,48 @@ static int bench_resnet(Backend *b, const char *precision, int batch, const Opti
     return 0;
 }
 
+/* The trainer's Backbone (random weights) from host images to host features. */
+static int bench_backbone(Backend *b, const char *precision, int batch, const Options *o, Err *e) {
+    ResnetArch arch;
+    ResnetWeights w;
+    Backbone bb;
+    memset(&arch, 0, sizeof arch);
+    memset(&w, 0, sizeof w);
+    memset(&bb, 0, sizeof bb);
+    size_t n_in = (size_t)batch * IMAGE * IMAGE * 3;
+    float *images = malloc(n_in * sizeof *images), *features = malloc((size_t)batch * 2048 * sizeof *features);
+    double *times = calloc((size_t)o->iters, sizeof *times);
+    int rc = images && features && times ? 0 : err_fail(e, "out of host memory");
+    if (rc == 0 && (resnet_arch_init(&arch, "resnet50", e) || resnet_weights_random(&w, &arch, 1, e) ||
+                    backbone_create(&bb, b, "resnet50", &w, IMAGE, batch, e)))
+        rc = -1;
+    Rng r;
+    rng_init(&r, 42, RNG_AUGMENT, 1, 0);
+    for (size_t i = 0; rc == 0 && i < n_in; i++) images[i] = (float)rng_uniform(&r, -120.0, 150.0);
+    for (int i = 0; rc == 0 && i < o->warmup; i++) rc = backbone_forward(&bb, images, batch, features, e);
+    for (int i = 0; rc == 0 && i < o->iters; i++) {
+        double t0 = now_s();
+        rc = backbone_forward(&bb, images, batch, features, e);
+        times[i] = now_s() - t0;
+    }
+    for (size_t i = 0; rc == 0 && i < (size_t)batch * 2048; i++)
+        if (!isfinite(features[i])) rc = err_fail(e, "feature %zu is %g", i, features[i]);
+    if (rc == 0) {
+        double t = median(times, o->iters);
+        printf("resnet50 backbone %-4s batch %3d: %8.1f images/s  %8.2f ms/batch  (host images -> host features)\n",
+               precision, batch, batch / t, 1e3 * t);
+        printf("RESULT resnet50_backbone %s %d %.2f images/s\n", precision, batch, batch / t);
+    }
+    backbone_free(&bb);
+    resnet_weights_free(&w);
+    resnet_arch_free(&arch);
+    free(images);
+    free(features);
+    free(times);
+    if (rc) return err_context(e, "backbone %s batch %d", precision, batch);
+    return 0;
+}
+
 #ifdef TL_HAVE_CUDA
 /* Row-major C (m x n) = op(A) * op(B), op(X) = X or X' (t = 1), through column-major
  * cuBLAS: C' = op(B)' * op(A)'. */
@@ -388,7 +434,7 @@ int main(int argc, char **argv) {
         char batches[128];
         snprintf(batches, sizeof batches, "%s", o.batches);
         for (char *s2 = NULL, *q = strtok_r(batches, ",", &s2); q; q = strtok_r(NULL, ",", &s2)) {
-            if (bench_resnet(b, p, atoi(q), &o, &e)) {
+            if (bench_resnet(b, p, atoi(q), &o, &e) || bench_backbone(b, p, atoi(q), &o, &e)) {
                 fprintf(stderr, "bench_gpu: %s\n", e.msg);
                 failed = 1;
             }

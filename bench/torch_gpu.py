@@ -137,9 +137,11 @@ def print_table(c_path, torch_path):
     """One table: C backend vs PyTorch; speedup > 1 means the C code is faster."""
     c, t = read_results(c_path), read_results(torch_path)
     print(f"{'measure':18s} {'prec':4s} {'batch':>5s} {'C backend':>12s} {'PyTorch':>12s} {'unit':9s} {'C speedup':>9s}")
+    # Torch's row for each C measure: its forward time, whether the C number came from the
+    # backend directly, through the Backbone (with transfers), or with timed algorithm choice.
+    torch_row = {"resnet50_fwd_find": "resnet50_fwd", "resnet50_backbone": "resnet50_fwd"}
     for key in sorted(set(c) | set(t)):
-        # C rows measured with TL_CUDNN_FIND=1 (name_find) compare with torch's plain row.
-        cv, tv = c.get(key), t.get((key[0].removesuffix("_find"),) + key[1:])
+        cv, tv = c.get(key), t.get((torch_row.get(key[0], key[0]),) + key[1:])
         unit = (cv or tv)[1]
         speedup = "-"
         if cv and tv and cv[0] > 0 and tv[0] > 0:

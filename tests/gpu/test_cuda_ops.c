@@ -3,8 +3,10 @@
  * pad 1, 1x1 s1/s2, with and without residual and ReLU) at small batch and image sizes.
  * Tolerances (relative L2 error of the output): fp32 1e-5, tf32 5e-3, fp16 and bf16 2e-2;
  * pooling runs in float32 in every precision: max pooling must match exactly, average
- * pooling to 1e-6. Outputs are poisoned with NaN before each run, so an element the op
- * never wrote fails the check. Exits 77 (skipped) when no GPU is visible. */
+ * pooling to 1e-6. Then the whole ResNet50 backbone (trainer/model, random weights, 32x32
+ * images) against the reference: 53 layers compound the rounding, so its tolerances are
+ * wider (BACKBONE_TOL). Outputs are poisoned with NaN before each run, so an element the
+ * op never wrote fails the check. Exits 77 (skipped) when no GPU is visible. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,14 +15,17 @@
 
 #include "backend/backend.h"
 #include "core/rng.h"
+#include "model/resnet.h"
 #include "test_util.h"
 
 typedef struct Precision {
     const char *name;
-    double tol;     /* relative L2 error allowed for a conv output */
+    double tol;             /* relative L2 error allowed for a conv output */
+    double backbone_tol;    /* ... for the 2048 features of the whole backbone */
 } Precision;
 
-static const Precision PRECISIONS[] = {{"fp32", 1e-5}, {"tf32", 5e-3}, {"fp16", 2e-2}, {"bf16", 2e-2}};
+static const Precision PRECISIONS[] = {
+    {"fp32", 1e-5, 1e-4}, {"tf32", 5e-3, 2e-2}, {"fp16", 2e-2, 4e-2}, {"bf16", 2e-2, 8e-2}};
 
 typedef struct ConvCase {
     const char *what;
@@ -313,6 +318,40 @@ static void test_chain(Backend *ref, Backend *g, const Precision *p) {
     chain_close(g, &c);
 }
 
+enum { BB_BATCH = 2, BB_SIZE = 32 };
+
+/* features (BB_BATCH, 2048) of ResNet50 with random weights on backend b; images
+ * (BB_BATCH, 32, 32, 3) in preprocess_input's range. */
+static int backbone_features(Backend *b, const float *images, float *features, Err *e) {
+    ResnetArch arch;
+    ResnetWeights w;
+    Backbone bb;
+    memset(&w, 0, sizeof w);
+    memset(&bb, 0, sizeof bb);
+    if (resnet_arch_init(&arch, "resnet50", e)) return -1;
+    int rc = -1;
+    if (resnet_weights_random(&w, &arch, 7, e) == 0 && backbone_create(&bb, b, "resnet50", &w, BB_SIZE, BB_BATCH, e) == 0)
+        rc = backbone_forward(&bb, images, BB_BATCH, features, e);
+    backbone_free(&bb);
+    resnet_weights_free(&w);
+    resnet_arch_free(&arch);
+    return rc;
+}
+
+/* The whole backbone (53 convs, max pooling, average pooling, in-place residuals) on the
+ * GPU against the reference features `want`. */
+static void test_backbone(Backend *g, const Precision *p, const float *images, const float *want) {
+    Err e = {{0}};
+    float got[BB_BATCH * 2048];
+    int ok = backbone_features(g, images, got, &e) == 0;
+    CHECK(ok, "%s backbone: %s", p->name, e.msg);
+    if (!ok) return;
+    double err = rel_l2(got, want, BB_BATCH * 2048);
+    printf("%s backbone resnet50 %dx%d batch %d   rel L2 %.2e (tol %.0e)\n", p->name, BB_SIZE, BB_SIZE, BB_BATCH, err,
+           p->backbone_tol);
+    CHECK(err <= p->backbone_tol, "%s backbone: rel L2 %.3e > %.0e", p->name, err, p->backbone_tol);
+}
+
 /* What must fail, and say why. */
 static void test_errors(Backend *g) {
     Err e = {{0}};
@@ -365,6 +404,10 @@ int main(void) {
         fprintf(stderr, "reference backend: %s\n", e.msg);
         return 1;
     }
+    float *images = random_floats((size_t)BB_BATCH * BB_SIZE * BB_SIZE * 3, -120.f, 150.f, 400, 0);
+    float want[BB_BATCH * 2048];
+    int have_want = backbone_features(ref, images, want, &e) == 0;
+    CHECK(have_want, "reference backbone: %s", e.msg);
     for (int p = 0; p < N_PRECISIONS; p++) {
         Backend *gpu = NULL;
         int ok = backend_cuda_create(&gpu, 0, PRECISIONS[p].name, &e) == 0;
@@ -373,12 +416,14 @@ int main(void) {
         test_convs(ref, gpu, &PRECISIONS[p]);
         test_pools(ref, gpu, &PRECISIONS[p]);
         test_chain(ref, gpu, &PRECISIONS[p]);
+        if (have_want) test_backbone(gpu, &PRECISIONS[p], images, want);
         if (p == 0) {
             test_copies(gpu);
             test_errors(gpu);
         }
         backend_destroy(gpu);
     }
+    free(images);
     backend_destroy(ref);
     return TEST_END();
 }
