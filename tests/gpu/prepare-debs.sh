@@ -7,9 +7,11 @@
 #   - the -dev packages (headers, .so links, .pc files) of every library CMake requires:
 #     libyaml, OpenBLAS, oneDNN, HDF5, matio, libjpeg-turbo, Open MPI (configure only),
 #     zlib (matio.pc links -lz), and pkgconf in case the GPU machine has no pkg-config;
-#   - the runtime libraries those link to, with their dependencies, except the ones any
-#     Ubuntu 24.04 / Debian 12 system (or the GPU machine's own compiler) already has:
-#     mixing in older copies of libc, libstdc++, libgomp or OpenSSL would do harm.
+#   - the runtime libraries those link to, with all their dependencies (sonames differ
+#     between Debian 12 and Ubuntu 24.04, e.g. libldap-2.5 vs libldap 2.6, and libdnnl
+#     needs libOpenCL.so.1), except libc, libstdc++, libgcc, libgomp and zlib, which the
+#     GPU machine has and whose older copies would do harm. The built programs find the
+#     unpacked ones through their RPATH (tests/gpu/run.sh), nothing else does.
 # Open MPI's runtime dependencies are left out: the GPU session builds no MPI program.
 set -euo pipefail
 
@@ -18,19 +20,14 @@ cd "$(git rev-parse --show-toplevel)"
 DEV=(libyaml-dev libopenblas-dev libopenblas-pthread-dev libdnnl-dev libhdf5-dev libmatio-dev
      libjpeg62-turbo-dev libopenmpi-dev libopenmpi3 zlib1g-dev pkgconf pkgconf-bin libpkgconf3)
 RUNTIME=(libyaml-0-2 libopenblas0-pthread libdnnl2 libhdf5-103-1 libmatio11 libjpeg62-turbo)
-PRESENT=(libc6 libgcc-s1 libstdc++6 libgomp1 zlib1g libzstd1 liblzma5 libbz2-1.0 libssl3 libcrypt1
-         libtinfo6 libpcre2-8-0 libselinux1 libsystemd0 libudev1 libcap2 libgcrypt20 libgpg-error0
-         liblz4-1 libffi8 libidn2-0 libunistring2 libpam0g libpam-modules libpam-modules-bin
-         libpam-runtime libaudit1 libaudit-common libcap-ng0 libsemanage2 libsemanage-common libsepol2
-         libdb5.3 libacl1 libattr1 libmd0 libgmp10 libnettle8 libhogweed6 libp11-kit0 libtasn1-6
-         libgnutls30 libkeyutils1 libcom-err2 libkrb5support0 libk5crypto3 libkrb5-3 libgssapi-krb5-2
-         libsasl2-2 libsasl2-modules-db libldap-2.5-0 libext2fs2 libblkid1 libuuid1 libmount1
-         libsmartcols1)
+# On every system already, and better taken from the GPU machine's own compiler and C
+# library than mixed with Debian 12's copies.
+PRESENT=(libc6 libgcc-s1 libstdc++6 libgomp1 zlib1g gcc-12-base)
 
 # Library packages the runtime ones need, recursively, minus PRESENT.
 runtime_closure() {
     apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
-        --no-replaces --no-enhances "${RUNTIME[@]}" | grep -v '^[ <]' | grep '^lib' | sort -u |
+        --no-replaces --no-enhances "${RUNTIME[@]}" | grep -v '^[ <]' | sort -u |
         grep -vxF -f <(printf '%s\n' "${PRESENT[@]}")
 }
 
