@@ -23,6 +23,8 @@ ITERS=20
 [ "${TL_GPU_QUICK:-0}" = 1 ] && ITERS=5
 USE_PREFIX=0
 STATUS=0
+CUBLAS_INC=""
+RPATH_EXTRA=""
 exec > >(tee -a "$LOG/run.log") 2>&1
 
 step() { printf '\n=== %s (%s, %d s in)\n' "$*" "$(date +%T)" "$SECONDS"; }
@@ -99,12 +101,31 @@ find_cudnn() {
     echo "cuDNN: header ${CUDNN_INC:-not found}, library ${CUDNN_LIB:-not found}"
 }
 
+# cuBLAS: the toolkit's; else the pip wheel's (nvidia.cublas), named to FindCUDAToolkit.
+find_cublas() {
+    CUBLAS_ARGS=()
+    [ -f /usr/local/cuda/include/cublas_v2.h ] && return 0
+    local wheel
+    wheel=$(python3 -c 'import nvidia.cublas as m; print(list(m.__path__)[0])' 2>/dev/null)
+    if [ -z "$wheel" ] || [ ! -f "$wheel/include/cublas_v2.h" ]; then
+        echo "cuBLAS: not found in /usr/local/cuda nor in a pip wheel"
+        return 0
+    fi
+    echo "cuBLAS: from the pip wheel in $wheel"
+    local blas=("$wheel"/lib/libcublas.so*) lt=("$wheel"/lib/libcublasLt.so*)
+    CUBLAS_ARGS=("-DCUDA_cublas_LIBRARY=${blas[0]}" "-DCUDA_cublasLt_LIBRARY=${lt[0]}"
+        "-DCMAKE_CUDA_FLAGS=-I$wheel/include")
+    CUBLAS_INC="$wheel/include"
+    RPATH_EXTRA="$wheel/lib"
+}
+
 configure_args() {
     ARGS=(-S "$ROOT" -B "$BUILD" -DTL_CUDA=ON -DCMAKE_BUILD_TYPE=Release)
     [ -n "$CUDNN_INC" ] && ARGS+=("-DCUDNN_INCLUDE_DIR=$CUDNN_INC")
     [ -n "$CUDNN_LIB" ] && ARGS+=("-DCUDNN_LIBRARY=$CUDNN_LIB")
-    local rpath=""
-    [ -n "$CUDNN_LIB" ] && rpath=$(dirname "$CUDNN_LIB")
+    ARGS+=("${CUBLAS_ARGS[@]}")
+    local rpath="$RPATH_EXTRA" cflags="${CUBLAS_INC:+-I$CUBLAS_INC}"
+    [ -n "$CUDNN_LIB" ] && rpath="$(dirname "$CUDNN_LIB")${rpath:+:$rpath}"
     if [ "$USE_PREFIX" = 1 ]; then
         # Libraries from the prefix only: no compiler wrappers (h5cc, mpicc: /usr baked in),
         # no test program linked against Open MPI (its runtime dependencies are not there).
@@ -112,13 +133,15 @@ configure_args() {
         rpath="$dirs${rpath:+:$rpath}"
         export PKG_CONFIG_PATH="$LIBDIR/pkgconfig:$LIBDIR/openblas-pthread/pkgconfig:$PREFIX/usr/share/pkgconfig"
         ARGS+=("-DCMAKE_PREFIX_PATH=$PREFIX/usr"
-            "-DCMAKE_C_FLAGS=-idirafter $PREFIX/usr/include/x86_64-linux-gnu -idirafter $PREFIX/usr/include"
+            "-DCMAKE_C_FLAGS=$cflags -idirafter $PREFIX/usr/include/x86_64-linux-gnu -idirafter $PREFIX/usr/include"
             "-DCMAKE_EXE_LINKER_FLAGS=-Wl,--disable-new-dtags -Wl,-rpath-link,$dirs"
             -DHDF5_C_COMPILER_EXECUTABLE=/bin/false
             -DMPI_SKIP_COMPILER_WRAPPER=ON -DMPI_C_WORKS=TRUE -DMPI_C_VERSION=3.1
             "-DMPI_C_HEADER_DIR=$LIBDIR/openmpi/include" -DMPI_C_LIB_NAMES=mpi
             "-DMPI_mpi_LIBRARY=$LIBDIR/openmpi/lib/libmpi.so")
         command -v pkg-config >/dev/null || ARGS+=("-DPKG_CONFIG_EXECUTABLE=$PREFIX/pkg-config")
+    elif [ -n "$cflags" ]; then
+        ARGS+=("-DCMAKE_C_FLAGS=$cflags")
     fi
     # RPATH (not RUNPATH, hence --disable-new-dtags) also serves the libraries' own needs.
     [ -n "$rpath" ] && ARGS+=("-DCMAKE_BUILD_RPATH=${rpath//:/;}")
@@ -127,6 +150,7 @@ configure_args() {
 build() {
     step "configure + build (CUDA)"
     find_cudnn
+    find_cublas
     configure_args
     echo "cmake ${ARGS[*]}"
     if ! cmake "${ARGS[@]}" >"$LOG/build.log" 2>&1; then
