@@ -25,7 +25,6 @@ USE_PREFIX=0
 STATUS=0
 CUBLAS_INC=""
 RPATH_EXTRA=""
-exec > >(tee -a "$LOG/run.log") 2>&1
 
 step() { printf '\n=== %s (%s, %d s in)\n' "$*" "$(date +%T)" "$SECONDS"; }
 fail() { echo "FAILED: $*"; STATUS=1; }
@@ -204,17 +203,22 @@ bench() {
     python3 bench/torch_gpu.py --table "$LOG/bench_gpu.log" "$LOG/torch_gpu.log" | tee "$LOG/table.txt"
 }
 
-STEPS=("$@")
-[ ${#STEPS[@]} = 0 ] && STEPS=(info deps build test bench)
-for s in "${STEPS[@]}"; do
-    case $s in
-        info) info ;;
-        deps) deps ;;
-        build) build || break ;;
-        test) test_gpu ;;
-        bench) bench ;;
-        *) fail "unknown step $s (info deps build test bench)" ;;
-    esac
-done
-step "done: $([ $STATUS = 0 ] && echo all passed || echo SOME STEPS FAILED)"
-exit $STATUS
+main() {
+    local steps=("$@") s
+    [ ${#steps[@]} = 0 ] && steps=(info deps build test bench)
+    for s in "${steps[@]}"; do
+        case $s in
+            info) info ;;
+            deps) deps ;;
+            build) build || break ;;
+            test) test_gpu ;;
+            bench) bench ;;
+            *) fail "unknown step $s (info deps build test bench)" ;;
+        esac
+    done
+    step "done: $([ $STATUS = 0 ] && echo all passed || echo SOME STEPS FAILED)"
+    return $STATUS
+}
+
+main "$@" 2>&1 | tee -a "$LOG/run.log"
+exit "${PIPESTATUS[0]}"
