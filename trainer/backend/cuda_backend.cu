@@ -207,15 +207,16 @@ __global__ void maxpool3x3s2_kernel(const float *x, int n, int h, int w, int c, 
 }
 
 /* x: (n, h, w, c); y: (n, c) = mean over h*w. One thread per (image, channel); neighbouring
- * threads read neighbouring channels, so the loads coalesce. */
+ * threads read neighbouring channels, so the loads coalesce. The sum is in double: the
+ * op is tiny in ResNet (7x7), and the result is then float32's rounding of the mean. */
 __global__ void global_avgpool_kernel(const float *x, int n, int hw, int c, float *y) {
     unsigned total = (unsigned)n * c;
     GRID_STRIDE_LOOP(i, total) {
         unsigned img = i / c, ch = i % c;
         const float *p = x + (size_t)img * hw * c + ch;
-        float sum = 0.f;
+        double sum = 0.0;
         for (int k = 0; k < hw; k++) sum += p[(size_t)k * c];
-        y[i] = sum / (float)hw;
+        y[i] = (float)(sum / hw);
     }
 }
 
