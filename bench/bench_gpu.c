@@ -44,6 +44,7 @@ typedef struct Options {
     char batches[128];          /* comma list */
     int iters, warmup;
     int head;                   /* run the head GEMM epoch */
+    int backbone;               /* also time through the Backbone API */
 } Options;
 
 typedef struct Bottleneck {
@@ -393,9 +394,11 @@ static int parse_args(int argc, char **argv, Options *o) {
     o->iters = 20;
     o->warmup = 3;
     o->head = 1;
+    o->backbone = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--no-head")) { o->head = 0; continue; }
+        if (!strcmp(a, "--no-backbone")) { o->backbone = 0; continue; }
         if (!v) return -1;
         if (!strcmp(a, "--device")) o->device = v;
         else if (!strcmp(a, "--precision")) snprintf(o->precisions, sizeof o->precisions, "%s", v);
@@ -413,7 +416,7 @@ int main(int argc, char **argv) {
     Options o;
     if (parse_args(argc, argv, &o)) {
         fprintf(stderr, "usage: bench_gpu [--device cuda|cpu] [--precision fp32,tf32,fp16,bf16] [--batch 32,256]\n"
-                        "                 [--iters 20] [--warmup 3] [--no-head]\n");
+                        "                 [--iters 20] [--warmup 3] [--no-head] [--no-backbone]\n");
         return 2;
     }
     if (!strcmp(o.device, "cuda") && backend_cuda_device_count() == 0) {
@@ -434,7 +437,7 @@ int main(int argc, char **argv) {
         char batches[128];
         snprintf(batches, sizeof batches, "%s", o.batches);
         for (char *s2 = NULL, *q = strtok_r(batches, ",", &s2); q; q = strtok_r(NULL, ",", &s2)) {
-            if (bench_resnet(b, p, atoi(q), &o, &e) || bench_backbone(b, p, atoi(q), &o, &e)) {
+            if (bench_resnet(b, p, atoi(q), &o, &e) || (o.backbone && bench_backbone(b, p, atoi(q), &o, &e))) {
                 fprintf(stderr, "bench_gpu: %s\n", e.msg);
                 failed = 1;
             }

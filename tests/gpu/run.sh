@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One GPU session in one command (the device budget is ~15 minutes in all; this script
 # aims at 6-8 on an H100). On the GPU machine, from the repository root:
-#     bash tests/gpu/run.sh              (device tool: carry [".debs"], timeout_s 560)
+#     bash tests/gpu/run.sh              (device tool: carry [".debs"], timeout_s 480)
 # Steps: GPU and tool facts -> dependencies (.debs/ unpacked into a prefix; made here by
 # tests/gpu/prepare-debs.sh, since that machine has no package registry) -> cmake
 # -DTL_CUDA=ON and build of the GPU tests and bench_gpu -> ldd check -> ctest -L gpu ->
@@ -19,8 +19,8 @@ LOG=${OUT:-$BUILD/logs}
 mkdir -p "$LOG"
 PREFIX=${TL_DEPS_PREFIX:-/tmp/tl-deps}
 LIBDIR=$PREFIX/usr/lib/x86_64-linux-gnu
-ITERS=20
-[ "${TL_GPU_QUICK:-0}" = 1 ] && ITERS=5
+ITERS=10
+[ "${TL_GPU_QUICK:-0}" = 1 ] && ITERS=3
 USE_PREFIX=0
 STATUS=0
 CUBLAS_INC=""
@@ -193,7 +193,8 @@ bench() {
     timeout 300 "$BUILD/bench/bench_gpu" --iters "$ITERS" 2>&1 | tee "$LOG/bench_gpu.log"
     [ "${PIPESTATUS[0]}" = 0 ] || fail "bench_gpu"
     step "bench_gpu with timed algorithm choice (TL_CUDNN_FIND=1), half precisions"
-    TL_CUDNN_FIND=1 timeout 200 "$BUILD/bench/bench_gpu" --iters "$ITERS" --precision fp16,bf16 --no-head 2>&1 |
+    TL_CUDNN_FIND=1 timeout 200 "$BUILD/bench/bench_gpu" --iters "$ITERS" --precision fp16,bf16 --no-head \
+        --no-backbone 2>&1 |
         tee -a "$LOG/bench_gpu.log"
     [ "${PIPESTATUS[0]}" = 0 ] || fail "bench_gpu (TL_CUDNN_FIND=1)"
     step "PyTorch baseline"
