@@ -106,6 +106,7 @@ int trial_model_load(TrialModel *m, const char *run_dir, int max_batch, Err *e) 
     memset(m, 0, sizeof *m);
     if (find_files(m, run_dir, e)) return -1;
     if (config_load_file(&m->cfg, m->config_path, e)) return -1;
+    if (max_batch <= 0) max_batch = m->cfg.train.batch_size;
     if (read_checkpoint(m, max_batch, e)) {
         trial_model_free(m);
         return -1;

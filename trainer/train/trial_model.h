@@ -23,7 +23,7 @@ typedef struct TrialModel {
 } TrialModel;
 
 /* Loads config.yaml and best.safetensors from run_dir; the head takes batches of up to
- * max_batch rows. Fails, naming the file, when the folder or a file is missing, the
+ * max_batch rows (<= 0: the config's train.batch_size, the trial's own evaluation batch). Fails, naming the file, when the folder or a file is missing, the
  * checkpoint is not a head checkpoint, its classes are missing, or a tensor is missing,
  * unexpected, or of another shape than the config's head wants. m needs trial_model_free
  * only after success. */
