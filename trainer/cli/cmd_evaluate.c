@@ -214,19 +214,25 @@ static int executable_on_path(const char *name) {
 }
 
 /* plots/per_class_accuracy.gp: $TL_PLOTS_DIR, ./plots, the source tree above a build
- * folder (build/trainer/trainer), or an install's share/resnet-sweep/plots. */
+ * folder (build/trainer/trainer), an install's share/resnet-sweep/plots, or the source
+ * tree this file was compiled from (CMake passes absolute paths, so __FILE__ is one). */
 static int find_plot_script(char *out, size_t n) {
-    char exe[1024] = "", candidates[4][1200];
+    enum { N_CANDIDATES = 5 };
+    char exe[1024] = "", src[1024], candidates[N_CANDIDATES][1200];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (len > 0) exe[len] = 0;
     char *slash = strrchr(exe, '/');
     if (slash) *slash = 0;
+    snprintf(src, sizeof src, "%s", __FILE__);
+    char *tail = strstr(src, "trainer/cli/cmd_evaluate.c");
+    if (tail) *tail = 0;
     const char *env = getenv("TL_PLOTS_DIR");
     snprintf(candidates[0], sizeof candidates[0], "%s/per_class_accuracy.gp", env ? env : "/nonexistent");
     snprintf(candidates[1], sizeof candidates[1], "plots/per_class_accuracy.gp");
     snprintf(candidates[2], sizeof candidates[2], "%s/../../plots/per_class_accuracy.gp", exe);
     snprintf(candidates[3], sizeof candidates[3], "%s/../share/resnet-sweep/plots/per_class_accuracy.gp", exe);
-    for (int i = 0; i < 4; i++)
+    snprintf(candidates[4], sizeof candidates[4], "%splots/per_class_accuracy.gp", tail && src[0] == '/' ? src : "/nonexistent/");
+    for (int i = 0; i < N_CANDIDATES; i++)
         if (fs_exists(candidates[i])) { snprintf(out, n, "%s", candidates[i]); return 0; }
     return -1;
 }

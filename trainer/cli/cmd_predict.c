@@ -59,7 +59,8 @@ typedef struct Predictor {
     Interp interp;
     float *feats;                 /* (batch, 2048) */
     double *probs;                /* (C) */
-    int *top;                     /* (k) */
+    int *top;                     /* (C) class indices, best first */
+    int name_width;               /* text table: the class column */
     float *retry;                 /* (batch, S, S, 3): a failed batch decoded one image at a time */
     uint8_t *resized;             /* (S, S, 3) scratch of that slow path */
     Image decoded;                /* its decode buffer */
@@ -94,6 +95,11 @@ static int predictor_open(Predictor *p, const PredictArgs *a, Err *e) {
     p->probs = tl_malloc(e, (size_t)p->model.n_classes * sizeof(double), "probabilities");
     p->top = tl_malloc(e, (size_t)p->model.n_classes * sizeof(int), "top-k");
     p->good = tl_malloc(e, (size_t)p->batch * sizeof(int), "batch index");
+    p->name_width = 5;
+    for (int i = 0; i < p->model.n_classes; i++) {
+        int len = (int)strlen(p->model.class_names[i]);
+        p->name_width = len > p->name_width ? (len < 48 ? len : 48) : p->name_width;
+    }
     return p->feats && p->probs && p->top && p->good ? 0 : -1;
 }
 
@@ -116,15 +122,6 @@ static void put_csv_field(const char *s) {
     putchar('"');
 }
 
-static int name_width(const TrialModel *m) {
-    int w = 5;
-    for (int i = 0; i < m->n_classes; i++) {
-        int len = (int)strlen(m->class_names[i]);
-        if (len > w) w = len;
-    }
-    return w < 48 ? w : 48;
-}
-
 /* Top-k lines of one image from its logits (C). */
 static void print_image(Predictor *p, const char *path, const float *logits) {
     const TrialModel *m = &p->model;
@@ -140,7 +137,7 @@ static void print_image(Predictor *p, const char *path, const float *logits) {
             put_csv_field(name);
             printf(",%.6g\n", p->probs[p->top[r]]);
         } else {
-            printf("  %2d  %-*s  %.4f\n", r + 1, name_width(m), name, p->probs[p->top[r]]);
+            printf("  %2d  %-*s  %.4f\n", r + 1, p->name_width, name, p->probs[p->top[r]]);
         }
     }
 }
