@@ -2,7 +2,9 @@
  * Re-evaluates a finished trial's best weights on one split, exactly as the trial did for
  * result.csv (same features, same batches, same float32 means): loss = label-smoothed CE +
  * the L2 penalty (Keras's reported loss), top-1 and top-5 accuracy. Features come from
- * the trial's feature cache when it is there (computed otherwise, storing nothing new).
+ * the trial's feature cache (trial_cache_dir) when that folder exists: entries missing
+ * there (e.g. unaugmented train features) are computed and added; without the folder
+ * they are computed and nothing is written.
  * Writes, atomically, into RUNDIR:
  *   confusion-<split>.csv   as confusion.csv          errors-<split>.csv   as errors.csv
  *   per_class_<split>.csv   class,images,correct,accuracy; worst class first
