@@ -9,5 +9,7 @@ int cmd_cache_features(int argc, char **argv);
 int cmd_import_cars(int argc, char **argv);
 int cmd_check_data(int argc, char **argv);
 int cmd_demo_data(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_evaluate(int argc, char **argv);
 
 #endif
