@@ -9,7 +9,6 @@ set terminal pngcairo noenhanced size cols * 330, rows * 240 + 50 font "sans,9"
 set output out
 set xlabel "epoch" offset 0,0.5
 set ylabel metric offset 1.5,0
-if (metric eq "accuracy") { set yrange [0:1] } else { set yrange [0:*] }
 set xrange [*:*]
 set autoscale xfix
 set offsets 0.15, 0.15, graph 0.02, 0
@@ -22,8 +21,10 @@ do for [i = 1:n] {
     set title t font "sans,8"
     unset arrow 1
     if (b ne "NaN") { set arrow 1 from b + 0, graph 0 to b + 0, graph 1 nohead dt 2 lw 1.5 lc rgb "#555555" }
+    set autoscale y   # (a y range would filter the one-column stats below)
     stats f using "epoch" nooutput
     if (STATS_max <= 12) { set xtics 1 } else { set xtics autofreq }
+    if (metric eq "accuracy") { set yrange [0:1] } else { set yrange [0:*] }
     plot f using "epoch":metric with linespoints pt 7 ps 0.4 lw 2 lc rgb TRAIN title "train", \
          f using "epoch":"val_".metric with linespoints pt 7 ps 0.4 lw 2 lc rgb VAL title "val"
 }

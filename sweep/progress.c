@@ -4,8 +4,10 @@
 #include <stdio.h>
 
 void progress_init(Progress *p, int total, double now) {
-    *p = (Progress){.total = total, .t_start = now, .best = -1, .best_acc = -INFINITY};
+    *p = (Progress){.total = total, .t_start = now, .t_trials = now, .best = -1, .best_acc = -INFINITY};
 }
+
+void progress_trials_start(Progress *p, double now) { p->t_trials = now; }
 
 void progress_add(Progress *p, int trial, TrialStatus st, double val_accuracy, int before_start) {
     p->finished++;
@@ -38,6 +40,6 @@ void progress_line(const Progress *p, const TrialSet *ts, const char *name, doub
     format_duration(now - p->t_start, el, sizeof el);
     int ran = p->finished - p->finished_before, left = p->total - p->finished;
     if (left <= 0) snprintf(eta, sizeof eta, "0s");
-    else if (ran > 0) format_duration((now - p->t_start) / ran * left, eta, sizeof eta);
+    else if (ran > 0) format_duration((now - p->t_trials) / ran * left, eta, sizeof eta);
     if (k < n) snprintf(out + k, n - k, " | %s, ETA %s", el, eta);
 }

@@ -40,7 +40,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "sweep: %s:%d: MPI_Init failed\n", __FILE__, __LINE__);
         return 1;
     }
-    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    /* Errors come back as return codes, which MPI_CHECK turns into messages. */
+    if (MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN) != MPI_SUCCESS) {
+        fprintf(stderr, "sweep: %s:%d: MPI_Comm_set_errhandler failed\n", __FILE__, __LINE__);
+        MPI_Finalize();
+        return 1;
+    }
     install_signal_handlers();   /* after MPI_Init, so MPI cannot replace them */
     int code = sweep_run_mpi(&args, &stop_signals);
     MPI_Finalize();

@@ -307,6 +307,7 @@ static int phase1(Sweep *s, Err *e) {
 }
 
 static int phase2(Sweep *s, Err *e) {
+    if (s->ri.rank == 0) progress_trials_start(&s->progress, now_seconds());
     for (;;) {
         note_signal(s);
         if (s->stop) break;

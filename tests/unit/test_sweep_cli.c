@@ -58,14 +58,15 @@ static void test_progress(void) {
     char line[512];
     progress_line(&p, &ts, "demo", 100.0, line, sizeof line);
     CHECK(strstr(line, "[demo] 0/4 done") && strstr(line, "ETA ?"), "%s", line);
+    progress_trials_start(&p, 110.0);               /* phase 1 took 10 s */
     progress_add(&p, 0, STATUS_DONE, 0.70, 1);      /* finished in an earlier run */
     progress_add(&p, 1, STATUS_DONE, 0.80, 0);
     progress_add(&p, 2, STATUS_FAILED, NAN, 0);
     progress_line(&p, &ts, "demo", 160.0, line, sizeof line);
     CHECK(strstr(line, "3/4 done, 1 failed"), "%s", line);
     CHECK(strstr(line, "best val_acc 0.8000 (dropout=0.4 seed=42)"), "%s", line);
-    /* 60 s for 2 trials run now, 1 left: 30 s. */
-    CHECK(strstr(line, "1m00s, ETA 30s"), "%s", line);
+    /* 50 s of trials for 2 trials run now, 1 left: 25 s; elapsed counts phase 1 too. */
+    CHECK(strstr(line, "1m00s, ETA 25s"), "%s", line);
 }
 
 int main(void) {

@@ -167,10 +167,18 @@ static int write_split(const char *root, const char *split, const char *tag, con
     return 0;
 }
 
-static int check_pair(const Idx *img, const Idx *lab, const char *what, Err *e) {
+/* Images and labels agree, labels are 0..9, and every class has `need` images
+ * (checked before anything is written). */
+static int check_pair(const Idx *img, const Idx *lab, const char *what, int need, Err *e) {
     if (img->items != lab->items) return err_fail(e, "%s: %d images but %d labels", what, img->items, lab->items);
-    for (int i = 0; i < lab->items; i++)
+    int count[FMNIST_CLASSES] = {0};
+    for (int i = 0; i < lab->items; i++) {
         if (lab->data[i] >= FMNIST_CLASSES) return err_fail(e, "%s: label %d of image %d is not 0..9", what, lab->data[i], i);
+        count[lab->data[i]]++;
+    }
+    for (int k = 0; k < FMNIST_CLASSES; k++)
+        if (count[k] < need)
+            return err_fail(e, "%s: class %s has only %d images (%d wanted)", what, FMNIST_NAMES[k], count[k], need);
     return 0;
 }
 
@@ -210,8 +218,8 @@ static int build(const DemoOptions *o, const char *tmp, const char *stamp_text, 
     if (!rc) rc = idx_load(o->source, "train-labels-idx1-ubyte.gz", 1, &tl, e);
     if (!rc) rc = idx_load(o->source, "t10k-images-idx3-ubyte.gz", 3, &si, e);
     if (!rc) rc = idx_load(o->source, "t10k-labels-idx1-ubyte.gz", 1, &sl, e);
-    if (!rc) rc = check_pair(&ti, &tl, "train set", e);
-    if (!rc) rc = check_pair(&si, &sl, "t10k set", e);
+    if (!rc) rc = check_pair(&ti, &tl, "train set", o->train + o->val, e);
+    if (!rc) rc = check_pair(&si, &sl, "t10k set", o->test, e);
     if (!rc) rc = write_split(tmp, "train", "train", &ti, &tl, 0, o->train, o->quality, written, e);
     if (!rc && o->val) rc = write_split(tmp, "validation", "train", &ti, &tl, o->train, o->val, o->quality, written, e);
     if (!rc && o->test) rc = write_split(tmp, "test", "t10k", &si, &sl, 0, o->test, o->quality, written, e);
