@@ -335,7 +335,8 @@ int trial_run(const TrialConfig *cfg, const TrialOptions *opt, TrialResult *res,
         t.untrained_val_accuracy = acc;
     }
     if (rc == 0) rc = run_epochs(&t, t_start, e);
-    if (rc == 1) res->status = TRIAL_INTERRUPTED;
+    /* A stop request can also end feature extraction early: that is an interrupt too. */
+    if (rc == 1 || (rc < 0 && opt->stop && *opt->stop)) { res->status = TRIAL_INTERRUPTED; rc = 1; }
     else if (rc == 0) rc = finish(&t, res, e);
     trial_free(&t);
     return rc < 0 ? -1 : 0;

@@ -19,12 +19,16 @@ static int add_history(Checkpoint *ck, const History *h, Err *e) {
            ckpt_add_f64(ck, "hist.seconds", h->seconds, 1, &n, e) ? -1 : 0;
 }
 
-static int add_callback_state(Checkpoint *ck, const Trial *t, Err *e) {
+/* The checkpoint writer borrows data until it writes: es_state (5) and plateau (4) are
+ * the caller's. */
+static int add_callback_state(Checkpoint *ck, const Trial *t, double *es_state, double *plateau, Err *e) {
     const Callbacks *cb = &t->cb;
     const EarlyStoppingState *es = &cb->es.st;
-    double es_state[5] = {es->best, es->wait, es->best_epoch, es->stopped_epoch, es->has_best_weights};
     const PlateauState *p = &t->sched.plateau;
-    double plateau[4] = {p->best, p->wait, p->cooldown_counter, p->reductions};
+    double es_v[5] = {es->best, es->wait, es->best_epoch, es->stopped_epoch, es->has_best_weights};
+    double pl_v[4] = {p->best, p->wait, p->cooldown_counter, p->reductions};
+    memcpy(es_state, es_v, sizeof es_v);
+    memcpy(plateau, pl_v, sizeof pl_v);
     int64_t five = 5, four = 4, nw = (int64_t)t->head.n_params;
     if (ckpt_add_f64(ck, "es.state", es_state, 1, &five, e) || ckpt_add_f64(ck, "sched.plateau", plateau, 1, &four, e) ||
         ckpt_add_scalar_f64(ck, "sched.lr", t->sched.lr, e) || ckpt_add_scalar_f64(ck, "ckpt.best", cb->ckpt.best, e) ||
@@ -35,13 +39,14 @@ static int add_callback_state(Checkpoint *ck, const Trial *t, Err *e) {
 }
 
 int trial_state_save(const Trial *t, Err *e) {
+    double es_state[5], plateau[4];
     Checkpoint ck;
     ckpt_init(&ck);
     int64_t n = (int64_t)t->head.n_params;
     int rc = ckpt_set_meta(&ck, "format", STATE_FORMAT, e) || ckpt_set_meta(&ck, "config_digest", t->config_digest, e) ||
              ckpt_add_f32(&ck, "head.params", t->head.params, 1, &n, e) || ckpt_add_f32(&ck, "opt.m", t->optim.m, 1, &n, e) ||
              (t->optim.v && ckpt_add_f32(&ck, "opt.v", t->optim.v, 1, &n, e)) ||
-             ckpt_add_scalar_i64(&ck, "opt.iterations", t->optim.iterations, e) || add_callback_state(&ck, t, e) ||
+             ckpt_add_scalar_i64(&ck, "opt.iterations", t->optim.iterations, e) || add_callback_state(&ck, t, es_state, plateau, e) ||
              add_history(&ck, &t->hist, e) || ckpt_add_scalar_i64(&ck, "trial.next_epoch", t->next_epoch, e) ||
              ckpt_add_scalar_i64(&ck, "trial.finished", t->finished, e) ||
              ckpt_add_scalar_i64(&ck, "trial.best_epoch", t->best_epoch, e) ||
