@@ -56,7 +56,8 @@ static int port_init(CpuTrainConv *c, WeightsPort *p, const dnnl_memory_desc_t *
     DNNL_CHECK(e, dnnl_reorder_primitive_desc_create(&rpd, from, c->engine, to, c->engine, NULL));
     dnnl_status_t st = dnnl_primitive_create(&p->reorder, rpd);
     dnnl_primitive_desc_destroy(rpd);
-    DNNL_CHECK(e, st);
+    if (st != dnnl_success)
+        return err_fail(e, "%s:%d: dnnl_primitive_create(weights reorder) failed: %s", __FILE__, __LINE__, dnnl_status_name(st));
     return 0;
 }
 
@@ -115,8 +116,7 @@ static int conv_mds(const ConvDesc *d, ConvMds *m, Err *e) {
 }
 
 static int create_prim(dnnl_primitive_desc_t pd, dnnl_primitive_t *prim, Err *e) {
-    dnnl_status_t st = dnnl_primitive_create(prim, pd);
-    DNNL_CHECK(e, st);
+    DNNL_CHECK(e, dnnl_primitive_create(prim, pd));
     return 0;
 }
 
