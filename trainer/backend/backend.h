@@ -20,6 +20,10 @@ typedef struct ConvDesc {
     int oh, ow;                 /* filled by conv_desc_init */
     int has_residual;           /* add res before the activation */
     int relu;
+    /* 1: activations in the backend's native layout (Backend.native_layout) instead of
+     * NHWC; an input with fewer than 16 channels (the image) stays NHWC. Only whole
+     * networks use it: tensors in a native layout are opaque to everyone else. */
+    int native_io;
 } ConvDesc;
 
 /* Fills oh/ow from the rest; fails on non-positive output sizes. */
@@ -51,6 +55,12 @@ struct Backend {
     int (*maxpool3x3s2)(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e);
     /* y[n, c] = mean over h*w of x[n, :, :, c]. x: (n, h, w, c); y: (n, c). */
     int (*global_avgpool)(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e);
+
+    /* Native activation layout (e.g. oneDNN's nChw16c on AVX-512), NULL/0 when the backend
+     * has none: the same ops reading and writing that layout; avgpool's y is plain (n, c). */
+    int native_layout;
+    int (*maxpool3x3s2_native)(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e);
+    int (*global_avgpool_native)(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e);
 
     void (*destroy)(Backend *b);
 

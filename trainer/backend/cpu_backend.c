@@ -22,7 +22,13 @@ typedef struct CpuConv {
     ConvDesc d;
     dnnl_primitive_t prim;
     dnnl_memory_t src, weights, bias, dst;   /* src/dst handles are set per call */
+    float *nchw;                             /* native_io with a plain input: NHWC -> NCHW copy */
 } CpuConv;
+
+/* The native layout: oneDNN's nChw16c (channels in blocks of 16, innermost), where its
+ * AVX-512 direct convolutions run fastest; element (n, c, h, w) of a C-channel tensor
+ * sits at ((n * C/16 + c/16) * H + h) * W + w) * 16 + c%16. */
+enum { BLOCK = 16 };
 
 const char *dnnl_status_name(dnnl_status_t s) {
     switch (s) {
@@ -51,10 +57,13 @@ static int cpu_copy(Backend *b, void *dst, const void *src, size_t bytes, Err *e
 }
 static int cpu_sync(Backend *b, Err *e) { (void)b; (void)e; return 0; }
 
-/* oneDNN logical dims are (N, C, H, W) whatever the physical layout. */
-static int md_nhwc(dnnl_memory_desc_t *md, int n, int c, int h, int w, Err *e) {
+/* oneDNN logical dims are (N, C, H, W) whatever the physical layout. Native: blocked
+ * when C is a multiple of 16, else plain NCHW (the image; converted from NHWC per call,
+ * because oneDNN's direct first-layer convolution reads NCHW). */
+static int md_act(dnnl_memory_desc_t *md, int n, int c, int h, int w, int native, Err *e) {
     dnnl_dims_t dims = {n, c, h, w};
-    DNNL_CHECK(e, dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, dnnl_nhwc));
+    dnnl_format_tag_t tag = !native ? dnnl_nhwc : c % BLOCK ? dnnl_nchw : dnnl_nChw16c;
+    DNNL_CHECK(e, dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, tag));
     return 0;
 }
 
@@ -94,7 +103,12 @@ static int load_weights(CpuCtx *ctx, CpuConv *c, const dnnl_memory_desc_t *want,
 static int build_conv(CpuCtx *ctx, CpuConv *c, const float *w, const float *bias, Err *e) {
     const ConvDesc *d = &c->d;
     dnnl_memory_desc_t src_md, dst_md, w_any, b_md;
-    if (md_nhwc(&src_md, d->n, d->cin, d->h, d->w, e) || md_nhwc(&dst_md, d->n, d->cout, d->oh, d->ow, e)) return -1;
+    if (md_act(&src_md, d->n, d->cin, d->h, d->w, d->native_io, e) || md_act(&dst_md, d->n, d->cout, d->oh, d->ow, d->native_io, e))
+        return -1;
+    if (d->native_io && d->cin % BLOCK) {
+        c->nchw = tl_malloc(e, sizeof(float) * (size_t)d->n * d->h * d->w * d->cin, "NCHW input");
+        if (!c->nchw) return -1;
+    }
     dnnl_dims_t wdims = {d->cout, d->cin, d->kh, d->kw}, bdims = {d->cout};
     DNNL_CHECK(e, dnnl_memory_desc_init_by_tag(&w_any, 4, wdims, dnnl_f32, dnnl_format_tag_any));
     DNNL_CHECK(e, dnnl_memory_desc_init_by_tag(&b_md, 1, bdims, dnnl_f32, dnnl_x));
@@ -130,6 +144,7 @@ static void cpu_conv_destroy(Backend *b, void *conv) {
     if (c->dst) dnnl_memory_destroy(c->dst);
     if (c->weights) dnnl_memory_destroy(c->weights);
     if (c->bias) dnnl_memory_destroy(c->bias);
+    free(c->nchw);
     free(c);
 }
 
@@ -145,12 +160,23 @@ static int cpu_conv_create(Backend *b, const ConvDesc *d, const float *w, const 
     return 0;
 }
 
+static void nhwc_to_nchw(const float *x, float *y, int n, int h, int w, int c, int threads) {
+#pragma omp parallel for collapse(2) num_threads(threads)
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < c; ch++)
+            for (int p = 0; p < h * w; p++) y[((size_t)i * c + ch) * h * w + p] = x[((size_t)i * h * w + p) * c + ch];
+}
+
 static int cpu_conv_forward(Backend *b, void *conv, const float *x, const float *res, float *y, Err *e) {
     CpuCtx *ctx = b->ctx;
     CpuConv *c = conv;
     const ConvDesc *d = &c->d;
     /* The sum post-op accumulates into dst, so dst must hold the residual first. */
     if (d->has_residual && res != y) memcpy(y, res, sizeof(float) * (size_t)d->n * d->oh * d->ow * d->cout);
+    if (c->nchw) {
+        nhwc_to_nchw(x, c->nchw, d->n, d->h, d->w, d->cin, b->threads);
+        x = c->nchw;
+    }
     DNNL_CHECK(e, dnnl_memory_set_data_handle(c->src, (void *)x));
     DNNL_CHECK(e, dnnl_memory_set_data_handle(c->dst, y));
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, c->src}, {DNNL_ARG_WEIGHTS, c->weights}, {DNNL_ARG_BIAS, c->bias}, {DNNL_ARG_DST, c->dst}};
@@ -199,6 +225,50 @@ static int cpu_gap(Backend *b, const float *x, int n, int h, int w, int c, float
     return 0;
 }
 
+/* Max pool in nChw16c: the same window rule, 16 channels per vector. */
+static int cpu_maxpool_native(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e) {
+    (void)e;
+    int oh = (h + 2 - 3) / 2 + 1, ow = (w + 2 - 3) / 2 + 1, cb = c / BLOCK;
+#pragma omp parallel for collapse(3) num_threads(b->threads)
+    for (int i = 0; i < n * cb; i++)
+        for (int r = 0; r < oh; r++)
+            for (int q = 0; q < ow; q++) {
+                const float *in = x + (size_t)i * h * w * BLOCK;
+                float *out = y + (((size_t)i * oh + r) * ow + q) * BLOCK;
+                int padded = 2 * r - 1 < 0 || 2 * q - 1 < 0 || 2 * r + 1 >= h || 2 * q + 1 >= w;
+                float m[BLOCK];
+                for (int k = 0; k < BLOCK; k++) m[k] = padded ? 0.0f : -FLT_MAX;
+                for (int a = 0; a < 3; a++) {
+                    int yy = 2 * r + a - 1;
+                    if (yy < 0 || yy >= h) continue;
+                    for (int bb = 0; bb < 3; bb++) {
+                        int xx = 2 * q + bb - 1;
+                        if (xx < 0 || xx >= w) continue;
+                        const float *v = in + ((size_t)yy * w + xx) * BLOCK;
+                        for (int k = 0; k < BLOCK; k++) m[k] = v[k] > m[k] ? v[k] : m[k];
+                    }
+                }
+                for (int k = 0; k < BLOCK; k++) out[k] = m[k];
+            }
+    return 0;
+}
+
+/* Global average pool from nChw16c to plain (n, c). */
+static int cpu_gap_native(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e) {
+    (void)e;
+    int cb = c / BLOCK;
+#pragma omp parallel for num_threads(b->threads)
+    for (int i = 0; i < n * cb; i++) {
+        float acc[BLOCK] = {0};
+        const float *in = x + (size_t)i * h * w * BLOCK;
+        for (int p = 0; p < h * w; p++)
+            for (int k = 0; k < BLOCK; k++) acc[k] += in[(size_t)p * BLOCK + k];
+        float *out = y + (size_t)(i / cb) * c + (size_t)(i % cb) * BLOCK;
+        for (int k = 0; k < BLOCK; k++) out[k] = acc[k] / (float)(h * w);
+    }
+    return 0;
+}
+
 static void cpu_destroy(Backend *b) {
     CpuCtx *ctx = b->ctx;
     if (ctx) {
@@ -227,6 +297,11 @@ int backend_cpu_create(Backend **out, int threads, Err *e) {
     b->conv_destroy = cpu_conv_destroy;
     b->maxpool3x3s2 = cpu_maxpool;
     b->global_avgpool = cpu_gap;
+    /* TL_CPU_LAYOUT=nhwc turns the blocked layout off (for benchmarks and debugging). */
+    const char *layout = getenv("TL_CPU_LAYOUT");
+    b->native_layout = !(layout && !strcmp(layout, "nhwc"));
+    b->maxpool3x3s2_native = cpu_maxpool_native;
+    b->global_avgpool_native = cpu_gap_native;
     b->destroy = cpu_destroy;
     b->train = backend_cpu_train_ops();
     dnnl_status_t st = dnnl_engine_create(&ctx->engine, dnnl_cpu, 0);

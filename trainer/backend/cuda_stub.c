@@ -1,10 +1,15 @@
-/* Used when the build has no CUDA: the CUDA backend reports itself absent. */
+/* The CUDA backend's entry points for builds without CUDA (CMake drops this file and
+ * compiles cuda_backend.cu instead when the CUDA toolkit and cuDNN are found). */
 #include "backend/backend.h"
 
 int backend_cuda_create(Backend **out, int device, const char *precision, Err *e) {
-    (void)out; (void)device; (void)precision;
-    return err_fail(e, "device cuda requested, but this build has no CUDA backend (rebuild where CUDA and cuDNN are found)");
+    (void)device;
+    (void)precision;
+    *out = NULL;
+    return err_fail(e, "CUDA backend: this program was built without CUDA "
+                       "(reconfigure with -DTL_CUDA=ON on a machine with the CUDA toolkit and cuDNN)");
 }
 
 int backend_cuda_compiled(void) { return 0; }
+
 int backend_cuda_device_count(void) { return 0; }

@@ -9,10 +9,12 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/stop_signal.h"
 #include "train/feature_cache.h"
 #include "train/trial.h"
 
-static int fill(const TrialConfig *cfg, const char *out, int shard, int shards, int threads, int gpu, Err *e) {
+static int fill(const TrialConfig *cfg, const char *out, int shard, int shards, int threads, int gpu, volatile sig_atomic_t *stop,
+                Err *e) {
     Dataset ds;
     Backend *be = NULL;
     FeatureExtractor fx;
@@ -23,6 +25,7 @@ static int fill(const TrialConfig *cfg, const char *out, int shard, int shards, 
     int rc = backend_open(&be, cfg->train.device, gpu, cfg->model.precision, threads, e);
     if (rc == 0) rc = feature_extractor_init(&fx, cfg, be, be->threads, e);
     if (rc == 0) {
+        fx.stop = stop;
         rc = trial_entries_init(&te, &fx, &ds, e) || feature_cache_fill_shard(&fx, dir, &te, shard, shards, e) ? -1 : 0;
         printf("cache-features shard %d/%d: %ld images through the backbone into %s\n", shard, shards, fx.images_done, dir);
         trial_entries_free(&te);
@@ -53,8 +56,10 @@ int cmd_cache_features(int argc, char **argv) {
     TrialConfig cfg;
     Err e = {{0}};
     if (config_load_file(&cfg, config, &e)) { fprintf(stderr, "trainer cache-features: %s\n", e.msg); return 2; }
-    int rc = fill(&cfg, out, shard, shards, threads, gpu, &e);
-    if (rc) fprintf(stderr, "trainer cache-features: %s\n", e.msg);
+    volatile sig_atomic_t *stop = stop_signal_install();
+    int rc = fill(&cfg, out, shard, shards, threads, gpu, stop, &e);
     config_free(&cfg);
+    if (rc && *stop) { fprintf(stderr, "trainer cache-features: interrupted; finished chunks are kept\n"); return 130; }
+    if (rc) fprintf(stderr, "trainer cache-features: %s\n", e.msg);
     return rc ? 1 : 0;
 }

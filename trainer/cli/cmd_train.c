@@ -10,23 +10,9 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/stop_signal.h"
 #include "core/fsutil.h"
 #include "train/trial.h"
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig) {
-    (void)sig;
-    stop_requested = 1;
-}
-
-static void install_signal_handlers(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
 
 typedef struct TrainArgs {
     const char *config, *out;
@@ -51,9 +37,14 @@ static int parse_train_args(int argc, char **argv, TrainArgs *a) {
     return 0;
 }
 
+/* A trial that ended (done or diverged) is not rerun; a failed one is retried. */
 static int finished_before(const char *out) {
-    char path[1100];
-    return fs_exists(fs_join(path, sizeof path, out, "result.csv"));
+    char path[1100], line[4096] = "";
+    FILE *f = fopen(fs_join(path, sizeof path, out, "result.csv"), "r");
+    if (!f) return 0;
+    int ended = fgets(line, sizeof line, f) && fgets(line, sizeof line, f) && (strstr(line, ",done,") || strstr(line, ",diverged,"));
+    fclose(f);
+    return ended;
 }
 
 static int exit_code(const TrialResult *r) {
@@ -65,9 +56,9 @@ static int exit_code(const TrialResult *r) {
     }
 }
 
-static int run_and_record(const TrialConfig *cfg, const TrainArgs *a, FILE *log) {
-    TrialOptions opt = {.out_dir = a->out, .threads = a->threads, .gpu = a->gpu, .log = log,
-                        .progress = !a->quiet && isatty(2), .stop = &stop_requested};
+static int run_and_record(const TrialConfig *cfg, const TrainArgs *a, FILE *log, volatile sig_atomic_t *stop) {
+    TrialOptions opt = {.config_path = a->config, .out_dir = a->out, .threads = a->threads, .gpu = a->gpu, .log = log,
+                        .progress = !a->quiet && isatty(2), .stop = stop};
     TrialResult res;
     Err e = {{0}};
     char path[1100];
@@ -115,8 +106,7 @@ int cmd_train(int argc, char **argv) {
         config_free(&cfg);
         return 1;
     }
-    install_signal_handlers();
-    int rc = run_and_record(&cfg, &a, log);
+    int rc = run_and_record(&cfg, &a, log, stop_signal_install());
     if (log != stdout) fclose(log);
     config_free(&cfg);
     return rc;

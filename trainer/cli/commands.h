@@ -8,5 +8,8 @@ int cmd_train(int argc, char **argv);
 int cmd_cache_features(int argc, char **argv);
 int cmd_import_cars(int argc, char **argv);
 int cmd_check_data(int argc, char **argv);
+int cmd_demo_data(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_evaluate(int argc, char **argv);
 
 #endif

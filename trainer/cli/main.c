@@ -12,9 +12,12 @@ typedef struct Command {
 
 static const Command COMMANDS[] = {
     {"train", cmd_train, "run (or resume) one trial: trainer train CONFIG.yaml --out DIR"},
+    {"predict", cmd_predict, "classify images with a finished trial: trainer predict --run DIR IMAGE..."},
+    {"evaluate", cmd_evaluate, "loss, accuracy, confusion of a finished trial on a split: trainer evaluate --run DIR"},
     {"cache-features", cmd_cache_features, "fill a shard of a trial's backbone feature cache"},
     {"import-cars", cmd_import_cars, "Stanford Cars release -> train/validation/test class folders"},
     {"check-data", cmd_check_data, "check a class-folder dataset (counts, corrupt files, duplicates)"},
+    {"demo-data", cmd_demo_data, "Fashion-MNIST -> JPEG class folders for the demo"},
     {"features", cmd_features, "pooled ResNet features of images -> float32 rows"},
     {"make-weights", cmd_make_weights, "write a Keras-layout weight file with random weights"},
 };

@@ -11,12 +11,12 @@
 
 enum { BUF_X = 0, BUF_T1 = 1, BUF_T2 = 2, BUF_S = 3 };
 
-static ConvDesc conv_desc_for(const ResnetConvSpec *s, int n, int image_size) {
+static ConvDesc conv_desc_for(const ResnetConvSpec *s, int n, int image_size, int native) {
     int side = resnet_side(image_size, s->in_halvings);
     int is_add = strstr(s->conv, "_3_conv") != NULL, is_proj = strstr(s->conv, "_0_conv") != NULL;
     ConvDesc d = {.n = n, .h = side, .w = side, .cin = s->cin, .cout = s->cout, .kh = s->kh, .kw = s->kw,
                   .stride = s->stride, .pad_top = s->pad, .pad_left = s->pad, .pad_bottom = s->pad, .pad_right = s->pad,
-                  .has_residual = is_add, .relu = !is_proj};
+                  .has_residual = is_add, .relu = !is_proj, .native_io = native};
     return d;
 }
 
@@ -31,7 +31,7 @@ static int plan_convs(Backbone *bb, const ResnetWeights *w, Err *e) {
     int rc = kernel && bias ? 0 : -1;
     for (int i = 0; rc == 0 && i < a->n_convs; i++) {
         const ResnetConvSpec *s = &a->convs[i];
-        ConvDesc d = conv_desc_for(s, bb->max_batch, bb->image_size);
+        ConvDesc d = conv_desc_for(s, bb->max_batch, bb->image_size, bb->be->native_layout);
         resnet_fold_bn(s, &w->w[i], kernel, bias);
         rc = conv_desc_init(&d, e) || bb->be->conv_create(bb->be, &d, kernel, bias, &bb->convs[i], e) ? -1 : 0;
         if (rc) err_context(e, "%s", s->conv);
@@ -100,11 +100,15 @@ int backbone_forward(Backbone *bb, const float *images, int n, float *features, 
     float *buf[4] = {bb->act[0], bb->act[1], bb->act[2], bb->act[3]};
     int c1 = resnet_side(s, 1);
     if (run_conv(bb, 0, bb->input, NULL, buf[BUF_T1], e)) return -1;
-    if (be->maxpool3x3s2(be, buf[BUF_T1], bb->max_batch, c1, c1, 64, buf[BUF_X], e)) return err_context(e, "pool1_pool");
+    int native = be->native_layout;
+    if ((native ? be->maxpool3x3s2_native : be->maxpool3x3s2)(be, buf[BUF_T1], bb->max_batch, c1, c1, 64, buf[BUF_X], e))
+        return err_context(e, "pool1_pool");
     for (int i = 1; i < bb->arch.n_convs;)
         if ((i = run_block(bb, i, buf, e)) < 0) return -1;
     int last = resnet_side(s, 5);
-    if (be->global_avgpool(be, buf[BUF_X], bb->max_batch, last, last, RESNET_FEATURES, bb->features, e)) return err_context(e, "avg_pool");
+    if ((native ? be->global_avgpool_native : be->global_avgpool)(be, buf[BUF_X], bb->max_batch, last, last, RESNET_FEATURES,
+                                                                  bb->features, e))
+        return err_context(e, "avg_pool");
     if (be->download(be, features, bb->features, (size_t)n * RESNET_FEATURES * sizeof(float), e)) return -1;
     return be->sync(be, e);
 }

@@ -199,6 +199,7 @@ static int load_conv(hid_t f, const char *path, const ResnetConvSpec *s, ResnetC
 }
 
 int resnet_weights_load_h5(ResnetWeights *w, const ResnetArch *a, const char *path, Err *e) {
+    memset(w, 0, sizeof *w);
     h5_quiet();
     FILE *probe = fopen(path, "rb");
     if (!probe) return err_fail(e, "%s: cannot open weight file", path);

@@ -86,6 +86,12 @@ static int history_alloc(History *h, int epochs, Err *e) {
     return 0;
 }
 
+static int init_callbacks(Trial *t, Err *e) {
+    char csv[1100];
+    fs_join(csv, sizeof csv, t->opt->out_dir, "train_log.csv");
+    return callbacks_init(&t->cb, &t->cfg->callbacks, t->head.n_params, csv, t->hist.n, e);
+}
+
 static int setup_model(Trial *t, Err *e) {
     const TrialConfig *c = t->cfg;
     HeadSpec hs = {.in_dim = FEATURE_DIM, .hidden = c->model.head.hidden, .classes = t->ds.n_classes,
@@ -98,8 +104,6 @@ static int setup_model(Trial *t, Err *e) {
         return -1;
     for (int i = 0; i < t->head.n_views; i++)
         if (t->head.views[i].trainable && optimizer_add_range(&t->optim, t->head.views[i].offset, t->head.views[i].size, e)) return -1;
-    char csv[1100];
-    fs_join(csv, sizeof csv, t->opt->out_dir, "train_log.csv");
     if (schedule_init(&t->sched, &c->schedule, c->train.lr, c->train.epochs, e) || history_alloc(&t->hist, c->train.epochs, e))
         return -1;
     t->best_params = tl_malloc(e, t->head.n_params * sizeof(float), "best weights");
@@ -109,10 +113,8 @@ static int setup_model(Trial *t, Err *e) {
     if (!t->best_params || !t->batch_x || !t->batch_y || !t->order) return -1;
     t->best_epoch = -1;
     t->best_monitor = NAN;
-    /* Resume restores counters over the fresh state; the CSV keeps the finished rows. */
-    int loaded = trial_state_load(t, e);
-    if (loaded < 0 || trial_best_load(t, e) < 0) return -1;
-    return callbacks_init(&t->cb, &c->callbacks, t->head.n_params, csv, t->hist.n, e) || (loaded && trial_state_load(t, e) < 0) ? -1 : 0;
+    /* Resume restores counters over the fresh state. */
+    return trial_state_load(t, init_callbacks, e) < 0 || trial_best_load(t, e) < 0 ? -1 : 0;
 }
 
 /* Inference over a table: mean loss (CE + L2, as Keras's val_loss), accuracy, top-5. */
@@ -290,7 +292,8 @@ static int prepare(Trial *t, Err *e) {
     if (!c->data.root[0]) return err_fail(e, "data.root is required");
     if (strcmp(c->model.trainable, "head"))
         return err_fail(e, "model.trainable '%s': fine-tuning the backbone is not available yet; use 'head'", c->model.trainable);
-    if (dataset_open(&c->data, c->train.seed, &t->ds, e)) return -1;
+    if (dataset_open(&c->data, c->train.seed, &t->ds, e))
+        return err_context(e, "%s: data.root", t->opt->config_path ? t->opt->config_path : "config");
     if (t->ds.report[0] && t->opt->log) fprintf(t->opt->log, "%s", t->ds.report);
     if (t->ds.validation.n == 0) return err_fail(e, "%s: no validation images (add validation/ or set data.validation_split)", c->data.root);
     if (config_digest(c, t->config_digest, e)) return -1;
@@ -332,7 +335,8 @@ int trial_run(const TrialConfig *cfg, const TrialOptions *opt, TrialResult *res,
         t.untrained_val_accuracy = acc;
     }
     if (rc == 0) rc = run_epochs(&t, t_start, e);
-    if (rc == 1) res->status = TRIAL_INTERRUPTED;
+    /* A stop request can also end feature extraction early: that is an interrupt too. */
+    if (rc == 1 || (rc < 0 && opt->stop && *opt->stop)) { res->status = TRIAL_INTERRUPTED; rc = 1; }
     else if (rc == 0) rc = finish(&t, res, e);
     trial_free(&t);
     return rc < 0 ? -1 : 0;

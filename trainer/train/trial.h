@@ -14,6 +14,7 @@
 #include "train/config.h"
 
 typedef struct TrialOptions {
+    const char *config_path;        /* for messages */
     const char *out_dir;
     int threads;                    /* 0 = all cores */
     int gpu;                        /* GPU index for device cuda/auto */

@@ -50,8 +50,9 @@ typedef struct Trial {
 
 /* last.safetensors: everything a resume needs. */
 int trial_state_save(const Trial *t, Err *e);
-/* Returns 1 when a state was loaded, 0 when there is none, -1 on error. */
-int trial_state_load(Trial *t, Err *e);
+/* Loads the state if there is one; init_callbacks runs once the history is known.
+ * Returns 1 when a state was loaded, 0 when there is none, -1 on error. */
+int trial_state_load(Trial *t, int (*init_callbacks)(Trial *t, Err *e), Err *e);
 /* best.safetensors: the head's weights by name, with class names and epoch. */
 int trial_best_save(const Trial *t, int epoch, double monitor, Err *e);
 int trial_best_load(Trial *t, Err *e);

@@ -19,12 +19,16 @@ static int add_history(Checkpoint *ck, const History *h, Err *e) {
            ckpt_add_f64(ck, "hist.seconds", h->seconds, 1, &n, e) ? -1 : 0;
 }
 
-static int add_callback_state(Checkpoint *ck, const Trial *t, Err *e) {
+/* The checkpoint writer borrows data until it writes: es_state (5) and plateau (4) are
+ * the caller's. */
+static int add_callback_state(Checkpoint *ck, const Trial *t, double *es_state, double *plateau, Err *e) {
     const Callbacks *cb = &t->cb;
     const EarlyStoppingState *es = &cb->es.st;
-    double es_state[5] = {es->best, es->wait, es->best_epoch, es->stopped_epoch, es->has_best_weights};
     const PlateauState *p = &t->sched.plateau;
-    double plateau[4] = {p->best, p->wait, p->cooldown_counter, p->reductions};
+    double es_v[5] = {es->best, es->wait, es->best_epoch, es->stopped_epoch, es->has_best_weights};
+    double pl_v[4] = {p->best, p->wait, p->cooldown_counter, p->reductions};
+    memcpy(es_state, es_v, sizeof es_v);
+    memcpy(plateau, pl_v, sizeof pl_v);
     int64_t five = 5, four = 4, nw = (int64_t)t->head.n_params;
     if (ckpt_add_f64(ck, "es.state", es_state, 1, &five, e) || ckpt_add_f64(ck, "sched.plateau", plateau, 1, &four, e) ||
         ckpt_add_scalar_f64(ck, "sched.lr", t->sched.lr, e) || ckpt_add_scalar_f64(ck, "ckpt.best", cb->ckpt.best, e) ||
@@ -35,13 +39,14 @@ static int add_callback_state(Checkpoint *ck, const Trial *t, Err *e) {
 }
 
 int trial_state_save(const Trial *t, Err *e) {
+    double es_state[5], plateau[4];
     Checkpoint ck;
     ckpt_init(&ck);
     int64_t n = (int64_t)t->head.n_params;
     int rc = ckpt_set_meta(&ck, "format", STATE_FORMAT, e) || ckpt_set_meta(&ck, "config_digest", t->config_digest, e) ||
              ckpt_add_f32(&ck, "head.params", t->head.params, 1, &n, e) || ckpt_add_f32(&ck, "opt.m", t->optim.m, 1, &n, e) ||
              (t->optim.v && ckpt_add_f32(&ck, "opt.v", t->optim.v, 1, &n, e)) ||
-             ckpt_add_scalar_i64(&ck, "opt.iterations", t->optim.iterations, e) || add_callback_state(&ck, t, e) ||
+             ckpt_add_scalar_i64(&ck, "opt.iterations", t->optim.iterations, e) || add_callback_state(&ck, t, es_state, plateau, e) ||
              add_history(&ck, &t->hist, e) || ckpt_add_scalar_i64(&ck, "trial.next_epoch", t->next_epoch, e) ||
              ckpt_add_scalar_i64(&ck, "trial.finished", t->finished, e) ||
              ckpt_add_scalar_i64(&ck, "trial.best_epoch", t->best_epoch, e) ||
@@ -90,34 +95,39 @@ static int load_callbacks(const CkptReader *r, Trial *t, Err *e) {
     return 0;
 }
 
-int trial_state_load(Trial *t, Err *e) {
-    char path[1100];
-    fs_join(path, sizeof path, t->opt->out_dir, "last.safetensors");
-    if (!fs_exists(path)) return 0;
-    CkptReader r;
-    if (ckpt_open(path, &r, e)) return -1;
-    const char *fmt = ckpt_meta(&r, "format"), *digest = ckpt_meta(&r, "config_digest");
-    int rc = 0;
-    if (!fmt || strcmp(fmt, STATE_FORMAT)) rc = err_fail(e, "%s: not a trial state file", path);
-    else if (!digest || strcmp(digest, t->config_digest))
-        rc = err_fail(e, "%s: belongs to a different configuration (delete the folder or use another --out)", path);
+static int load_state(const CkptReader *r, const char *path, Trial *t, Err *e) {
+    const char *fmt = ckpt_meta(r, "format"), *digest = ckpt_meta(r, "config_digest");
+    if (!fmt || strcmp(fmt, STATE_FORMAT)) return err_fail(e, "%s: not a trial state file", path);
+    if (!digest || strcmp(digest, t->config_digest))
+        return err_fail(e, "%s: belongs to a different configuration (delete the folder or use another --out)", path);
     size_t n = t->head.n_params;
     int64_t it, next, finished, best_epoch;
-    if (rc == 0)
-        rc = ckpt_get_f32(&r, "head.params", t->head.params, n, e) || ckpt_get_f32(&r, "opt.m", t->optim.m, n, e) ||
-             (t->optim.v && ckpt_get_f32(&r, "opt.v", t->optim.v, n, e)) || ckpt_get_i64(&r, "opt.iterations", &it, 1, e) ||
-             load_callbacks(&r, t, e) || load_history(&r, &t->hist, e) || ckpt_get_i64(&r, "trial.next_epoch", &next, 1, e) ||
-             ckpt_get_i64(&r, "trial.finished", &finished, 1, e) || ckpt_get_i64(&r, "trial.best_epoch", &best_epoch, 1, e) ||
-             get_scalar(&r, "trial.best_monitor", &t->best_monitor, e) ||
-             get_scalar(&r, "trial.untrained_val_accuracy", &t->untrained_val_accuracy, e) ||
-             get_scalar(&r, "trial.elapsed", &t->elapsed, e) ? -1 : 0;
-    ckpt_close(&r);
-    if (rc) return err_context(e, "resuming from %s", path);
+    if (ckpt_get_f32(r, "head.params", t->head.params, n, e) || ckpt_get_f32(r, "opt.m", t->optim.m, n, e) ||
+        (t->optim.v && ckpt_get_f32(r, "opt.v", t->optim.v, n, e)) || ckpt_get_i64(r, "opt.iterations", &it, 1, e) ||
+        load_history(r, &t->hist, e) || ckpt_get_i64(r, "trial.next_epoch", &next, 1, e) ||
+        ckpt_get_i64(r, "trial.finished", &finished, 1, e) || ckpt_get_i64(r, "trial.best_epoch", &best_epoch, 1, e) ||
+        get_scalar(r, "trial.best_monitor", &t->best_monitor, e) ||
+        get_scalar(r, "trial.untrained_val_accuracy", &t->untrained_val_accuracy, e) ||
+        get_scalar(r, "trial.elapsed", &t->elapsed, e))
+        return -1;
     t->optim.iterations = it;
     t->next_epoch = (int)next;
     t->finished = (int)finished;
     t->best_epoch = (int)best_epoch;
-    return 1;
+    return 0;
+}
+
+int trial_state_load(Trial *t, int (*init_callbacks)(Trial *t, Err *e), Err *e) {
+    char path[1100];
+    fs_join(path, sizeof path, t->opt->out_dir, "last.safetensors");
+    if (!fs_exists(path)) return init_callbacks(t, e);
+    CkptReader r;
+    if (ckpt_open(path, &r, e)) return -1;
+    /* Callbacks start after the history is known (the CSV keeps the finished rows), then
+     * take their saved counters. */
+    int rc = load_state(&r, path, t, e) || init_callbacks(t, e) || load_callbacks(&r, t, e) ? -1 : 0;
+    ckpt_close(&r);
+    return rc ? err_context(e, "resuming from %s", path) : 1;
 }
 
 /* Class names joined by newlines, for predict. */

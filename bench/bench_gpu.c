@@ -1,0 +1,452 @@
+/* GPU benchmark: ResNet50 forward (images/s) per precision and batch size on the CUDA
+ * backend, and the GEMM work of one head-training epoch with cuBLAS.
+ *
+ * Two measurements of the same network:
+ *   resnet50_fwd       built here from the Backend interface alone: the 53 convolutions of
+ *                      keras-reference.md §1.6 (stride on the first 1x1 of a block, as Keras
+ *                      has it; BN folded into conv bias), max pooling after conv1, global
+ *                      average pooling; random weights; device memory in, device memory out.
+ *   resnet50_backbone  the trainer's Backbone (trainer/model/resnet.h): backbone_forward from
+ *                      host images to host features, so the upload of the batch and the
+ *                      download of the features are included, as in feature extraction.
+ *
+ * Head "GEMM epoch": the five matrix products of one training epoch of the Keras head on
+ * cached features (8144 images, batch 32, 2048 -> 512 -> 196: forward X*W1, H*W2; backward
+ * H'*dL, dL*W2', X'*dH), float32 or TF32 in cuBLAS, without the elementwise work (BN,
+ * ReLU, dropout, softmax, Adam). It is the floor for the head's epoch time; torch_gpu.py
+ * times the same products and a full torch head epoch.
+ *
+ * Output: human-readable lines, plus one "RESULT <name> <precision> <batch> <value> <unit>"
+ * line per measurement, which tests/gpu/run.sh turns into a table against PyTorch (rows
+ * measured with TL_CUDNN_FIND=1, the backend's timed algorithm choice, are named *_find).
+ * Times are medians over --iters runs after --warmup runs, each synchronised on the host. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend/backend.h"
+#include "core/rng.h"
+#include "model/resnet.h"
+
+#ifdef TL_HAVE_CUDA
+#include <cublas_v2.h>
+#include "backend/cuda_check.h"
+#endif
+
+enum { IMAGE = 224, N_BLOCKS = 16 };
+
+typedef struct Options {
+    const char *device;         /* cuda | cpu */
+    char precisions[128];       /* comma list */
+    char batches[128];          /* comma list */
+    int iters, warmup;
+    int head;                   /* run the head GEMM epoch */
+    int backbone;               /* also time through the Backbone API */
+} Options;
+
+typedef struct Bottleneck {
+    void *c1, *c2, *c3;         /* 1x1 (stride s) relu, 3x3 relu, 1x1 + shortcut relu */
+    void *proj;                 /* 1x1 stride s projection shortcut, or NULL (identity) */
+} Bottleneck;
+
+typedef struct Net {
+    Backend *b;
+    int n;
+    void *conv1;
+    Bottleneck blocks[N_BLOCKS];
+    float *input;               /* (n, 224, 224, 3) */
+    float *act[2];              /* block inputs/outputs, up to (n, 56, 56, 256) = (n, 112, 112, 64) */
+    float *t1, *t2;             /* inside a block, up to (n, 56, 56, 64) */
+    float *shortcut;            /* projection output, up to (n, 56, 56, 256) */
+    float *features;            /* (n, 2048) */
+    float *host_w, *host_b;     /* scratch for random weights: largest kernel 3x3x512x512, 2048 biases */
+    int n_convs;
+    double flops;               /* per forward, convolutions only */
+} Net;
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* One conv with random weights: uniform(-s, s), s = sqrt(6 / fan_in) (He), times gain;
+ * the last conv of each block gets gain 0.2 so that 16 residual sums stay in fp16 range. */
+static int net_conv(Net *net, int h, int w, int cin, int cout, int k, int stride, int pad, int residual, int relu,
+                    float gain, void **conv, Err *e) {
+    ConvDesc d = {0};
+    d.n = net->n; d.h = h; d.w = w; d.cin = cin; d.cout = cout; d.kh = k; d.kw = k; d.stride = stride;
+    d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = pad;
+    d.has_residual = residual;
+    d.relu = relu;
+    if (conv_desc_init(&d, e)) return -1;
+    Rng r;
+    rng_init(&r, 42, RNG_BACKBONE, (uint32_t)net->n_convs++, 0);
+    float s = gain * sqrtf(6.f / (float)(k * k * cin));
+    size_t wn = (size_t)k * k * cin * cout;
+    for (size_t i = 0; i < wn; i++) net->host_w[i] = (float)rng_uniform(&r, -s, s);
+    for (int i = 0; i < cout; i++) net->host_b[i] = (float)rng_uniform(&r, -0.1, 0.1);
+    net->flops += conv_desc_flops(&d);
+    return net->b->conv_create(net->b, &d, net->host_w, net->host_b, conv, e);
+}
+
+static int net_alloc(Net *net, float **p, size_t floats, Err *e) {
+    return net->b->alloc(net->b, floats * sizeof(float), (void **)p, e);
+}
+
+static int net_buffers(Net *net, Err *e) {
+    size_t n = (size_t)net->n;
+    net->host_w = malloc((size_t)3 * 3 * 512 * 512 * sizeof(float));
+    net->host_b = malloc(2048 * sizeof(float));
+    if (!net->host_w || !net->host_b) return err_fail(e, "out of host memory for weights");
+    if (net_alloc(net, &net->input, n * IMAGE * IMAGE * 3, e) || net_alloc(net, &net->act[0], n * 112 * 112 * 64, e) ||
+        net_alloc(net, &net->act[1], n * 112 * 112 * 64, e) || net_alloc(net, &net->t1, n * 56 * 56 * 64, e) ||
+        net_alloc(net, &net->t2, n * 56 * 56 * 64, e) || net_alloc(net, &net->shortcut, n * 56 * 56 * 256, e) ||
+        net_alloc(net, &net->features, n * 2048, e)) return -1;
+    return 0;
+}
+
+/* Builds conv1 and the 16 bottleneck blocks (3, 4, 6, 3 per stage; widths 64..512). */
+static int net_build(Net *net, Err *e) {
+    static const int blocks_per_stage[4] = {3, 4, 6, 3}, width[4] = {64, 128, 256, 512};
+    if (net_buffers(net, e)) return -1;
+    if (net_conv(net, IMAGE, IMAGE, 3, 64, 7, 2, 3, 0, 1, 1.f, &net->conv1, e)) return -1;
+    int hw = 56, cin = 64, j = 0;
+    for (int s = 0; s < 4; s++) {
+        for (int i = 0; i < blocks_per_stage[s]; i++, j++) {
+            int f = width[s], stride = (s > 0 && i == 0) ? 2 : 1, out = (hw - 1) / stride + 1;
+            Bottleneck *k = &net->blocks[j];
+            if (net_conv(net, hw, hw, cin, f, 1, stride, 0, 0, 1, 1.f, &k->c1, e) ||
+                net_conv(net, out, out, f, f, 3, 1, 1, 0, 1, 1.f, &k->c2, e) ||
+                net_conv(net, out, out, f, 4 * f, 1, 1, 0, 1, 1, 0.2f, &k->c3, e)) return -1;
+            if (i == 0 && net_conv(net, hw, hw, cin, 4 * f, 1, stride, 0, 0, 0, 1.f, &k->proj, e)) return -1;
+            hw = out;
+            cin = 4 * f;
+        }
+    }
+    return 0;
+}
+
+static void net_free(Net *net) {
+    Backend *b = net->b;
+    if (net->conv1) b->conv_destroy(b, net->conv1);
+    for (int j = 0; j < N_BLOCKS; j++) {
+        Bottleneck *k = &net->blocks[j];
+        if (k->c1) b->conv_destroy(b, k->c1);
+        if (k->c2) b->conv_destroy(b, k->c2);
+        if (k->c3) b->conv_destroy(b, k->c3);
+        if (k->proj) b->conv_destroy(b, k->proj);
+    }
+    b->release(b, net->input);
+    b->release(b, net->act[0]);
+    b->release(b, net->act[1]);
+    b->release(b, net->t1);
+    b->release(b, net->t2);
+    b->release(b, net->shortcut);
+    b->release(b, net->features);
+    free(net->host_w);
+    free(net->host_b);
+}
+
+/* input (n, 224, 224, 3) -> features (n, 2048). */
+static int net_forward(Net *net, Err *e) {
+    Backend *b = net->b;
+    int n = net->n, cur = 1;
+    if (b->conv_forward(b, net->conv1, net->input, NULL, net->act[0], e) ||
+        b->maxpool3x3s2(b, net->act[0], n, 112, 112, 64, net->act[1], e)) return -1;
+    for (int j = 0; j < N_BLOCKS; j++) {
+        Bottleneck *k = &net->blocks[j];
+        const float *shortcut = net->act[cur];
+        if (b->conv_forward(b, k->c1, net->act[cur], NULL, net->t1, e) ||
+            b->conv_forward(b, k->c2, net->t1, NULL, net->t2, e)) return -1;
+        if (k->proj) {
+            if (b->conv_forward(b, k->proj, net->act[cur], NULL, net->shortcut, e)) return -1;
+            shortcut = net->shortcut;
+        }
+        if (b->conv_forward(b, k->c3, net->t2, shortcut, net->act[1 - cur], e)) return -1;
+        cur = 1 - cur;
+    }
+    return b->global_avgpool(b, net->act[cur], n, 7, 7, 2048, net->features, e);
+}
+
+/* Uploads a random input image batch (uniform, like preprocess_input's range). */
+static int net_input(Net *net, Err *e) {
+    size_t count = (size_t)net->n * IMAGE * IMAGE * 3;
+    float *x = malloc(count * sizeof *x);
+    if (!x) return err_fail(e, "out of host memory for the input batch");
+    Rng r;
+    rng_init(&r, 42, RNG_AUGMENT, 0, 0);
+    for (size_t i = 0; i < count; i++) x[i] = (float)rng_uniform(&r, -120.0, 150.0);
+    int rc = net->b->upload(net->b, net->input, x, count * sizeof *x, e);
+    free(x);
+    return rc;
+}
+
+/* Fails when a feature is NaN or infinite (a broken run must not produce a number). */
+static int net_check_features(Net *net, Err *e) {
+    size_t count = (size_t)net->n * 2048;
+    float *f = malloc(count * sizeof *f);
+    if (!f) return err_fail(e, "out of host memory");
+    int rc = net->b->download(net->b, f, net->features, count * sizeof *f, e);
+    for (size_t i = 0; rc == 0 && i < count; i++)
+        if (!isfinite(f[i])) rc = err_fail(e, "feature %zu is %g", i, f[i]);
+    free(f);
+    return rc;
+}
+
+static int bench_resnet(Backend *b, const char *precision, int batch, const Options *o, Err *e) {
+    Net net;
+    memset(&net, 0, sizeof net);
+    net.b = b;
+    net.n = batch;
+    double t0 = now_s();
+    int rc = (net_build(&net, e) || net_input(&net, e)) ? -1 : 0;
+    double build_s = now_s() - t0;
+    double *times = calloc((size_t)o->iters, sizeof *times);
+    for (int i = 0; rc == 0 && i < o->warmup; i++) rc = (net_forward(&net, e) || b->sync(b, e)) ? -1 : 0;
+    for (int i = 0; rc == 0 && i < o->iters; i++) {
+        t0 = now_s();
+        rc = (net_forward(&net, e) || b->sync(b, e)) ? -1 : 0;
+        times[i] = now_s() - t0;
+    }
+    if (rc == 0) rc = net_check_features(&net, e);
+    if (rc == 0) {
+        double t = median(times, o->iters);
+        printf("resnet50 forward  %-4s batch %3d: %8.1f images/s  %8.2f ms/batch  %6.1f TFLOP/s  "
+               "(%d convs, %.2f GFLOP/image, build %.1f s)\n", precision, batch, batch / t, 1e3 * t,
+               net.flops / t * 1e-12, net.n_convs, net.flops / batch * 1e-9, build_s);
+        /* TL_CUDNN_FIND=1 makes the backend time cuDNN's algorithms: label those rows apart. */
+        const char *find = getenv("TL_CUDNN_FIND");
+        printf("RESULT resnet50_fwd%s %s %d %.2f images/s\n", find && !strcmp(find, "1") ? "_find" : "", precision,
+               batch, batch / t);
+    }
+    free(times);
+    net_free(&net);
+    if (rc) return err_context(e, "resnet50 %s batch %d", precision, batch);
+    return 0;
+}
+
+/* The trainer's Backbone (random weights) from host images to host features. */
+static int bench_backbone(Backend *b, const char *precision, int batch, const Options *o, Err *e) {
+    ResnetArch arch;
+    ResnetWeights w;
+    Backbone bb;
+    memset(&arch, 0, sizeof arch);
+    memset(&w, 0, sizeof w);
+    memset(&bb, 0, sizeof bb);
+    size_t n_in = (size_t)batch * IMAGE * IMAGE * 3;
+    float *images = malloc(n_in * sizeof *images), *features = malloc((size_t)batch * 2048 * sizeof *features);
+    double *times = calloc((size_t)o->iters, sizeof *times);
+    int rc = images && features && times ? 0 : err_fail(e, "out of host memory");
+    if (rc == 0 && (resnet_arch_init(&arch, "resnet50", e) || resnet_weights_random(&w, &arch, 1, e) ||
+                    backbone_create(&bb, b, "resnet50", &w, IMAGE, batch, e)))
+        rc = -1;
+    Rng r;
+    rng_init(&r, 42, RNG_AUGMENT, 1, 0);
+    for (size_t i = 0; rc == 0 && i < n_in; i++) images[i] = (float)rng_uniform(&r, -120.0, 150.0);
+    for (int i = 0; rc == 0 && i < o->warmup; i++) rc = backbone_forward(&bb, images, batch, features, e);
+    for (int i = 0; rc == 0 && i < o->iters; i++) {
+        double t0 = now_s();
+        rc = backbone_forward(&bb, images, batch, features, e);
+        times[i] = now_s() - t0;
+    }
+    for (size_t i = 0; rc == 0 && i < (size_t)batch * 2048; i++)
+        if (!isfinite(features[i])) rc = err_fail(e, "feature %zu is %g", i, features[i]);
+    if (rc == 0) {
+        double t = median(times, o->iters);
+        printf("resnet50 backbone %-4s batch %3d: %8.1f images/s  %8.2f ms/batch  (host images -> host features)\n",
+               precision, batch, batch / t, 1e3 * t);
+        printf("RESULT resnet50_backbone %s %d %.2f images/s\n", precision, batch, batch / t);
+    }
+    backbone_free(&bb);
+    resnet_weights_free(&w);
+    resnet_arch_free(&arch);
+    free(images);
+    free(features);
+    free(times);
+    if (rc) return err_context(e, "backbone %s batch %d", precision, batch);
+    return 0;
+}
+
+#ifdef TL_HAVE_CUDA
+/* Row-major C (m x n) = op(A) * op(B), op(X) = X or X' (t = 1), through column-major
+ * cuBLAS: C' = op(B)' * op(A)'. */
+static int gemm_rm(cublasHandle_t h, int ta, int tb, int m, int n, int k, const float *a, const float *b, float *c,
+                   Err *e) {
+    const float one = 1.f, zero = 0.f;
+    CUBLAS_CHECK(cublasSgemm(h, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &one, b,
+                             tb ? k : n, a, ta ? m : k, &zero, c, n));
+    return 0;
+}
+
+enum { HEAD_SAMPLES = 8144, HEAD_BATCH = 32, HEAD_D = 2048, HEAD_H = 512, HEAD_C = 196 };
+
+typedef struct HeadBuffers {
+    float *x;                   /* (8144, 2048) cached features */
+    float *w1, *dw1;            /* (2048, 512) */
+    float *w2, *dw2;            /* (512, 196) */
+    float *h, *dh;              /* (32, 512) */
+    float *l, *dl;              /* (32, 196) */
+} HeadBuffers;
+
+/* One epoch of the head's matrix products over all samples in batches of 32. */
+static int head_epoch(cublasHandle_t h, const HeadBuffers *hb, Err *e) {
+    for (int start = 0; start < HEAD_SAMPLES; start += HEAD_BATCH) {
+        int bs = HEAD_SAMPLES - start < HEAD_BATCH ? HEAD_SAMPLES - start : HEAD_BATCH;
+        const float *x = hb->x + (size_t)start * HEAD_D;
+        if (gemm_rm(h, 0, 0, bs, HEAD_H, HEAD_D, x, hb->w1, hb->h, e) ||        /* H = X W1 */
+            gemm_rm(h, 0, 0, bs, HEAD_C, HEAD_H, hb->h, hb->w2, hb->l, e) ||    /* L = H W2 */
+            gemm_rm(h, 1, 0, HEAD_H, HEAD_C, bs, hb->h, hb->dl, hb->dw2, e) ||  /* dW2 = H' dL */
+            gemm_rm(h, 0, 1, bs, HEAD_H, HEAD_C, hb->dl, hb->w2, hb->dh, e) ||  /* dH = dL W2' */
+            gemm_rm(h, 1, 0, HEAD_D, HEAD_H, bs, x, hb->dh, hb->dw1, e))        /* dW1 = X' dH */
+            return -1;
+    }
+    return 0;
+}
+
+static int head_alloc(HeadBuffers *hb, Err *e) {
+    const size_t sizes[9] = {(size_t)HEAD_SAMPLES * HEAD_D, (size_t)HEAD_D * HEAD_H, (size_t)HEAD_D * HEAD_H,
+                             (size_t)HEAD_H * HEAD_C, (size_t)HEAD_H * HEAD_C, (size_t)HEAD_BATCH * HEAD_H,
+                             (size_t)HEAD_BATCH * HEAD_H, (size_t)HEAD_BATCH * HEAD_C, (size_t)HEAD_BATCH * HEAD_C};
+    float **ptrs[9] = {&hb->x, &hb->w1, &hb->dw1, &hb->w2, &hb->dw2, &hb->h, &hb->dh, &hb->l, &hb->dl};
+    for (int i = 0; i < 9; i++) {
+        float *host = malloc(sizes[i] * sizeof *host);
+        if (!host) return err_fail(e, "out of host memory");
+        Rng r;
+        rng_init(&r, 42, RNG_INIT, 1000, (uint32_t)i);
+        for (size_t j = 0; j < sizes[i]; j++) host[j] = (float)rng_uniform(&r, -0.05, 0.05);
+        cudaError_t st = cudaMalloc((void **)ptrs[i], sizes[i] * sizeof *host);
+        if (st == cudaSuccess) st = cudaMemcpy(*ptrs[i], host, sizes[i] * sizeof *host, cudaMemcpyHostToDevice);
+        free(host);
+        if (st != cudaSuccess) return err_fail(e, "%s:%d: head buffer %d: %s", __FILE__, __LINE__, i, cudaGetErrorString(st));
+    }
+    return 0;
+}
+
+static void head_free(HeadBuffers *hb) {
+    float *ptrs[9] = {hb->x, hb->w1, hb->dw1, hb->w2, hb->dw2, hb->h, hb->dh, hb->l, hb->dl};
+    for (int i = 0; i < 9; i++) (void)cudaFree(ptrs[i]);       /* teardown: nothing to report to */
+}
+
+static int head_time(cublasHandle_t h, const HeadBuffers *hb, const char *precision, const Options *o, Err *e) {
+    CUBLAS_CHECK(cublasSetMathMode(h, strcmp(precision, "tf32") ? CUBLAS_DEFAULT_MATH : CUBLAS_TF32_TENSOR_OP_MATH));
+    if (head_epoch(h, hb, e)) return -1;
+    CUDA_CHECK(cudaDeviceSynchronize());
+    int runs = o->iters < 5 ? o->iters : 5;
+    double times[5];
+    for (int i = 0; i < runs; i++) {
+        double t0 = now_s();
+        if (head_epoch(h, hb, e)) return -1;
+        CUDA_CHECK(cudaDeviceSynchronize());
+        times[i] = now_s() - t0;
+    }
+    double t = median(times, runs);
+    printf("head GEMM epoch   %-4s batch %3d: %8.4f s/epoch (%d steps, 5 GEMMs each)\n", precision, HEAD_BATCH, t,
+           (HEAD_SAMPLES + HEAD_BATCH - 1) / HEAD_BATCH);
+    printf("RESULT head_gemm_epoch %s %d %.5f s\n", precision, HEAD_BATCH, t);
+    return 0;
+}
+
+/* The head trains in float32 (fp32 or tf32 GEMMs); fp16/bf16 apply to the backbone only. */
+static int bench_head(const Options *o, Err *e) {
+    cublasHandle_t h = NULL;
+    HeadBuffers hb;
+    memset(&hb, 0, sizeof hb);
+    int rc = 0;
+    CUBLAS_CHECK(cublasCreate(&h));
+    if (head_alloc(&hb, e)) rc = -1;
+    const char *precs[2] = {"fp32", "tf32"};
+    for (int i = 0; rc == 0 && i < 2; i++)
+        if (strstr(o->precisions, precs[i])) rc = head_time(h, &hb, precs[i], o, e);
+    head_free(&hb);
+    (void)cublasDestroy(h);
+    return rc;
+}
+#else
+static int bench_head(const Options *o, Err *e) {
+    (void)o;
+    return err_fail(e, "head GEMM benchmark: built without CUDA");
+}
+#endif
+
+static int open_backend(const Options *o, const char *precision, Backend **b, Err *e) {
+    if (!strcmp(o->device, "cpu")) return backend_cpu_create(b, 0, e);
+    return backend_cuda_create(b, 0, precision, e);
+}
+
+static int parse_args(int argc, char **argv, Options *o) {
+    o->device = "cuda";
+    snprintf(o->precisions, sizeof o->precisions, "fp32,tf32,fp16,bf16");
+    snprintf(o->batches, sizeof o->batches, "32,256");
+    o->iters = 20;
+    o->warmup = 3;
+    o->head = 1;
+    o->backbone = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--no-head")) { o->head = 0; continue; }
+        if (!strcmp(a, "--no-backbone")) { o->backbone = 0; continue; }
+        if (!v) return -1;
+        if (!strcmp(a, "--device")) o->device = v;
+        else if (!strcmp(a, "--precision")) snprintf(o->precisions, sizeof o->precisions, "%s", v);
+        else if (!strcmp(a, "--batch")) snprintf(o->batches, sizeof o->batches, "%s", v);
+        else if (!strcmp(a, "--iters")) o->iters = atoi(v);
+        else if (!strcmp(a, "--warmup")) o->warmup = atoi(v);
+        else return -1;
+        i++;
+    }
+    if (!strcmp(o->device, "cpu")) snprintf(o->precisions, sizeof o->precisions, "fp32");   /* CPU: float32 only */
+    return o->iters > 0 && o->warmup >= 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv) {
+    Options o;
+    if (parse_args(argc, argv, &o)) {
+        fprintf(stderr, "usage: bench_gpu [--device cuda|cpu] [--precision fp32,tf32,fp16,bf16] [--batch 32,256]\n"
+                        "                 [--iters 20] [--warmup 3] [--no-head] [--no-backbone]\n");
+        return 2;
+    }
+    if (!strcmp(o.device, "cuda") && backend_cuda_device_count() == 0) {
+        fprintf(stderr, "bench_gpu: no CUDA device visible (or built without CUDA)\n");
+        return 77;
+    }
+    Err e = {{0}};
+    int failed = 0;
+    char precs[128];
+    snprintf(precs, sizeof precs, "%s", o.precisions);
+    for (char *save = NULL, *p = strtok_r(precs, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+        Backend *b = NULL;
+        if (open_backend(&o, p, &b, &e)) {
+            fprintf(stderr, "bench_gpu: %s: %s\n", p, e.msg);
+            failed = 1;
+            continue;
+        }
+        char batches[128];
+        snprintf(batches, sizeof batches, "%s", o.batches);
+        for (char *s2 = NULL, *q = strtok_r(batches, ",", &s2); q; q = strtok_r(NULL, ",", &s2)) {
+            if (bench_resnet(b, p, atoi(q), &o, &e) || (o.backbone && bench_backbone(b, p, atoi(q), &o, &e))) {
+                fprintf(stderr, "bench_gpu: %s\n", e.msg);
+                failed = 1;
+            }
+        }
+        backend_destroy(b);
+    }
+    if (o.head && !strcmp(o.device, "cuda") && bench_head(&o, &e)) {
+        fprintf(stderr, "bench_gpu: %s\n", e.msg);
+        failed = 1;
+    }
+    return failed;
+}

@@ -1,0 +1,31 @@
+# Per-trial learning curves as small multiples: train vs val `metric` over epochs, the
+# best epoch (result.csv best_epoch, counted like train_log.csv's epoch column) dashed.
+# gnuplot -e "plots='plots'; sweep='runs/x'; name='x'; trials='a b'; best='3 5'; metric='accuracy'; out='...png'" plots/learning_curves.gp
+load plots.'/style.gp'
+n = words(trials)
+cols = n < 4 ? n : (n <= 9 ? 3 : (n <= 16 ? 4 : (n <= 30 ? 5 : 6)))
+rows = int((n + cols - 1) / cols)
+set terminal pngcairo noenhanced size cols * 330, rows * 240 + 50 font "sans,9"
+set output out
+set xlabel "epoch" offset 0,0.5
+set ylabel metric offset 1.5,0
+set xrange [*:*]
+set autoscale xfix
+set offsets 0.15, 0.15, graph 0.02, 0
+unset key   # the colours are named in the title: a key would cover the curves of small panels
+set multiplot layout rows, cols title sprintf("%s: %s per trial, train (blue) vs val (orange); dashed: best epoch", name, metric) font "sans,12"
+do for [i = 1:n] {
+    t = word(trials, i)
+    b = word(best, i)
+    f = sweep.'/'.t.'/train_log.csv'
+    set title t font "sans,8"
+    unset arrow 1
+    if (b ne "NaN") { set arrow 1 from b + 0, graph 0 to b + 0, graph 1 nohead dt 2 lw 1.5 lc rgb "#555555" }
+    set autoscale y   # (a y range would filter the one-column stats below)
+    stats f using "epoch" nooutput
+    if (STATS_max <= 12) { set xtics 1 } else { set xtics autofreq }
+    if (metric eq "accuracy") { set yrange [0:1] } else { set yrange [0:*] }
+    plot f using "epoch":metric with linespoints pt 7 ps 0.4 lw 2 lc rgb TRAIN title "train", \
+         f using "epoch":"val_".metric with linespoints pt 7 ps 0.4 lw 2 lc rgb VAL title "val"
+}
+unset multiplot

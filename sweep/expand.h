@@ -1,0 +1,56 @@
+/* Sweep expansion: a SweepSpec becomes N trials, each with its axis values, a stable id
+ * and (after sweep_resolve) its fully resolved and validated TrialConfig.
+ *
+ * grid:   the Cartesian product of the independent axes and the zip groups, in file
+ *         order, the last one changing fastest.
+ * random: `trials` draws; axis a of trial t uses the Philox stream (seed, RNG_SWEEP, t, a),
+ *         zip group g the stream (seed, RNG_SWEEP, t, 1000000 + g). uniform and
+ *         log_uniform draws are rounded to 4 significant digits, so the id, summary.csv
+ *         and config.yaml all show the value that was used. */
+#ifndef SWEEP_EXPAND_H
+#define SWEEP_EXPAND_H
+
+#include "sweep_spec.h"
+#include "train/config.h"
+#include "trial_id.h"
+
+enum { CACHE_KEY_MAX = 4096 };
+
+typedef struct Trial {
+    char id[TRIAL_ID_MAX];
+    YamlNode **values;              /* per axis: owned copies; keep the sweep file's lines */
+    char (*text)[VALUE_TEXT_MAX];   /* per axis: canonical text, as summary.csv shows it */
+    TrialConfig cfg;                /* valid after sweep_resolve */
+    int weights_fallback;           /* sweep_resolve used weights_fallback for this trial */
+    int cache_group;                /* trials of one group share backbone features */
+} Trial;
+
+typedef struct TrialSet {
+    int n_axes;
+    char (*labels)[AXIS_LABEL_MAX]; /* short axis names used in ids */
+    Trial *trials;
+    int n;
+    int n_cache_groups;
+    int resolved;
+} TrialSet;
+
+typedef struct ResolveOptions {
+    const char *sweep_dir;          /* absolute runs/<name>; feature_cache.dir = <sweep_dir>/cache */
+    const char *cwd;                /* relative data.root and model.weights are made absolute against it */
+    int check_files;                /* data.root/train and model.weights must exist */
+} ResolveOptions;
+
+/* Axis values and ids only. The TrialSet borrows file names from s: free it first. */
+int sweep_expand(const SweepSpec *s, TrialSet *ts, Err *e);
+/* Builds and validates every trial's config (base + axis values + sweep settings) and
+ * assigns cache groups. Messages: "trial ID: file:line: key 'a.b': ...". */
+int sweep_resolve(const SweepSpec *s, TrialSet *ts, const ResolveOptions *o, Err *e);
+void trial_set_free(TrialSet *ts);
+
+/* Index of the trial with this id, -1 when none. */
+int trial_set_find(const TrialSet *ts, const char *id);
+/* What decides a trial's backbone features (data, backbone, weights, augmentation,
+ * views, seed): trials with equal keys share one feature cache build. */
+void trial_cache_key(const TrialConfig *c, char *out, size_t n);
+
+#endif

@@ -1,0 +1,165 @@
+/* Loading a sweep and looking at its folder: shared by the run, --dry-run and --aggregate. */
+#include "sweep_run.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/fsutil.h"
+#include "summary.h"
+
+static int absolute_dir(const char *dir, char *out, size_t n, Err *e) {
+    if (dir[0] == '/') { snprintf(out, n, "%s", dir); return 0; }
+    char cwd[SWEEP_PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd)) return err_fail(e, "getcwd failed: %s", strerror(errno));
+    const char *rel = strncmp(dir, "./", 2) == 0 ? dir + 2 : dir;
+    if (strcmp(rel, ".") == 0) rel = "";
+    if (snprintf(out, n, "%s%s%s", cwd, rel[0] ? "/" : "", rel) >= (int)n) return err_fail(e, "path too long: %s", dir);
+    size_t k = strlen(out);
+    while (k > 1 && out[k - 1] == '/') out[--k] = 0;
+    return 0;
+}
+
+void plan_trial_dir(const SweepPlan *p, int t, char *out, size_t n) {
+    snprintf(out, n, "%s/%s", p->sweep_dir, p->ts.trials[t].id);
+}
+
+void plan_reload_result(SweepPlan *p, int t) {
+    char dir[SWEEP_PATH_MAX + TRIAL_ID_MAX];
+    plan_trial_dir(p, t, dir, sizeof dir);
+    result_free(&p->results[t]);
+    result_read(dir, &p->results[t]);
+}
+
+static int sweep_folder(SweepPlan *p, const SweepArgs *a, Err *e) {
+    if (a->aggregate) return absolute_dir(a->aggregate, p->sweep_dir, sizeof p->sweep_dir, e);
+    char runs[SWEEP_PATH_MAX];
+    if (absolute_dir(a->runs, runs, sizeof runs, e)) return -1;
+    if (snprintf(p->sweep_dir, sizeof p->sweep_dir, "%s/%s", runs, p->spec.name) >= (int)sizeof p->sweep_dir)
+        return err_fail(e, "path too long: %s/%s", runs, p->spec.name);
+    return 0;
+}
+
+int plan_load(SweepPlan *p, const SweepArgs *a, int resolve, Err *e) {
+    memset(p, 0, sizeof *p);
+    char file[SWEEP_PATH_MAX];
+    if (a->file) snprintf(file, sizeof file, "%s", a->file);
+    else snprintf(file, sizeof file, "%s/sweep.yaml", a->aggregate);
+    if (sweep_spec_load(&p->spec, file, e)) return -1;
+    if (sweep_expand(&p->spec, &p->ts, e) || sweep_folder(p, a, e)) return -1;
+    char cwd[SWEEP_PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd)) return err_fail(e, "getcwd failed: %s", strerror(errno));
+    ResolveOptions ro = {.sweep_dir = p->sweep_dir, .cwd = cwd, .check_files = 1};
+    if (resolve && sweep_resolve(&p->spec, &p->ts, &ro, e)) return -1;
+    p->results = calloc((size_t)p->ts.n + 1, sizeof *p->results);
+    p->selected = calloc((size_t)p->ts.n + 1, sizeof *p->selected);
+    if (!p->results || !p->selected) return err_fail(e, "out of memory");
+    int any = 0;
+    for (int t = 0; t < p->ts.n; t++) {
+        plan_reload_result(p, t);
+        p->selected[t] = trial_selected(a->only, p->ts.trials[t].id);
+        any |= p->selected[t];
+    }
+    if (!any) return err_fail(e, "--only %s matches no trial of sweep '%s' (see --dry-run)", a->only, p->spec.name);
+    return 0;
+}
+
+void plan_free(SweepPlan *p) {
+    for (int t = 0; p->results && t < p->ts.n; t++) result_free(&p->results[t]);
+    free(p->results);
+    free(p->selected);
+    trial_set_free(&p->ts);
+    sweep_spec_free(&p->spec);
+    memset(p, 0, sizeof *p);
+}
+
+int plan_todo(const SweepPlan *p, int retry_failed, int *todo) {
+    int n = 0;
+    for (int t = 0; t < p->ts.n; t++) {
+        TrialStatus st = p->results[t].status;
+        if (!p->selected[t] || status_finished(st) || (st == STATUS_FAILED && !retry_failed)) continue;
+        todo[n++] = t;
+    }
+    return n;
+}
+
+int trial_uses_cache(const TrialConfig *c) {
+    return c->feature_cache.views > 0 && (strcmp(c->model.trainable, "head") == 0 || c->finetune.after_epochs > 0);
+}
+
+static int copy_file(const char *from, const char *to, Err *e) {
+    char *text;
+    size_t size;
+    if (fs_read_all(from, &text, &size, e)) return -1;
+    int rc = fs_write_atomic(to, text, size, e);
+    free(text);
+    return rc;
+}
+
+static int prepare_trial(SweepPlan *p, int t, Err *e) {
+    char dir[SWEEP_PATH_MAX + TRIAL_ID_MAX], path[SWEEP_PATH_MAX + TRIAL_ID_MAX + 32], old[sizeof path];
+    plan_trial_dir(p, t, dir, sizeof dir);
+    if (fs_mkdir_p(dir, e)) return -1;
+    if (p->results[t].status == STATUS_FAILED) {
+        snprintf(old, sizeof old, "%s/result.csv", dir);
+        snprintf(path, sizeof path, "%s/result.failed.csv", dir);
+        if (rename(old, path) != 0) return err_fail(e, "%s: cannot rename to %s: %s", old, path, strerror(errno));
+        plan_reload_result(p, t);
+    }
+    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    if (config_write_file(&p->ts.trials[t].cfg, path, e)) return err_context(e, "trial %s", p->ts.trials[t].id);
+    return 0;
+}
+
+int plan_prepare_dirs(SweepPlan *p, const char *sweep_file, const int *todo, int n_todo, Err *e) {
+    char path[SWEEP_PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/logs", p->sweep_dir);
+    if (fs_mkdir_p(path, e)) return -1;
+    snprintf(path, sizeof path, "%s/cache", p->sweep_dir);
+    if (fs_mkdir_p(path, e)) return -1;
+    snprintf(path, sizeof path, "%s/sweep.yaml", p->sweep_dir);
+    char src[SWEEP_PATH_MAX], dst[SWEEP_PATH_MAX];
+    /* Rerunning from the copy itself: nothing to copy. */
+    if (!(realpath(sweep_file, src) && realpath(path, dst) && strcmp(src, dst) == 0) && copy_file(sweep_file, path, e))
+        return -1;
+    for (int k = 0; k < n_todo; k++)
+        if (prepare_trial(p, todo[k], e)) return -1;
+    return 0;
+}
+
+int plan_aggregate(SweepPlan *p, Err *e) {
+    char path[SWEEP_PATH_MAX + 32];
+    for (int t = 0; t < p->ts.n; t++) plan_reload_result(p, t);
+    snprintf(path, sizeof path, "%s/summary.csv", p->sweep_dir);
+    if (summary_write(path, &p->spec, &p->ts, p->results, e)) return -1;
+    snprintf(path, sizeof path, "%s/report.md", p->sweep_dir);
+    return report_write(path, &p->spec, &p->ts, p->results, e);
+}
+
+int plan_count_failed(const SweepPlan *p) {
+    int n = 0;
+    for (int t = 0; t < p->ts.n; t++) n += p->selected[t] && p->results[t].status == STATUS_FAILED;
+    return n;
+}
+
+void plan_print_table(const SweepPlan *p, FILE *f) {
+    const TrialSet *ts = &p->ts;
+    int wid = 5, wval[ts->n_axes + 1];
+    for (int t = 0; t < ts->n; t++) if ((int)strlen(ts->trials[t].id) > wid) wid = (int)strlen(ts->trials[t].id);
+    for (int i = 0; i < ts->n_axes; i++) {
+        wval[i] = (int)strlen(p->spec.axes[i].path);
+        for (int t = 0; t < ts->n; t++) if ((int)strlen(ts->trials[t].text[i]) > wval[i]) wval[i] = (int)strlen(ts->trials[t].text[i]);
+    }
+    fprintf(f, "%4s  %-*s  %-11s  %5s", "#", wid, "trial", "status", "cache");
+    for (int i = 0; i < ts->n_axes; i++) fprintf(f, "  %-*s", i + 1 < ts->n_axes ? wval[i] : 0, p->spec.axes[i].path);
+    fputc('\n', f);
+    for (int t = 0; t < ts->n; t++) {
+        if (!p->selected[t]) continue;
+        const char *st = status_name(p->results[t].status);
+        fprintf(f, "%4d  %-*s  %-11s  %5d", t + 1, wid, ts->trials[t].id, st,
+                ts->resolved ? ts->trials[t].cache_group + 1 : 0);
+        for (int i = 0; i < ts->n_axes; i++) fprintf(f, "  %-*s", i + 1 < ts->n_axes ? wval[i] : 0, ts->trials[t].text[i]);
+        fputc('\n', f);
+    }
+}

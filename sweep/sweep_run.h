@@ -1,0 +1,56 @@
+/* The sweep program's phases. Data flow (all ranks unless said):
+ *   load + expand + validate every trial  ->  rank 0: folders, config.yaml per trial,
+ *   which trials still need to run (broadcast)  ->  phase 1: feature cache, each rank one
+ *   shard per cache group  ->  phase 2: claim trials from the shared counter, run each
+ *   as a `trainer train` child  ->  rank 0: summary.csv + report.md, exit status. */
+#ifndef SWEEP_RUN_H
+#define SWEEP_RUN_H
+
+#include <signal.h>
+#include <stdio.h>
+
+#include "args.h"
+#include "expand.h"
+#include "progress.h"
+#include "results.h"
+
+enum { SWEEP_PATH_MAX = 1024 };
+
+/* What every mode (run, dry run, aggregate) loads first. */
+typedef struct SweepPlan {
+    SweepSpec spec;
+    TrialSet ts;
+    char sweep_dir[SWEEP_PATH_MAX];  /* absolute <runs>/<name> (or the --aggregate folder) */
+    TrialResult *results;            /* per trial, as found on disk */
+    int *selected;                   /* per trial: in scope of --only */
+} SweepPlan;
+
+/* Loads, expands and (resolve != 0) validates the sweep; reads every trial's result. */
+int plan_load(SweepPlan *p, const SweepArgs *a, int resolve, Err *e);
+void plan_free(SweepPlan *p);
+/* <sweep_dir>/<trial id> */
+void plan_trial_dir(const SweepPlan *p, int t, char *out, size_t n);
+/* Rereads results[t] from disk. */
+void plan_reload_result(SweepPlan *p, int t);
+
+/* Trials that need to run now: selected, not finished, failed only with retry. */
+int plan_todo(const SweepPlan *p, int retry_failed, int *todo);
+/* Rank 0 before any trial runs: folders, sweep.yaml copy, config.yaml per trial to run;
+ * failed results of trials to retry are kept as result.failed.csv. */
+int plan_prepare_dirs(SweepPlan *p, const char *sweep_file, const int *todo, int n_todo, Err *e);
+/* summary.csv and report.md from what is on disk now. */
+int plan_aggregate(SweepPlan *p, Err *e);
+/* The --dry-run table. */
+void plan_print_table(const SweepPlan *p, FILE *f);
+/* Trials in scope that failed. */
+int plan_count_failed(const SweepPlan *p);
+/* 1 when the trial's config reads backbone features from the cache (phase 1 is for it). */
+int trial_uses_cache(const TrialConfig *c);
+
+/* Modes. Each returns the process exit status (0, 1, 2 or 130). */
+int sweep_dry_run(const SweepArgs *a);
+int sweep_aggregate_only(const SweepArgs *a);
+/* Under MPI (initialised by the caller). signals counts SIGINT/SIGTERM received. */
+int sweep_run_mpi(const SweepArgs *a, volatile sig_atomic_t *signals);
+
+#endif

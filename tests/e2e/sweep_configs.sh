@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Every sweep in configs/ validates (sweep --dry-run: every key of every expanded trial)
+# and expands to the trials its comments promise. The data folders and the weight file
+# are stand-ins made here: the dry run checks only that they exist.
+set -uo pipefail
+: "${SWEEP_BIN:?}" "${TL_SOURCE_DIR:?}"
+work=$(mktemp -d /tmp/e2e_sweep_configs.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+mkdir -p data/cars/train data/fashion/train weights
+: > weights/resnet50_notop.h5
+passed=0 failed=0
+check() { if eval "$2"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $1"; fi; }
+
+expect() {  # NAME TRIALS CACHE_GROUPS
+    local out rc
+    out=$("$SWEEP_BIN" "$TL_SOURCE_DIR/configs/$1.yaml" --dry-run 2>&1); rc=$?
+    check "$1.yaml validates" "[ $rc -eq 0 ]"
+    [ $rc -eq 0 ] || echo "$out"
+    check "$1.yaml: $2 trials, $3 cache groups" "grep -q ': $2 trials; $3 feature cache group' <<< \"\$out\""
+    check "$1.yaml ran nothing" "[ ! -e runs ]"
+}
+expect demo 8 2
+expect dropout 12 3
+expect l2 15 3
+expect augment 12 12
+expect batch 12 3
+expect lr_schedule 10 2
+out=$("$SWEEP_BIN" "$TL_SOURCE_DIR/configs/batch.yaml" --dry-run)
+check "batch.yaml zips batch size with lr" "grep -q 'seed-42_batch_size-64_lr-2e-3' <<< \"\$out\" && ! grep -q 'batch_size-64_lr-1e-3' <<< \"\$out\""
+check "every config in configs/ is checked here" "[ \$(ls '$TL_SOURCE_DIR'/configs/*.yaml | wc -l) -eq 6 ]"
+# The demo falls back to random weights without the ImageNet file, and says so.
+rm weights/resnet50_notop.h5
+out=$("$SWEEP_BIN" "$TL_SOURCE_DIR/configs/demo.yaml" --dry-run 2>&1)
+check "demo without weights: weights_fallback random:1" "grep -q 'weights_fallback random:1' <<< \"\$out\""
+out=$("$SWEEP_BIN" "$TL_SOURCE_DIR/configs/dropout.yaml" --dry-run 2>&1); rc=$?
+check "a Cars sweep without weights fails up front" "[ $rc -eq 2 ] && grep -q 'dropout.yaml:.*model.weights .* not found' <<< \"\$out\""
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,115 @@
+/* Trial ids and value texts (sweep/trial_id.c): readable, stable, unique. */
+#include "../../sweep/trial_id.c"
+
+#include <string.h>
+
+#include "test_util.h"
+
+static void check_compact(double v, const char *want) {
+    char buf[64];
+    format_number_compact(v, buf, sizeof buf);
+    CHECK(strcmp(buf, want) == 0, "compact %.17g -> '%s', want '%s'", v, buf, want);
+}
+
+static void check_shortest(double v, const char *want) {
+    char buf[64];
+    format_number_shortest(v, buf, sizeof buf);
+    CHECK(strcmp(buf, want) == 0, "shortest %.17g -> '%s', want '%s'", v, buf, want);
+    CHECK(strtod(buf, NULL) == v, "'%s' does not read back as %.17g", buf, v);
+}
+
+static void test_numbers(void) {
+    check_compact(0.4, "0.4");
+    check_compact(5e-4, "5e-4");
+    check_compact(1e-3, "1e-3");
+    check_compact(0.25, "0.25");
+    check_compact(42, "42");
+    check_compact(-0.5, "-0.5");
+    check_compact(1e-5, "1e-5");
+    check_compact(2.5e-4, "2.5e-4");
+    check_compact(1e7, "1e7");
+    check_compact(0.1 + 0.2, "0.30000000000000004");
+    check_shortest(0.0005, "0.0005");
+    check_shortest(1e-05, "1e-05");
+    check_shortest(0.1, "0.1");
+    check_shortest(42, "42");
+    double v;
+    CHECK(scalar_is_number("5.0e-4", 0, &v) && v == 5e-4, "5.0e-4 is a number");
+    CHECK(!scalar_is_number("5.0e-4", 1, &v), "a quoted scalar is a string");
+    CHECK(!scalar_is_number("reflect", 0, &v), "text is not a number");
+    CHECK(!scalar_is_number("nan", 0, &v) && !scalar_is_number("0x10", 0, &v), "no nan or hex");
+    CHECK(!scalar_is_number("", 0, &v), "empty is not a number");
+}
+
+static void test_values(void) {
+    char buf[VALUE_TEXT_MAX];
+    value_canonical("5.0e-4", 0, buf, sizeof buf);
+    CHECK(strcmp(buf, "0.0005") == 0, "canonical 5.0e-4 -> %s", buf);
+    value_canonical("1.0", 1, buf, sizeof buf);
+    CHECK(strcmp(buf, "1.0") == 0, "a quoted value stays as written: %s", buf);
+    value_compact("random:1", 0, buf, sizeof buf);
+    CHECK(strcmp(buf, "random-1") == 0, "random:1 -> %s", buf);
+    value_compact("weights/resnet50 notop.h5", 0, buf, sizeof buf);
+    CHECK(strcmp(buf, "weights-resnet50-notop.h5") == 0, "path -> %s", buf);
+    value_compact("../x", 0, buf, sizeof buf);
+    CHECK(buf[0] != '.' && buf[0] != '-' && !strchr(buf, '/'), "no hidden or relative names: %s", buf);
+    value_compact("a_very_long_value_that_goes_on_and_on_and_on_forever", 0, buf, sizeof buf);
+    CHECK(strlen(buf) == 32, "values are cut at 32 characters: %zu", strlen(buf));
+    value_compact("::", 0, buf, sizeof buf);
+    CHECK(strcmp(buf, "x") == 0, "nothing usable -> x: %s", buf);
+}
+
+static void test_labels(void) {
+    const char *paths[] = {"model.head.dropout", "train.seed", "schedule.patience", "callbacks.early_stopping.patience",
+                           "schedule.name", "a.b.c"};
+    char labels[6][AXIS_LABEL_MAX];
+    axis_labels(paths, 6, labels);
+    CHECK(strcmp(labels[0], "dropout") == 0, "%s", labels[0]);
+    CHECK(strcmp(labels[1], "seed") == 0, "%s", labels[1]);
+    CHECK(strcmp(labels[2], "schedule.patience") == 0, "%s", labels[2]);
+    CHECK(strcmp(labels[3], "early_stopping.patience") == 0, "%s", labels[3]);
+    CHECK(strcmp(labels[4], "schedule.name") == 0, "generic name keeps its parent: %s", labels[4]);
+    CHECK(strcmp(labels[5], "c") == 0, "%s", labels[5]);
+    const char *same[] = {"x.lr", "x.lr"};
+    char l2[2][AXIS_LABEL_MAX];
+    axis_labels(same, 2, l2);
+    CHECK(strcmp(l2[0], "x.lr") == 0, "identical paths end at the whole path: %s", l2[0]);
+}
+
+static void test_ids(void) {
+    char labels[2][AXIS_LABEL_MAX] = {"dropout", "seed"};
+    const char *values[] = {"0.4", "42"};
+    char id[TRIAL_ID_MAX];
+    trial_id_make((const char (*)[AXIS_LABEL_MAX])labels, values, 2, id);
+    CHECK(strcmp(id, "dropout-0.4_seed-42") == 0, "id %s", id);
+    trial_id_make(NULL, NULL, 0, id);
+    CHECK(strcmp(id, "base") == 0, "no axes -> base: %s", id);
+
+    char many[8][AXIS_LABEL_MAX];
+    const char *vals[8];
+    for (int i = 0; i < 8; i++) snprintf(many[i], AXIS_LABEL_MAX, "some_long_axis_name_%d", i), vals[i] = "0.123456";
+    char a[TRIAL_ID_MAX], b[TRIAL_ID_MAX];
+    trial_id_make((const char (*)[AXIS_LABEL_MAX])many, vals, 8, a);
+    vals[7] = "0.654321";
+    trial_id_make((const char (*)[AXIS_LABEL_MAX])many, vals, 8, b);
+    CHECK(strlen(a) <= 100 && strlen(b) <= 100, "long ids are cut: %zu", strlen(a));
+    CHECK(strcmp(a, b) != 0, "cut ids differ by their hash: %s vs %s", a, b);
+    char again[TRIAL_ID_MAX];
+    trial_id_make((const char (*)[AXIS_LABEL_MAX])many, vals, 8, again);
+    CHECK(strcmp(again, b) == 0, "the same values give the same id");
+
+    char ids[4][TRIAL_ID_MAX] = {"a", "b", "a", "a"};
+    CHECK(trial_ids_dedupe(ids, 4) == 2, "two duplicates renamed");
+    CHECK(!strcmp(ids[0], "a") && !strcmp(ids[2], "a_2") && !strcmp(ids[3], "a_3"), "%s %s %s", ids[0], ids[2], ids[3]);
+    char clash[3][TRIAL_ID_MAX] = {"a_2", "a", "a"};
+    trial_ids_dedupe(clash, 3);
+    CHECK(strcmp(clash[2], "a_3") == 0, "skips a suffix already taken: %s", clash[2]);
+}
+
+int main(void) {
+    test_numbers();
+    test_values();
+    test_labels();
+    test_ids();
+    return TEST_END();
+}

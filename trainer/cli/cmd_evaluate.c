@@ -1,0 +1,347 @@
+/* trainer evaluate --run RUNDIR [--split test|validation|train] [--threads N] [--gpu I] [--plots]
+ * Re-evaluates a finished trial's best weights on one split, exactly as the trial did for
+ * result.csv (same features, same batches, same float32 means): loss = label-smoothed CE +
+ * the L2 penalty (Keras's reported loss), top-1 and top-5 accuracy. Features come from
+ * the trial's feature cache (trial_cache_dir) when that folder exists: entries missing
+ * there (e.g. unaugmented train features) are computed and added; without the folder
+ * they are computed and nothing is written.
+ * Writes, atomically, into RUNDIR:
+ *   confusion-<split>.csv   as confusion.csv          errors-<split>.csv   as errors.csv
+ *   per_class_<split>.csv   class,images,correct,accuracy; worst class first
+ *   per_class_accuracy_<split>.png  with --plots and gnuplot (plots/per_class_accuracy.gp)
+ * The training split is evaluated without augmentation.
+ * Exit status: 0 ok, 1 failed, 2 usage or a run folder that cannot be loaded. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "core/fsutil.h"
+#include "model/loss.h"
+#include "train/feature_cache.h"
+#include "train/metrics.h"
+#include "train/trial.h"
+#include "train/trial_model.h"
+
+typedef struct EvaluateArgs {
+    const char *run, *split;
+    int threads, gpu, plots;
+} EvaluateArgs;
+
+static const char *USAGE = "usage: trainer evaluate --run RUNDIR [--split test|validation|train] [--threads N] [--gpu I] [--plots]\n";
+
+static int parse(int argc, char **argv, EvaluateArgs *a) {
+    *a = (EvaluateArgs){.split = "test"};
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (arg_value(argc, argv, &i, "--run", &v)) a->run = v;
+        else if (arg_value(argc, argv, &i, "--split", &v)) a->split = v;
+        else if (arg_value(argc, argv, &i, "--threads", &v)) a->threads = atoi(v);
+        else if (arg_value(argc, argv, &i, "--gpu", &v)) a->gpu = atoi(v);
+        else if (!strcmp(argv[i], "--plots")) a->plots = 1;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(USAGE, stdout); return 1; }
+        else { fprintf(stderr, "trainer evaluate: unknown argument %s\n%s", argv[i], USAGE); return -1; }
+    }
+    if (!a->run) fprintf(stderr, "trainer evaluate: --run RUNDIR is required (a trial's --out folder)\n%s", USAGE);
+    else if (strcmp(a->split, "test") && strcmp(a->split, "validation") && strcmp(a->split, "train"))
+        fprintf(stderr, "trainer evaluate: --split must be test, validation or train (got '%s')\n", a->split);
+    else return 0;
+    return -1;
+}
+
+typedef struct Evaluation {
+    const EvaluateArgs *args;
+    TrialModel model;
+    Dataset ds;
+    Backend *be;
+    FeatureExtractor fx;
+    TrialEntries te;
+    FeatureEntry entry;           /* the split's feature table */
+    const DatasetSplit *split;
+    char cache_dir[1024];         /* "" when the trial's cache folder is absent */
+    float *x;                     /* (n, 2048) features */
+    int *y;                       /* (n) labels */
+    Confusion cm;
+    double loss, accuracy, top5;
+} Evaluation;
+
+/* The dataset must still have the classes the head was trained on, in the same order. */
+static int check_classes(const Evaluation *ev, Err *e) {
+    const TrialModel *m = &ev->model;
+    if (ev->ds.n_classes != m->n_classes)
+        return err_fail(e, "%s has %d classes but %s was trained on %d (the dataset changed since the trial)",
+                        m->cfg.data.root, ev->ds.n_classes, m->best_path, m->n_classes);
+    for (int i = 0; i < m->n_classes; i++)
+        if (strcmp(ev->ds.class_names[i], m->class_names[i]))
+            return err_fail(e, "class %d is '%s' in %s but '%s' in %s (the dataset changed since the trial)", i,
+                            ev->ds.class_names[i], m->cfg.data.root, m->class_names[i], m->best_path);
+    return 0;
+}
+
+static int pick_split(Evaluation *ev, Err *e) {
+    const char *s = ev->args->split;
+    const TrialConfig *c = &ev->model.cfg;
+    ev->split = !strcmp(s, "test") ? &ev->ds.test : !strcmp(s, "validation") ? &ev->ds.validation : &ev->ds.train;
+    if (ev->split->n == 0)
+        return err_fail(e, "%s: no %s images (%s)", c->data.root, s,
+                        !strcmp(s, "test") ? "no test/ folder; try --split validation" : "empty split");
+    if (!strcmp(s, "test")) ev->entry = ev->te.test;
+    else if (!strcmp(s, "validation")) ev->entry = ev->te.validation;
+    else if (ev->te.n_train_views && !ev->te.train_augment) ev->entry = ev->te.train[0];
+    else feature_entry_init(&ev->entry, &ev->fx, "train", ev->ds.train.items, ev->ds.train.n, 0, 0);
+    return 0;
+}
+
+/* Features of the split: the trial's own cache entry when present, else computed. */
+static int load_features(Evaluation *ev, Err *e) {
+    const TrialConfig *c = &ev->model.cfg;
+    char dir[1024];
+    trial_cache_dir(c, ev->model.run_dir, dir, sizeof dir);
+    if (fs_is_dir(dir)) snprintf(ev->cache_dir, sizeof ev->cache_dir, "%s", dir);
+    if (backend_open(&ev->be, c->train.device, ev->args->gpu, c->model.precision, ev->args->threads, e) ||
+        feature_extractor_init(&ev->fx, c, ev->be, ev->be->threads, e) || trial_entries_init(&ev->te, &ev->fx, &ev->ds, e) ||
+        pick_split(ev, e))
+        return -1;
+    int n = ev->split->n;
+    ev->x = tl_malloc(e, (size_t)n * FEATURE_DIM * sizeof(float), "features");
+    ev->y = tl_malloc(e, (size_t)n * sizeof(int), "labels");
+    if (!ev->x || !ev->y) return -1;
+    for (int i = 0; i < n; i++) ev->y[i] = ev->split->items[i].label;
+    ev->fx.progress = isatty(2);
+    return feature_entry_get(&ev->fx, ev->cache_dir[0] ? ev->cache_dir : NULL, &ev->entry, ev->x, e);
+}
+
+/* trial.c's evaluate(): batches of train.batch_size, float32 Keras Mean metrics. */
+static void evaluate(Evaluation *ev) {
+    TrialModel *m = &ev->model;
+    const TrialConfig *c = &m->cfg;
+    int B = c->train.batch_size, C = m->n_classes, n = ev->split->n;
+    MeanMetric lm = {0, 0}, am = {0, 0};
+    long in5 = 0;
+    float l2 = loss_l2(&m->head, (float)c->model.head.l2, 0);
+    for (int s = 0; s < n; s += B) {
+        int b = n - s < B ? n - s : B;
+        const float *z = trial_model_logits(m, ev->x + (size_t)s * FEATURE_DIM, b);
+        float ce = loss_xent(z, ev->y + s, b, C, c->train.label_smoothing, NULL);
+        mean_update(&lm, (ce + l2) * b, (float)b);
+        mean_update(&am, (float)count_correct(z, ev->y + s, b, C), (float)b);
+        in5 += count_top_k(z, ev->y + s, b, C, 5 < C ? 5 : C);
+        confusion_add(&ev->cm, z, ev->y + s, b);
+    }
+    ev->loss = mean_result(&lm);
+    ev->accuracy = mean_result(&am);
+    ev->top5 = (double)in5 / n;
+}
+
+static void out_path(char *buf, size_t n, const Evaluation *ev, const char *stem, const char *ext) {
+    char name[128];
+    snprintf(name, sizeof name, "%s%s%s", stem, ev->args->split, ext);
+    fs_join(buf, n, ev->model.run_dir, name);
+}
+
+static void put_csv_field(FILE *f, const char *s) {
+    if (!strpbrk(s, ",\"\n\r")) { fputs(s, f); return; }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+typedef struct ClassScore { int c; long images, correct; double accuracy; } ClassScore;
+
+static int by_accuracy(const void *pa, const void *pb) {
+    const ClassScore *a = pa, *b = pb;
+    int a_empty = a->images == 0, b_empty = b->images == 0;
+    if (a_empty != b_empty) return a_empty - b_empty;
+    if (a->accuracy != b->accuracy) return a->accuracy < b->accuracy ? -1 : 1;
+    return a->c - b->c;
+}
+
+/* per_class_<split>.csv: worst class first (ties in class order), empty classes last. */
+static int write_per_class(const Evaluation *ev, const char *path, Err *e) {
+    int C = ev->cm.C;
+    ClassScore *s = tl_calloc(e, (size_t)C, sizeof *s, "per-class scores");
+    if (!s) return -1;
+    for (int t = 0; t < C; t++) {
+        s[t].c = t;
+        for (int p = 0; p < C; p++) s[t].images += ev->cm.counts[(size_t)t * C + p];
+        s[t].correct = ev->cm.counts[(size_t)t * C + t];
+        s[t].accuracy = s[t].images ? (double)s[t].correct / s[t].images : 0;
+    }
+    qsort(s, (size_t)C, sizeof *s, by_accuracy);
+    AtomicFile af;
+    int rc = fs_atomic_open(&af, path, e);
+    if (rc == 0) {
+        fputs("class,images,correct,accuracy\n", af.f);
+        for (int i = 0; i < C; i++) {
+            put_csv_field(af.f, ev->model.class_names[s[i].c]);
+            fprintf(af.f, ",%ld,%ld,", s[i].images, s[i].correct);
+            if (s[i].images) fprintf(af.f, "%.9g", s[i].accuracy);
+            fputc('\n', af.f);
+        }
+        rc = fs_atomic_commit(&af, e);
+    }
+    free(s);
+    return rc;
+}
+
+static int write_outputs(const Evaluation *ev, Err *e) {
+    char p1[1200], p2[1200], p3[1200];
+    const char *const *names = (const char *const *)ev->model.class_names;
+    out_path(p1, sizeof p1, ev, "confusion-", ".csv");
+    out_path(p2, sizeof p2, ev, "errors-", ".csv");
+    out_path(p3, sizeof p3, ev, "per_class_", ".csv");
+    return write_confusion_csv(p1, &ev->cm, names, e) || write_errors_csv(p2, &ev->cm, names, 20, e) ||
+           write_per_class(ev, p3, e) ? -1 : 0;
+}
+
+/* ---- the chart (optional: gnuplot and the script must be there) ---- */
+
+static int executable_on_path(const char *name) {
+    const char *path = getenv("PATH");
+    char buf[1200];
+    while (path && *path) {
+        const char *end = strchr(path, ':');
+        int len = end ? (int)(end - path) : (int)strlen(path);
+        snprintf(buf, sizeof buf, "%.*s/%s", len, path, name);
+        if (access(buf, X_OK) == 0) return 1;
+        path = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+/* plots/per_class_accuracy.gp: $TL_PLOTS_DIR, ./plots, the source tree above a build
+ * folder (build/trainer/trainer), an install's share/resnet-sweep/plots, or the source
+ * tree this file was compiled from (CMake passes absolute paths, so __FILE__ is one). */
+static int find_plot_script(char *out, size_t n) {
+    enum { N_CANDIDATES = 5 };
+    char exe[1024] = "", src[1024], candidates[N_CANDIDATES][1200];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) exe[len] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = 0;
+    snprintf(src, sizeof src, "%s", __FILE__);
+    char *tail = strstr(src, "trainer/cli/cmd_evaluate.c");
+    if (tail) *tail = 0;
+    const char *env = getenv("TL_PLOTS_DIR");
+    snprintf(candidates[0], sizeof candidates[0], "%s/per_class_accuracy.gp", env ? env : "/nonexistent");
+    snprintf(candidates[1], sizeof candidates[1], "plots/per_class_accuracy.gp");
+    snprintf(candidates[2], sizeof candidates[2], "%s/../../plots/per_class_accuracy.gp", exe);
+    snprintf(candidates[3], sizeof candidates[3], "%s/../share/resnet-sweep/plots/per_class_accuracy.gp", exe);
+    snprintf(candidates[4], sizeof candidates[4], "%splots/per_class_accuracy.gp", tail && src[0] == '/' ? src : "/nonexistent/");
+    for (int i = 0; i < N_CANDIDATES; i++)
+        if (fs_exists(candidates[i])) { snprintf(out, n, "%s", candidates[i]); return 0; }
+    return -1;
+}
+
+/* A gnuplot single-quoted string: ' doubled. */
+static void gp_string(char *buf, size_t n, const char *s) {
+    size_t k = 0;
+    if (k + 1 < n) buf[k++] = '\'';
+    for (; *s && k + 3 < n; s++) {
+        if (*s == '\'') buf[k++] = '\'';
+        buf[k++] = *s;
+    }
+    buf[k++] = '\'';
+    buf[k] = 0;
+}
+
+static int run_gnuplot(const char *script, const char *vars, Err *e) {
+    pid_t pid = fork();
+    if (pid < 0) return err_fail(e, "fork failed");
+    if (pid == 0) {
+        execlp("gnuplot", "gnuplot", "-e", vars, script, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    if (waitpid(pid, &status, 0) < 0) return err_fail(e, "waitpid failed");
+    if (!WIFEXITED(status) || WEXITSTATUS(status)) return err_fail(e, "gnuplot %s failed (status %d)", script, status);
+    return 0;
+}
+
+/* Renders the PNG to a temp name and renames it, so a PNG is always whole. */
+static int plot_per_class(const Evaluation *ev, char *png, size_t n, Err *e) {
+    char script[1200], csv[1200], tmp[1300], trial[256], title[512];
+    if (!executable_on_path("gnuplot")) return err_fail(e, "gnuplot not found on PATH");
+    if (find_plot_script(script, sizeof script)) return err_fail(e, "plots/per_class_accuracy.gp not found (set TL_PLOTS_DIR)");
+    out_path(csv, sizeof csv, ev, "per_class_", ".csv");
+    out_path(png, n, ev, "per_class_accuracy_", ".png");
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d.png", png, (int)getpid());
+    trial_name_from_dir(ev->model.run_dir, trial, sizeof trial);
+    snprintf(title, sizeof title, "%s: per-class accuracy on %s (%d images, top-1 %.4f, best epoch %d)", trial,
+             ev->args->split, ev->split->n, ev->accuracy, ev->model.epoch);
+    char q_csv[2500], q_out[2700], q_title[1100], vars[7000];
+    gp_string(q_csv, sizeof q_csv, csv);
+    gp_string(q_out, sizeof q_out, tmp);
+    gp_string(q_title, sizeof q_title, title);
+    snprintf(vars, sizeof vars, "csv=%s; out=%s; title=%s; overall=%.9g", q_csv, q_out, q_title, ev->accuracy);
+    if (run_gnuplot(script, vars, e)) { unlink(tmp); return -1; }
+    if (rename(tmp, png)) { unlink(tmp); return err_fail(e, "%s: cannot rename to %s", tmp, png); }
+    return 0;
+}
+
+/* ---- summary ---- */
+
+static void print_summary(const Evaluation *ev) {
+    const TrialModel *m = &ev->model;
+    printf("%s  split %s: %d images, %d classes, best epoch %d\n", m->run_dir, ev->args->split, ev->split->n, m->n_classes,
+           m->epoch);
+    printf("  loss      %.9g\n  accuracy  %.9g\n  top5      %.9g\n", ev->loss, ev->accuracy, ev->top5);
+    printf("  features  %s\n", ev->fx.images_done == 0 ? "from the feature cache" : "computed (not in the cache)");
+    ConfusedPair *pairs = NULL;
+    int n = confusion_pairs(&ev->cm, &pairs, NULL);
+    if (n > 0) printf("  most confused (true -> predicted):\n");
+    for (int i = 0; i < n && i < 5; i++)
+        printf("    %4ld  %s -> %s\n", pairs[i].count, m->class_names[pairs[i].t], m->class_names[pairs[i].p]);
+    free(pairs);
+    printf("  wrote confusion-%s.csv, errors-%s.csv, per_class_%s.csv\n", ev->args->split, ev->args->split, ev->args->split);
+}
+
+static int run(Evaluation *ev, Err *e) {
+    const TrialConfig *c = &ev->model.cfg;
+    if (dataset_open(&c->data, c->train.seed, &ev->ds, e)) return err_context(e, "data.root of %s", ev->model.config_path);
+    if (check_classes(ev, e) || load_features(ev, e) || confusion_create(&ev->cm, ev->model.n_classes, e)) return -1;
+    evaluate(ev);
+    if (write_outputs(ev, e)) return -1;
+    print_summary(ev);
+    if (!ev->args->plots) return 0;
+    char png[1200];
+    Err pe = {{0}};
+    if (plot_per_class(ev, png, sizeof png, &pe)) fprintf(stderr, "trainer evaluate: --plots: %s; no chart drawn\n", pe.msg);
+    else printf("  wrote %s\n", png);
+    return 0;
+}
+
+static void evaluation_free(Evaluation *ev) {
+    confusion_free(&ev->cm);
+    free(ev->x);
+    free(ev->y);
+    trial_entries_free(&ev->te);
+    feature_extractor_free(&ev->fx);
+    backend_destroy(ev->be);
+    dataset_free(&ev->ds);
+    trial_model_free(&ev->model);
+}
+
+int cmd_evaluate(int argc, char **argv) {
+    EvaluateArgs a;
+    int usage = parse(argc, argv, &a);
+    if (usage) return usage > 0 ? 0 : 2;
+    Evaluation ev;
+    memset(&ev, 0, sizeof ev);
+    ev.args = &a;
+    Err e = {{0}};
+    if (trial_model_load(&ev.model, a.run, 0, &e)) {
+        fprintf(stderr, "trainer evaluate: %s\n", e.msg);
+        return 2;
+    }
+    int rc = run(&ev, &e);
+    if (rc) fprintf(stderr, "trainer evaluate: %s\n", e.msg);
+    evaluation_free(&ev);
+    return rc ? 1 : 0;
+}
