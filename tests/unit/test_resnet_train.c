@@ -359,6 +359,14 @@ int main(void) {
     test_views(cpu, &w);
     test_errors(cpu, &w);
     test_forward_matches_backbone(cpu, &w, "conv4_block6");
+    /* The CPU backbone runs in oneDNN's blocked layout unless TL_CPU_LAYOUT=nhwc: both prefixes. */
+    Backend *cpu_nhwc;
+    setenv("TL_CPU_LAYOUT", "nhwc", 1);
+    CHECK_OK(backend_cpu_create(&cpu_nhwc, 2, &e), &e);
+    unsetenv("TL_CPU_LAYOUT");
+    CHECK(cpu->native_layout && !cpu_nhwc->native_layout, "one CPU backend of each layout");
+    test_forward_matches_backbone(cpu_nhwc, &w, "conv3");
+    backend_destroy(cpu_nhwc);
     test_forward_matches_backbone(ref, &w, "all");
     test_fd_conv5(ref, &w);
     test_random_direction(ref, &w);

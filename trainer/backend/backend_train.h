@@ -67,6 +67,11 @@ typedef struct BackendTrainOps {
                                  Err *e);
     /* dy (n, c) -> dx (n, h, w, c) = dy / (h*w), overwritten. */
     int (*global_avgpool_backward)(Backend *b, const float *dy, int n, int h, int w, int c, float *dx, Err *e);
+
+    /* An activation in the backend's native layout (Backend.native_layout: what a backbone
+     * planned with native_io produces) -> NHWC (n, h, w, c), for a trainable suffix that
+     * starts where the frozen backbone stops. NULL on a backend without a native layout. */
+    int (*native_to_nhwc)(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e);
 } BackendTrainOps;
 
 /* The tables backend_reference_create and backend_cpu_create install in Backend.train. */

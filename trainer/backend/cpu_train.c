@@ -379,6 +379,25 @@ static int cpu_gap_backward(Backend *b, const float *dy, int n, int h, int w, in
     return 0;
 }
 
+/* cpu_backend.c's native layout is oneDNN's nChw16c for C a multiple of 16: element
+ * (n, c, h, w) at (((n * C/16 + c/16) * H + h) * W + w) * 16 + c%16. */
+static int cpu_native_to_nhwc(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e) {
+    enum { BLOCK = 16 };
+    if (c % BLOCK) return err_fail(e, "native_to_nhwc: %d channels are not in 16-channel blocks", c);
+    int blocks = c / BLOCK;
+#pragma omp parallel for collapse(2) num_threads(b->threads) schedule(static)
+    for (int i = 0; i < n; i++)
+        for (int r = 0; r < h; r++)
+            for (int cb = 0; cb < blocks; cb++) {
+                const float *src = x + (((size_t)i * blocks + cb) * h + r) * w * BLOCK;
+                float *dst = y + ((size_t)i * h + r) * w * c + (size_t)cb * BLOCK;
+                for (int q = 0; q < w; q++)
+#pragma omp simd
+                    for (int k = 0; k < BLOCK; k++) dst[(size_t)q * c + k] = src[(size_t)q * BLOCK + k];
+            }
+    return 0;
+}
+
 static const BackendTrainOps CPU_TRAIN_OPS = {
     .conv_plan_create = cpu_conv_plan_create,
     .conv_plan_forward = cpu_conv_plan_forward,
@@ -391,6 +410,7 @@ static const BackendTrainOps CPU_TRAIN_OPS = {
     .accumulate = cpu_accumulate,
     .maxpool3x3s2_backward = cpu_maxpool_backward,
     .global_avgpool_backward = cpu_gap_backward,
+    .native_to_nhwc = cpu_native_to_nhwc,
 };
 
 const BackendTrainOps *backend_cpu_train_ops(void) { return &CPU_TRAIN_OPS; }

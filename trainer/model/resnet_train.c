@@ -389,13 +389,22 @@ int resnet_prefix_forward(Backbone *bb, int first_conv, const float *images, int
     if (upload_images(bb, images, n, e)) return -1;
     if (first_conv == 0) { *out = bb->input; return 0; }
     float *buf[4] = {bb->act[0], bb->act[1], bb->act[2], bb->act[3]};
-    int c1 = resnet_side(bb->image_size, 1);
+    int c1 = resnet_side(bb->image_size, 1), native = be->native_layout;
     if (prefix_conv(bb, 0, bb->input, NULL, buf[BUF_T1], e)) return -1;
-    if (be->maxpool3x3s2(be, buf[BUF_T1], bb->max_batch, c1, c1, 64, buf[BUF_X], e)) return err_context(e, "pool1_pool");
+    if ((native ? be->maxpool3x3s2_native : be->maxpool3x3s2)(be, buf[BUF_T1], bb->max_batch, c1, c1, 64, buf[BUF_X], e))
+        return err_context(e, "pool1_pool");
     int i = 1;
     while (i > 0 && i < first_conv) i = prefix_block(bb, i, buf, e);
     if (i < 0) return -1;
     *out = buf[BUF_X];
+    if (!native) return 0;
+    /* The backbone ran in the backend's native layout; the suffix reads NHWC. T1 is free now. */
+    const ResnetConvSpec *next = &bb->arch.convs[first_conv];
+    int side = resnet_side(bb->image_size, next->in_halvings);
+    if (!be->train || !be->train->native_to_nhwc)
+        return err_fail(e, "backend '%s' cannot convert its native layout to NHWC", be->name);
+    if (be->train->native_to_nhwc(be, buf[BUF_X], bb->max_batch, side, side, next->cin, buf[BUF_T1], e)) return -1;
+    *out = buf[BUF_T1];
     return 0;
 }
 

@@ -110,8 +110,9 @@ const SuffixView *resnet_suffix_view(const ResnetSuffix *s, const char *name);
 
 /* The frozen backbone from the images up to the input of arch conv `first_conv` (0, or a
  * block's _1_conv). images: host (n, S, S, 3), n <= max_batch, zero-padded to max_batch
- * as backbone_forward does. *out points into bb's buffers (max_batch, side, side, c) and
- * stays valid until bb runs again. */
+ * as backbone_forward does. *out points into bb's buffers, NHWC (max_batch, side, side, c)
+ * (converted when the backbone runs in the backend's native layout), and stays valid
+ * until bb runs again. */
 int resnet_prefix_forward(Backbone *bb, int first_conv, const float *images, int n, const float **out, Err *e);
 /* Prefix then suffix: images host (n, S, S, 3) -> features host (n, 2048). */
 int resnet_suffix_forward_images(ResnetSuffix *s, Backbone *bb, const float *images, int n, float *features, Err *e);
