@@ -63,6 +63,10 @@ struct Backend {
     int (*global_avgpool_native)(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e);
 
     void (*destroy)(Backend *b);
+
+    /* Training ops (backward passes, frozen BN; backend_train.h), or NULL on a backend
+     * that only runs inference. */
+    const struct BackendTrainOps *train;
 };
 
 int backend_reference_create(Backend **out, Err *e);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "backend/backend_train.h"
 #include "backend/dnnl_check.h"
 
 typedef struct CpuCtx {
@@ -302,6 +303,7 @@ int backend_cpu_create(Backend **out, int threads, Err *e) {
     b->maxpool3x3s2_native = cpu_maxpool_native;
     b->global_avgpool_native = cpu_gap_native;
     b->destroy = cpu_destroy;
+    b->train = backend_cpu_train_ops();
     dnnl_status_t st = dnnl_engine_create(&ctx->engine, dnnl_cpu, 0);
     if (st == dnnl_success) st = dnnl_stream_create(&ctx->stream, ctx->engine, dnnl_stream_default_flags);
     if (st != dnnl_success) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/backend_train.h"
 
 typedef struct RefConv {
     ConvDesc d;
@@ -140,6 +141,7 @@ int backend_reference_create(Backend **out, Err *e) {
     b->maxpool3x3s2 = ref_maxpool;
     b->global_avgpool = ref_gap;
     b->destroy = ref_destroy;
+    b->train = backend_reference_train_ops();
     *out = b;
     return 0;
 }
