@@ -83,31 +83,45 @@ static int run_block(Backbone *bb, int first, float **buf, Err *e) {
     return last + 1;
 }
 
-int backbone_forward(Backbone *bb, const float *images, int n, float *features, Err *e) {
+static int upload_images(Backbone *bb, const float *images, int n, Err *e) {
     Backend *be = bb->be;
     int s = bb->image_size;
     if (n <= 0 || n > bb->max_batch) return err_fail(e, "backbone batch %d outside 1..%d", n, bb->max_batch);
     size_t per_image = (size_t)s * s * 3;
     if (be->upload(be, bb->input, images, (size_t)n * per_image * sizeof(float), e)) return -1;
-    if (n < bb->max_batch) {
-        /* A short batch runs on the planned shape; the padding images are zeros. */
-        float *pad = calloc((size_t)(bb->max_batch - n) * per_image, sizeof(float));
-        int rc = pad ? be->upload(be, bb->input + n * per_image, pad, (size_t)(bb->max_batch - n) * per_image * sizeof(float), e)
-                     : err_fail(e, "out of memory");
-        free(pad);
-        if (rc) return -1;
-    }
+    if (n == bb->max_batch) return 0;
+    /* A short batch runs on the planned shape; the padding images are zeros. */
+    float *pad = calloc((size_t)(bb->max_batch - n) * per_image, sizeof(float));
+    int rc = pad ? be->upload(be, bb->input + n * per_image, pad, (size_t)(bb->max_batch - n) * per_image * sizeof(float), e)
+                 : err_fail(e, "out of memory");
+    free(pad);
+    return rc;
+}
+
+int backbone_forward_until(Backbone *bb, const float *images, int n, int stop_conv, float **out, Err *e) {
+    Backend *be = bb->be;
+    if (upload_images(bb, images, n, e)) return -1;
+    if (stop_conv == 0) { *out = bb->input; return 0; }
     float *buf[4] = {bb->act[0], bb->act[1], bb->act[2], bb->act[3]};
-    int c1 = resnet_side(s, 1);
+    int c1 = resnet_side(bb->image_size, 1), native = be->native_layout;
     if (run_conv(bb, 0, bb->input, NULL, buf[BUF_T1], e)) return -1;
-    int native = be->native_layout;
     if ((native ? be->maxpool3x3s2_native : be->maxpool3x3s2)(be, buf[BUF_T1], bb->max_batch, c1, c1, 64, buf[BUF_X], e))
         return err_context(e, "pool1_pool");
-    for (int i = 1; i < bb->arch.n_convs;)
-        if ((i = run_block(bb, i, buf, e)) < 0) return -1;
-    int last = resnet_side(s, 5);
-    if ((native ? be->global_avgpool_native : be->global_avgpool)(be, buf[BUF_X], bb->max_batch, last, last, RESNET_FEATURES,
-                                                                  bb->features, e))
+    int i = 1;
+    while (i > 0 && i < stop_conv) i = run_block(bb, i, buf, e);
+    if (i < 0) return -1;
+    if (i != stop_conv) return err_fail(e, "conv %d does not start a block", stop_conv);
+    *out = buf[BUF_X];
+    return 0;
+}
+
+int backbone_forward(Backbone *bb, const float *images, int n, float *features, Err *e) {
+    Backend *be = bb->be;
+    float *x;
+    if (backbone_forward_until(bb, images, n, bb->arch.n_convs, &x, e)) return -1;
+    int last = resnet_side(bb->image_size, 5);
+    if ((be->native_layout ? be->global_avgpool_native : be->global_avgpool)(be, x, bb->max_batch, last, last, RESNET_FEATURES,
+                                                                              bb->features, e))
         return err_context(e, "avg_pool");
     if (be->download(be, features, bb->features, (size_t)n * RESNET_FEATURES * sizeof(float), e)) return -1;
     return be->sync(be, e);

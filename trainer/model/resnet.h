@@ -85,6 +85,10 @@ int backbone_create(Backbone *bb, Backend *be, const char *arch_name, const Resn
 /* images: host (n, S, S, 3) preprocessed; features: host (n, 2048). n <= max_batch;
  * a short batch is zero-padded to max_batch (one plan per shape). */
 int backbone_forward(Backbone *bb, const float *images, int n, float *features, Err *e);
+/* Runs the stem and the blocks before conv index stop_conv (which must start a block, or
+ * be n_convs for the whole network); *out is the backend buffer holding that activation,
+ * in the backend's native layout. stop_conv 0 gives the uploaded images. */
+int backbone_forward_until(Backbone *bb, const float *images, int n, int stop_conv, float **out, Err *e);
 void backbone_free(Backbone *bb);
 
 #endif

@@ -353,58 +353,25 @@ int resnet_suffix_backward(ResnetSuffix *s, const float *d_features, int n, floa
 
 /* -------------------------------------------------------------- frozen prefix */
 
-enum { BUF_X = 0, BUF_T1 = 1, BUF_T2 = 2, BUF_S = 3 };   /* as backbone.c uses bb->act */
-
-static int prefix_conv(Backbone *bb, int i, const float *x, const float *res, float *y, Err *e) {
-    if (bb->be->conv_forward(bb->be, bb->convs[i], x, res, y, e)) return err_context(e, "%s", bb->arch.convs[i].conv);
-    return 0;
-}
-
-/* One folded block from conv index `first` (backbone.c's run_block); the next index, or -1. */
-static int prefix_block(Backbone *bb, int first, float **buf, Err *e) {
-    int projection = first + 2 < bb->arch.n_convs && conv_role(&bb->arch.convs[first + 2]) == '0';
-    if (projection && prefix_conv(bb, first + 2, buf[BUF_X], NULL, buf[BUF_S], e)) return -1;
-    if (prefix_conv(bb, first, buf[BUF_X], NULL, buf[BUF_T1], e) || prefix_conv(bb, first + 1, buf[BUF_T1], NULL, buf[BUF_T2], e))
-        return -1;
-    int last = first + (projection ? 3 : 2);
-    float *res = projection ? buf[BUF_S] : buf[BUF_X];
-    if (prefix_conv(bb, last, buf[BUF_T2], res, res, e)) return -1;
-    if (projection) { float *t = buf[BUF_X]; buf[BUF_X] = buf[BUF_S]; buf[BUF_S] = t; }
-    return last + 1;
-}
-
-static int upload_images(Backbone *bb, const float *images, int n, Err *e) {
-    Backend *be = bb->be;
-    size_t per_image = (size_t)bb->image_size * bb->image_size * 3;
-    if (be->upload(be, bb->input, images, (size_t)n * per_image * sizeof(float), e)) return -1;
-    /* A short batch runs on the planned shape; the padding images are zeros. */
-    return n < bb->max_batch ? upload_zeros(be, bb->input + n * per_image, (size_t)(bb->max_batch - n) * per_image, e) : 0;
-}
 
 int resnet_prefix_forward(Backbone *bb, int first_conv, const float *images, int n, const float **out, Err *e) {
     Backend *be = bb->be;
     if (n <= 0 || n > bb->max_batch) return err_fail(e, "prefix batch %d outside 1..%d", n, bb->max_batch);
     if (first_conv < 0 || first_conv >= bb->arch.n_convs || (first_conv > 0 && conv_role(&bb->arch.convs[first_conv]) != '1'))
         return err_fail(e, "prefix: conv %d does not start a block", first_conv);
-    if (upload_images(bb, images, n, e)) return -1;
-    if (first_conv == 0) { *out = bb->input; return 0; }
-    float *buf[4] = {bb->act[0], bb->act[1], bb->act[2], bb->act[3]};
-    int c1 = resnet_side(bb->image_size, 1), native = be->native_layout;
-    if (prefix_conv(bb, 0, bb->input, NULL, buf[BUF_T1], e)) return -1;
-    if ((native ? be->maxpool3x3s2_native : be->maxpool3x3s2)(be, buf[BUF_T1], bb->max_batch, c1, c1, 64, buf[BUF_X], e))
-        return err_context(e, "pool1_pool");
-    int i = 1;
-    while (i > 0 && i < first_conv) i = prefix_block(bb, i, buf, e);
-    if (i < 0) return -1;
-    *out = buf[BUF_X];
-    if (!native) return 0;
+    float *x;
+    if (backbone_forward_until(bb, images, n, first_conv, &x, e)) return -1;
+    *out = x;
+    if (first_conv == 0 || !be->native_layout) return 0;
     /* The backbone ran in the backend's native layout; the suffix reads NHWC. T1 is free now. */
     const ResnetConvSpec *next = &bb->arch.convs[first_conv];
     int side = resnet_side(bb->image_size, next->in_halvings);
     if (!be->train || !be->train->native_to_nhwc)
         return err_fail(e, "backend '%s' cannot convert its native layout to NHWC", be->name);
-    if (be->train->native_to_nhwc(be, buf[BUF_X], bb->max_batch, side, side, next->cin, buf[BUF_T1], e)) return -1;
-    *out = buf[BUF_T1];
+    /* act[1] (the T1 scratch of backbone.c; the result is in act[0] or act[3]) is free now. */
+    float *t1 = bb->act[1];
+    if (be->train->native_to_nhwc(be, x, bb->max_batch, side, side, next->cin, t1, e)) return -1;
+    *out = t1;
     return 0;
 }
 
