@@ -150,7 +150,7 @@ def main():
     p.add_argument("--iters", type=int, default=3, help="forward: timed passes, best is kept")
     p.add_argument("--runs", type=int, default=2, help="job: timed passes over all images, best is kept")
     p.add_argument("images", nargs="*")
-    a = p.parse_args()
+    a = p.parse_intermixed_args()
     if a.mode == "job" and not a.images:
         p.error("job needs IMAGE arguments")
     torch.set_num_threads(a.threads)
