@@ -30,7 +30,8 @@ static int *labels_of(const DatasetSplit *s, Err *e) {
 
 static float *feature_table(size_t rows, Err *e) { return tl_malloc(e, rows * FEATURE_DIM * sizeof(float), "feature table"); }
 
-/* Loads (computing what is missing) every feature table the trial needs. */
+/* Loads (computing what is missing) every feature table the trial needs. Fine-tuning from
+ * the first epoch needs no training features (validation: the untrained accuracy). */
 static int load_features(Trial *t, Err *e) {
     TrialEntries *te = &t->te;
     int views = te->n_train_views ? te->n_train_views : 1;
@@ -43,6 +44,7 @@ static int load_features(Trial *t, Err *e) {
     if (!t->train_x || !t->val_x || !t->test_x || !t->train_y || !t->val_y || !t->test_y) return -1;
     if (feature_entry_get(&t->fx, t->cache_dir, &te->validation, t->val_x, e)) return -1;
     if (t->ds.test.n && feature_entry_get(&t->fx, t->cache_dir, &te->test, t->test_x, e)) return -1;
+    if (strcmp(t->cfg->model.trainable, "head") && t->cfg->finetune.after_epochs == 0) return 0;
     for (int v = 0; v < te->n_train_views; v++)
         if (feature_entry_get(&t->fx, t->cache_dir, &te->train[v], t->train_x + (size_t)v * t->ds.train.n * FEATURE_DIM, e))
             return -1;
@@ -89,7 +91,7 @@ static int history_alloc(History *h, int epochs, Err *e) {
 static int init_callbacks(Trial *t, Err *e) {
     char csv[1100];
     fs_join(csv, sizeof csv, t->opt->out_dir, "train_log.csv");
-    return callbacks_init(&t->cb, &t->cfg->callbacks, t->head.n_params, csv, t->hist.n, e);
+    return callbacks_init(&t->cb, &t->cfg->callbacks, t->n_weights, csv, t->hist.n, e);
 }
 
 static int setup_model(Trial *t, Err *e) {
@@ -104,9 +106,11 @@ static int setup_model(Trial *t, Err *e) {
         return -1;
     for (int i = 0; i < t->head.n_views; i++)
         if (t->head.views[i].trainable && optimizer_add_range(&t->optim, t->head.views[i].offset, t->head.views[i].size, e)) return -1;
+    if (finetune_create(t, e)) return -1;
+    t->n_weights = t->head.n_params + (t->ft.enabled ? t->ft.s.n_params : 0);
     if (schedule_init(&t->sched, &c->schedule, c->train.lr, c->train.epochs, e) || history_alloc(&t->hist, c->train.epochs, e))
         return -1;
-    t->best_params = tl_malloc(e, t->head.n_params * sizeof(float), "best weights");
+    t->best_params = tl_malloc(e, t->n_weights * sizeof(float), "best weights");
     t->batch_x = tl_malloc(e, (size_t)c->train.batch_size * FEATURE_DIM * sizeof(float), "batch");
     t->batch_y = tl_malloc(e, sizeof(int) * (size_t)c->train.batch_size, "batch labels");
     t->order = tl_malloc(e, sizeof(int) * (size_t)t->ds.train.n, "epoch order");
@@ -156,14 +160,19 @@ static void gather_batch(Trial *t, int epoch, int start, int b) {
     }
 }
 
-/* One epoch of training steps; fills logs->loss and logs->accuracy. */
+void trial_epoch_order(Trial *t, int epoch) {
+    int n = t->ds.train.n;
+    for (int i = 0; i < n; i++) t->order[i] = i;
+    Rng r;
+    rng_init(&r, (uint64_t)t->cfg->train.seed, RNG_SHUFFLE, (uint32_t)epoch, 0);
+    rng_shuffle(&r, t->order, n);
+}
+
+/* One epoch of training steps on cached features; fills logs->loss and logs->accuracy. */
 static void train_epoch(Trial *t, int epoch, float lr, EpochLogs *logs) {
     const TrialConfig *c = t->cfg;
     int n = t->ds.train.n, B = c->train.batch_size, C = t->ds.n_classes;
-    for (int i = 0; i < n; i++) t->order[i] = i;
-    Rng r;
-    rng_init(&r, (uint64_t)c->train.seed, RNG_SHUFFLE, (uint32_t)epoch, 0);
-    rng_shuffle(&r, t->order, n);
+    trial_epoch_order(t, epoch);
     MeanMetric lm = {0, 0}, am = {0, 0};
     for (int s = 0, step = 0; s < n; s += B, step++) {
         int b = n - s < B ? n - s : B;
@@ -192,14 +201,19 @@ static int monitor_improved(const Trial *t, const EpochLogs *logs, double *value
 static void log_epoch(const Trial *t, int epoch, const EpochLogs *l) {
     FILE *f = t->opt->log;
     if (!f) return;
-    fprintf(f, "epoch %3d/%d  loss %.4f  accuracy %.4f  val_loss %.4f  val_accuracy %.4f  lr %.3g  %.2fs\n", epoch + 1,
-            t->cfg->train.epochs, l->loss, l->accuracy, l->val_loss, l->val_accuracy, l->lr, l->seconds);
+    fprintf(f, "epoch %3d/%d  loss %.4f  accuracy %.4f  val_loss %.4f  val_accuracy %.4f  lr %.3g  %.2fs%s\n", epoch + 1,
+            t->cfg->train.epochs, l->loss, l->accuracy, l->val_loss, l->val_accuracy, l->lr, l->seconds,
+            !t->ft.enabled ? "" : finetune_epoch(t, epoch) ? "  phase finetune" : "  phase head");
     fflush(f);
 }
 
 static int after_epoch(Trial *t, int epoch, EpochLogs *logs, Err *e) {
     EpochActions act;
-    if (callbacks_epoch_end(&t->cb, &t->sched, epoch, logs, t->head.params, &act, e)) return -1;
+    /* Fine-tuning: the callbacks see head and suffix as one weights vector. */
+    float *w = t->ft.enabled ? t->ft.weights : t->head.params;
+    if (t->ft.enabled) trial_weights_get(t, w);
+    if (callbacks_epoch_end(&t->cb, &t->sched, epoch, logs, w, &act, e)) return -1;
+    if (t->ft.enabled && act.restored) trial_weights_set(t, w);
     History *h = &t->hist;
     h->accuracy[h->n] = logs->accuracy;
     h->loss[h->n] = logs->loss;
@@ -214,7 +228,7 @@ static int after_epoch(Trial *t, int epoch, EpochLogs *logs, Err *e) {
     /* ModelCheckpoint(save_best_only) writes after any EarlyStopping restore; with the
      * checkpoint off, the report's best weights are still kept in memory. */
     if (t->cfg->callbacks.checkpoint_enabled ? act.save_best : improved) {
-        memcpy(t->best_params, t->head.params, t->head.n_params * sizeof(float));
+        trial_weights_get(t, t->best_params);
         t->have_best = 1;
         if (t->cfg->callbacks.checkpoint_enabled && trial_best_save(t, epoch, value, e)) return -1;
     }
@@ -222,7 +236,7 @@ static int after_epoch(Trial *t, int epoch, EpochLogs *logs, Err *e) {
     t->finished = act.stop;
     t->diverged = act.diverged;
     log_epoch(t, epoch, logs);
-    return trial_state_save(t, e);
+    return trial_state_save(t, e) || finetune_write_phases(t, e) ? -1 : 0;
 }
 
 static int run_epochs(Trial *t, double t_start, Err *e) {
@@ -230,9 +244,15 @@ static int run_epochs(Trial *t, double t_start, Err *e) {
     for (int epoch = t->next_epoch; epoch < c->train.epochs && !t->finished; epoch++) {
         double t0 = now_seconds();
         float lr = schedule_epoch_begin(&t->sched, epoch);
-        if (t->te.n_train_views == 0 && recompute_epoch_features(t, epoch, e)) return -1;
         EpochLogs logs = {0};
-        train_epoch(t, epoch, lr, &logs);
+        if (finetune_epoch(t, epoch)) {
+            int rc = finetune_train_epoch(t, epoch, lr, &logs, e);
+            if (rc) return rc;
+            if (finetune_features(t, &t->ds.validation, t->val_x, e)) return -1;
+        } else {
+            if (t->te.n_train_views == 0 && recompute_epoch_features(t, epoch, e)) return -1;
+            train_epoch(t, epoch, lr, &logs);
+        }
         double vl, va;
         evaluate(t, t->val_x, t->val_y, t->ds.validation.n, &vl, &va, NULL, NULL);
         logs.val_loss = (float)vl;
@@ -250,7 +270,7 @@ static int run_epochs(Trial *t, double t_start, Err *e) {
 
 /* Test metrics with the best weights, confusion.csv and errors.csv. */
 static int finish(Trial *t, TrialResult *res, Err *e) {
-    if (t->have_best) memcpy(t->head.params, t->best_params, t->head.n_params * sizeof(float));
+    if (t->have_best) trial_weights_set(t, t->best_params);
     const History *h = &t->hist;
     int b = t->best_epoch, last = h->n - 1;
     res->status = t->diverged || t->cb.diverged ? TRIAL_DIVERGED : TRIAL_DONE;
@@ -268,9 +288,12 @@ static int finish(Trial *t, TrialResult *res, Err *e) {
     res->seconds_per_epoch = h->n ? sum / h->n : NAN;
     res->seconds = t->elapsed;
     /* Confusion on test when there is one, else on validation. */
-    const float *x = t->ds.test.n ? t->test_x : t->val_x;
+    float *x = t->ds.test.n ? t->test_x : t->val_x;
     const int *y = t->ds.test.n ? t->test_y : t->val_y;
     int n = t->ds.test.n ? t->ds.test.n : t->ds.validation.n;
+    /* After fine-tuning the cached features are stale: recompute them with the best weights. */
+    if (finetune_epoch(t, h->n - 1) && finetune_features(t, t->ds.test.n ? &t->ds.test : &t->ds.validation, x, e))
+        return -1;
     Confusion cm;
     if (confusion_create(&cm, t->ds.n_classes, e)) return -1;
     double loss, acc, top5;
@@ -290,8 +313,6 @@ static int finish(Trial *t, TrialResult *res, Err *e) {
 static int prepare(Trial *t, Err *e) {
     const TrialConfig *c = t->cfg;
     if (!c->data.root[0]) return err_fail(e, "data.root is required");
-    if (strcmp(c->model.trainable, "head"))
-        return err_fail(e, "model.trainable '%s': fine-tuning the backbone is not available yet; use 'head'", c->model.trainable);
     if (dataset_open(&c->data, c->train.seed, &t->ds, e))
         return err_context(e, "%s: data.root", t->opt->config_path ? t->opt->config_path : "config");
     if (t->ds.report[0] && t->opt->log) fprintf(t->opt->log, "%s", t->ds.report);
@@ -307,6 +328,7 @@ static int prepare(Trial *t, Err *e) {
 
 static void trial_free(Trial *t) {
     callbacks_free(&t->cb);
+    finetune_free(&t->ft);
     optimizer_free(&t->optim);
     head_free(&t->head);
     free(t->hist.accuracy);

@@ -29,12 +29,50 @@ static int add_callback_state(Checkpoint *ck, const Trial *t, double *es_state, 
     double pl_v[4] = {p->best, p->wait, p->cooldown_counter, p->reductions};
     memcpy(es_state, es_v, sizeof es_v);
     memcpy(plateau, pl_v, sizeof pl_v);
-    int64_t five = 5, four = 4, nw = (int64_t)t->head.n_params;
+    int64_t five = 5, four = 4, nw = (int64_t)t->n_weights;
     if (ckpt_add_f64(ck, "es.state", es_state, 1, &five, e) || ckpt_add_f64(ck, "sched.plateau", plateau, 1, &four, e) ||
         ckpt_add_scalar_f64(ck, "sched.lr", t->sched.lr, e) || ckpt_add_scalar_f64(ck, "ckpt.best", cb->ckpt.best, e) ||
         ckpt_add_scalar_i64(ck, "cb.diverged", cb->diverged, e))
         return -1;
     if (cb->es.best_weights && ckpt_add_f32(ck, "es.best_weights", cb->es.best_weights, 1, &nw, e)) return -1;
+    return 0;
+}
+
+/* Fine-tuning: the suffix parameters by view name (from `params`, laid out as s.params), */
+static int add_suffix_params(Checkpoint *ck, const ResnetSuffix *s, const float *params, Err *e) {
+    for (int i = 0; i < s->n_views; i++) {
+        const SuffixView *v = &s->views[i];
+        int64_t shape[4] = {v->shape[0], v->shape[1], v->shape[2], v->shape[3]};
+        if (ckpt_add_f32(ck, v->name, params + v->offset, v->ndim, shape, e)) return -1;
+    }
+    return 0;
+}
+
+static int get_suffix_params(const CkptReader *r, const ResnetSuffix *s, float *params, Err *e) {
+    for (int i = 0; i < s->n_views; i++)
+        if (ckpt_get_f32(r, s->views[i].name, params + s->views[i].offset, s->views[i].size, e)) return -1;
+    return 0;
+}
+
+/* ... and the suffix optimizer's moments and step. */
+static int add_suffix_state(Checkpoint *ck, const Trial *t, Err *e) {
+    const Finetune *ft = &t->ft;
+    if (!ft->enabled) return 0;
+    int64_t n = (int64_t)ft->s.n_params;
+    return add_suffix_params(ck, &ft->s, ft->s.params, e) || ckpt_add_f32(ck, "suffix_opt.m", ft->optim.m, 1, &n, e) ||
+           (ft->optim.v && ckpt_add_f32(ck, "suffix_opt.v", ft->optim.v, 1, &n, e)) ||
+           ckpt_add_scalar_i64(ck, "suffix_opt.iterations", ft->optim.iterations, e) ? -1 : 0;
+}
+
+static int load_suffix_state(const CkptReader *r, Trial *t, Err *e) {
+    Finetune *ft = &t->ft;
+    if (!ft->enabled) return 0;
+    size_t n = ft->s.n_params;
+    int64_t it;
+    if (get_suffix_params(r, &ft->s, ft->s.params, e) || ckpt_get_f32(r, "suffix_opt.m", ft->optim.m, n, e) ||
+        (ft->optim.v && ckpt_get_f32(r, "suffix_opt.v", ft->optim.v, n, e)) || ckpt_get_i64(r, "suffix_opt.iterations", &it, 1, e))
+        return -1;
+    ft->optim.iterations = it;
     return 0;
 }
 
@@ -52,7 +90,7 @@ int trial_state_save(const Trial *t, Err *e) {
              ckpt_add_scalar_i64(&ck, "trial.best_epoch", t->best_epoch, e) ||
              ckpt_add_scalar_f64(&ck, "trial.best_monitor", t->best_monitor, e) ||
              ckpt_add_scalar_f64(&ck, "trial.untrained_val_accuracy", t->untrained_val_accuracy, e) ||
-             ckpt_add_scalar_f64(&ck, "trial.elapsed", t->elapsed, e) ? -1 : 0;
+             ckpt_add_scalar_f64(&ck, "trial.elapsed", t->elapsed, e) || add_suffix_state(&ck, t, e) ? -1 : 0;
     char path[1100];
     if (rc == 0) rc = ckpt_write_atomic(&ck, fs_join(path, sizeof path, t->opt->out_dir, "last.safetensors"), e);
     ckpt_free(&ck);
@@ -90,7 +128,7 @@ static int load_callbacks(const CkptReader *r, Trial *t, Err *e) {
     t->cb.ckpt.best = best;
     t->cb.diverged = (int)div;
     if (t->cb.es.best_weights && st->has_best_weights &&
-        ckpt_get_f32(r, "es.best_weights", t->cb.es.best_weights, t->head.n_params, e))
+        ckpt_get_f32(r, "es.best_weights", t->cb.es.best_weights, t->n_weights, e))
         return -1;
     return 0;
 }
@@ -108,7 +146,7 @@ static int load_state(const CkptReader *r, const char *path, Trial *t, Err *e) {
         ckpt_get_i64(r, "trial.finished", &finished, 1, e) || ckpt_get_i64(r, "trial.best_epoch", &best_epoch, 1, e) ||
         get_scalar(r, "trial.best_monitor", &t->best_monitor, e) ||
         get_scalar(r, "trial.untrained_val_accuracy", &t->untrained_val_accuracy, e) ||
-        get_scalar(r, "trial.elapsed", &t->elapsed, e))
+        get_scalar(r, "trial.elapsed", &t->elapsed, e) || load_suffix_state(r, t, e))
         return -1;
     t->optim.iterations = it;
     t->next_epoch = (int)next;
@@ -151,6 +189,8 @@ int trial_best_save(const Trial *t, int epoch, double monitor, Err *e) {
         int64_t shape[2] = {v->shape[0], v->shape[1]};
         rc = ckpt_add_f32(&ck, v->name, t->best_params + v->offset, v->ndim, shape, e);
     }
+    if (rc == 0 && t->ft.enabled) rc = add_suffix_params(&ck, &t->ft.s, t->best_params + t->head.n_params, e) ||
+                                       ckpt_set_meta(&ck, "trainable", t->cfg->model.trainable, e);
     snprintf(num, sizeof num, "%d", epoch);
     if (rc == 0) rc = ckpt_set_meta(&ck, "format", "resnet-sweep head v1", e) || ckpt_set_meta(&ck, "classes", classes, e) ||
                       ckpt_set_meta(&ck, "epoch", num, e) || ckpt_set_meta(&ck, "config_digest", t->config_digest, e);
@@ -174,6 +214,7 @@ int trial_best_load(Trial *t, Err *e) {
         const ParamView *v = &t->head.views[i];
         rc = ckpt_get_f32(&r, v->name, t->best_params + v->offset, v->size, e);
     }
+    if (rc == 0 && t->ft.enabled) rc = get_suffix_params(&r, &t->ft.s, t->best_params + t->head.n_params, e);
     ckpt_close(&r);
     if (rc) return err_context(e, "%s", path);
     t->have_best = 1;

@@ -1,0 +1,187 @@
+/* Fine-tuning the backbone from model.trainable on (issue 6), on the CPU backends.
+ *
+ *   for batch (the epoch's shuffled order, augmentation view 1000000 + epoch as views: 0):
+ *     images -> frozen prefix (BN folded) -> suffix (BN frozen statistics) -> features (b, 2048)
+ *     head forward (training) -> CE + L2 -> head backward with d(features)
+ *     suffix backward -> head optimizer step (lr), suffix optimizer step (backbone lr)
+ *
+ * The prefix runs again on every step: caching its output at the boundary is a later
+ * optimisation. Both optimizers share the schedule: lr_backbone = lr * backbone_lr / train.lr
+ * when train.backbone_lr > 0, else lr. */
+#include "train/trial_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fsutil.h"
+#include "core/rng.h"
+#include "model/loss.h"
+#include "train/metrics.h"
+
+int finetune_epoch(const Trial *t, int epoch) { return t->ft.enabled && epoch >= t->ft.start_epoch; }
+
+static int create_loaders(Trial *t, Err *e) {
+    const TrialConfig *c = t->cfg;
+    LoaderConfig lc = {.threads = t->be->threads > 0 ? t->be->threads : 2, .image_size = c->data.image_size,
+                       .interp = strcmp(c->data.interpolation, "bilinear") ? INTERP_NEAREST : INTERP_BILINEAR,
+                       .augment = NULL, .seed = (uint64_t)c->train.seed, .batch_capacity = c->train.batch_size, .depth = 3};
+    if (loader_create(&t->ft.eval_loader, &lc, e)) return -1;
+    if (c->augment.strength > 0) lc.augment = &c->augment;
+    return loader_create(&t->ft.train_loader, &lc, e);
+}
+
+/* The prefix and suffix from the config's weights; the suffix optimizer over its trainable views. */
+static int create_model(Trial *t, Err *e) {
+    const TrialConfig *c = t->cfg;
+    Finetune *ft = &t->ft;
+    ResnetArch arch;
+    ResnetWeights w;
+    if (resnet_arch_init(&arch, c->model.backbone, e)) return -1;
+    int rc = resnet_weights_open(&w, &arch, c->model.weights, e);
+    resnet_arch_free(&arch);
+    if (rc) return -1;
+    int B = c->train.batch_size;
+    rc = backbone_create(&ft->bb, t->be, c->model.backbone, &w, c->data.image_size, B, e) ||
+         resnet_suffix_create(&ft->s, t->be, c->model.backbone, &w, c->model.trainable, c->data.image_size, B,
+                              c->model.train_bn_affine, e) ? -1 : 0;
+    resnet_weights_free(&w);
+    if (rc) return -1;
+    OptimizerSpec os = t->optim.spec;
+    if (optimizer_create(&ft->optim, &os, ft->s.n_params, e)) return -1;
+    for (int i = 0; i < ft->s.n_views; i++) {
+        const SuffixView *v = &ft->s.views[i];
+        if (v->trainable && optimizer_add_range(&ft->optim, v->offset, v->size, e)) return -1;
+    }
+    ft->d_features = tl_malloc(e, (size_t)B * FEATURE_DIM * sizeof(float), "feature gradients");
+    return ft->d_features ? 0 : -1;
+}
+
+static void log_path(const Trial *t) {
+    const Finetune *ft = &t->ft;
+    FILE *f = t->opt->log;
+    if (!f) return;
+    size_t trainable = 0;
+    for (int i = 0; i < ft->s.n_views; i++) trainable += ft->s.views[i].trainable ? ft->s.views[i].size : 0;
+    fprintf(f, "fine-tuning from %s (%s on): frozen prefix recomputed every step (caching it at the boundary is a later "
+               "optimisation); %zu suffix parameters, %zu trainable; %s\n",
+            t->cfg->model.trainable, ft->s.arch.convs[ft->s.first_conv].conv, ft->s.n_params, trainable,
+            ft->start_epoch > 0 ? "head alone on cached features first" : "from the first epoch");
+    if (ft->start_epoch > 0) fprintf(f, "phase head: epochs 1..%d; phase finetune: epochs %d..%d\n", ft->start_epoch,
+                                     ft->start_epoch + 1, t->cfg->train.epochs);
+    fflush(f);
+}
+
+int finetune_create(Trial *t, Err *e) {
+    const TrialConfig *c = t->cfg;
+    Finetune *ft = &t->ft;
+    if (!strcmp(c->model.trainable, "head")) return 0;
+    if (!t->be->train)
+        return err_fail(e, "model.trainable '%s': backend '%s' has no training ops; fine-tuning runs on train.device: cpu",
+                        c->model.trainable, t->be->name);
+    ft->enabled = 1;
+    ft->start_epoch = c->finetune.after_epochs;
+    if (create_model(t, e) || create_loaders(t, e)) return err_context(e, "fine-tuning from %s", c->model.trainable);
+    ft->weights = tl_malloc(e, (t->head.n_params + ft->s.n_params) * sizeof(float), "weights vector");
+    if (!ft->weights) return -1;
+    log_path(t);
+    return 0;
+}
+
+void finetune_free(Finetune *ft) {
+    if (!ft->enabled) return;
+    if (ft->train_loader) loader_destroy(ft->train_loader);
+    if (ft->eval_loader) loader_destroy(ft->eval_loader);
+    optimizer_free(&ft->optim);
+    if (ft->s.params) resnet_suffix_free(&ft->s);
+    if (ft->bb.convs) backbone_free(&ft->bb);
+    free(ft->d_features);
+    free(ft->weights);
+    memset(ft, 0, sizeof *ft);
+}
+
+void trial_weights_get(const Trial *t, float *dst) {
+    memcpy(dst, t->head.params, t->head.n_params * sizeof(float));
+    if (t->ft.enabled) memcpy(dst + t->head.n_params, t->ft.s.params, t->ft.s.n_params * sizeof(float));
+}
+
+void trial_weights_set(Trial *t, const float *src) {
+    memcpy(t->head.params, src, t->head.n_params * sizeof(float));
+    if (t->ft.enabled) memcpy(t->ft.s.params, src + t->head.n_params, t->ft.s.n_params * sizeof(float));
+}
+
+/* One step on a loaded batch; returns the batch's CE + L2 through *loss and its correct count. */
+static int train_step(Trial *t, const LoaderBatch *b, int epoch, int step, float lr, float lr_bb, float *loss, int *correct,
+                      Err *e) {
+    const TrialConfig *c = t->cfg;
+    Finetune *ft = &t->ft;
+    int C = t->ds.n_classes;
+    if (resnet_suffix_forward_images(&ft->s, &ft->bb, b->x, b->count, t->batch_x, e)) return -1;
+    head_forward(&t->head, t->batch_x, b->count, 1, (uint32_t)epoch, (uint32_t)step);
+    float ce = loss_xent(t->head.logits, b->labels, b->count, C, c->train.label_smoothing, t->head.dlogits);
+    head_backward(&t->head, t->head.dlogits, ft->d_features);
+    float l2 = loss_l2(&t->head, (float)c->model.head.l2, 1);
+    if (resnet_suffix_backward(&ft->s, ft->d_features, b->count, NULL, e)) return -1;
+    optimizer_step(&t->optim, t->head.params, t->head.grads, lr);
+    optimizer_step(&ft->optim, ft->s.params, ft->s.grads, lr_bb);
+    *loss = ce + l2;
+    *correct = count_correct(t->head.logits, b->labels, b->count, C);
+    return 0;
+}
+
+int finetune_train_epoch(Trial *t, int epoch, float lr, EpochLogs *logs, Err *e) {
+    const TrialConfig *c = t->cfg;
+    Finetune *ft = &t->ft;
+    float lr_bb = c->train.backbone_lr > 0 ? (float)(lr * c->train.backbone_lr / c->train.lr) : lr;
+    trial_epoch_order(t, epoch);
+    if (loader_start(ft->train_loader, t->ds.train.items, t->order, t->ds.train.n, c->train.batch_size,
+                     (uint32_t)(1000000 + epoch), e))
+        return -1;
+    MeanMetric lm = {0, 0}, am = {0, 0};
+    LoaderBatch *b;
+    int r = 0, step = 0, stop = 0;
+    while (!stop && (r = loader_next(ft->train_loader, &b, e)) == 1) {
+        float loss = 0;
+        int correct = 0;
+        int rc = train_step(t, b, epoch, step++, lr, lr_bb, &loss, &correct, e);
+        mean_update(&lm, loss * b->count, (float)b->count);
+        mean_update(&am, (float)correct, (float)b->count);
+        loader_release(ft->train_loader, b);
+        if (rc) return -1;
+        if (callbacks_batch_end(&t->cb, mean_result(&lm))) stop = 1;
+        if (t->opt->stop && *t->opt->stop) return 1;
+    }
+    if (!stop && r < 0) return -1;
+    logs->loss = mean_result(&lm);
+    logs->accuracy = mean_result(&am);
+    return 0;
+}
+
+int finetune_features(Trial *t, const DatasetSplit *split, float *dst, Err *e) {
+    Finetune *ft = &t->ft;
+    if (loader_start(ft->eval_loader, split->items, NULL, split->n, t->cfg->train.batch_size, 0, e)) return -1;
+    LoaderBatch *b;
+    int r = 0, done = 0;
+    while ((r = loader_next(ft->eval_loader, &b, e)) == 1) {
+        int rc = resnet_suffix_forward_images(&ft->s, &ft->bb, b->x, b->count, dst + (size_t)done * FEATURE_DIM, e);
+        done += b->count;
+        loader_release(ft->eval_loader, b);
+        if (rc) return -1;
+    }
+    if (r < 0) return -1;
+    return done == split->n ? 0 : err_fail(e, "fine-tuning features: %d of %d images", done, split->n);
+}
+
+int finetune_write_phases(const Trial *t, Err *e) {
+    if (!t->ft.enabled) return 0;
+    char path[1100], *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return err_fail(e, "out of memory");
+    fprintf(f, "epoch,phase\n");
+    for (int i = 0; i < t->hist.n; i++) fprintf(f, "%d,%s\n", i, finetune_epoch(t, i) ? "finetune" : "head");
+    fclose(f);
+    int rc = fs_write_atomic(fs_join(path, sizeof path, t->opt->out_dir, "train_phases.csv"), text, len, e);
+    free(text);
+    return rc;
+}
