@@ -4,6 +4,7 @@
  * Chosen over OpenBLAS sgemm by measurement (bench/bench_backbone: the machine's
  * OPENBLAS_CORETYPE=Haswell holds sgemm to ~200 GFLOP/s; oneDNN reaches well above). */
 #include <float.h>
+#include <cblas.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,6 +288,7 @@ int backend_cpu_create(Backend **out, int threads, Err *e) {
     b->name = "cpu";
     b->threads = threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     omp_set_num_threads(b->threads); /* oneDNN's OpenMP runtime reads this */
+    openblas_set_num_threads(b->threads); /* the head's GEMMs: one thread budget for both pools */
     b->alloc = cpu_alloc;
     b->release = cpu_release;
     b->upload = cpu_copy;

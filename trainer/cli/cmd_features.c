@@ -1,11 +1,13 @@
 /* trainer features --weights FILE.h5|random:SEED [--backbone resnet50] [--image-size N]
  *                 [--interpolation nearest|bilinear] [--batch N] [--threads N] [--device cpu|cuda|auto]
- *                 [--fast-decode] --out OUT.bin IMAGE...
+ *                 [--fast-decode] [--timing] --out OUT.bin IMAGE...
+ * --timing prints setup seconds and the decode+forward pipeline's images/s to stderr.
  * Writes one row of 2048 little-endian float32 per image, in argument order. Decoding runs
  * on a loader thread one batch ahead of the backbone. OUT.bin appears only when complete. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/commands.h"
 #include "cli/args.h"
@@ -15,7 +17,7 @@
 
 typedef struct FeaturesArgs {
     const char *weights, *backbone, *out, *device, *interp;
-    int image_size, batch, threads, fast;
+    int image_size, batch, threads, fast, timing;
     char **images;
     int n_images;
 } FeaturesArgs;
@@ -33,6 +35,7 @@ static int parse(int argc, char **argv, FeaturesArgs *a) {
         else if (arg_value(argc, argv, &i, "--batch", &v)) a->batch = atoi(v);
         else if (arg_value(argc, argv, &i, "--threads", &v)) a->threads = atoi(v);
         else if (!strcmp(argv[i], "--fast-decode")) a->fast = 1;
+        else if (!strcmp(argv[i], "--timing")) a->timing = 1;
         else if (argv[i][0] == '-' && argv[i][1] == '-') { fprintf(stderr, "trainer features: unknown option %s\n", argv[i]); return -1; }
         else { a->images = argv + i; a->n_images = argc - i; break; }
     }
@@ -45,7 +48,14 @@ static int parse(int argc, char **argv, FeaturesArgs *a) {
     return -1;
 }
 
+static double now_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
 static int run(const FeaturesArgs *a, Err *e) {
+    double t0 = now_seconds();
     ResnetArch arch;
     ResnetWeights w;
     Backend *be = NULL;
@@ -64,6 +74,7 @@ static int run(const FeaturesArgs *a, Err *e) {
     ImageBatcherConfig ic = {.image_size = a->image_size, .interp = strcmp(a->interp, "bilinear") ? INTERP_NEAREST : INTERP_BILINEAR,
                              .fast_decode = a->fast, .batch = batch};
     rc = !feats || fs_atomic_open(&af, a->out, e) ? -1 : 0;
+    double t1 = now_seconds(); /* setup done: weights, plans, buffers */
     if (rc == 0 && image_batcher_start(&ib, &ic, (const char *const *)a->images, a->n_images, e)) { fs_atomic_abort(&af); rc = -1; }
     for (int done = 0; rc == 0 && done < a->n_images;) {
         const float *images;
@@ -75,6 +86,10 @@ static int run(const FeaturesArgs *a, Err *e) {
     if (feats && rc == 0) image_batcher_stop(&ib);
     else if (feats && af.f) { image_batcher_stop(&ib); fs_atomic_abort(&af); }
     if (rc == 0) rc = fs_atomic_commit(&af, e);
+    double t2 = now_seconds();
+    if (rc == 0 && a->timing)
+        fprintf(stderr, "setup_seconds %.3f\npipeline_seconds %.3f\npipeline_images_per_s %.2f\n", t1 - t0, t2 - t1,
+                a->n_images / (t2 - t1));
     free(feats);
     backbone_free(&bb);
     backend_destroy(be);
