@@ -168,6 +168,19 @@ void trial_epoch_order(Trial *t, int epoch) {
     rng_shuffle(&r, t->order, n);
 }
 
+void trial_progress(const Trial *t, int epoch, int step, int steps, float loss, float accuracy) {
+    if (!t->opt->progress || (step % (steps / 40 + 1) && step + 1 != steps)) return;
+    enum { WIDTH = 30 };
+    int filled = (int)((long)(step + 1) * WIDTH / steps);
+    char bar[WIDTH + 1];
+    for (int i = 0; i < WIDTH; i++) bar[i] = i < filled ? '=' : (i == filled ? '>' : ' ');
+    bar[WIDTH] = 0;
+    fprintf(stderr, "\repoch %d/%d [%s] %d/%d  loss %.4f  accuracy %.4f", epoch + 1, t->cfg->train.epochs, bar, step + 1, steps,
+            loss, accuracy);
+    if (step + 1 == steps) fputs("\r\033[K", stderr); /* the epoch line replaces the bar */
+    fflush(stderr);
+}
+
 /* One epoch of training steps on cached features; fills logs->loss and logs->accuracy. */
 static void train_epoch(Trial *t, int epoch, float lr, EpochLogs *logs) {
     const TrialConfig *c = t->cfg;
@@ -184,6 +197,7 @@ static void train_epoch(Trial *t, int epoch, float lr, EpochLogs *logs) {
         mean_update(&lm, (ce + l2) * b, (float)b);
         mean_update(&am, (float)count_correct(t->head.logits, t->batch_y, b, C), (float)b);
         optimizer_step(&t->optim, t->head.params, t->head.grads, lr);
+        trial_progress(t, epoch, step, (n + B - 1) / B, mean_result(&lm), mean_result(&am));
         if (callbacks_batch_end(&t->cb, mean_result(&lm))) break;
     }
     logs->loss = mean_result(&lm);

@@ -148,6 +148,8 @@ int finetune_train_epoch(Trial *t, int epoch, float lr, EpochLogs *logs, Err *e)
         mean_update(&am, (float)correct, (float)b->count);
         loader_release(ft->train_loader, b);
         if (rc) return -1;
+        int B = c->train.batch_size;
+        trial_progress(t, epoch, step - 1, (t->ds.train.n + B - 1) / B, mean_result(&lm), mean_result(&am));
         if (callbacks_batch_end(&t->cb, mean_result(&lm))) stop = 1;
         if (t->opt->stop && *t->opt->stop) return 1;
     }

@@ -88,6 +88,9 @@ int finetune_write_phases(const Trial *t, Err *e);
 /* The epoch's training order (RNG_SHUFFLE keyed by seed and epoch) into t->order. */
 void trial_epoch_order(Trial *t, int epoch);
 
+/* A progress bar for the running epoch on a terminal (opt->progress); nothing otherwise. */
+void trial_progress(const Trial *t, int epoch, int step, int steps, float loss, float accuracy);
+
 /* last.safetensors: everything a resume needs. */
 int trial_state_save(const Trial *t, Err *e);
 /* Loads the state if there is one; init_callbacks runs once the history is known.
