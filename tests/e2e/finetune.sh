@@ -93,5 +93,18 @@ for rows in 2 3; do
   cmp -s "$tmp/runs/full/train_phases.csv" "$tmp/runs/killed$rows/train_phases.csv" && ok || bad "resumed phases differ"
 done
 
+# predict and evaluate use the fine-tuned backbone: evaluate reproduces result.csv's test
+# metrics, and predict's top-1 over the test images gives the same accuracy.
+ev=$("$T" evaluate --run "$tmp/runs/full" --split test --threads 1 2>/dev/null)
+for m in loss:test_loss accuracy:test_accuracy top5:test_top5; do
+  got=$(printf '%s\n' "$ev" | awk -v k="${m%%:*}" '$1 == k {print $2}')
+  [ -n "$got" ] && [ "$got" = "$(field "$tmp/runs/full/result.csv" "${m#*:}")" ] && ok || bad "evaluate ${m%%:*} '$got' differs from result.csv"
+done
+printf '%s\n' "$ev" | grep -q "fine-tuned backbone" && ok || bad "evaluate did not use the fine-tuned backbone"
+acc=$("$T" predict --run "$tmp/runs/full" --top 1 --csv --threads 1 "$tmp"/d/test/*/*.jpg 2>/dev/null |
+      awk -F, 'NR > 1 {n++; k = split($1, p, "/"); if (p[k-1] == $3) c++} END {if (n) printf "%.6f", c / n}')
+want=$(awk -v a="$(field "$tmp/runs/full/result.csv" test_accuracy)" 'BEGIN {printf "%.6f", a}')
+[ "$acc" = "$want" ] && ok || bad "predict top-1 accuracy $acc, result.csv test_accuracy $want"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

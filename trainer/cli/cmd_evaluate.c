@@ -21,6 +21,8 @@
 #include "cli/commands.h"
 #include "core/fsutil.h"
 #include "model/loss.h"
+#include "data/loader.h"
+#include "model/resnet_train.h"
 #include "train/feature_cache.h"
 #include "train/metrics.h"
 #include "train/trial.h"
@@ -68,6 +70,46 @@ typedef struct Evaluation {
     double loss, accuracy, top5;
 } Evaluation;
 
+enum { FINETUNED_BATCH = 32 };
+
+/* A fine-tuned trial's features: frozen prefix + the trained suffix from best.safetensors,
+ * over the split's unaugmented images (the feature cache holds the untrained backbone's). */
+static int finetuned_features(Evaluation *ev, Err *e) {
+    const TrialConfig *c = &ev->model.cfg;
+    const DatasetSplit *sp = ev->split;
+    ResnetArch arch;
+    ResnetWeights w;
+    Backbone bb = {0};
+    ResnetSuffix suffix;
+    Loader *loader = NULL;
+    int batch = sp->n < FINETUNED_BATCH ? sp->n : FINETUNED_BATCH, suffix_made = 0;
+    if (resnet_arch_init(&arch, c->model.backbone, e)) return -1;
+    int rc = resnet_weights_open(&w, &arch, c->model.weights, e);
+    resnet_arch_free(&arch);
+    if (rc) return -1;
+    LoaderConfig lc = {.threads = ev->be->threads, .image_size = c->data.image_size,
+                       .interp = strcmp(c->data.interpolation, "bilinear") ? INTERP_NEAREST : INTERP_BILINEAR,
+                       .seed = (uint64_t)c->train.seed, .batch_capacity = batch, .depth = 3};
+    rc = backbone_create(&bb, ev->be, c->model.backbone, &w, c->data.image_size, batch, e) ||
+         (suffix_made = resnet_suffix_create(&suffix, ev->be, c->model.backbone, &w, c->model.trainable, c->data.image_size, batch,
+                                             c->model.train_bn_affine, e) == 0) == 0 ||
+         trial_model_load_suffix(&ev->model, &suffix, e) || loader_create(&loader, &lc, e) ||
+         loader_start(loader, sp->items, NULL, sp->n, batch, 0, e) ? -1 : 0;
+    resnet_weights_free(&w);
+    LoaderBatch *b;
+    int got = 0, row = 0;
+    while (rc == 0 && (got = loader_next(loader, &b, e)) == 1) {
+        rc = resnet_suffix_forward_images(&suffix, &bb, b->x, b->count, ev->x + (size_t)row * FEATURE_DIM, e);
+        row += b->count;
+        loader_release(loader, b);
+    }
+    if (got < 0) rc = -1;
+    if (loader) loader_destroy(loader);
+    if (suffix_made) resnet_suffix_free(&suffix);
+    if (bb.convs) backbone_free(&bb);
+    return rc;
+}
+
 /* The dataset must still have the classes the head was trained on, in the same order. */
 static int check_classes(const Evaluation *ev, Err *e) {
     const TrialModel *m = &ev->model;
@@ -111,6 +153,7 @@ static int load_features(Evaluation *ev, Err *e) {
     if (!ev->x || !ev->y) return -1;
     for (int i = 0; i < n; i++) ev->y[i] = ev->split->items[i].label;
     ev->fx.progress = isatty(2);
+    if (strcmp(c->model.trainable, "head")) return finetuned_features(ev, e);
     return feature_entry_get(&ev->fx, ev->cache_dir[0] ? ev->cache_dir : NULL, &ev->entry, ev->x, e);
 }
 
@@ -292,7 +335,9 @@ static void print_summary(const Evaluation *ev) {
     printf("%s  split %s: %d images, %d classes, best epoch %d\n", m->run_dir, ev->args->split, ev->split->n, m->n_classes,
            m->epoch);
     printf("  loss      %.9g\n  accuracy  %.9g\n  top5      %.9g\n", ev->loss, ev->accuracy, ev->top5);
-    printf("  features  %s\n", ev->fx.images_done == 0 ? "from the feature cache" : "computed (not in the cache)");
+    printf("  features  %s\n", strcmp(ev->model.cfg.model.trainable, "head") ? "computed through the fine-tuned backbone"
+                                : ev->fx.images_done == 0                    ? "from the feature cache"
+                                                                             : "computed (not in the cache)");
     ConfusedPair *pairs = NULL;
     int n = confusion_pairs(&ev->cm, &pairs, NULL);
     if (n > 0) printf("  most confused (true -> predicted):\n");

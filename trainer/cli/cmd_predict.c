@@ -55,6 +55,8 @@ typedef struct Predictor {
     TrialModel model;
     Backend *be;
     Backbone bb;
+    ResnetSuffix suffix;          /* fine-tuned trials: the trained backbone suffix */
+    int finetuned;
     int batch, image_size;
     Interp interp;
     float *feats;                 /* (batch, 2048) */
@@ -78,6 +80,10 @@ static int open_backbone(Predictor *p, Err *e) {
     if (rc) return err_context(e, "model.weights of %s", p->model.config_path);
     rc = backend_open(&p->be, c->train.device, p->args->gpu, c->model.precision, p->args->threads, e) ||
          backbone_create(&p->bb, p->be, c->model.backbone, &w, c->data.image_size, p->batch, e) ? -1 : 0;
+    p->finetuned = strcmp(c->model.trainable, "head") != 0;
+    if (rc == 0 && p->finetuned)
+        rc = resnet_suffix_create(&p->suffix, p->be, c->model.backbone, &w, c->model.trainable, c->data.image_size, p->batch,
+                                  c->model.train_bn_affine, e) || trial_model_load_suffix(&p->model, &p->suffix, e) ? -1 : 0;
     resnet_weights_free(&w);
     return rc;
 }
@@ -104,6 +110,7 @@ static int predictor_open(Predictor *p, const PredictArgs *a, Err *e) {
 }
 
 static void predictor_close(Predictor *p) {
+    if (p->finetuned) resnet_suffix_free(&p->suffix);
     if (p->bb.convs) backbone_free(&p->bb);
     backend_destroy(p->be);
     trial_model_free(&p->model);
@@ -144,7 +151,9 @@ static void print_image(Predictor *p, const char *path, const float *logits) {
 
 /* Backbone + head on n preprocessed images; idx[i] is image i's argument index. */
 static int classify(Predictor *p, const float *images, int n, const int *idx, Err *e) {
-    if (backbone_forward(&p->bb, images, n, p->feats, e)) return -1;
+    if (p->finetuned ? resnet_suffix_forward_images(&p->suffix, &p->bb, images, n, p->feats, e)
+                     : backbone_forward(&p->bb, images, n, p->feats, e))
+        return -1;
     const float *z = trial_model_logits(&p->model, p->feats, n);
     for (int i = 0; i < n; i++) print_image(p, p->args->images[idx[i]], z + (size_t)i * p->model.n_classes);
     fflush(stdout);

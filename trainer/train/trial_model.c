@@ -77,8 +77,11 @@ static int check_tensors(const TrialModel *m, const CkptReader *r, Err *e) {
             return err_fail(e, "%s: tensor '%s' is %s %s; config.yaml's head with %d classes wants F32 %s", m->best_path, v->name,
                             ckpt_dtype_name(t->dtype), got_s, m->n_classes, want_s);
     }
+    /* A fine-tuned trial's backbone tensors ("conv5_block1_1_conv/kernel") are checked
+     * when the suffix loads them (trial_model_load_suffix). */
+    int finetuned = strcmp(m->cfg.model.trainable, "head") != 0;
     for (size_t i = 0; i < r->n_tensors; i++)
-        if (!head_view(h, r->tensors[i].name))
+        if (!head_view(h, r->tensors[i].name) && !(finetuned && strchr(r->tensors[i].name, '/')))
             return err_fail(e, "%s: unexpected tensor '%s' (config.yaml's head has no such layer)", m->best_path, r->tensors[i].name);
     return 0;
 }
@@ -143,4 +146,14 @@ void top_k_indices(const double *p, int C, int k, int *idx) {
         while (j > 0 && p[c] > p[idx[j - 1]]) { idx[j] = idx[j - 1]; j--; }
         idx[j] = c;
     }
+}
+
+int trial_model_load_suffix(const TrialModel *m, ResnetSuffix *s, Err *e) {
+    CkptReader r;
+    if (ckpt_open(m->best_path, &r, e)) return -1;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < s->n_views; i++)
+        rc = ckpt_get_f32(&r, s->views[i].name, s->params + s->views[i].offset, s->views[i].size, e);
+    ckpt_close(&r);
+    return rc ? err_context(e, "%s (fine-tuned backbone from %s)", m->best_path, m->cfg.model.trainable) : 0;
 }

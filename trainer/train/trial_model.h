@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "model/head.h"
+#include "model/resnet_train.h"
 #include "train/config.h"
 
 typedef struct TrialModel {
@@ -29,6 +30,9 @@ typedef struct TrialModel {
  * only after success. */
 int trial_model_load(TrialModel *m, const char *run_dir, int max_batch, Err *e);
 void trial_model_free(TrialModel *m);
+/* A fine-tuned trial (model.trainable != head): loads the trained backbone suffix's tensors
+ * from best.safetensors into s (created from the config's weights and trainable). */
+int trial_model_load_suffix(const TrialModel *m, ResnetSuffix *s, Err *e);
 
 /* Inference: features (b, 2048) -> m->head.logits (b, C); b <= max_batch. */
 const float *trial_model_logits(TrialModel *m, const float *features, int b);
