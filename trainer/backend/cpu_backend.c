@@ -226,48 +226,16 @@ static int cpu_gap(Backend *b, const float *x, int n, int h, int w, int c, float
     return 0;
 }
 
-/* Max pool in nChw16c: the same window rule, 16 channels per vector. */
+/* In nChw16c each 16-channel block of an image is an NHWC tensor with 16 channels, and
+ * the blocks of one image are consecutive: the NHWC pools over n * C/16 "images" of 16
+ * channels compute the blocked pools, and the average pool's (n * C/16, 16) output is
+ * exactly the plain (n, C). */
 static int cpu_maxpool_native(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e) {
-    (void)e;
-    int oh = (h + 2 - 3) / 2 + 1, ow = (w + 2 - 3) / 2 + 1, cb = c / BLOCK;
-#pragma omp parallel for collapse(3) num_threads(b->threads)
-    for (int i = 0; i < n * cb; i++)
-        for (int r = 0; r < oh; r++)
-            for (int q = 0; q < ow; q++) {
-                const float *in = x + (size_t)i * h * w * BLOCK;
-                float *out = y + (((size_t)i * oh + r) * ow + q) * BLOCK;
-                int padded = 2 * r - 1 < 0 || 2 * q - 1 < 0 || 2 * r + 1 >= h || 2 * q + 1 >= w;
-                float m[BLOCK];
-                for (int k = 0; k < BLOCK; k++) m[k] = padded ? 0.0f : -FLT_MAX;
-                for (int a = 0; a < 3; a++) {
-                    int yy = 2 * r + a - 1;
-                    if (yy < 0 || yy >= h) continue;
-                    for (int bb = 0; bb < 3; bb++) {
-                        int xx = 2 * q + bb - 1;
-                        if (xx < 0 || xx >= w) continue;
-                        const float *v = in + ((size_t)yy * w + xx) * BLOCK;
-                        for (int k = 0; k < BLOCK; k++) m[k] = v[k] > m[k] ? v[k] : m[k];
-                    }
-                }
-                for (int k = 0; k < BLOCK; k++) out[k] = m[k];
-            }
-    return 0;
+    return cpu_maxpool(b, x, n * (c / BLOCK), h, w, BLOCK, y, e);
 }
 
-/* Global average pool from nChw16c to plain (n, c). */
 static int cpu_gap_native(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e) {
-    (void)e;
-    int cb = c / BLOCK;
-#pragma omp parallel for num_threads(b->threads)
-    for (int i = 0; i < n * cb; i++) {
-        float acc[BLOCK] = {0};
-        const float *in = x + (size_t)i * h * w * BLOCK;
-        for (int p = 0; p < h * w; p++)
-            for (int k = 0; k < BLOCK; k++) acc[k] += in[(size_t)p * BLOCK + k];
-        float *out = y + (size_t)(i / cb) * c + (size_t)(i % cb) * BLOCK;
-        for (int k = 0; k < BLOCK; k++) out[k] = acc[k] / (float)(h * w);
-    }
-    return 0;
+    return cpu_gap(b, x, n * (c / BLOCK), h, w, BLOCK, y, e);
 }
 
 static void cpu_destroy(Backend *b) {

@@ -77,16 +77,13 @@ enum { FINETUNED_BATCH = 32 };
 static int finetuned_features(Evaluation *ev, Err *e) {
     const TrialConfig *c = &ev->model.cfg;
     const DatasetSplit *sp = ev->split;
-    ResnetArch arch;
     ResnetWeights w;
     Backbone bb = {0};
     ResnetSuffix suffix;
     Loader *loader = NULL;
     int batch = sp->n < FINETUNED_BATCH ? sp->n : FINETUNED_BATCH, suffix_made = 0;
-    if (resnet_arch_init(&arch, c->model.backbone, e)) return -1;
-    int rc = resnet_weights_open(&w, &arch, c->model.weights, e);
-    resnet_arch_free(&arch);
-    if (rc) return -1;
+    if (resnet_weights_open_named(&w, c->model.backbone, c->model.weights, e)) return -1;
+    int rc;
     LoaderConfig lc = {.threads = ev->be->threads, .image_size = c->data.image_size,
                        .interp = strcmp(c->data.interpolation, "bilinear") ? INTERP_NEAREST : INTERP_BILINEAR,
                        .seed = (uint64_t)c->train.seed, .batch_capacity = batch, .depth = 3};

@@ -56,14 +56,11 @@ static double now_seconds(void) {
 
 static int run(const FeaturesArgs *a, Err *e) {
     double t0 = now_seconds();
-    ResnetArch arch;
     ResnetWeights w;
     Backend *be = NULL;
     Backbone bb;
-    if (resnet_arch_init(&arch, a->backbone, e)) return -1;
-    int rc = resnet_weights_open(&w, &arch, a->weights, e);
-    resnet_arch_free(&arch);
-    if (rc) return -1;
+    if (resnet_weights_open_named(&w, a->backbone, a->weights, e)) return -1;
+    int rc;
     int batch = a->batch < a->n_images ? a->batch : a->n_images;
     rc = backend_open(&be, a->device, 0, "fp32", a->threads, e) || backbone_create(&bb, be, a->backbone, &w, a->image_size, batch, e);
     resnet_weights_free(&w);

@@ -72,11 +72,8 @@ typedef struct Predictor {
 
 static int open_backbone(Predictor *p, Err *e) {
     const TrialConfig *c = &p->model.cfg;
-    ResnetArch arch;
     ResnetWeights w;
-    if (resnet_arch_init(&arch, c->model.backbone, e)) return -1;
-    int rc = resnet_weights_open(&w, &arch, c->model.weights, e);
-    resnet_arch_free(&arch);
+    int rc = resnet_weights_open_named(&w, c->model.backbone, c->model.weights, e);
     if (rc) return err_context(e, "model.weights of %s", p->model.config_path);
     rc = backend_open(&p->be, c->train.device, p->args->gpu, c->model.precision, p->args->threads, e) ||
          backbone_create(&p->bb, p->be, c->model.backbone, &w, c->data.image_size, p->batch, e) ? -1 : 0;

@@ -62,6 +62,8 @@ int resnet_weights_random(ResnetWeights *w, const ResnetArch *a, unsigned long l
 /* "random:SEED" or a path. */
 int resnet_weights_open(ResnetWeights *w, const ResnetArch *a, const char *spec, Err *e);
 void resnet_weights_free(ResnetWeights *w);
+/* resnet_weights_open for a backbone named "resnet50" | "resnet101" | "resnet152". */
+int resnet_weights_open_named(ResnetWeights *w, const char *backbone, const char *spec, Err *e);
 
 /* Folds BN (eps 1.001e-5) into kernel and bias: w' = w*g/sqrt(v+eps), b' = (b-m)*g/sqrt(v+eps)+beta.
  * kernel_out (kh,kw,cin,cout), bias_out (cout). */

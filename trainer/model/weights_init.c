@@ -49,6 +49,14 @@ int resnet_weights_open(ResnetWeights *w, const ResnetArch *a, const char *spec,
     return resnet_weights_load_h5(w, a, spec, e);
 }
 
+int resnet_weights_open_named(ResnetWeights *w, const char *backbone, const char *spec, Err *e) {
+    ResnetArch arch;
+    if (resnet_arch_init(&arch, backbone, e)) return -1;
+    int rc = resnet_weights_open(w, &arch, spec, e);
+    resnet_arch_free(&arch);
+    return rc;
+}
+
 void resnet_fold_bn(const ResnetConvSpec *s, const ResnetConvWeights *w, float *kernel_out, float *bias_out) {
     const double eps = 1.001e-5; /* Keras ResNet's BatchNormalization epsilon */
     size_t taps = (size_t)s->kh * s->kw * s->cin;

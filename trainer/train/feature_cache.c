@@ -37,11 +37,8 @@ int feature_extractor_init(FeatureExtractor *fx, const TrialConfig *cfg, Backend
 static int extractor_ready(FeatureExtractor *fx, Err *e) {
     if (fx->ready) return 0;
     const TrialConfig *c = fx->cfg;
-    ResnetArch arch;
     ResnetWeights w;
-    if (resnet_arch_init(&arch, c->model.backbone, e)) return -1;
-    int rc = resnet_weights_open(&w, &arch, c->model.weights, e);
-    resnet_arch_free(&arch);
+    int rc = resnet_weights_open_named(&w, c->model.backbone, c->model.weights, e);
     if (rc) return -1;
     int batch = 32;
     rc = backbone_create(&fx->bb, fx->be, c->model.backbone, &w, c->data.image_size, batch, e);

@@ -35,11 +35,8 @@ static int create_loaders(Trial *t, Err *e) {
 static int create_model(Trial *t, Err *e) {
     const TrialConfig *c = t->cfg;
     Finetune *ft = &t->ft;
-    ResnetArch arch;
     ResnetWeights w;
-    if (resnet_arch_init(&arch, c->model.backbone, e)) return -1;
-    int rc = resnet_weights_open(&w, &arch, c->model.weights, e);
-    resnet_arch_free(&arch);
+    int rc = resnet_weights_open_named(&w, c->model.backbone, c->model.weights, e);
     if (rc) return -1;
     int B = c->train.batch_size;
     rc = backbone_create(&ft->bb, t->be, c->model.backbone, &w, c->data.image_size, B, e) ||
