@@ -47,9 +47,8 @@ static int extractor_ready(FeatureExtractor *fx, Err *e) {
     LoaderConfig lc = {.threads = fx->threads, .image_size = c->data.image_size,
                        .interp = strcmp(c->data.interpolation, "bilinear") ? INTERP_NEAREST : INTERP_BILINEAR,
                        .augment = NULL, .seed = (uint64_t)c->train.seed, .batch_capacity = batch, .depth = 3};
-    fx->feats = tl_malloc(e, (size_t)batch * FEATURE_DIM * sizeof(float), "features");
     fx->chunk = tl_malloc(e, (size_t)FEATURE_CHUNK * FEATURE_DIM * sizeof(float), "feature chunk");
-    int rc2 = !fx->feats || !fx->chunk || loader_create(&fx->loader, &lc, e);
+    int rc2 = !fx->chunk || loader_create(&fx->loader, &lc, e);
     lc.augment = &c->augment; /* a second loader draws augmentation for training views */
     if (rc2 == 0 && is_augmenting(&c->augment)) rc2 = loader_create(&fx->loader_aug, &lc, e);
     if (rc2) { feature_extractor_free(fx); return -1; }
@@ -61,10 +60,9 @@ void feature_extractor_free(FeatureExtractor *fx) {
     if (fx->loader) loader_destroy(fx->loader);
     if (fx->loader_aug) loader_destroy(fx->loader_aug);
     if (fx->bb.convs) backbone_free(&fx->bb);
-    free(fx->feats);
     free(fx->chunk);
     fx->loader = fx->loader_aug = NULL;
-    fx->feats = fx->chunk = NULL;
+    fx->chunk = NULL;
     fx->ready = 0;
 }
 

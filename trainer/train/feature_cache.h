@@ -43,7 +43,6 @@ typedef struct FeatureExtractor {
     Backbone bb;
     Loader *loader;              /* no augmentation (validation, test, strength 0) */
     Loader *loader_aug;          /* augmented training views */
-    float *feats;                /* (batch, 2048) */
     float *chunk;                /* (FEATURE_CHUNK, 2048) */
     volatile sig_atomic_t *stop; /* set by a signal handler: stop between batches */
     int progress;                /* print progress to stderr */
