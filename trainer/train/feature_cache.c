@@ -90,6 +90,7 @@ void feature_entry_init(FeatureEntry *en, const FeatureExtractor *fx, const char
     hash_bytes(&h, &fx->weights_digest, sizeof fx->weights_digest);
     hash_str(&h, c->model.backbone);
     hash_str(&h, fx->be->name);   /* cpu fp32 and cuda tf32 numbers differ slightly */
+    hash_i64(&h, fx->be->native_layout); /* so do the CPU's two layouts (summation order) */
     hash_str(&h, strcmp(fx->be->name, "cpu") ? c->model.precision : "fp32");
     hash_i64(&h, c->data.image_size);
     hash_str(&h, c->data.interpolation);
