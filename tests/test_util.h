@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/rng.h"
+
 typedef struct TestCounts { int passed, failed; } TestCounts;
 static TestCounts test_counts;
 
@@ -25,6 +27,23 @@ static inline double rel_l2(const float *a, const float *b, size_t n) {
     double num = 0, den = 0;
     for (size_t i = 0; i < n; i++) { double d = (double)a[i] - b[i]; num += d * d; den += (double)b[i] * b[i]; }
     return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+/* n floats uniform in [lo, hi) from the stream (seed, RNG_INIT, key, b): random test
+ * inputs, never zeros, the same on every run. Caller frees. */
+static inline float *test_random_floats(uint64_t seed, uint32_t b, size_t n, uint32_t key, double lo, double hi) {
+    float *p = malloc(n * sizeof(float));
+    Rng r;
+    rng_init(&r, seed, RNG_INIT, key, b);
+    for (size_t i = 0; p && i < n; i++) p[i] = (float)rng_uniform(&r, lo, hi);
+    return p;
+}
+
+/* sum a[i] * b[i] in double. */
+static inline double test_dot(const float *a, const float *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
 }
 
 #endif

@@ -13,19 +13,9 @@
 #include "core/rng.h"
 #include "test_util.h"
 
-static float *random_floats(size_t n, uint32_t key, double lo, double hi) {
-    float *p = malloc(n * sizeof(float));
-    Rng r;
-    rng_init(&r, 4321, RNG_INIT, key, 0);
-    for (size_t i = 0; i < n; i++) p[i] = (float)rng_uniform(&r, lo, hi);
-    return p;
-}
+static float *random_floats(size_t n, uint32_t key, double lo, double hi) { return test_random_floats(4321, 0, n, key, lo, hi); }
 
-static double dot(const float *a, const float *b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
-    return s;
-}
+static double dot(const float *a, const float *b, size_t n) { return test_dot(a, b, n); }
 
 /* ------------------------------------------------------------ finite differences */
 

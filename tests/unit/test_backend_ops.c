@@ -9,13 +9,7 @@
 #include "core/rng.h"
 #include "test_util.h"
 
-static float *random_floats(size_t n, uint32_t key, double lo, double hi) {
-    float *p = malloc(n * sizeof(float));
-    Rng r;
-    rng_init(&r, 1234, RNG_INIT, key, 0);
-    for (size_t i = 0; i < n; i++) p[i] = (float)rng_uniform(&r, lo, hi);
-    return p;
-}
+static float *random_floats(size_t n, uint32_t key, double lo, double hi) { return test_random_floats(1234, 0, n, key, lo, hi); }
 
 /* Runs one op on backend b with host in/out via upload/download. */
 static int conv_on(Backend *b, const ConvDesc *d, const float *w, const float *bias, const float *x, const float *res,

@@ -30,19 +30,9 @@ static void randomize_bn(ResnetWeights *w, const ResnetArch *a) {
     }
 }
 
-static float *random_floats(size_t n, uint32_t key, double lo, double hi) {
-    float *p = malloc(n * sizeof(float));
-    Rng r;
-    rng_init(&r, 99, RNG_INIT, key, 7);
-    for (size_t i = 0; i < n; i++) p[i] = (float)rng_uniform(&r, lo, hi);
-    return p;
-}
+static float *random_floats(size_t n, uint32_t key, double lo, double hi) { return test_random_floats(99, 7, n, key, lo, hi); }
 
-static double dot(const float *a, const float *b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
-    return s;
-}
+static double dot(const float *a, const float *b, size_t n) { return test_dot(a, b, n); }
 
 /* Everything one suffix test needs: backbone (prefix), suffix, one batch, r. */
 typedef struct Rig {
