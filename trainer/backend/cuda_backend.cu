@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "backend/cuda_check.h"
+#include "backend/cuda_internal.h"
 
 extern "C" {
 #include "backend/backend.h"
@@ -43,38 +44,6 @@ extern "C" {
 static const size_t STAGING_BYTES = (size_t)16 << 20;
 static const size_t WORKSPACE_LIMIT = (size_t)1 << 30;   /* largest cuDNN scratch one conv may ask for */
 enum { THREADS = 256 };
-
-typedef enum Precision { PREC_FP32, PREC_TF32, PREC_FP16, PREC_BF16 } Precision;
-
-typedef struct Allocation {
-    void *ptr;
-    size_t bytes;
-} Allocation;
-
-/* A half copy of a float32 tensor in device memory (see the top of the file). */
-typedef struct Shadow {
-    const char *ptr;    /* the float32 tensor mirrored (device) */
-    size_t cap;         /* elements the half buffer holds */
-    size_t valid;       /* ptr[0, valid) is mirrored; 0 = stale */
-    void *half;         /* device, cap elements of __half or __nv_bfloat16 */
-} Shadow;
-
-typedef struct CudaCtx {
-    int device;
-    Precision precision;
-    int find_algo;                  /* 1: time algorithms (TL_CUDNN_FIND=1); 0: heuristics */
-    cudaStream_t stream;
-    cudnnHandle_t cudnn;
-    cublasHandle_t cublas;          /* on the stream, math mode set for the precision */
-    void *workspace;                /* cuDNN scratch shared by all convs (one stream) */
-    size_t workspace_bytes;
-    char *staging[2];               /* pinned host buffers for upload/download */
-    cudaEvent_t staging_done[2];    /* the last copy through each buffer finished */
-    Allocation *allocs;             /* live ->alloc blocks, so release knows their size */
-    int n_allocs, cap_allocs;
-    Shadow *shadows;
-    int n_shadows, cap_shadows;
-} CudaCtx;
 
 typedef struct CudaConv {
     ConvDesc d;
@@ -87,12 +56,6 @@ typedef struct CudaConv {
     void *w;                                /* device KRSC, float32 or half */
     float *bias;                            /* device (cout) */
 } CudaConv;
-
-static CudaCtx *ctx_of(Backend *b) { return (CudaCtx *)b->ctx; }
-
-static int is_half(Precision p) { return p == PREC_FP16 || p == PREC_BF16; }
-
-static size_t elem_bytes(Precision p) { return is_half(p) ? 2 : 4; }
 
 static cudnnDataType_t data_type(Precision p) {
     if (p == PREC_FP16) return CUDNN_DATA_HALF;
@@ -255,7 +218,7 @@ static int ranges_overlap(const void *a, size_t a_bytes, const void *b, size_t b
 }
 
 /* Float32 memory [p, p + bytes) is about to be written: its half copies go stale. */
-static void shadows_invalidate(CudaCtx *c, const void *p, size_t bytes) {
+void cuda_shadows_invalidate(CudaCtx *c, const void *p, size_t bytes) {
     for (int i = 0; i < c->n_shadows; i++) {
         Shadow *s = &c->shadows[i];
         if (s->valid && ranges_overlap(s->ptr, s->valid * sizeof(float), p, bytes)) s->valid = 0;
@@ -343,7 +306,7 @@ static void cuda_release(Backend *b, void *ptr) {
 static int cuda_upload(Backend *b, void *dst, const void *src, size_t bytes, Err *e) {
     CudaCtx *c = ctx_of(b);
     if (use_device(c, e)) return -1;
-    shadows_invalidate(c, dst, bytes);
+    cuda_shadows_invalidate(c, dst, bytes);
     size_t len;
     for (size_t off = 0, k = 0; off < bytes; off += len, k++) {
         int s = (int)(k & 1);
@@ -608,7 +571,7 @@ static int cuda_conv_forward(Backend *b, void *conv, const float *x, const float
     if (check_elems(x_bytes / sizeof(float), "conv input", e) || check_elems(y_bytes / sizeof(float), "conv output", e))
         return -1;
     if (use_device(c, e)) return -1;
-    shadows_invalidate(c, y, y_bytes);
+    cuda_shadows_invalidate(c, y, y_bytes);
     const float *r = d->has_residual ? res : NULL;
     int rc;
     if (c->precision == PREC_FP16) rc = conv_forward_half<__half>(c, cv, x, r, y, e);
@@ -631,7 +594,7 @@ static int cuda_maxpool3x3s2(Backend *b, const float *x, int n, int h, int w, in
     int oh = (h + 2 - 3) / 2 + 1, ow = (w + 2 - 3) / 2 + 1;
     size_t y_elems = (size_t)n * oh * ow * c;
     if (check_elems((size_t)n * h * w * c, "maxpool input", e) || use_device(cx, e)) return -1;
-    shadows_invalidate(cx, y, y_elems * sizeof(float));
+    cuda_shadows_invalidate(cx, y, y_elems * sizeof(float));
     maxpool3x3s2_kernel<<<blocks_for(y_elems), THREADS, 0, cx->stream>>>(x, n, h, w, c, oh, ow, y);
     CUDA_CHECK_LAUNCH("maxpool3x3s2_kernel");
     return 0;
@@ -641,7 +604,7 @@ static int cuda_global_avgpool(Backend *b, const float *x, int n, int h, int w, 
     CudaCtx *cx = ctx_of(b);
     if (n <= 0 || h <= 0 || w <= 0 || c <= 0) return err_fail(e, "CUDA global_avgpool: bad shape %dx%dx%dx%d", n, h, w, c);
     if (check_elems((size_t)n * h * w * c, "global_avgpool input", e) || use_device(cx, e)) return -1;
-    shadows_invalidate(cx, y, (size_t)n * c * sizeof(float));
+    cuda_shadows_invalidate(cx, y, (size_t)n * c * sizeof(float));
     global_avgpool_kernel<<<blocks_for((size_t)n * c), THREADS, 0, cx->stream>>>(x, n, h * w, c, y);
     CUDA_CHECK_LAUNCH("global_avgpool_kernel");
     return 0;
