@@ -232,6 +232,8 @@ static int bench_resnet(Backend *b, const char *precision, int batch, const Opti
         const char *find = getenv("TL_CUDNN_FIND");
         printf("RESULT resnet50_fwd%s %s %d %.2f images/s\n", find && !strcmp(find, "1") ? "_find" : "", precision,
                batch, batch / t);
+        printf("RESULT resnet50_tflops%s %s %d %.2f TFLOP/s\n", find && !strcmp(find, "1") ? "_find" : "", precision,
+               batch, net.flops / t * 1e-12);
     }
     free(times);
     net_free(&net);

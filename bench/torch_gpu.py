@@ -5,6 +5,8 @@
                    features, like Keras include_top=False, pooling='avg'), eval, no_grad,
                    channels_last, cudnn.benchmark; fp32 (TF32 off), tf32 (TF32 on), fp16 and
                    bf16 through autocast. images/s, median of --iters timed batches.
+  matmul_ceiling   the card's matrix ceiling per precision: an 8192^3 matrix product on
+                   random data (TFLOP/s), against which the table puts the forward pass.
   head_gemm_epoch  the five matrix products of one head-training epoch (8144 samples,
                    batch 32, 2048 -> 512 -> 196), exactly the ones bench_gpu times.
   head_train_epoch a full torch epoch of the Keras head: BatchNorm -> Dense 512 ReLU ->
@@ -68,6 +70,17 @@ def bench_resnet(torch, torchvision, precision, batch, iters, warmup):
     t = median_seconds(torch, forward, iters, warmup)
     print(f"resnet50 forward  {precision:4s} batch {batch:3d}: {batch / t:8.1f} images/s  {1e3 * t:8.2f} ms/batch")
     print(f"RESULT resnet50_fwd {precision} {batch} {batch / t:.2f} images/s", flush=True)
+
+
+def bench_matmul(torch, precision, iters):
+    """The matrix units' measured rate in this precision: 8192^3 on random data."""
+    dtype = set_precision(torch, precision) or torch.float32
+    n = 8192
+    a = torch.randn(n, n, device="cuda", dtype=dtype)
+    b = torch.randn(n, n, device="cuda", dtype=dtype)
+    t = median_seconds(torch, lambda: torch.mm(a, b), min(iters, 10), 2)
+    print(f"matmul 8192^3     {precision:4s}: {2 * n ** 3 / t * 1e-12:8.1f} TFLOP/s")
+    print(f"RESULT matmul_ceiling {precision} {n} {2 * n ** 3 / t * 1e-12:.2f} TFLOP/s", flush=True)
 
 
 def bench_head_gemm(torch, precision, iters):
@@ -140,7 +153,7 @@ def print_table(c_path, torch_path):
     # Torch's row for each C measure: its forward time, whether the C number came from the
     # backend directly, through the Backbone (with transfers), or with timed algorithm choice.
     torch_row = {"resnet50_fwd_find": "resnet50_fwd", "resnet50_backbone": "resnet50_fwd"}
-    for key in sorted(set(c) | set(t)):
+    for key in sorted(k for k in set(c) | set(t) if not k[0].startswith(("resnet50_tflops", "matmul_ceiling"))):
         cv, tv = c.get(key), t.get((torch_row.get(key[0], key[0]),) + key[1:])
         unit = (cv or tv)[1]
         speedup = "-"
@@ -148,6 +161,10 @@ def print_table(c_path, torch_path):
             speedup = f"{cv[0] / tv[0] if unit == 'images/s' else tv[0] / cv[0]:.2f}x"
         show = lambda v: f"{v[0]:12.4g}" if v else f"{'-':>12s}"
         print(f"{key[0]:18s} {key[1]:4s} {key[2]:5d} {show(cv)} {show(tv)} {unit:9s} {speedup:>9s}")
+    ceiling = {k[1]: v[0] for k, v in t.items() if k[0] == "matmul_ceiling"}
+    for key in sorted(k for k in c if k[0].startswith("resnet50_tflops") and k[1] in ceiling):
+        print(f"{key[0]} {key[1]} batch {key[2]}: {c[key][0]:.1f} TFLOP/s = {c[key][0] / ceiling[key[1]]:.2f} "
+              f"of the measured {key[1]} matmul ceiling ({ceiling[key[1]]:.0f} TFLOP/s)")
 
 
 def main():
@@ -172,6 +189,8 @@ def main():
           f"{torch.cuda.get_device_name(0)}", flush=True)
     precisions = args.precision.split(",")
     failed = 0
+    for p in precisions:
+        bench_matmul(torch, p, args.iters)
     for p in precisions:
         for b in (int(s) for s in args.batch.split(",")):
             try:

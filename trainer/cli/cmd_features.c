@@ -1,5 +1,6 @@
 /* trainer features --weights FILE.h5|random:SEED [--backbone resnet50] [--image-size N]
  *                 [--interpolation nearest|bilinear] [--batch N] [--threads N] [--device cpu|cuda|auto]
+ *                 [--precision fp32|tf32|fp16|bf16] (GPU only; default tf32)
  *                 [--fast-decode] [--timing] --out OUT.bin IMAGE...
  * --timing prints setup seconds and the decode+forward pipeline's images/s to stderr.
  * Writes one row of 2048 little-endian float32 per image, in argument order. Decoding runs
@@ -16,20 +17,21 @@
 #include "model/resnet.h"
 
 typedef struct FeaturesArgs {
-    const char *weights, *backbone, *out, *device, *interp;
+    const char *weights, *backbone, *out, *device, *precision, *interp;
     int image_size, batch, threads, fast, timing;
     char **images;
     int n_images;
 } FeaturesArgs;
 
 static int parse(int argc, char **argv, FeaturesArgs *a) {
-    *a = (FeaturesArgs){.backbone = "resnet50", .device = "cpu", .interp = "nearest", .image_size = 224, .batch = 32};
+    *a = (FeaturesArgs){.backbone = "resnet50", .device = "cpu", .precision = "tf32", .interp = "nearest", .image_size = 224, .batch = 32};
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (arg_value(argc, argv, &i, "--weights", &v)) a->weights = v;
         else if (arg_value(argc, argv, &i, "--backbone", &v)) a->backbone = v;
         else if (arg_value(argc, argv, &i, "--out", &v)) a->out = v;
         else if (arg_value(argc, argv, &i, "--device", &v)) a->device = v;
+        else if (arg_value(argc, argv, &i, "--precision", &v)) a->precision = v;
         else if (arg_value(argc, argv, &i, "--interpolation", &v)) a->interp = v;
         else if (arg_value(argc, argv, &i, "--image-size", &v)) a->image_size = atoi(v);
         else if (arg_value(argc, argv, &i, "--batch", &v)) a->batch = atoi(v);
@@ -62,7 +64,7 @@ static int run(const FeaturesArgs *a, Err *e) {
     if (resnet_weights_open_named(&w, a->backbone, a->weights, e)) return -1;
     int rc;
     int batch = a->batch < a->n_images ? a->batch : a->n_images;
-    rc = backend_open(&be, a->device, 0, "fp32", a->threads, e) || backbone_create(&bb, be, a->backbone, &w, a->image_size, batch, e);
+    rc = backend_open(&be, a->device, 0, a->precision, a->threads, e) || backbone_create(&bb, be, a->backbone, &w, a->image_size, batch, e);
     resnet_weights_free(&w);
     if (rc) { backend_destroy(be); return -1; }
     AtomicFile af;
