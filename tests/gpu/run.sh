@@ -10,6 +10,7 @@
 #           here: this machine has a GPU)
 #   bench   bench_gpu (forward per precision and batch, head epoch) and, in the same run,
 #           bench/torch_gpu.py (PyTorch on the same card); one table, printed last
+#   pipeline  trainer features from JPEGs: loader alone, and the whole pipeline on the GPU
 #   sweep   mpirun -n 2 sweep configs/demo.yaml with train.device: cuda (both ranks on the one GPU)
 # Building there instead: tests/gpu/prepare-debs.sh here, carry [".debs"], and run
 #     bash tests/gpu/run.sh info deps build test bench
@@ -262,11 +263,30 @@ table() {
     python3 bench/torch_gpu.py --table "$LOG/bench_gpu.log" "$LOG/torch_gpu.log" | tee "$LOG/table.txt"
 }
 
+# Feature extraction from JPEGs: the loader alone, then the whole pipeline (decode on every
+# core, upload, forward, download) on the GPU, over the carried photos repeated to 448.
+pipeline() {
+    step "JPEG -> features pipeline on the GPU (tf32, batch 64)"
+    local imgs=() i
+    for i in $(seq 64); do imgs+=("$ROOT"/.gpupkg/photos/*.jpg); done
+    tl "${BIN:-$BUILD/trainer}/trainer" features --decode-only --batch 64 "${imgs[@]}" 2>&1 | tee "$LOG/pipeline.log"
+    tl "${BIN:-$BUILD/trainer}/trainer" features --weights random:1 --device cuda --precision tf32 --batch 64 --timing \
+        --out /tmp/tl-features.bin "${imgs[@]}" 2>&1 | tee -a "$LOG/pipeline.log"
+    [ "${PIPESTATUS[0]}" = 0 ] || fail "trainer features on the GPU"
+}
+
 # The demo sweep on the GPU: two ranks, one GPU, train.device: cuda.
 sweep_gpu() {
     step "mpirun -n 2 sweep configs/demo.yaml (train.device: cuda)"
     local work=/tmp/tl-demo mpirun=mpirun
-    [ -x "$OMPI/bin/mpirun" ] && { mpirun=$OMPI/bin/mpirun; export OPAL_PREFIX=$OMPI; LIBS="$LIBS:$OMPI/lib"; }
+    # The machine's own Open MPI (4.x: the ABI the sweep is built with), else the carried
+    # Open MPI 5 wheel, whose libraries (libfabric too) must come before the system's.
+    if ! command -v mpirun >/dev/null && [ -x "$OMPI/bin/mpirun" ]; then
+        mpirun=$OMPI/bin/mpirun
+        export OPAL_PREFIX=$OMPI
+        LIBS="$OMPI/lib:$OMPI/lib/openmpi:$LIBS"
+    fi
+    echo "mpirun: $(command -v "$mpirun") ($("$mpirun" --version 2>/dev/null | head -n 1))"
     rm -rf "$work" && mkdir -p "$work" && tar -C "$work" -xf .gpupkg/fashion.tar || { fail "demo data"; return 1; }
     sed 's/^    seed: 42$/    seed: 42\n    device: cuda/' configs/demo.yaml >"$work/demo.yaml"
     grep -q "device: cuda" "$work/demo.yaml" || { fail "could not set train.device in the demo config"; return 1; }
@@ -280,7 +300,7 @@ sweep_gpu() {
 
 main() {
     local steps=("$@") s
-    [ ${#steps[@]} = 0 ] && steps=(info unpack test bench sweep table)
+    [ ${#steps[@]} = 0 ] && steps=(info unpack test bench pipeline sweep table)
     for s in "${steps[@]}"; do
         case $s in
             info) info ;;
@@ -289,6 +309,7 @@ main() {
             build) build || break ;;
             test) test_gpu ;;
             bench) bench ;;
+            pipeline) pipeline ;;
             sweep) sweep_gpu ;;
             table) table ;;
             *) fail "unknown step $s (info unpack deps build test bench sweep table)" ;;

@@ -616,8 +616,12 @@ static int cuda_global_avgpool(Backend *b, const float *x, int n, int h, int w, 
  * ->alloc is freed too. */
 static void ctx_free(CudaCtx *c) {
     if (!c) return;
-    (void)cudaSetDevice(c->device);             /* teardown: errors have nowhere to go */
-    if (c->stream) (void)cudaStreamSynchronize(c->stream);
+    /* A context that failed before its stream existed never selected its device (which
+     * may be out of range): selecting it now would leave an error behind. */
+    if (c->stream) {
+        (void)cudaSetDevice(c->device);         /* teardown: errors have nowhere to go */
+        (void)cudaStreamSynchronize(c->stream);
+    }
     for (int i = 0; i < c->n_shadows; i++) (void)cudaFree(c->shadows[i].half);
     for (int i = 0; i < c->n_allocs; i++) (void)cudaFree(c->allocs[i].ptr);
     for (int s = 0; s < 2; s++) {
@@ -631,6 +635,9 @@ static void ctx_free(CudaCtx *c) {
     free(c->allocs);
     free(c->shadows);
     free(c);
+    /* The ignored statuses above stay readable through cudaGetLastError(): clear them, or
+     * the next kernel launch check of another backend in this process reports them. */
+    (void)cudaGetLastError();
 }
 
 static void cuda_destroy(Backend *b) {

@@ -1,14 +1,17 @@
 /* trainer features --weights FILE.h5|random:SEED [--backbone resnet50] [--image-size N]
  *                 [--interpolation nearest|bilinear] [--batch N] [--threads N] [--device cpu|cuda|auto]
  *                 [--precision fp32|tf32|fp16|bf16] (GPU only; default tf32)
- *                 [--fast-decode] [--timing] --out OUT.bin IMAGE...
- * --timing prints setup seconds and the decode+forward pipeline's images/s to stderr.
+ *                 [--fast-decode] [--timing] [--decode-only] --out OUT.bin IMAGE...
+ * --timing prints setup seconds and the decode+forward pipeline's images/s to stderr;
+ * --decode-only times the loader alone (no network, no output). Decoding runs on one
+ * thread per core (--threads N sets both the decoders and the CPU backend's threads).
  * Writes one row of 2048 little-endian float32 per image, in argument order. Decoding runs
  * on a loader thread one batch ahead of the backbone. OUT.bin appears only when complete. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "cli/args.h"
@@ -18,7 +21,7 @@
 
 typedef struct FeaturesArgs {
     const char *weights, *backbone, *out, *device, *precision, *interp;
-    int image_size, batch, threads, fast, timing;
+    int image_size, batch, threads, fast, timing, decode_only;
     char **images;
     int n_images;
 } FeaturesArgs;
@@ -38,11 +41,12 @@ static int parse(int argc, char **argv, FeaturesArgs *a) {
         else if (arg_value(argc, argv, &i, "--threads", &v)) a->threads = atoi(v);
         else if (!strcmp(argv[i], "--fast-decode")) a->fast = 1;
         else if (!strcmp(argv[i], "--timing")) a->timing = 1;
+        else if (!strcmp(argv[i], "--decode-only")) a->decode_only = a->timing = 1;
         else if (argv[i][0] == '-' && argv[i][1] == '-') { fprintf(stderr, "trainer features: unknown option %s\n", argv[i]); return -1; }
         else { a->images = argv + i; a->n_images = argc - i; break; }
     }
-    if (!a->weights) fprintf(stderr, "trainer features: --weights is required (a Keras .h5 file, or random:SEED)\n");
-    else if (!a->out) fprintf(stderr, "trainer features: --out is required\n");
+    if (!a->weights && !a->decode_only) fprintf(stderr, "trainer features: --weights is required (a Keras .h5 file, or random:SEED)\n");
+    else if (!a->out && !a->decode_only) fprintf(stderr, "trainer features: --out is required\n");
     else if (a->n_images == 0) fprintf(stderr, "trainer features: no images given\n");
     else if (a->image_size < 32 || a->batch < 1) fprintf(stderr, "trainer features: --image-size must be >= 32 and --batch >= 1\n");
     else if (strcmp(a->interp, "nearest") && strcmp(a->interp, "bilinear")) fprintf(stderr, "trainer features: --interpolation must be nearest or bilinear\n");
@@ -56,7 +60,38 @@ static double now_seconds(void) {
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
+/* Decode threads: --threads, else one per core, so decoding keeps a GPU busy. */
+static int decode_threads(const FeaturesArgs *a) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return a->threads > 0 ? a->threads : cores > 0 ? (int)cores : 2;
+}
+
+/* --decode-only: the loader alone (decode + resize + preprocess, no network, no output),
+ * to compare with the whole pipeline's images/s. */
+static int run_decode_only(const FeaturesArgs *a, Err *e) {
+    int batch = a->batch < a->n_images ? a->batch : a->n_images;
+    ImageBatcher ib;
+    ImageBatcherConfig ic = {.image_size = a->image_size, .interp = strcmp(a->interp, "bilinear") ? INTERP_NEAREST : INTERP_BILINEAR,
+                             .fast_decode = a->fast, .batch = batch, .threads = decode_threads(a)};
+    double t0 = now_seconds();
+    if (image_batcher_start(&ib, &ic, (const char *const *)a->images, a->n_images, e)) return -1;
+    int rc = 0;
+    for (int done = 0; rc == 0 && done < a->n_images;) {
+        const float *images;
+        int n;
+        rc = image_batcher_next(&ib, &images, &n, e);
+        done += n;
+    }
+    image_batcher_stop(&ib);
+    double t1 = now_seconds();
+    if (rc == 0)
+        fprintf(stderr, "loader_threads %d\nloader_seconds %.3f\nloader_images_per_s %.2f\n", ic.threads, t1 - t0,
+                a->n_images / (t1 - t0));
+    return rc;
+}
+
 static int run(const FeaturesArgs *a, Err *e) {
+    if (a->decode_only) return run_decode_only(a, e);
     double t0 = now_seconds();
     ResnetWeights w;
     Backend *be = NULL;
@@ -71,7 +106,7 @@ static int run(const FeaturesArgs *a, Err *e) {
     float *feats = tl_malloc(e, (size_t)batch * RESNET_FEATURES * sizeof(float), "features");
     ImageBatcher ib;
     ImageBatcherConfig ic = {.image_size = a->image_size, .interp = strcmp(a->interp, "bilinear") ? INTERP_NEAREST : INTERP_BILINEAR,
-                             .fast_decode = a->fast, .batch = batch};
+                             .fast_decode = a->fast, .batch = batch, .threads = decode_threads(a)};
     rc = !feats || fs_atomic_open(&af, a->out, e) ? -1 : 0;
     double t1 = now_seconds(); /* setup done: weights, plans, buffers */
     if (rc == 0 && image_batcher_start(&ib, &ic, (const char *const *)a->images, a->n_images, e)) { fs_atomic_abort(&af); rc = -1; }
