@@ -14,6 +14,7 @@
 #include "core/hash.h"
 #include "core/rng.h"
 #include "train/metrics.h"
+#include "model/head_cuda.h"
 #include "model/loss.h"
 
 static double now_seconds(void) {
@@ -204,6 +205,60 @@ static void train_epoch(Trial *t, int epoch, float lr, EpochLogs *logs) {
     logs->accuracy = mean_result(&am);
 }
 
+/* ---- The head on the GPU (backend cuda): head epochs on cached features run their
+ * training steps and validation on a GpuHead (model/head_cuda.h): the CPU loop's steps,
+ * masks and sums, up to GEMM and exp/log rounding. t->head and t->optim are uploaded
+ * before and downloaded after each such epoch, so callbacks, checkpoints, EarlyStopping
+ * restores and fine-tuning epochs keep working on the host copies. */
+
+static int gpu_head_wanted(const Trial *t) { return strcmp(t->be->name, "cuda") == 0; }
+
+/* At the first GPU epoch: device tables (training views x n_train rows, validation). */
+static int gpu_head_open(Trial *t, Err *e) {
+    int n = t->ds.train.n, views = t->te.n_train_views ? t->te.n_train_views : 1;
+    GpuHeadLoss loss = {.label_smoothing = t->cfg->train.label_smoothing, .l2 = (float)t->cfg->model.head.l2,
+                        .terminate_on_nan = t->cb.cfg.terminate_on_nan};
+    t->gpu_rows = tl_malloc(e, sizeof(int) * (size_t)(n ? n : 1), "GPU epoch rows");
+    t->gpu_labels = tl_malloc(e, sizeof(int) * (size_t)(n ? n : 1), "GPU epoch labels");
+    if (!t->gpu_rows || !t->gpu_labels ||
+        gpu_head_create(&t->gpu, t->be, &t->head, &t->optim, views * n, t->ds.validation.n, &loss, e) ||
+        gpu_head_upload_eval(t->gpu, t->val_x, t->val_y, t->ds.validation.n, e) ||
+        (t->te.n_train_views && gpu_head_upload_train(t->gpu, t->train_x, views * n, e)))
+        return -1;
+    if (t->opt->log)
+        fprintf(t->opt->log, "head: trains on the GPU (float32 cuBLAS whatever model.precision; %d x %d training rows "
+                             "and %d validation rows on the device)\n", views, n, t->ds.validation.n);
+    return 0;
+}
+
+/* One head epoch on the GPU: training (logs->loss, accuracy) then validation (val_*). */
+static int gpu_epoch(Trial *t, int epoch, float lr, EpochLogs *logs, Err *e) {
+    int n = t->ds.train.n;
+    if (!t->gpu && gpu_head_open(t, e)) return -1;
+    if (t->te.n_train_views == 0 && gpu_head_upload_train(t->gpu, t->train_x, n, e)) return -1;   /* recomputed */
+    trial_epoch_order(t, epoch);
+    for (int k = 0; k < n; k++) {
+        int i = t->order[k];
+        t->gpu_rows[k] = view_of(t, epoch, i) * n + i;
+        t->gpu_labels[k] = t->train_y[i];
+    }
+    GpuHeadStats st;
+    float vl, va;
+    if (gpu_head_upload_params(t->gpu, &t->head, &t->optim, e) ||
+        gpu_head_train_epoch(t->gpu, t->gpu_rows, t->gpu_labels, n, lr, (uint32_t)epoch, &st, e) ||
+        gpu_head_evaluate(t->gpu, t->ds.validation.n, &vl, &va, e) ||
+        gpu_head_download_params(t->gpu, &t->head, &t->optim, e))
+        return -1;
+    logs->loss = st.loss;
+    logs->accuracy = st.accuracy;
+    logs->val_loss = vl;
+    logs->val_accuracy = va;
+    /* TerminateOnNaN: the device stopped at the step where the CPU loop breaks; the running
+     * loss it ended with marks the trial diverged the same way. */
+    callbacks_batch_end(&t->cb, st.loss);
+    return 0;
+}
+
 /* The best-epoch rule of the report: the checkpoint monitor's strict improvement. */
 static int monitor_improved(const Trial *t, const EpochLogs *logs, double *value) {
     if (!logs_get(logs, t->cfg->callbacks.checkpoint_monitor, value) || isnan(*value)) return 0;
@@ -259,18 +314,23 @@ static int run_epochs(Trial *t, double t_start, Err *e) {
         double t0 = now_seconds();
         float lr = schedule_epoch_begin(&t->sched, epoch);
         EpochLogs logs = {0};
+        int on_gpu = 0;                 /* the GPU head also ran the validation */
         if (finetune_epoch(t, epoch)) {
             int rc = finetune_train_epoch(t, epoch, lr, &logs, e);
             if (rc) return rc;
             if (finetune_features(t, &t->ds.validation, t->val_x, e)) return -1;
         } else {
             if (t->te.n_train_views == 0 && recompute_epoch_features(t, epoch, e)) return -1;
-            train_epoch(t, epoch, lr, &logs);
+            on_gpu = gpu_head_wanted(t);
+            if (on_gpu && gpu_epoch(t, epoch, lr, &logs, e)) return -1;
+            if (!on_gpu) train_epoch(t, epoch, lr, &logs);
         }
-        double vl, va;
-        evaluate(t, t->val_x, t->val_y, t->ds.validation.n, &vl, &va, NULL, NULL);
-        logs.val_loss = (float)vl;
-        logs.val_accuracy = (float)va;
+        if (!on_gpu) {
+            double vl, va;
+            evaluate(t, t->val_x, t->val_y, t->ds.validation.n, &vl, &va, NULL, NULL);
+            logs.val_loss = (float)vl;
+            logs.val_accuracy = (float)va;
+        }
         logs.has_val = 1;
         logs.seconds = now_seconds() - t0;
         t->elapsed += now_seconds() - t_start;
@@ -342,6 +402,9 @@ static int prepare(Trial *t, Err *e) {
 
 static void trial_free(Trial *t) {
     callbacks_free(&t->cb);
+    gpu_head_free(t->gpu);
+    free(t->gpu_rows);
+    free(t->gpu_labels);
     finetune_free(&t->ft);
     optimizer_free(&t->optim);
     head_free(&t->head);

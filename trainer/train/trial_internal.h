@@ -6,6 +6,7 @@
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "model/head.h"
+#include "model/head_cuda.h"
 #include "model/resnet_train.h"
 #include "train/callbacks.h"
 #include "train/feature_cache.h"
@@ -59,6 +60,11 @@ typedef struct Trial {
     float *batch_x;                 /* (batch, 2048) gathered rows */
     int *batch_y, *order;
     History hist;
+    /* GPU head (backend cuda; trial.c): head epochs on cached features train and validate
+     * on the device; head/optim above stay the source of truth (uploaded before, downloaded
+     * after each such epoch). NULL / unused on other backends. */
+    GpuHead *gpu;                   /* made at the first GPU epoch */
+    int *gpu_rows, *gpu_labels;     /* (n_train) host: the epoch's feature row and label per position */
     int next_epoch;                 /* first epoch still to run */
     int finished;                   /* stopped early or diverged in an earlier run */
     int diverged;
