@@ -1,7 +1,13 @@
-/* Fine-tuning training step on the CPU backend: images/s of (frozen prefix forward +
- * trainable suffix forward + suffix backward + SGD update) with the backbone trainable
- * from `--from conv5` (default), batch 32, 224x224, 2 threads, random weights.
- * The head is left out (its cost is < 1% of the step). Prints "finetune_images_per_s X". */
+/* Fine-tuning training step: images/s of (frozen prefix forward + trainable suffix forward
+ * + suffix backward + SGD update) with the backbone trainable from `--from conv5` (default),
+ * batch 32, 224x224, random weights, as the trainer runs it: host images in, features out
+ * to the host, gradients back to the host, SGD on the host.
+ *   --device cpu (default): the CPU backend, `--threads` (2);
+ *   --device cuda: the CUDA backend on GPU `--gpu` (0) in `--precision` tf32 (default, as
+ *   the trainer) or fp32; the step includes the host parts (image upload, parameter upload,
+ *   gradient download, SGD on the host), each step ends synchronised.
+ * The head is left out (its cost is < 1% of the step). Best step of `--iters` after one
+ * warm-up step (default 2 on cpu, 10 on cuda). Prints "finetune_images_per_s X". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,22 +33,33 @@ static int step(ResnetSuffix *s, Backbone *bb, const float *images, int n, float
     return 0;
 }
 
+static int open_backend(const char *device, int threads, int gpu, const char *precision, Backend **be, Err *e) {
+    if (!strcmp(device, "cpu")) return backend_cpu_create(be, threads, e);
+    if (!strcmp(device, "cuda")) return backend_cuda_create(be, gpu, precision, e);
+    return err_fail(e, "--device '%s': cpu or cuda", device);
+}
+
 int main(int argc, char **argv) {
-    int batch = 32, size = 224, threads = 2, iters = 2;
-    const char *from = "conv5";
+    int batch = 32, size = 224, threads = 2, iters = -1, gpu = 0;
+    const char *from = "conv5", *device = "cpu", *precision = "tf32";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--size")) size = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--iters")) iters = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--from")) from = argv[i + 1];
+        else if (!strcmp(argv[i], "--device")) device = argv[i + 1];
+        else if (!strcmp(argv[i], "--gpu")) gpu = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--precision")) precision = argv[i + 1];
+        else { fprintf(stderr, "bench_finetune: unknown option %s\n", argv[i]); return 2; }
     }
+    if (iters < 0) iters = strcmp(device, "cuda") ? 2 : 10;
     Err e = {{0}};
     ResnetWeights w;
     Backend *be;
     Backbone bb;
     ResnetSuffix s;
-    if (resnet_weights_open_named(&w, "resnet50", "random:1", &e) || backend_cpu_create(&be, threads, &e) ||
+    if (resnet_weights_open_named(&w, "resnet50", "random:1", &e) || open_backend(device, threads, gpu, precision, &be, &e) ||
         backbone_create(&bb, be, "resnet50", &w, size, batch, &e) ||
         resnet_suffix_create(&s, be, "resnet50", &w, from, size, batch, 1, &e)) {
         fprintf(stderr, "bench_finetune: %s\n", e.msg);
@@ -62,6 +79,9 @@ int main(int argc, char **argv) {
         double dt = now() - t0;
         if (it > 0 && dt < best) best = dt;
     }
+    fprintf(stderr, "bench_finetune: %s%s%s, from %s, batch %d, %dx%d: best step %.2f ms of %d\n", device,
+            strcmp(device, "cuda") ? "" : " ", strcmp(device, "cuda") ? "" : precision, from, batch, size, size, best * 1e3,
+            iters);
     printf("finetune_images_per_s %.2f\n", batch / best);
     free(images); free(feats); free(dfeat);
     resnet_suffix_free(&s);

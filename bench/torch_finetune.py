@@ -1,9 +1,15 @@
 #!/usr/bin/python3
 """PyTorch's side of the fine-tuning benchmark: the same Keras-layout ResNet50 with only layer4
 (Keras conv5) trainable, BatchNorm in inference mode (frozen statistics), channels_last,
-batch 32, 224x224, 2 threads; one step = forward, backward of sum(features * r), SGD update.
+batch 32, 224x224; one step = forward, backward of sum(features * r), SGD update.
 Prints finetune_images_per_s (best step after a warm-up), as build/bench/bench_finetune.
-usage: torch_finetune.py [--batch 32] [--size 224] [--threads 2] [--iters 2]"""
+  --device cpu (default): --threads (2) threads, 2 timed steps by default.
+  --device cuda: GPU --gpu (0), cudnn.benchmark on, --precision tf32 (default, TF32 allowed in
+    cuDNN and matmuls, as our default) or fp32 (TF32 off); 10 timed steps by default. Like
+    bench_finetune's step, the images start on the host (copied to the GPU inside the step)
+    and the step ends synchronised.
+usage: torch_finetune.py [--device cpu|cuda] [--precision tf32|fp32] [--batch 32] [--size 224]
+                         [--threads 2] [--iters N] [--gpu 0]"""
 import argparse
 import time
 
@@ -17,24 +23,38 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--iters", type=int, default=2)
+    ap.add_argument("--iters", type=int, default=None)
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    ap.add_argument("--precision", choices=("tf32", "fp32"), default="tf32")
+    ap.add_argument("--gpu", type=int, default=0)
     a = ap.parse_args()
+    cuda = a.device == "cuda"
+    iters = a.iters if a.iters is not None else (10 if cuda else 2)
     torch.set_num_threads(a.threads)
-    model = keras_resnet50()  # eval(): BN uses its moving statistics, as Keras fine-tuning
+    dev = torch.device("cuda", a.gpu) if cuda else torch.device("cpu")
+    if cuda:
+        torch.cuda.set_device(dev)
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cudnn.allow_tf32 = a.precision == "tf32"
+        torch.backends.cuda.matmul.allow_tf32 = a.precision == "tf32"
+    model = keras_resnet50().to(dev)  # eval(): BN uses its moving statistics, as Keras fine-tuning
     for p in model.parameters():
         p.requires_grad = False
     for p in model.layer4.parameters():
         p.requires_grad = True
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    x = torch.randn(a.batch, 3, a.size, a.size).to(memory_format=torch.channels_last) * 60
-    r = torch.randn(a.batch, 2048) * 1e-3
+    x_host = torch.randn(a.batch, 3, a.size, a.size).to(memory_format=torch.channels_last) * 60
+    r = (torch.randn(a.batch, 2048) * 1e-3).to(dev)
     best = 1e30
-    for it in range(a.iters + 1):
+    for it in range(iters + 1):
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
+        x = x_host.to(dev)
         loss = (model(x) * r).sum()
         loss.backward()
         opt.step()
+        if cuda:
+            torch.cuda.synchronize(dev)
         dt = time.perf_counter() - t0
         if it > 0:
             best = min(best, dt)

@@ -698,6 +698,7 @@ int backend_cuda_create(Backend **out, int device, const char *precision, Err *e
     b->maxpool3x3s2 = cuda_maxpool3x3s2;
     b->global_avgpool = cuda_global_avgpool;
     b->destroy = cuda_destroy;
+    b->train = backend_cuda_train_ops();
     *out = b;
     return 0;
 }

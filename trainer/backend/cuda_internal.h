@@ -56,4 +56,7 @@ static inline size_t elem_bytes(Precision p) { return is_half(p) ? 2 : 4; }
  * [p, p + bytes) go stale (cuda_backend.cu). */
 void cuda_shadows_invalidate(CudaCtx *c, const void *p, size_t bytes);
 
+/* The training-op table (cuda_train.cu) that backend_cuda_create installs in Backend.train. */
+extern "C" const struct BackendTrainOps *backend_cuda_train_ops(void);
+
 #endif

@@ -6,7 +6,13 @@
  *   g = relu'(out) * g                          ReLU after the Add, from its output
  *   [proj] dz0 = bn0'(g); dW0; g_short = conv0'(dz0)          the Add hands g to both operands
  *   dz3 = bn3'(g); dW3; g_branch = conv3'(dz3); relu'(t2); dz2 ...; relu'(t1); dz1 ...
- *   d(in) = conv1'(dz1) + (g_short or g)        where the block input fanned out */
+ *   d(in) = conv1'(dz1) + (g_short or g)        where the block input fanned out
+ *
+ * Parameters: s->params and s->grads are host arrays on every backend (the optimizer,
+ * checkpoints and callbacks read and write them directly); the backend ops use device
+ * copies at the front of act_arena. Each forward uploads the host parameters (they may
+ * have changed since: an optimizer step, a restored checkpoint) and each backward
+ * downloads the gradients. On the CPU backends that is two memcpy of the arena per step. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,18 +118,25 @@ static int layout_params(ResnetSuffix *s, Err *e) {
     return 0;
 }
 
+/* The backend copies of params and grads: the first two slices of act_arena
+ * (layout_activations carves them first). */
+static size_t param_slice(const ResnetSuffix *s) { return (s->n_params + 15) / 16 * 16; }
+static float *dev_params(const ResnetSuffix *s) { return s->act_arena; }
+static float *dev_grads(const ResnetSuffix *s) { return s->act_arena + param_slice(s); }
+
+/* Points every conv's parameter and gradient pointers into the backend copies. */
 static void bind_params(ResnetSuffix *s) {
+    float *p = dev_params(s), *g = dev_grads(s);
     for (int k = 0; k < s->n_convs; k++) {
         SuffixConv *c = &s->convs[k];
         const SuffixView *v = &s->views[6 * k];
-        c->kernel = s->params + v[0].offset;
-        c->bias = s->params + v[1].offset;
-        c->bn = (BnParams){s->params + v[2].offset, s->params + v[3].offset, s->params + v[4].offset,
-                           s->params + v[5].offset, c->spec->cout};
-        c->d_kernel = s->grads + v[0].offset;
-        c->d_bias = s->grads + v[1].offset;
-        c->d_gamma = s->train_bn_affine ? s->grads + v[2].offset : NULL;
-        c->d_beta = s->train_bn_affine ? s->grads + v[3].offset : NULL;
+        c->kernel = p + v[0].offset;
+        c->bias = p + v[1].offset;
+        c->bn = (BnParams){p + v[2].offset, p + v[3].offset, p + v[4].offset, p + v[5].offset, c->spec->cout};
+        c->d_kernel = g + v[0].offset;
+        c->d_bias = g + v[1].offset;
+        c->d_gamma = s->train_bn_affine ? g + v[2].offset : NULL;
+        c->d_beta = s->train_bn_affine ? g + v[3].offset : NULL;
     }
 }
 
@@ -138,17 +151,18 @@ static int upload_zeros(Backend *be, float *dst, size_t n, Err *e) {
     return rc;
 }
 
+/* Host params from w, host grads zero, the backend's gradient copy zero (the frozen views
+ * are never written there); the backend's parameter copy is filled by each forward. */
 static int load_params(ResnetSuffix *s, const ResnetWeights *w, Err *e) {
-    Backend *be = s->be;
-    if (be->alloc(be, s->n_params * sizeof(float), (void **)&s->params, e) ||
-        be->alloc(be, s->n_params * sizeof(float), (void **)&s->grads, e) || upload_zeros(be, s->grads, s->n_params, e))
-        return err_context(e, "suffix parameters");
+    s->params = tl_malloc(e, s->n_params * sizeof(float), "suffix parameters");
+    s->grads = tl_calloc(e, s->n_params, sizeof(float), "suffix gradients");
+    if (!s->params || !s->grads || upload_zeros(s->be, dev_grads(s), s->n_params, e)) return err_context(e, "suffix parameters");
     for (int k = 0; k < s->n_convs; k++) {
         const ResnetConvWeights *cw = &w->w[s->first_conv + k];
         const float *src[6] = {cw->kernel, cw->bias, cw->gamma, cw->beta, cw->mean, cw->var};
         for (int i = 0; i < 6; i++) {
             const SuffixView *v = &s->views[6 * k + i];
-            if (be->upload(be, s->params + v->offset, src[i], v->size * sizeof(float), e)) return err_context(e, "%s", v->name);
+            memcpy(s->params + v->offset, src[i], v->size * sizeof(float));
         }
     }
     bind_params(s);
@@ -169,6 +183,8 @@ static float *carve(Carver *cv, size_t n) {
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
 static void layout_activations(ResnetSuffix *s, Carver *cv) {
+    carve(cv, s->n_params);   /* dev_params */
+    carve(cv, s->n_params);   /* dev_grads */
     size_t most = (size_t)s->max_batch * s->in_side * s->in_side * s->in_c;
     for (int k = 0; k < s->n_convs; k++) {
         SuffixConv *c = &s->convs[k];
@@ -215,7 +231,8 @@ static int plan_convs(ResnetSuffix *s, Err *e) {
 int resnet_suffix_create(ResnetSuffix *s, Backend *be, const char *arch_name, const ResnetWeights *w, const char *from,
                          int image_size, int max_batch, int train_bn_affine, Err *e) {
     memset(s, 0, sizeof *s);
-    if (!be->train) return err_fail(e, "backend '%s' has no training ops: unfrozen layers need the cpu backend", be->name);
+    if (!be->train)
+        return err_fail(e, "backend '%s' has no training ops: unfrozen layers need the cpu or cuda backend", be->name);
     if (image_size < 32) return err_fail(e, "image_size %d is below ResNet's minimum of 32", image_size);
     if (max_batch < 1) return err_fail(e, "max_batch must be >= 1 (got %d)", max_batch);
     if (resnet_arch_init(&s->arch, arch_name, e)) return -1;
@@ -225,7 +242,7 @@ int resnet_suffix_create(ResnetSuffix *s, Backend *be, const char *arch_name, co
     s->train_bn_affine = train_bn_affine != 0;
     int rc = w->n == s->arch.n_convs ? 0 : err_fail(e, "weights do not match %s", arch_name);
     if (rc == 0) rc = resnet_suffix_start(&s->arch, from, &s->first_conv, e);
-    if (rc == 0) rc = build_structure(s, e) || layout_params(s, e) || load_params(s, w, e) || alloc_activations(s, e) ||
+    if (rc == 0) rc = build_structure(s, e) || layout_params(s, e) || alloc_activations(s, e) || load_params(s, w, e) ||
                       plan_convs(s, e) ? -1 : 0;
     if (rc) resnet_suffix_free(s);
     return rc;
@@ -236,11 +253,9 @@ void resnet_suffix_free(ResnetSuffix *s) {
     if (be && s->convs)
         for (int k = 0; k < s->n_convs; k++)
             if (s->convs[k].plan) be->train->conv_plan_destroy(be, s->convs[k].plan);
-    if (be) {
-        float *bufs[3] = {s->params, s->grads, s->act_arena};
-        for (int i = 0; i < 3; i++)
-            if (bufs[i]) be->release(be, bufs[i]);
-    }
+    if (be && s->act_arena) be->release(be, s->act_arena);
+    free(s->params);
+    free(s->grads);
     free(s->convs);
     free(s->blocks);
     free(s->views);
@@ -275,6 +290,7 @@ static int block_forward(ResnetSuffix *s, SuffixBlock *b, Err *e) {
 
 int resnet_suffix_forward(ResnetSuffix *s, const float *x, Err *e) {
     Backend *be = s->be;
+    if (be->upload(be, dev_params(s), s->params, s->n_params * sizeof(float), e)) return err_context(e, "suffix parameters");
     s->input = x;
     if (s->has_stem) {
         SuffixConv *c = &s->convs[0];
@@ -348,6 +364,8 @@ int resnet_suffix_backward(ResnetSuffix *s, const float *d_features, int n, floa
         s->g_in = t;
     }
     if (s->has_stem && stem_backward(s, d_input, e)) return -1;
+    /* download waits for the queued backward. */
+    if (be->download(be, s->grads, dev_grads(s), s->n_params * sizeof(float), e)) return err_context(e, "suffix gradients");
     return be->sync(be, e);
 }
 

@@ -1,4 +1,4 @@
-/* Fine-tuning the backbone from model.trainable on (issue 6), on the CPU backends.
+/* Fine-tuning the backbone from model.trainable on (issue 6), on the CPU or CUDA backend.
  *
  *   for batch (the epoch's shuffled order, augmentation view 1000000 + epoch as views: 0):
  *     images -> frozen prefix (BN folded) -> suffix (BN frozen statistics) -> features (b, 2048)
@@ -7,7 +7,10 @@
  *
  * The prefix runs again on every step: caching its output at the boundary is a later
  * optimisation. Both optimizers share the schedule: lr_backbone = lr * backbone_lr / train.lr
- * when train.backbone_lr > 0, else lr. */
+ * when train.backbone_lr > 0, else lr. The suffix's params and grads are host arrays on
+ * every backend (resnet_train.h), so the optimizer steps and the weights vector stay on
+ * the host; the suffix uploads the parameters at each forward and downloads the gradients
+ * at each backward. */
 #include "train/trial_internal.h"
 
 #include <stdio.h>
@@ -74,7 +77,7 @@ int finetune_create(Trial *t, Err *e) {
     Finetune *ft = &t->ft;
     if (!strcmp(c->model.trainable, "head")) return 0;
     if (!t->be->train)
-        return err_fail(e, "model.trainable '%s': backend '%s' has no training ops; fine-tuning runs on train.device: cpu",
+        return err_fail(e, "model.trainable '%s': backend '%s' has no training ops; fine-tuning runs on train.device: cpu or cuda",
                         c->model.trainable, t->be->name);
     ft->enabled = 1;
     ft->start_epoch = c->finetune.after_epochs;
