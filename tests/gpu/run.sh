@@ -11,6 +11,7 @@
 #   bench   bench_gpu (forward per precision and batch, head epoch) and, in the same run,
 #           bench/torch_gpu.py (PyTorch on the same card); one table, printed last
 #   pipeline  trainer features from JPEGs: loader alone, and the whole pipeline on the GPU
+#   finetune  one fine-tuning step (conv5) on the GPU, ours and PyTorch's
 #   sweep   mpirun -n 2 sweep configs/demo.yaml with train.device: cuda (both ranks on the one GPU)
 # Building there instead: tests/gpu/prepare-debs.sh here, carry [".debs"], and run
 #     bash tests/gpu/run.sh info deps build test bench
@@ -208,7 +209,7 @@ build() {
         return 1
     fi
     grep -E "resnet_sweep:" "$LOG/build.log"
-    local targets=(bench_gpu trainer sweep) f
+    local targets=(bench_gpu bench_finetune trainer sweep) f
     for f in tests/gpu/test_*.c; do targets+=("gpu_$(basename "$f" .c)"); done
     if ! cmake --build "$BUILD" -j "$(nproc)" --target "${targets[@]}" >>"$LOG/build.log" 2>&1; then
         grep -E "error|Error" "$LOG/build.log" | head -n 30
@@ -275,6 +276,21 @@ pipeline() {
     [ "${PIPESTATUS[0]}" = 0 ] || fail "trainer features on the GPU"
 }
 
+# One fine-tuning training step (conv5 trainable, batch 32, 224x224) on the GPU against
+# PyTorch doing the same on the same card; rows join the table.
+finetune() {
+    local p v
+    for p in tf32 fp32; do
+        step "fine-tuning step, conv5 trainable, $p"
+        v=$(tl timeout 120 "${BIN:-$BUILD/bench}/bench_finetune" --device cuda --precision "$p" 2>&1 |
+            tee -a "$LOG/finetune.log" | awk '/^finetune_images_per_s/{print $2}')
+        [ -n "$v" ] && echo "RESULT finetune_step $p 32 $v images/s" | tee -a "$LOG/bench_gpu.log" || fail "bench_finetune $p"
+        v=$(cd bench && PYTHONUNBUFFERED=1 timeout 120 python3 torch_finetune.py --device cuda --precision "$p" 2>&1 |
+            tee -a "$LOG/finetune.log" | awk '/^finetune_images_per_s/{print $2}')
+        [ -n "$v" ] && echo "RESULT finetune_step $p 32 $v images/s" | tee -a "$LOG/torch_gpu.log" || fail "torch_finetune $p"
+    done
+}
+
 # The demo sweep on the GPU: two ranks, one GPU, train.device: cuda.
 sweep_gpu() {
     step "mpirun -n 2 sweep configs/demo.yaml (train.device: cuda)"
@@ -300,7 +316,7 @@ sweep_gpu() {
 
 main() {
     local steps=("$@") s
-    [ ${#steps[@]} = 0 ] && steps=(info unpack test bench pipeline sweep table)
+    [ ${#steps[@]} = 0 ] && steps=(info unpack test bench pipeline finetune sweep table)
     for s in "${steps[@]}"; do
         case $s in
             info) info ;;
@@ -310,6 +326,7 @@ main() {
             test) test_gpu ;;
             bench) bench ;;
             pipeline) pipeline ;;
+            finetune) finetune ;;
             sweep) sweep_gpu ;;
             table) table ;;
             *) fail "unknown step $s (info unpack deps build test bench sweep table)" ;;

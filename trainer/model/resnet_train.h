@@ -16,9 +16,11 @@
  * ("conv5_block1_1_conv/kernel", ".../bias", "conv5_block1_1_bn/gamma", "/beta",
  * "/moving_mean", "/moving_variance"), per conv in model order (spec 1.6); gradients live
  * in a same-shaped arena, zero at the moving statistics (and at gamma/beta when those are
- * frozen). On the reference and CPU backends backend memory is host memory, so the
- * optimizer and checkpoint code use the arenas directly. Activations are allocated once
- * for max_batch; a forward/backward allocates nothing. */
+ * frozen). params and grads are host arrays of n_params floats on every backend (the
+ * optimizer and checkpoints use them directly); their backend copies are the first two
+ * slices of act_arena, which the SuffixConv pointers address: each forward uploads params,
+ * each backward downloads grads. Activations are allocated once for max_batch; a
+ * forward/backward allocates nothing. */
 #ifndef TL_RESNET_TRAIN_H
 #define TL_RESNET_TRAIN_H
 
@@ -74,7 +76,7 @@ typedef struct ResnetSuffix {
     const float *input;           /* the last forward's input, borrowed until backward */
     float *features;              /* (max_batch, 2048) */
 
-    float *params, *grads;        /* backend arenas of n_params floats, laid out by views */
+    float *params, *grads;        /* host arrays of n_params floats, laid out by views */
     size_t n_params;
     SuffixView *views;
     int n_views;
