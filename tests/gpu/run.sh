@@ -239,7 +239,7 @@ test_gpu() {
     for t in "${BIN:-$BUILD/tests}"/gpu_test_*; do
         [ -x "$t" ] || continue
         echo "--- $(basename "$t")"
-        tl timeout 120 "$t" 2>&1 | tee "$LOG/$(basename "$t").log" | tail -n 30
+        tl timeout 90 "$t" 2>&1 | tee "$LOG/$(basename "$t").log" | tail -n 30
         rc=${PIPESTATUS[0]}
         [ "$rc" = 0 ] || fail "$(basename "$t") exit $rc"
     done
