@@ -5,16 +5,18 @@
 #include "core/rng.h"
 #include "model/resnet.h"
 
-/* Random conv biases and BN gamma/beta/mean/var, keyed by seed, so that folding BN is
- * exercised (He-initialised weights alone have gamma 1, beta 0, mean 0, var 1). conv1's
- * variance is scaled by 16384 as ImageNet's is (inputs are caffe-preprocessed pixels). */
-static inline void test_randomize_bn(ResnetWeights *w, const ResnetArch *a, uint64_t seed) {
+/* Random conv biases and BN gamma (in [gamma_lo, 1)), beta, mean and var, from the streams
+ * (seed, RNG_INIT, conv, stream), so that folding BN is exercised (He-initialised weights
+ * alone have gamma 1, beta 0, mean 0, var 1). conv1's variance is scaled by 16384 as
+ * ImageNet's is (inputs are caffe-preprocessed pixels). */
+static inline void test_randomize_bn(ResnetWeights *w, const ResnetArch *a, uint64_t seed, uint32_t stream,
+                                     double gamma_lo) {
     for (int i = 0; i < a->n_convs; i++) {
         Rng r;
-        rng_init(&r, seed, RNG_INIT, (uint32_t)i, 2);
+        rng_init(&r, seed, RNG_INIT, (uint32_t)i, stream);
         for (int c = 0; c < a->convs[i].cout; c++) {
             w->w[i].bias[c] = (float)rng_uniform(&r, -0.1, 0.1);
-            w->w[i].gamma[c] = (float)rng_uniform(&r, 0.3, 1.0);
+            w->w[i].gamma[c] = (float)rng_uniform(&r, gamma_lo, 1.0);
             w->w[i].beta[c] = (float)rng_uniform(&r, -0.2, 0.2);
             w->w[i].mean[c] = (float)rng_uniform(&r, -0.2, 0.2);
             w->w[i].var[c] = (float)rng_uniform(&r, 0.8, 3.0) * (i == 0 ? 16384.0f : 1.0f);

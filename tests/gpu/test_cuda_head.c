@@ -34,6 +34,7 @@
 #include "train/callbacks.h"
 #include "train/metrics.h"
 #include "train/optimizer.h"
+#include "gpu/gpu_test.h"
 #include "test_util.h"
 
 #define TOL 1e-4
@@ -427,14 +428,7 @@ static void test_round_trip(Backend *be) {
 }
 
 int main(void) {
-    if (!backend_cuda_compiled()) {
-        printf("SKIP: this build has no CUDA backend\n");
-        return 77;
-    }
-    if (backend_cuda_device_count() == 0) {
-        printf("SKIP: no CUDA device visible (backend_cuda_device_count() == 0)\n");
-        return 77;
-    }
+    if (gpu_test_skip()) return 77;
     Err e = {{0}};
     Backend *be = NULL;
     if (backend_cuda_create(&be, 0, "fp32", &e)) {

@@ -16,6 +16,7 @@
 #include "backend/backend.h"
 #include "core/rng.h"
 #include "model/resnet.h"
+#include "gpu/gpu_test.h"
 #include "test_util.h"
 
 typedef struct Precision {
@@ -390,14 +391,7 @@ static void test_errors(Backend *g) {
 }
 
 int main(void) {
-    if (!backend_cuda_compiled()) {
-        printf("SKIP: this build has no CUDA backend\n");
-        return 77;
-    }
-    if (backend_cuda_device_count() == 0) {
-        printf("SKIP: no CUDA device visible (backend_cuda_device_count() == 0)\n");
-        return 77;
-    }
+    if (gpu_test_skip()) return 77;
     Err e = {{0}};
     Backend *ref = NULL;
     if (backend_reference_create(&ref, &e)) {

@@ -15,6 +15,7 @@
 #include "data/image_batch.h"
 #include "model/resnet.h"
 #include "test_resnet_util.h"
+#include "gpu/gpu_test.h"
 #include "test_util.h"
 
 enum { SIZE = 224, MAX_PHOTOS = 16, FEAT = 2048 };
@@ -49,7 +50,7 @@ static int find_photos(char paths[][512], int max) {
 static int keras_file_weights(const ResnetArch *a, ResnetWeights *out, Err *e) {
     ResnetWeights w;
     if (resnet_weights_random(&w, a, 31, e)) return -1;
-    test_randomize_bn(&w, a, 5);
+    test_randomize_bn(&w, a, 5, 2, 0.3);
     char path[] = "/tmp/test_cuda_photos_XXXXXX";
     int fd = mkstemp(path);
     if (fd < 0) {
@@ -84,10 +85,7 @@ static int load_photos(char paths[][512], int n, float *images, Err *e) {
 }
 
 int main(void) {
-    if (backend_cuda_device_count() == 0) {
-        printf("SKIP: no CUDA device visible (backend_cuda_device_count() == 0)\n");
-        return 77;
-    }
+    if (gpu_test_skip()) return 77;
     static char paths[MAX_PHOTOS][512];
     int n = find_photos(paths, MAX_PHOTOS);
     if (n == 0) {

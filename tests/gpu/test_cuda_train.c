@@ -27,6 +27,8 @@
 #include "core/rng.h"
 #include "model/resnet.h"
 #include "model/resnet_train.h"
+#include "gpu/gpu_test.h"
+#include "test_resnet_util.h"
 #include "test_util.h"
 
 static float *random_floats(size_t n, uint32_t key, double lo, double hi) { return test_random_floats(2468, 0, n, key, lo, hi); }
@@ -470,21 +472,6 @@ static void test_shadow_invalidation(Backend *ref, Backend *h16) {
 
 enum { E2E_SIZE = 64, E2E_BATCH = 3 };
 
-/* Non-trivial biases and BN statistics, as test_resnet_train does. */
-static void randomize_bn(ResnetWeights *w, const ResnetArch *a) {
-    for (int i = 0; i < a->n_convs; i++) {
-        Rng r;
-        rng_init(&r, 5, RNG_INIT, (uint32_t)i, 3);
-        for (int c = 0; c < a->convs[i].cout; c++) {
-            w->w[i].bias[c] = (float)rng_uniform(&r, -0.1, 0.1);
-            w->w[i].gamma[c] = (float)rng_uniform(&r, 0.5, 1.0);
-            w->w[i].beta[c] = (float)rng_uniform(&r, -0.2, 0.2);
-            w->w[i].mean[c] = (float)rng_uniform(&r, -0.2, 0.2);
-            w->w[i].var[c] = (float)rng_uniform(&r, 0.8, 3.0) * (i == 0 ? 16384.0f : 1.0f);
-        }
-    }
-}
-
 /* One backend's forward + backward of the suffix: features, gradients (in s) and d(input). */
 typedef struct E2e {
     Backbone bb;
@@ -552,14 +539,7 @@ static void test_suffix_e2e(Backend *g, Backend *cpu, const ResnetWeights *w, co
 }
 
 int main(void) {
-    if (!backend_cuda_compiled()) {
-        printf("SKIP: this build has no CUDA backend\n");
-        return 77;
-    }
-    if (backend_cuda_device_count() == 0) {
-        printf("SKIP: no CUDA device visible (backend_cuda_device_count() == 0)\n");
-        return 77;
-    }
+    if (gpu_test_skip()) return 77;
     Err e = {{0}};
     Backend *ref = NULL, *cpu = NULL, *fp32 = NULL, *tf32 = NULL, *h16 = NULL;
     ResnetArch a;
@@ -571,7 +551,7 @@ int main(void) {
         return 1;
     }
     CHECK(fp32->train && tf32->train && h16->train, "the cuda backend has training ops");
-    randomize_bn(&w, &a);
+    test_randomize_bn(&w, &a, 5, 3, 0.5);
     test_convs(ref, fp32, "fp32", 1e-5);
     test_convs(ref, tf32, "tf32", 5e-3);
     test_conv_determinism(fp32);

@@ -97,7 +97,7 @@ int main(void) {
         fprintf(stderr, "%s\n", e.msg);
         return 1;
     }
-    test_randomize_bn(&w, &a, 3);
+    test_randomize_bn(&w, &a, 3, 2, 0.3);
     test_fold(&a, &w);
     test_cpu_vs_reference(cpu, ref, &w);
     test_real_photo(cpu, ref, &w);

@@ -11,24 +11,10 @@
 #include "core/rng.h"
 #include "model/resnet_train.h"
 #include "train/optimizer.h"
+#include "test_resnet_util.h"
 #include "test_util.h"
 
 enum { SIZE = 32, BATCH = 2 };
-
-/* Non-trivial biases and BN statistics (random:SEED has gamma 1, beta 0, mean 0, var 1). */
-static void randomize_bn(ResnetWeights *w, const ResnetArch *a) {
-    for (int i = 0; i < a->n_convs; i++) {
-        Rng r;
-        rng_init(&r, 5, RNG_INIT, (uint32_t)i, 3);
-        for (int c = 0; c < a->convs[i].cout; c++) {
-            w->w[i].bias[c] = (float)rng_uniform(&r, -0.1, 0.1);
-            w->w[i].gamma[c] = (float)rng_uniform(&r, 0.5, 1.0);
-            w->w[i].beta[c] = (float)rng_uniform(&r, -0.2, 0.2);
-            w->w[i].mean[c] = (float)rng_uniform(&r, -0.2, 0.2);
-            w->w[i].var[c] = (float)rng_uniform(&r, 0.8, 3.0) * (i == 0 ? 16384.0f : 1.0f);
-        }
-    }
-}
 
 static float *random_floats(size_t n, uint32_t key, double lo, double hi) { return test_random_floats(99, 7, n, key, lo, hi); }
 
@@ -344,7 +330,7 @@ int main(void) {
         fprintf(stderr, "%s\n", e.msg);
         return 1;
     }
-    randomize_bn(&w, &a);
+    test_randomize_bn(&w, &a, 5, 3, 0.5);
     test_names();
     test_views(cpu, &w);
     test_errors(cpu, &w);
