@@ -124,7 +124,7 @@ static int boundary_ready(Trial *t, Err *e) {
         if (tables[i]->n && boundary_table_fill(&ft->boundary, tables[i], &ft->bb, ft->eval_loader, &computed, e)) return -1;
         if (t->opt->log)
             fprintf(t->opt->log, "boundary cache: %s %s (%d images%s%.1f s)\n", tables[i]->split,
-                    computed ? "computed" : "found", tables[i]->n, computed ? ", " : ", read in ", seconds_now() - t0);
+                    computed ? "computed" : "found", tables[i]->n, computed ? ", " : ", opened in ", seconds_now() - t0);
     }
     if (t->opt->log) fflush(t->opt->log);
     ft->boundary_filled = 1;
