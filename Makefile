@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 MPIRUN_ENV = OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 SWEEP ?=
 
-.PHONY: all deps build test demo plots bench install clean
+.PHONY: all deps build test demo demo-finetune plots bench install clean
 
 all: build
 
@@ -25,6 +25,12 @@ demo: build
 	scripts/make-demo-data data/fashion
 	$(MPIRUN_ENV) mpirun -n 2 $(BUILD)/sweep/sweep configs/demo.yaml --runs runs
 	$(MAKE) plots SWEEP=runs/demo
+
+# Fine-tuning conv5 / conv4+conv5 after 4 head-only epochs vs the head alone (configs/demo_finetune.yaml).
+demo-finetune: build
+	scripts/make-demo-data data/fashion
+	$(MPIRUN_ENV) mpirun -n 2 $(BUILD)/sweep/sweep configs/demo_finetune.yaml --runs runs
+	$(MAKE) plots SWEEP=runs/demo_finetune
 
 plots:
 	@scripts/render-plots $(SWEEP)

@@ -1,5 +1,6 @@
 # Per-trial learning curves as small multiples: train vs val `metric` over epochs, the
-# best epoch (result.csv best_epoch, counted like train_log.csv's epoch column) dashed.
+# best epoch (result.csv best_epoch, counted like train_log.csv's epoch column) dashed;
+# in a two-phase fine-tuning trial (train_phases.csv) the switch to fine-tuning dotted green.
 # gnuplot -e "plots='plots'; sweep='runs/x'; name='x'; trials='a b'; best='3 5'; metric='accuracy'; out='...png'" plots/learning_curves.gp
 load plots.'/style.gp'
 n = words(trials)
@@ -13,14 +14,19 @@ set xrange [*:*]
 set autoscale xfix
 set offsets 0.15, 0.15, graph 0.02, 0
 unset key   # the colours are named in the title: a key would cover the curves of small panels
-set multiplot layout rows, cols title sprintf("%s: %s per trial, train (blue) vs val (orange); dashed: best epoch", name, metric) font "sans,12"
+phases = system(sprintf("ls '%s'/*/train_phases.csv 2>/dev/null | head -n 1", sweep)) ne "" ? "; dotted green: fine-tuning starts" : ""
+set multiplot layout rows, cols title sprintf("%s: %s per trial, train (blue) vs val (orange); dashed: best epoch%s", name, metric, phases) font "sans,12"
 do for [i = 1:n] {
     t = word(trials, i)
     b = word(best, i)
     f = sweep.'/'.t.'/train_log.csv'
     set title t font "sans,8"
     unset arrow 1
+    unset arrow 2
     if (b ne "NaN") { set arrow 1 from b + 0, graph 0 to b + 0, graph 1 nohead dt 2 lw 1.5 lc rgb "#555555" }
+    # First fine-tuning epoch after a head phase: the line sits half an epoch before it.
+    ft = system(sprintf("awk -F, '$2 ~ /^head/ {h = 1} $2 ~ /^finetune/ && h {print $1; exit}' '%s/%s/train_phases.csv' 2>/dev/null", sweep, t))
+    if (ft ne "") { set arrow 2 from ft - 0.5, graph 0 to ft - 0.5, graph 1 nohead dt 3 lw 2 lc rgb "#2ca02c" }
     set autoscale y   # (a y range would filter the one-column stats below)
     stats f using "epoch" nooutput
     if (STATS_max <= 12) { set xtics 1 } else { set xtics autofreq }

@@ -27,11 +27,12 @@ expect augment 12 12
 expect batch 12 3
 expect lr_schedule 10 2
 expect finetune 9 3
+expect demo_finetune 6 2
 out=$("$SWEEP_BIN" "$TL_SOURCE_DIR/configs/batch.yaml" --dry-run)
 ft=$("$SWEEP_BIN" "$TL_SOURCE_DIR/configs/finetune.yaml" --dry-run)
 check "finetune.yaml zips trainable with backbone_lr" "grep -q 'seed-42_trainable-conv5_backbone_lr-1e-4' <<< \"\$ft\" && ! grep -q 'trainable-conv5_backbone_lr-1e-5' <<< \"\$ft\""
 check "batch.yaml zips batch size with lr" "grep -q 'seed-42_batch_size-64_lr-2e-3' <<< \"\$out\" && ! grep -q 'batch_size-64_lr-1e-3' <<< \"\$out\""
-check "every config in configs/ is checked here" "[ \$(ls '$TL_SOURCE_DIR'/configs/*.yaml | wc -l) -eq 7 ]"
+check "every config in configs/ is checked here" "[ \$(ls '$TL_SOURCE_DIR'/configs/*.yaml | wc -l) -eq 8 ]"
 # The demo falls back to random weights without the ImageNet file, and says so.
 rm weights/resnet50_notop.h5
 out=$("$SWEEP_BIN" "$TL_SOURCE_DIR/configs/demo.yaml" --dry-run 2>&1)

@@ -99,6 +99,7 @@ static const KeySpec KEYS[] = {
     KBOOL("callbacks.terminate_on_nan", callbacks.terminate_on_nan),
     KSTR("feature_cache.dir", feature_cache.dir),
     KINT("feature_cache.views", feature_cache.views, 0, 64),
+    KINT("feature_cache.boundary_mib", feature_cache.boundary_mib, 0, INF),
     KINT("finetune.after_epochs", finetune.after_epochs, 0, INF),
 };
 enum { N_KEYS = sizeof KEYS / sizeof KEYS[0] };
@@ -175,6 +176,7 @@ void config_defaults(TrialConfig *c) {
 
     SET_STR(c->feature_cache.dir, "cache");
     c->feature_cache.views = 8;
+    c->feature_cache.boundary_mib = 4096;
     c->finetune.after_epochs = 0;
 }
 

@@ -104,6 +104,7 @@ typedef struct CallbacksConfig {
 typedef struct FeatureCacheConfig {
     char dir[CONFIG_PATH_MAX];       /* relative paths resolve against the trial out dir's parent */
     int views;                       /* augmented draws per training image; 0 = recompute */
+    int boundary_mib;                /* fine-tuning: most MiB of fp16 boundary activations cached; 0 = never */
 } FeatureCacheConfig;
 
 typedef struct FinetuneConfig {

@@ -5,8 +5,11 @@
  *     head forward (training) -> CE + L2 -> head backward with d(features)
  *     suffix backward -> head optimizer step (lr), suffix optimizer step (backbone lr)
  *
- * The prefix runs again on every step: caching its output at the boundary is a later
- * optimisation. Both optimizers share the schedule: lr_backbone = lr * backbone_lr / train.lr
+ * Without augmentation the prefix's output is the same every epoch: when the train and
+ * validation boundary activations fit feature_cache.boundary_mib, they are computed once
+ * into the boundary cache (fp16 on disk, boundary_cache.h) and each step reads its rows
+ * and runs only the suffix; otherwise the prefix runs again on every step. The log says
+ * which. Both optimizers share the schedule: lr_backbone = lr * backbone_lr / train.lr
  * when train.backbone_lr > 0, else lr. The suffix's params and grads are host arrays on
  * every backend (resnet_train.h), so the optimizer steps and the weights vector stay on
  * the host; the suffix uploads the parameters at each forward and downloads the gradients
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/fsutil.h"
 #include "core/rng.h"
@@ -57,19 +61,77 @@ static int create_model(Trial *t, Err *e) {
     return ft->d_features ? 0 : -1;
 }
 
-static void log_path(const Trial *t) {
+static double seconds_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Cache the prefix's output at the boundary, or recompute it every step: the prefix is
+ * constant per image only without augmentation, and the cache must fit the budget.
+ * Writes the reason (one log line) into why. */
+static int plan_boundary(Trial *t, char *why, size_t n, Err *e) {
+    const TrialConfig *c = t->cfg;
+    Finetune *ft = &t->ft;
+    const ResnetArch *a = &ft->s.arch;
+    if (ft->s.first_conv == 0) return snprintf(why, n, "boundary cache: none (trainable: all leaves nothing frozen)"), 0;
+    if (c->augment.strength > 0)
+        return snprintf(why, n, "boundary cache: off: augmentation on (augment.strength %g), every epoch's images differ: "
+                                "recomputing the frozen prefix", c->augment.strength), 0;
+    double mib = boundary_cache_bytes(a, ft->s.first_conv, c->data.image_size, t->ds.train.n, t->ds.validation.n) / 1048576.0;
+    if (mib > c->feature_cache.boundary_mib)
+        return snprintf(why, n, "boundary cache: %.1f MiB over budget %d MiB: recomputing the frozen prefix", mib,
+                        c->feature_cache.boundary_mib), 0;
+    BoundaryCache *bc = &ft->boundary;
+    if (boundary_cache_init(bc, t->be, c, &t->fx.weights_digest, a, ft->s.first_conv, &t->ds, t->cache_dir,
+                            c->train.batch_size, e))
+        return -1;
+    bc->stop = t->opt->stop;
+    ft->rows = tl_malloc(e, sizeof(int) * (size_t)c->train.batch_size, "boundary rows");
+    if (!ft->rows) return -1;
+    ft->use_boundary = 1;
+    char name[64];
+    boundary_name(a, ft->s.first_conv, name, sizeof name);
+    snprintf(why, n, "boundary cache: %s (%dx%dx%d fp16) of %d train + %d validation images, %.1f MiB within budget %d MiB, "
+                     "in %s: training the suffix from it", name, bc->side, bc->side, bc->channels, t->ds.train.n,
+             t->ds.validation.n, mib, c->feature_cache.boundary_mib, t->cache_dir);
+    return 0;
+}
+
+static void log_path(const Trial *t, const char *boundary) {
     const Finetune *ft = &t->ft;
     FILE *f = t->opt->log;
     if (!f) return;
     size_t trainable = 0;
     for (int i = 0; i < ft->s.n_views; i++) trainable += ft->s.views[i].trainable ? ft->s.views[i].size : 0;
-    fprintf(f, "fine-tuning from %s (%s on): frozen prefix recomputed every step (caching it at the boundary is a later "
-               "optimisation); %zu suffix parameters, %zu trainable; %s\n",
-            t->cfg->model.trainable, ft->s.arch.convs[ft->s.first_conv].conv, ft->s.n_params, trainable,
-            ft->start_epoch > 0 ? "head alone on cached features first" : "from the first epoch");
+    fprintf(f, "fine-tuning from %s (%s on): %s; %zu suffix parameters, %zu trainable; %s\n", t->cfg->model.trainable,
+            ft->s.arch.convs[ft->s.first_conv].conv,
+            ft->s.first_conv == 0 ? "no frozen prefix"
+            : ft->use_boundary    ? "frozen prefix read from the boundary cache"
+                                  : "frozen prefix recomputed every step",
+            ft->s.n_params, trainable, ft->start_epoch > 0 ? "head alone on cached features first" : "from the first epoch");
+    fprintf(f, "%s\n", boundary);
     if (ft->start_epoch > 0) fprintf(f, "phase head: epochs 1..%d; phase finetune: epochs %d..%d\n", ft->start_epoch,
                                      ft->start_epoch + 1, t->cfg->train.epochs);
     fflush(f);
+}
+
+/* Opens (computing on first use) the boundary tables; once per trial. */
+static int boundary_ready(Trial *t, Err *e) {
+    Finetune *ft = &t->ft;
+    if (!ft->use_boundary || ft->boundary_filled) return 0;
+    BoundaryTable *tables[2] = {&ft->boundary.train, &ft->boundary.validation};
+    for (int i = 0; i < 2; i++) {
+        double t0 = seconds_now();
+        int computed = 0;
+        if (tables[i]->n && boundary_table_fill(&ft->boundary, tables[i], &ft->bb, ft->eval_loader, &computed, e)) return -1;
+        if (t->opt->log)
+            fprintf(t->opt->log, "boundary cache: %s %s (%d images%s%.1f s)\n", tables[i]->split,
+                    computed ? "computed" : "found", tables[i]->n, computed ? ", " : ", opened in ", seconds_now() - t0);
+    }
+    if (t->opt->log) fflush(t->opt->log);
+    ft->boundary_filled = 1;
+    return 0;
 }
 
 int finetune_create(Trial *t, Err *e) {
@@ -84,7 +146,9 @@ int finetune_create(Trial *t, Err *e) {
     if (create_model(t, e) || create_loaders(t, e)) return err_context(e, "fine-tuning from %s", c->model.trainable);
     ft->weights = tl_malloc(e, (t->head.n_params + ft->s.n_params) * sizeof(float), "weights vector");
     if (!ft->weights) return -1;
-    log_path(t);
+    char why[1600];
+    if (plan_boundary(t, why, sizeof why, e)) return err_context(e, "fine-tuning from %s", c->model.trainable);
+    log_path(t, why);
     return 0;
 }
 
@@ -95,6 +159,8 @@ void finetune_free(Finetune *ft) {
     optimizer_free(&ft->optim);
     if (ft->s.params) resnet_suffix_free(&ft->s);
     if (ft->bb.convs) backbone_free(&ft->bb);
+    if (ft->use_boundary) boundary_cache_free(&ft->boundary);
+    free(ft->rows);
     free(ft->d_features);
     free(ft->weights);
     memset(ft, 0, sizeof *ft);
@@ -110,57 +176,120 @@ void trial_weights_set(Trial *t, const float *src) {
     if (t->ft.enabled) memcpy(t->ft.s.params, src + t->head.n_params, t->ft.s.n_params * sizeof(float));
 }
 
-/* One step on a loaded batch; returns the batch's CE + L2 through *loss and its correct count. */
-static int train_step(Trial *t, const LoaderBatch *b, int epoch, int step, float lr, float lr_bb, float *loss, int *correct,
-                      Err *e) {
+/* The suffix on its input x (backend, max_batch rows) -> features host (n, 2048). */
+static int suffix_features(Finetune *ft, const float *x, int n, float *features, Err *e) {
+    Backend *be = ft->s.be;
+    if (resnet_suffix_forward(&ft->s, x, e)) return -1;
+    if (be->download(be, features, ft->s.features, (size_t)n * FEATURE_DIM * sizeof(float), e)) return -1;
+    return be->sync(be, e);
+}
+
+/* One step on a batch whose suffix input x and labels are ready; the batch's CE + L2
+ * through *loss and its correct count. */
+static int train_step(Trial *t, const float *x, const int *labels, int n, int epoch, int step, float lr, float lr_bb,
+                      float *loss, int *correct, Err *e) {
     const TrialConfig *c = t->cfg;
     Finetune *ft = &t->ft;
     int C = t->ds.n_classes;
-    if (resnet_suffix_forward_images(&ft->s, &ft->bb, b->x, b->count, t->batch_x, e)) return -1;
-    head_forward(&t->head, t->batch_x, b->count, 1, (uint32_t)epoch, (uint32_t)step);
-    float ce = loss_xent(t->head.logits, b->labels, b->count, C, c->train.label_smoothing, t->head.dlogits);
+    if (suffix_features(ft, x, n, t->batch_x, e)) return -1;
+    head_forward(&t->head, t->batch_x, n, 1, (uint32_t)epoch, (uint32_t)step);
+    float ce = loss_xent(t->head.logits, labels, n, C, c->train.label_smoothing, t->head.dlogits);
     head_backward(&t->head, t->head.dlogits, ft->d_features);
     float l2 = loss_l2(&t->head, (float)c->model.head.l2, 1);
-    if (resnet_suffix_backward(&ft->s, ft->d_features, b->count, NULL, e)) return -1;
+    if (resnet_suffix_backward(&ft->s, ft->d_features, n, NULL, e)) return -1;
     optimizer_step(&t->optim, t->head.params, t->head.grads, lr);
     optimizer_step(&ft->optim, ft->s.params, ft->s.grads, lr_bb);
     *loss = ce + l2;
-    *correct = count_correct(t->head.logits, b->labels, b->count, C);
+    *correct = count_correct(t->head.logits, labels, n, C);
     return 0;
+}
+
+/* The running epoch: its learning rates, step counter and metrics. */
+typedef struct EpochRun {
+    int epoch, step, steps;
+    float lr, lr_bb;
+    MeanMetric loss, accuracy;
+} EpochRun;
+
+/* Trains on one batch and does the per-batch bookkeeping. Returns 0 go on, 1 a callback
+ * stopped training, 2 a stop was requested, -1 error. */
+static int epoch_step(Trial *t, EpochRun *r, const float *x, const int *labels, int n, Err *e) {
+    float loss = 0;
+    int correct = 0;
+    if (train_step(t, x, labels, n, r->epoch, r->step++, r->lr, r->lr_bb, &loss, &correct, e)) return -1;
+    mean_update(&r->loss, loss * n, (float)n);
+    mean_update(&r->accuracy, (float)correct, (float)n);
+    trial_progress(t, r->epoch, r->step - 1, r->steps, mean_result(&r->loss), mean_result(&r->accuracy));
+    if (callbacks_batch_end(&t->cb, mean_result(&r->loss))) return 1;
+    return t->opt->stop && *t->opt->stop ? 2 : 0;
+}
+
+/* The epoch over the images: the prefix runs on every batch (augmented when configured). */
+static int epoch_from_images(Trial *t, EpochRun *r, Err *e) {
+    Finetune *ft = &t->ft;
+    if (loader_start(ft->train_loader, t->ds.train.items, t->order, t->ds.train.n, t->cfg->train.batch_size,
+                     (uint32_t)(1000000 + r->epoch), e))
+        return -1;
+    LoaderBatch *b;
+    int got = 0, rc = 0;
+    while (rc == 0 && (got = loader_next(ft->train_loader, &b, e)) == 1) {
+        const float *x;
+        rc = resnet_prefix_forward(&ft->bb, ft->s.first_conv, b->x, b->count, &x, e) ? -1
+             : epoch_step(t, r, x, b->labels, b->count, e);
+        loader_release(ft->train_loader, b);
+    }
+    return rc ? rc : got < 0 ? -1 : 0;
+}
+
+/* The epoch over the boundary cache: batches of rows in the same order, no prefix. */
+static int epoch_from_boundary(Trial *t, EpochRun *r, Err *e) {
+    Finetune *ft = &t->ft;
+    int B = t->cfg->train.batch_size, n = t->ds.train.n, rc = 0;
+    for (int at = 0; rc == 0 && at < n; at += B) {
+        int count = n - at < B ? n - at : B;
+        const int *rows = t->order + at;
+        for (int i = 0; i < count; i++) t->batch_y[i] = t->train_y[rows[i]];
+        const float *x;
+        rc = boundary_table_load(&ft->boundary, &ft->boundary.train, rows, count, &x, e) ? -1
+             : epoch_step(t, r, x, t->batch_y, count, e);
+    }
+    return rc;
 }
 
 int finetune_train_epoch(Trial *t, int epoch, float lr, EpochLogs *logs, Err *e) {
     const TrialConfig *c = t->cfg;
     Finetune *ft = &t->ft;
-    float lr_bb = c->train.backbone_lr > 0 ? (float)(lr * c->train.backbone_lr / c->train.lr) : lr;
+    int B = c->train.batch_size;
+    EpochRun r = {.epoch = epoch, .steps = (t->ds.train.n + B - 1) / B, .lr = lr,
+                  .lr_bb = c->train.backbone_lr > 0 ? (float)(lr * c->train.backbone_lr / c->train.lr) : lr};
+    if (boundary_ready(t, e)) return -1;
     trial_epoch_order(t, epoch);
-    if (loader_start(ft->train_loader, t->ds.train.items, t->order, t->ds.train.n, c->train.batch_size,
-                     (uint32_t)(1000000 + epoch), e))
-        return -1;
-    MeanMetric lm = {0, 0}, am = {0, 0};
-    LoaderBatch *b;
-    int r = 0, step = 0, stop = 0;
-    while (!stop && (r = loader_next(ft->train_loader, &b, e)) == 1) {
-        float loss = 0;
-        int correct = 0;
-        int rc = train_step(t, b, epoch, step++, lr, lr_bb, &loss, &correct, e);
-        mean_update(&lm, loss * b->count, (float)b->count);
-        mean_update(&am, (float)correct, (float)b->count);
-        loader_release(ft->train_loader, b);
-        if (rc) return -1;
-        int B = c->train.batch_size;
-        trial_progress(t, epoch, step - 1, (t->ds.train.n + B - 1) / B, mean_result(&lm), mean_result(&am));
-        if (callbacks_batch_end(&t->cb, mean_result(&lm))) stop = 1;
-        if (t->opt->stop && *t->opt->stop) return 1;
+    int rc = ft->use_boundary ? epoch_from_boundary(t, &r, e) : epoch_from_images(t, &r, e);
+    if (rc < 0) return -1;
+    if (rc == 2) return 1;
+    logs->loss = mean_result(&r.loss);
+    logs->accuracy = mean_result(&r.accuracy);
+    return 0;
+}
+
+/* Validation features from the boundary cache. */
+static int features_from_boundary(Trial *t, float *dst, Err *e) {
+    Finetune *ft = &t->ft;
+    int B = t->cfg->train.batch_size, n = ft->boundary.validation.n;
+    for (int at = 0; at < n; at += B) {
+        int count = n - at < B ? n - at : B;
+        for (int i = 0; i < count; i++) ft->rows[i] = at + i;
+        const float *x;
+        if (boundary_table_load(&ft->boundary, &ft->boundary.validation, ft->rows, count, &x, e) ||
+            suffix_features(ft, x, count, dst + (size_t)at * FEATURE_DIM, e))
+            return -1;
     }
-    if (!stop && r < 0) return -1;
-    logs->loss = mean_result(&lm);
-    logs->accuracy = mean_result(&am);
     return 0;
 }
 
 int finetune_features(Trial *t, const DatasetSplit *split, float *dst, Err *e) {
     Finetune *ft = &t->ft;
+    if (ft->use_boundary && split == &t->ds.validation) return boundary_ready(t, e) || features_from_boundary(t, dst, e) ? -1 : 0;
     if (loader_start(ft->eval_loader, split->items, NULL, split->n, t->cfg->train.batch_size, 0, e)) return -1;
     LoaderBatch *b;
     int r = 0, done = 0;

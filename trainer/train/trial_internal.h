@@ -8,6 +8,7 @@
 #include "model/head.h"
 #include "model/head_cuda.h"
 #include "model/resnet_train.h"
+#include "train/boundary_cache.h"
 #include "train/callbacks.h"
 #include "train/feature_cache.h"
 #include "train/optimizer.h"
@@ -17,8 +18,9 @@
 /* Fine-tuning (model.trainable != head; trial_finetune.c). Epochs before start_epoch
  * (finetune.after_epochs) train the head alone on cached features; from start_epoch on,
  * every step runs images -> frozen prefix (bb, BN folded) -> suffix (trainable convs, BN
- * with frozen statistics) -> head, and back into the suffix. The prefix is recomputed
- * every step (caching its output at the boundary is a later optimisation). */
+ * with frozen statistics) -> head, and back into the suffix. When augmentation is off and
+ * the boundary activations fit feature_cache.boundary_mib, the prefix runs once per image
+ * into the boundary cache (fp16 on disk) and every step reads its batch from there. */
 typedef struct Finetune {
     int enabled;
     int start_epoch;                /* first fine-tuning epoch */
@@ -29,6 +31,10 @@ typedef struct Finetune {
     Loader *eval_loader;            /* unaugmented (validation, test) */
     float *d_features;              /* (batch, 2048) host: d(loss)/d(features) from the head */
     float *weights;                 /* (n_weights) head then suffix: the callbacks' weights vector */
+    int use_boundary;               /* 1: train and validate the suffix from the boundary cache */
+    int boundary_filled;            /* both tables open */
+    int *rows;                      /* (batch) row indices of a validation batch */
+    BoundaryCache boundary;
 } Finetune;
 
 /* Per-epoch logs kept for result.csv and resume (capacity = train.epochs). */

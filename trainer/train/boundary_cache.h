@@ -1,0 +1,73 @@
+/* The boundary cache of fine-tuning (issue 6). With model.trainable conv5 the frozen
+ * prefix (images -> conv4_block6_out) gives the same activation for an image every epoch
+ * unless augmentation redraws the image, so it is computed once per split and stored fp16:
+ *   <dir>/<key>/boundary.f16   header (32 bytes) + n rows of (side, side, c) IEEE half,
+ *                              NHWC, little-endian; row i = the split's item i
+ *   <dir>/<key>/about.txt      what the key covers, for people
+ * <key> digests what determines the numbers, as the feature cache's does (weights file
+ * content, backbone, backend and its layout and precision, image list with sizes and
+ * mtimes, image size, interpolation) plus the boundary conv. A training step reads its
+ * batch's rows (pread), widens them to float32 and uploads them for the suffix. The
+ * file is written to a temp file and renamed, so concurrent trials never see half of it. */
+#ifndef TL_BOUNDARY_CACHE_H
+#define TL_BOUNDARY_CACHE_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/backend.h"
+#include "core/hash.h"
+#include "data/dataset.h"
+#include "data/loader.h"
+#include "model/resnet.h"
+#include "train/config.h"
+
+/* IEEE 754 binary32 -> binary16, round to nearest, ties to even; overflow -> inf, NaN
+ * stays a (quiet) NaN, values below half the smallest subnormal -> signed zero. */
+uint16_t half_from_float(float f);
+/* binary16 -> binary32, exact. */
+float half_to_float(uint16_t h);
+void halves_from_floats(const float *src, size_t n, uint16_t *dst);
+void floats_from_halves(const uint16_t *src, size_t n, float *dst);
+
+/* One split's table of boundary activations. */
+typedef struct BoundaryTable {
+    const char *split;            /* "train" | "validation" */
+    const DatasetItem *items;     /* borrowed */
+    int n;
+    char key[33];
+    int fd;                       /* open for reading once filled; -1 before */
+} BoundaryTable;
+
+typedef struct BoundaryCache {
+    Backend *be;                  /* borrowed */
+    char dir[1024];
+    int first_conv;               /* arch index of the suffix's first conv */
+    int side, channels;           /* one row: (side, side, channels) */
+    size_t row_floats;
+    int max_batch;
+    BoundaryTable train, validation;
+    uint16_t *host_h;             /* (max_batch, row_floats) file rows */
+    float *host_x;                /* (max_batch, row_floats) widened rows */
+    float *dev_x;                 /* backend (max_batch, row_floats): the suffix's input */
+    volatile sig_atomic_t *stop;  /* set by a signal handler: stop between batches */
+} BoundaryCache;
+
+/* Bytes on disk of both tables, before anything is allocated (for the budget). */
+size_t boundary_cache_bytes(const ResnetArch *a, int first_conv, int image_size, int n_train, int n_val);
+/* The boundary's Keras name ("conv4_block6_out"), or "images" when first_conv is 0. */
+void boundary_name(const ResnetArch *a, int first_conv, char *out, size_t n);
+
+/* Keys both tables and allocates the batch buffers; opens nothing yet. */
+int boundary_cache_init(BoundaryCache *bc, Backend *be, const TrialConfig *c, const Hash128 *weights_digest,
+                        const ResnetArch *a, int first_conv, const Dataset *ds, const char *dir, int max_batch, Err *e);
+void boundary_cache_free(BoundaryCache *bc);
+
+/* Opens the table's file, computing and storing it first when it is missing: bb (same
+ * max_batch) runs the prefix over the unaugmented images of l. *computed = 1 when it did. */
+int boundary_table_fill(BoundaryCache *bc, BoundaryTable *t, Backbone *bb, Loader *l, int *computed, Err *e);
+/* Rows rows[0..n) of an open table -> bc->dev_x (zero past n); *x = bc->dev_x. */
+int boundary_table_load(BoundaryCache *bc, const BoundaryTable *t, const int *rows, int n, const float **x, Err *e);
+
+#endif
