@@ -155,12 +155,14 @@ static void test_device_resident_suffix(Backend *g, const ResnetWeights *w) {
     Backbone bb;
     Run host, dev;
     const float lr = 1e-3f;
-    CHECK_OK(backbone_create(&bb, g, "resnet50", w, SFX_SIZE, SFX_BATCH, &e), &e);
-    CHECK_OK(run_create(&host, g, w, 0, &e), &e);
-    int ok = run_create(&dev, g, w, 1, &e) == 0;
-    CHECK(ok, "device-resident suffix: %s", e.msg);
+    memset(&bb, 0, sizeof bb);
+    memset(&host, 0, sizeof host);
+    memset(&dev, 0, sizeof dev);
+    int ok = backbone_create(&bb, g, "resnet50", w, SFX_SIZE, SFX_BATCH, &e) == 0 && run_create(&host, g, w, 0, &e) == 0 &&
+             run_create(&dev, g, w, 1, &e) == 0;
+    CHECK(ok, "backbone, host-path and device-resident suffixes: %s", e.msg);
     CHECK(ok && dev.s.device_resident && dev.s.opt_m && dev.s.opt_v, "device-resident suffix has its moments");
-    float *start = malloc(host.s.n_params * sizeof(float));
+    float *start = ok ? malloc(host.s.n_params * sizeof(float)) : NULL;
     if (start) memcpy(start, host.s.params, host.s.n_params * sizeof(float));
     for (int s = 0; ok && s < SFX_STEPS; s++) {
         float *images = random_floats((size_t)SFX_BATCH * SFX_SIZE * SFX_SIZE * 3, 100 + (uint32_t)s, -128, 128);

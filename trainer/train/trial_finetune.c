@@ -129,12 +129,12 @@ static int suffix_optimizer_step(Finetune *ft, float lr_bb, Err *e) {
  * (epoch start) or back (epoch end). No-ops otherwise. */
 static int suffix_state_to_device(Finetune *ft, Err *e) {
     if (!ft->s.device_resident) return 0;
-    return resnet_suffix_params_to_device(&ft->s, e) || resnet_suffix_opt_to_device(&ft->s, ft->optim.m, ft->optim.v, e);
+    return resnet_suffix_params_to_device(&ft->s, e) || resnet_suffix_opt_to_device(&ft->s, ft->optim.m, ft->optim.v, e) ? -1 : 0;
 }
 
 static int suffix_state_to_host(Finetune *ft, Err *e) {
     if (!ft->s.device_resident) return 0;
-    return resnet_suffix_params_to_host(&ft->s, e) || resnet_suffix_opt_to_host(&ft->s, ft->optim.m, ft->optim.v, e);
+    return resnet_suffix_params_to_host(&ft->s, e) || resnet_suffix_opt_to_host(&ft->s, ft->optim.m, ft->optim.v, e) ? -1 : 0;
 }
 
 /* One step on a loaded batch; returns the batch's CE + L2 through *loss and its correct count. */
