@@ -411,6 +411,7 @@ static const BackendTrainOps CPU_TRAIN_OPS = {
     .maxpool3x3s2_backward = cpu_maxpool_backward,
     .global_avgpool_backward = cpu_gap_backward,
     .native_to_nhwc = cpu_native_to_nhwc,
+    .optimizer_step = NULL,   /* optimizer_step on the host arrays */
 };
 
 const BackendTrainOps *backend_cpu_train_ops(void) { return &CPU_TRAIN_OPS; }

@@ -34,6 +34,7 @@
 
 #include "backend/cuda_check.h"
 #include "backend/cuda_internal.h"
+#include "backend/cuda_optimizer_kernels.cuh"
 
 extern "C" {
 #include "model/head_cuda.h"
@@ -312,33 +313,7 @@ static __global__ void running_sums_kernel(float *stats, const double *row_ce, c
     }
 }
 
-/* optimizer.c's Adam ("epsilon-hat"): m += (g - m) omb1; v += (g^2 - v) omb2;
- * w -= (m alpha) / (sqrt(v) + eps). */
-static __global__ void adam_kernel(float *w, float *m, float *v, const float *g, size_t n, float alpha, float omb1,
-                            float omb2, float eps, const int *stop_step, int step) {
-    size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
-    if (i >= n || *stop_step < step) return;
-    float gi = g[i];
-    float mi = __fadd_rn(m[i], __fmul_rn(__fsub_rn(gi, m[i]), omb1));
-    float vi = __fadd_rn(v[i], __fmul_rn(__fsub_rn(__fmul_rn(gi, gi), v[i]), omb2));
-    float st = __fdiv_rn(__fmul_rn(mi, alpha), __fadd_rn(__fsqrt_rn(vi), eps));
-    m[i] = mi;
-    v[i] = vi;
-    w[i] = __fsub_rn(w[i], st);
-}
-
-/* optimizer.c's SGD: w += -g lr; with momentum m = -g lr + m mom, then w += m, or
- * (nesterov) w += -g lr + m mom. */
-static __global__ void sgd_kernel(float *w, float *m, const float *g, size_t n, float lr, float mom, int nesterov,
-                           const int *stop_step, int step) {
-    size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
-    if (i >= n || *stop_step < step) return;
-    float d = __fmul_rn(-g[i], lr);
-    if (mom == 0.0f) { w[i] = __fadd_rn(w[i], d); return; }
-    float mi = __fadd_rn(d, __fmul_rn(m[i], mom));
-    m[i] = mi;
-    w[i] = __fadd_rn(w[i], nesterov ? __fadd_rn(d, __fmul_rn(mi, mom)) : mi);
-}
+/* adam_kernel, sgd_kernel: cuda_optimizer_kernels.cuh. */
 
 /* ---------------------------------------------------------------- GEMMs */
 

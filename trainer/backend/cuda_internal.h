@@ -56,6 +56,12 @@ static inline size_t elem_bytes(Precision p) { return is_half(p) ? 2 : 4; }
  * [p, p + bytes) go stale (cuda_backend.cu). */
 void cuda_shadows_invalidate(CudaCtx *c, const void *p, size_t bytes);
 
+/* BackendTrainOps.optimizer_step of the CUDA backend (cuda_optimizer.cu). */
+struct OptimizerSpec;
+struct OptRange;
+int cuda_optimizer_step(Backend *b, const struct OptimizerSpec *spec, long iterations, float lr, float *params,
+                        const float *grads, float *m, float *v, const struct OptRange *ranges, int n_ranges, Err *e);
+
 /* The training-op table (cuda_train.cu) that backend_cuda_create installs in Backend.train. */
 extern "C" const struct BackendTrainOps *backend_cuda_train_ops(void);
 

@@ -572,6 +572,7 @@ static const BackendTrainOps CUDA_TRAIN_OPS = {
     cuda_maxpool_backward,
     cuda_gap_backward,
     NULL,                                   /* native_to_nhwc: the CUDA backend has no native layout */
+    cuda_optimizer_step,                    /* cuda_optimizer.cu */
 };
 
 const BackendTrainOps *backend_cuda_train_ops(void) { return &CUDA_TRAIN_OPS; }

@@ -210,6 +210,7 @@ static const BackendTrainOps REFERENCE_TRAIN_OPS = {
     .accumulate = ref_accumulate,
     .maxpool3x3s2_backward = ref_maxpool_backward,
     .global_avgpool_backward = ref_gap_backward,
+    .optimizer_step = NULL,   /* optimizer_step on the host arrays */
 };
 
 const BackendTrainOps *backend_reference_train_ops(void) { return &REFERENCE_TRAIN_OPS; }

@@ -12,7 +12,10 @@
  * checkpoints and callbacks read and write them directly); the backend ops use device
  * copies at the front of act_arena. Each forward uploads the host parameters (they may
  * have changed since: an optimizer step, a restored checkpoint) and each backward
- * downloads the gradients. On the CPU backends that is two memcpy of the arena per step. */
+ * downloads the gradients. On the CPU backends that is two memcpy of the arena per step.
+ * In device-resident mode (cuda) neither happens: the caller moves params and moments
+ * explicitly (resnet_suffix_params_to_device/_to_host, _opt_to_device/_to_host) and the
+ * optimizer runs on the backend (resnet_suffix_optimizer_step). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,6 +257,8 @@ void resnet_suffix_free(ResnetSuffix *s) {
         for (int k = 0; k < s->n_convs; k++)
             if (s->convs[k].plan) be->train->conv_plan_destroy(be, s->convs[k].plan);
     if (be && s->act_arena) be->release(be, s->act_arena);
+    if (be && s->opt_m) be->release(be, s->opt_m);
+    if (be && s->opt_v) be->release(be, s->opt_v);
     free(s->params);
     free(s->grads);
     free(s->convs);
@@ -262,6 +267,66 @@ void resnet_suffix_free(ResnetSuffix *s) {
     free(s->host_d_features);
     resnet_arch_free(&s->arch);
     memset(s, 0, sizeof *s);
+}
+
+/* ------------------------------------------------------ device-resident mode */
+
+int resnet_suffix_params_to_device(ResnetSuffix *s, Err *e) {
+    if (s->be->upload(s->be, dev_params(s), s->params, s->n_params * sizeof(float), e)) return err_context(e, "suffix parameters");
+    return 0;
+}
+
+int resnet_suffix_params_to_host(ResnetSuffix *s, Err *e) {
+    if (s->be->download(s->be, s->params, dev_params(s), s->n_params * sizeof(float), e) || s->be->sync(s->be, e))
+        return err_context(e, "suffix parameters");
+    return 0;
+}
+
+int resnet_suffix_grads_to_host(ResnetSuffix *s, Err *e) {
+    if (s->be->download(s->be, s->grads, dev_grads(s), s->n_params * sizeof(float), e) || s->be->sync(s->be, e))
+        return err_context(e, "suffix gradients");
+    return 0;
+}
+
+int resnet_suffix_keep_on_device(ResnetSuffix *s, int with_v, Err *e) {
+    Backend *be = s->be;
+    if (!be->train->optimizer_step) return err_fail(e, "backend '%s' has no device optimizer", be->name);
+    if (s->device_resident) return err_fail(e, "suffix is already device-resident");
+    size_t bytes = s->n_params * sizeof(float);
+    if (be->alloc(be, bytes, (void **)&s->opt_m, e) || upload_zeros(be, s->opt_m, s->n_params, e) ||
+        (with_v && (be->alloc(be, bytes, (void **)&s->opt_v, e) || upload_zeros(be, s->opt_v, s->n_params, e))) ||
+        resnet_suffix_params_to_device(s, e))
+        return err_context(e, "device-resident suffix");
+    s->device_resident = 1;
+    return 0;
+}
+
+int resnet_suffix_opt_to_device(ResnetSuffix *s, const float *m, const float *v, Err *e) {
+    size_t bytes = s->n_params * sizeof(float);
+    if (!s->device_resident) return err_fail(e, "suffix optimizer state: not device-resident");
+    if (s->opt_v && !v) return err_fail(e, "suffix optimizer state: no second moment given");
+    if (s->be->upload(s->be, s->opt_m, m, bytes, e) || (s->opt_v && s->be->upload(s->be, s->opt_v, v, bytes, e)))
+        return err_context(e, "suffix optimizer state");
+    return 0;
+}
+
+int resnet_suffix_opt_to_host(ResnetSuffix *s, float *m, float *v, Err *e) {
+    size_t bytes = s->n_params * sizeof(float);
+    if (!s->device_resident) return err_fail(e, "suffix optimizer state: not device-resident");
+    if (s->opt_v && !v) return err_fail(e, "suffix optimizer state: no second moment given");
+    if (s->be->download(s->be, m, s->opt_m, bytes, e) || (s->opt_v && s->be->download(s->be, v, s->opt_v, bytes, e)) ||
+        s->be->sync(s->be, e))
+        return err_context(e, "suffix optimizer state");
+    return 0;
+}
+
+int resnet_suffix_optimizer_step(ResnetSuffix *s, const struct OptimizerSpec *spec, long iterations, float lr,
+                                 const struct OptRange *ranges, int n_ranges, Err *e) {
+    if (!s->device_resident) return err_fail(e, "suffix optimizer step: not device-resident");
+    if (s->be->train->optimizer_step(s->be, spec, iterations, lr, dev_params(s), dev_grads(s), s->opt_m, s->opt_v, ranges,
+                                     n_ranges, e))
+        return err_context(e, "suffix optimizer step");
+    return 0;
 }
 
 const SuffixView *resnet_suffix_view(const ResnetSuffix *s, const char *name) {
@@ -290,7 +355,7 @@ static int block_forward(ResnetSuffix *s, SuffixBlock *b, Err *e) {
 
 int resnet_suffix_forward(ResnetSuffix *s, const float *x, Err *e) {
     Backend *be = s->be;
-    if (be->upload(be, dev_params(s), s->params, s->n_params * sizeof(float), e)) return err_context(e, "suffix parameters");
+    if (!s->device_resident && resnet_suffix_params_to_device(s, e)) return -1;
     s->input = x;
     if (s->has_stem) {
         SuffixConv *c = &s->convs[0];
@@ -364,6 +429,8 @@ int resnet_suffix_backward(ResnetSuffix *s, const float *d_features, int n, floa
         s->g_in = t;
     }
     if (s->has_stem && stem_backward(s, d_input, e)) return -1;
+    /* Device-resident: the gradients stay where the optimizer reads them, on the same stream. */
+    if (s->device_resident) return 0;
     /* download waits for the queued backward. */
     if (be->download(be, s->grads, dev_grads(s), s->n_params * sizeof(float), e)) return err_context(e, "suffix gradients");
     return be->sync(be, e);

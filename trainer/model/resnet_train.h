@@ -20,7 +20,21 @@
  * optimizer and checkpoints use them directly); their backend copies are the first two
  * slices of act_arena, which the SuffixConv pointers address: each forward uploads params,
  * each backward downloads grads. Activations are allocated once for max_batch; a
- * forward/backward allocates nothing. */
+ * forward/backward allocates nothing.
+ *
+ * Device-resident mode (backends with BackendTrainOps.optimizer_step, i.e. cuda): after
+ * resnet_suffix_keep_on_device the backend copies are the live ones. Forward no longer
+ * uploads params, backward no longer downloads grads (s->grads goes stale), and the
+ * optimizer runs on the backend with the suffix's backend moments opt_m/opt_v:
+ *
+ *   resnet_suffix_params_to_device(&s, e);  resnet_suffix_opt_to_device(&s, opt.m, opt.v, e);
+ *   per step: forward, backward, then
+ *     resnet_suffix_optimizer_step(&s, &opt.spec, opt.iterations, lr_bb, opt.ranges, opt.n_ranges, e);
+ *     opt.iterations++;
+ *   resnet_suffix_params_to_host(&s, e);    resnet_suffix_opt_to_host(&s, opt.m, opt.v, e);
+ *
+ * The host arrays stay the copy that checkpoints, callbacks and weight get/set use: the
+ * caller moves them across whenever either side may have changed. */
 #ifndef TL_RESNET_TRAIN_H
 #define TL_RESNET_TRAIN_H
 
@@ -86,6 +100,9 @@ typedef struct ResnetSuffix {
     float *g_out, *g_in, *g_branch, *g_short, *g_z;   /* backward scratch */
     float *d_features;            /* (max_batch, 2048) */
     float *host_d_features;       /* host staging for the caller's (n, 2048), zero-padded */
+
+    int device_resident;          /* resnet_suffix_keep_on_device was called */
+    float *opt_m, *opt_v;         /* backend (n_params) optimizer moments; opt_v NULL without Adam */
 } ResnetSuffix;
 
 /* The arch index of the first conv of a suffix named by `from`: "all" (or "conv1") = the
@@ -99,13 +116,35 @@ int resnet_suffix_create(ResnetSuffix *s, Backend *be, const char *arch_name, co
 void resnet_suffix_free(ResnetSuffix *s);
 
 /* x: backend (max_batch, in_side, in_side, in_c), kept (not copied) for the backward.
+ * Uploads s->params first unless device-resident.
  * Result in s->features (max_batch, 2048). Same function for training and evaluation. */
 int resnet_suffix_forward(ResnetSuffix *s, const float *x, Err *e);
 /* Backward of the last forward. d_features: host (n, 2048), n <= max_batch (the padding
  * rows of a short batch get zero gradient). Overwrites every trainable gradient in
- * s->grads. d_input: backend (max_batch, in_side, in_side, in_c) for d(suffix input), or
+ * s->grads (only in the backend copy, without waiting, when device-resident). d_input: backend (max_batch, in_side, in_side, in_c) for d(suffix input), or
  * NULL to skip that last backward-data convolution. */
 int resnet_suffix_backward(ResnetSuffix *s, const float *d_features, int n, float *d_input, Err *e);
+
+/* Switches to device-resident mode (see the top): allocates the backend moments opt_m and,
+ * with with_v (Adam), opt_v, both zero, and uploads the host parameters. Fails on a
+ * backend without optimizer_step. */
+int resnet_suffix_keep_on_device(ResnetSuffix *s, int with_v, Err *e);
+/* Host params -> backend copy (any mode; forward does this itself when not device-resident). */
+int resnet_suffix_params_to_device(ResnetSuffix *s, Err *e);
+/* Backend params -> host params, waits for the queued work. */
+int resnet_suffix_params_to_host(ResnetSuffix *s, Err *e);
+/* Backend grads -> host grads, waits (device-resident mode leaves s->grads stale). */
+int resnet_suffix_grads_to_host(ResnetSuffix *s, Err *e);
+/* Host moments (n_params each, train/optimizer.h's layout) <-> opt_m / opt_v. v is used
+ * only when opt_v exists. Device-resident mode only; _to_host waits. */
+int resnet_suffix_opt_to_device(ResnetSuffix *s, const float *m, const float *v, Err *e);
+int resnet_suffix_opt_to_host(ResnetSuffix *s, float *m, float *v, Err *e);
+/* BackendTrainOps.optimizer_step on the backend params, grads, opt_m and opt_v (device-
+ * resident mode): what optimizer_step(o, s->params, s->grads, lr) does on the host, with
+ * spec = &o->spec, iterations = o->iterations, ranges = o->ranges. The caller advances
+ * its iterations counter by one after it, as optimizer_step does. Queued, not waited for. */
+int resnet_suffix_optimizer_step(ResnetSuffix *s, const struct OptimizerSpec *spec, long iterations, float lr,
+                                 const struct OptRange *ranges, int n_ranges, Err *e);
 
 /* The view with this name, or NULL. */
 const SuffixView *resnet_suffix_view(const ResnetSuffix *s, const char *name);

@@ -13,7 +13,11 @@
  * when train.backbone_lr > 0, else lr. The suffix's params and grads are host arrays on
  * every backend (resnet_train.h), so the optimizer steps and the weights vector stay on
  * the host; the suffix uploads the parameters at each forward and downloads the gradients
- * at each backward. */
+ * at each backward. On a backend with a device optimizer (cuda) the suffix is device-
+ * resident instead: params and the suffix optimizer's m, v go up at the start of each
+ * fine-tuning epoch (and before each features pass: the host copy may have been restored),
+ * the suffix optimizer steps on the device, and params, m, v come back at the epoch's end,
+ * before the callbacks, checkpoints and the weights vector read them. */
 #include "train/trial_internal.h"
 
 #include <stdio.h>
@@ -57,6 +61,7 @@ static int create_model(Trial *t, Err *e) {
         const SuffixView *v = &ft->s.views[i];
         if (v->trainable && optimizer_add_range(&ft->optim, v->offset, v->size, e)) return -1;
     }
+    if (t->be->train->optimizer_step && resnet_suffix_keep_on_device(&ft->s, ft->optim.v != NULL, e)) return -1;
     ft->d_features = tl_malloc(e, (size_t)B * FEATURE_DIM * sizeof(float), "feature gradients");
     return ft->d_features ? 0 : -1;
 }
@@ -176,6 +181,28 @@ void trial_weights_set(Trial *t, const float *src) {
     if (t->ft.enabled) memcpy(t->ft.s.params, src + t->head.n_params, t->ft.s.n_params * sizeof(float));
 }
 
+/* optimizer_step of the suffix, on the device when the suffix is device-resident (the
+ * host counter advances the same way). */
+static int suffix_optimizer_step(Finetune *ft, float lr_bb, Err *e) {
+    Optimizer *o = &ft->optim;
+    if (!ft->s.device_resident) { optimizer_step(o, ft->s.params, ft->s.grads, lr_bb); return 0; }
+    if (resnet_suffix_optimizer_step(&ft->s, &o->spec, o->iterations, lr_bb, o->ranges, o->n_ranges, e)) return -1;
+    o->iterations++;
+    return 0;
+}
+
+/* Device-resident suffix: the host params and the suffix optimizer's moments to the device
+ * (epoch start) or back (epoch end). No-ops otherwise. */
+static int suffix_state_to_device(Finetune *ft, Err *e) {
+    if (!ft->s.device_resident) return 0;
+    return resnet_suffix_params_to_device(&ft->s, e) || resnet_suffix_opt_to_device(&ft->s, ft->optim.m, ft->optim.v, e) ? -1 : 0;
+}
+
+static int suffix_state_to_host(Finetune *ft, Err *e) {
+    if (!ft->s.device_resident) return 0;
+    return resnet_suffix_params_to_host(&ft->s, e) || resnet_suffix_opt_to_host(&ft->s, ft->optim.m, ft->optim.v, e) ? -1 : 0;
+}
+
 /* The suffix on its input x (backend, max_batch rows) -> features host (n, 2048). */
 static int suffix_features(Finetune *ft, const float *x, int n, float *features, Err *e) {
     Backend *be = ft->s.be;
@@ -198,7 +225,7 @@ static int train_step(Trial *t, const float *x, const int *labels, int n, int ep
     float l2 = loss_l2(&t->head, (float)c->model.head.l2, 1);
     if (resnet_suffix_backward(&ft->s, ft->d_features, n, NULL, e)) return -1;
     optimizer_step(&t->optim, t->head.params, t->head.grads, lr);
-    optimizer_step(&ft->optim, ft->s.params, ft->s.grads, lr_bb);
+    if (suffix_optimizer_step(ft, lr_bb, e)) return -1;
     *loss = ce + l2;
     *correct = count_correct(t->head.logits, labels, n, C);
     return 0;
@@ -256,7 +283,18 @@ static int epoch_from_boundary(Trial *t, EpochRun *r, Err *e) {
     return rc;
 }
 
+static int train_batches(Trial *t, int epoch, float lr, EpochLogs *logs, Err *e);
+
+/* The epoch's batches between moving the suffix state to the device and back (also after a
+ * stop: a checkpoint may follow). */
 int finetune_train_epoch(Trial *t, int epoch, float lr, EpochLogs *logs, Err *e) {
+    if (suffix_state_to_device(&t->ft, e)) return -1;
+    int rc = train_batches(t, epoch, lr, logs, e);
+    if (rc >= 0 && suffix_state_to_host(&t->ft, e)) return -1;
+    return rc;
+}
+
+static int train_batches(Trial *t, int epoch, float lr, EpochLogs *logs, Err *e) {
     const TrialConfig *c = t->cfg;
     Finetune *ft = &t->ft;
     int B = c->train.batch_size;
@@ -289,6 +327,7 @@ static int features_from_boundary(Trial *t, float *dst, Err *e) {
 
 int finetune_features(Trial *t, const DatasetSplit *split, float *dst, Err *e) {
     Finetune *ft = &t->ft;
+    if (ft->s.device_resident && resnet_suffix_params_to_device(&ft->s, e)) return -1;   /* host copy may be restored */
     if (ft->use_boundary && split == &t->ds.validation) return boundary_ready(t, e) || features_from_boundary(t, dst, e) ? -1 : 0;
     if (loader_start(ft->eval_loader, split->items, NULL, split->n, t->cfg->train.batch_size, 0, e)) return -1;
     LoaderBatch *b;
