@@ -12,7 +12,8 @@
 #           bench/torch_gpu.py (PyTorch on the same card); one table, printed last
 #   pipeline  trainer features from JPEGs: loader alone, and the whole pipeline on the GPU
 #   finetune  one fine-tuning step (conv5) on the GPU, ours and PyTorch's
-#   sweep   mpirun -n 2 sweep configs/demo.yaml with train.device: cuda (both ranks on the one GPU)
+#   sweep   mpirun -n 2 sweep configs/demo.yaml with train.device: cuda (both ranks on the one GPU;
+#           TL_GPU_SWEEP_CONFIG=configs/demo_finetune.yaml runs the fine-tuning demo instead)
 # Building there instead: tests/gpu/prepare-debs.sh here, carry [".debs"], and run
 #     bash tests/gpu/run.sh info deps build test bench
 # Logs go to $OUT (the device tool's output folder), else build-gpu/logs/.
@@ -304,14 +305,15 @@ sweep_gpu() {
     fi
     echo "mpirun: $(command -v "$mpirun") ($("$mpirun" --version 2>/dev/null | head -n 1))"
     rm -rf "$work" && mkdir -p "$work" && tar -C "$work" -xf .gpupkg/fashion.tar || { fail "demo data"; return 1; }
-    sed 's/^    seed: 42$/    seed: 42\n    device: cuda/' configs/demo.yaml >"$work/demo.yaml"
+    local config=${TL_GPU_SWEEP_CONFIG:-configs/demo.yaml}
+    sed -e '/^    device: cpu$/d' -e 's/^    seed: 42$/    seed: 42\n    device: cuda/' "$config" >"$work/demo.yaml"
     grep -q "device: cuda" "$work/demo.yaml" || { fail "could not set train.device in the demo config"; return 1; }
     (cd "$work" && OMPI_MCA_osc=^ucx OMPI_MCA_pml=^ucx OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
         tl timeout 240 "$mpirun" --allow-run-as-root -n 2 "${BIN:-$BUILD/sweep}/sweep" demo.yaml --runs runs \
         --trainer "${BIN:-$BUILD/trainer}/trainer") 2>&1 | tee "$LOG/sweep.log"
     [ "${PIPESTATUS[0]}" = 0 ] || fail "GPU demo sweep"
-    grep -h "head\|GPU\|cuda" "$work"/runs/demo/*/trainer.log 2>/dev/null | sort | uniq -c | head -n 8
-    cp "$work/runs/demo/summary.csv" "$LOG/sweep_summary.csv" 2>/dev/null
+    grep -h "head\|GPU\|cuda\|boundary\|frozen prefix" "$work"/runs/*/*/trainer.log 2>/dev/null | sort | uniq -c | head -n 12
+    cp "$work"/runs/*/summary.csv "$LOG/sweep_summary.csv" 2>/dev/null
 }
 
 main() {
