@@ -20,6 +20,7 @@
 #include "model/resnet.h"
 #include "model/resnet_train.h"
 #include "train/optimizer.h"
+#include "gpu/gpu_test.h"
 #include "test_util.h"
 
 static float *random_floats(size_t n, uint32_t key, double lo, double hi) { return test_random_floats(1357, 0, n, key, lo, hi); }
@@ -199,14 +200,7 @@ static void test_device_resident_suffix(Backend *g, const ResnetWeights *w) {
 }
 
 int main(void) {
-    if (!backend_cuda_compiled()) {
-        printf("SKIP: this build has no CUDA backend\n");
-        return 77;
-    }
-    if (backend_cuda_device_count() == 0) {
-        printf("SKIP: no CUDA device visible (backend_cuda_device_count() == 0)\n");
-        return 77;
-    }
+    if (gpu_test_skip()) return 77;
     Err e = {{0}};
     Backend *cpu = NULL, *ref = NULL, *g = NULL;
     ResnetArch a;
