@@ -126,7 +126,8 @@ def print_table(c_path, torch_path):
     print(f"{'measure':18s} {'prec':4s} {'batch':>5s} {'C backend':>12s} {'PyTorch':>12s} {'unit':9s} {'C speedup':>9s}")
     # Torch's row for each C measure: its forward time, whether the C number came from the
     # backend directly, through the Backbone (with transfers), or with timed algorithm choice.
-    torch_row = {"resnet50_fwd_find": "resnet50_fwd", "resnet50_backbone": "resnet50_fwd"}
+    torch_row = {"resnet50_fwd_find": "resnet50_fwd", "resnet50_backbone": "resnet50_fwd",
+                 "finetune_step_find": "finetune_step"}
     for key in sorted(k for k in set(c) | set(t) if not k[0].startswith(("resnet50_tflops", "matmul_ceiling"))):
         cv, tv = c.get(key), t.get((torch_row.get(key[0], key[0]),) + key[1:])
         unit = (cv or tv)[1]

@@ -244,6 +244,13 @@ test_gpu() {
         rc=${PIPESTATUS[0]}
         [ "$rc" = 0 ] || fail "$(basename "$t") exit $rc"
     done
+    # The training ops again with timed algorithm choice (TL_CUDNN_FIND=1 picks other kernels).
+    t=${BIN:-$BUILD/tests}/gpu_test_cuda_train
+    if [ -x "$t" ]; then
+        echo "--- gpu_test_cuda_train, TL_CUDNN_FIND=1"
+        TL_CUDNN_FIND=1 tl timeout 90 "$t" 2>&1 | tee "$LOG/gpu_test_cuda_train_find.log" | tail -n 3
+        [ "${PIPESTATUS[0]}" = 0 ] || fail "gpu_test_cuda_train (TL_CUDNN_FIND=1)"
+    fi
 }
 
 bench() {
@@ -280,12 +287,16 @@ pipeline() {
 # One fine-tuning training step (conv5 trainable, batch 32, 224x224) on the GPU against
 # PyTorch doing the same on the same card; rows join the table.
 finetune() {
-    local p v
+    local p v find name
     for p in tf32 fp32; do
-        step "fine-tuning step, conv5 trainable, $p"
-        v=$(tl timeout 120 "${BIN:-$BUILD/bench}/bench_finetune" --device cuda --precision "$p" 2>&1 |
-            tee -a "$LOG/finetune.log" | awk '/^finetune_images_per_s/{print $2}')
-        [ -n "$v" ] && echo "RESULT finetune_step $p 32 $v images/s" | tee -a "$LOG/bench_gpu.log" || fail "bench_finetune $p"
+        for find in 0 1; do
+            name=finetune_step
+            [ "$find" = 1 ] && name=finetune_step_find
+            step "fine-tuning step, conv5 trainable, $p, TL_CUDNN_FIND=$find"
+            v=$(TL_CUDNN_FIND=$find tl timeout 120 "${BIN:-$BUILD/bench}/bench_finetune" --device cuda --precision "$p" 2>&1 |
+                tee -a "$LOG/finetune.log" | tee /dev/stderr | awk '/^finetune_images_per_s/{print $2}')
+            [ -n "$v" ] && echo "RESULT $name $p 32 $v images/s" | tee -a "$LOG/bench_gpu.log" || fail "bench_finetune $p"
+        done
         v=$(cd bench && PYTHONUNBUFFERED=1 timeout 120 python3 torch_finetune.py --device cuda --precision "$p" 2>&1 |
             tee -a "$LOG/finetune.log" | awk '/^finetune_images_per_s/{print $2}')
         [ -n "$v" ] && echo "RESULT finetune_step $p 32 $v images/s" | tee -a "$LOG/torch_gpu.log" || fail "torch_finetune $p"

@@ -7,8 +7,10 @@
  * tensor cores). Weights arrive as HWIO (kh, kw, cin, cout) device memory on every call and
  * change every step, so each call transposes them into the plan's KRSC scratch (HWIO is a
  * (kh*kw*cin) x cout matrix, KRSC its transpose); the weight gradient comes back the same
- * way. Algorithms: cuDNN's heuristics (_v7), chosen once per plan, deterministic ones first,
- * so the same inputs give the same numbers. The per-channel sums (dbias, dgamma, dbeta) are
+ * way. Algorithms: cuDNN's heuristics (_v7), or timed by cudnnFind* when TL_CUDNN_FIND=1 (as
+ * for the forward convolutions), chosen once per plan, deterministic ones first; the
+ * heuristics choose the same every run, so the same inputs give the same numbers (timed
+ * choices can differ between runs). The per-channel sums (dbias, dgamma, dbeta) are
  * block reductions in a fixed order, and max pool backward is a gather per input element:
  * no float atomics anywhere, so every op is deterministic.
  * Every op runs on the backend's stream and returns once its work is queued. */
@@ -301,8 +303,12 @@ static int no_algo(const TrainConv *tc, const char *direction, int count, Err *e
 static int choose_forward(CudaCtx *c, TrainConv *tc, Err *e) {
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int count = 0;
-    CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(c->cudnn, tc->x_desc, tc->w_desc, tc->fwd_desc, tc->y_desc,
-                                                       CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, perf));
+    if (c->find_algo)
+        CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(c->cudnn, tc->x_desc, tc->w_desc, tc->fwd_desc, tc->y_desc,
+                                                         CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, perf));
+    else
+        CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(c->cudnn, tc->x_desc, tc->w_desc, tc->fwd_desc, tc->y_desc,
+                                                           CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, perf));
     int i = pick(perf, count, c->precision);
     if (i < 0) return no_algo(tc, "forward", count, e);
     tc->fwd_algo = perf[i].algo;
@@ -315,8 +321,14 @@ static int choose_forward(CudaCtx *c, TrainConv *tc, Err *e) {
 static int choose_backward_data(CudaCtx *c, TrainConv *tc, Err *e) {
     cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
     int count = 0;
-    CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(c->cudnn, tc->w_desc, tc->y_desc, tc->data_desc, tc->x_desc,
-                                                            CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count, perf));
+    if (c->find_algo)
+        CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(c->cudnn, tc->w_desc, tc->y_desc, tc->data_desc,
+                                                              tc->x_desc, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count,
+                                                              perf));
+    else
+        CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(c->cudnn, tc->w_desc, tc->y_desc, tc->data_desc,
+                                                                tc->x_desc, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count,
+                                                                perf));
     int i = pick(perf, count, c->precision);
     if (i < 0) return no_algo(tc, "backward-data", count, e);
     tc->data_algo = perf[i].algo;
@@ -329,9 +341,14 @@ static int choose_backward_data(CudaCtx *c, TrainConv *tc, Err *e) {
 static int choose_backward_filter(CudaCtx *c, TrainConv *tc, Err *e) {
     cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
     int count = 0;
-    CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(c->cudnn, tc->x_desc, tc->y_desc, tc->filter_desc,
-                                                              tc->w_desc, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &count,
-                                                              perf));
+    if (c->find_algo)
+        CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(c->cudnn, tc->x_desc, tc->y_desc, tc->filter_desc,
+                                                                tc->w_desc, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
+                                                                &count, perf));
+    else
+        CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(c->cudnn, tc->x_desc, tc->y_desc, tc->filter_desc,
+                                                                  tc->w_desc, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
+                                                                  &count, perf));
     int i = pick(perf, count, c->precision);
     if (i < 0) return no_algo(tc, "backward-filter", count, e);
     tc->filter_algo = perf[i].algo;
