@@ -34,6 +34,7 @@
 
 #include "backend/cuda_check.h"
 #include "backend/cuda_internal.h"
+#include "core/parallel_copy.h"
 
 extern "C" {
 #include "backend/backend.h"
@@ -301,8 +302,8 @@ static void cuda_release(Backend *b, void *ptr) {
     (void)cudaFree(ptr);
 }
 
-/* Host -> device through the two pinned buffers: the host copies chunk k+1 while the
- * DMA engine moves chunk k. Returns once src may be reused; the device copy is queued. */
+/* Host -> device through the two pinned buffers: the host copies chunk k+1 (on all cores:
+ * one core's memcpy would cost more than the DMA) while the DMA engine moves chunk k. Returns once src may be reused; the device copy is queued. */
 static int cuda_upload(Backend *b, void *dst, const void *src, size_t bytes, Err *e) {
     CudaCtx *c = ctx_of(b);
     if (use_device(c, e)) return -1;
@@ -312,7 +313,7 @@ static int cuda_upload(Backend *b, void *dst, const void *src, size_t bytes, Err
         int s = (int)(k & 1);
         len = bytes - off < STAGING_BYTES ? bytes - off : STAGING_BYTES;
         CUDA_CHECK(cudaEventSynchronize(c->staging_done[s]));   /* its previous chunk has left */
-        memcpy(c->staging[s], (const char *)src + off, len);
+        memcpy_parallel(c->staging[s], (const char *)src + off, len);
         CUDA_CHECK(cudaMemcpyAsync((char *)dst + off, c->staging[s], len, cudaMemcpyHostToDevice, c->stream));
         CUDA_CHECK(cudaEventRecord(c->staging_done[s], c->stream));
     }
@@ -333,7 +334,7 @@ static int cuda_download(Backend *b, void *dst, const void *src, size_t bytes, E
         CUDA_CHECK(cudaEventRecord(c->staging_done[s], c->stream));
         if (k > 0) {
             CUDA_CHECK(cudaEventSynchronize(c->staging_done[prev]));
-            memcpy((char *)dst + prev_off, c->staging[prev], prev_len);
+            memcpy_parallel((char *)dst + prev_off, c->staging[prev], prev_len);
         }
         prev = s;
         prev_off = off;
@@ -341,7 +342,7 @@ static int cuda_download(Backend *b, void *dst, const void *src, size_t bytes, E
     }
     if (bytes > 0) {
         CUDA_CHECK(cudaEventSynchronize(c->staging_done[prev]));
-        memcpy((char *)dst + prev_off, c->staging[prev], prev_len);
+        memcpy_parallel((char *)dst + prev_off, c->staging[prev], prev_len);
     }
     return 0;
 }
