@@ -31,10 +31,10 @@ def load_weights(path):
 
 
 def conv_bn(x, w, name, stride, pad, relu=True):
-    k = torch.from_numpy(w[(name + "_conv", "kernel")]).permute(3, 2, 0, 1)  # HWIO -> OIHW
-    b = torch.from_numpy(w[(name + "_conv", "bias")])
+    k = torch.as_tensor(w[(name + "_conv", "kernel")]).permute(3, 2, 0, 1)  # HWIO -> OIHW
+    b = torch.as_tensor(w[(name + "_conv", "bias")])
     x = F.conv2d(F.pad(x, (pad, pad, pad, pad)), k, b, stride=stride)
-    g, be, m, v = (torch.from_numpy(w[(name + "_bn", t)]) for t in ("gamma", "beta", "moving_mean", "moving_variance"))
+    g, be, m, v = (torch.as_tensor(w[(name + "_bn", t)]) for t in ("gamma", "beta", "moving_mean", "moving_variance"))
     x = (x - m[None, :, None, None]) / torch.sqrt(v[None, :, None, None] + 1.001e-5) * g[None, :, None, None] + be[None, :, None, None]
     return F.relu(x) if relu else x
 
