@@ -9,12 +9,10 @@
 set -u
 T=${TRAINER:?TRAINER must point to the trainer binary}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
+source "${TL_SOURCE_DIR:-$(dirname "${BASH_SOURCE[0]}")/../..}/tests/e2e/lib/checks.sh"
 
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || { echo "no Fashion-MNIST: run scripts/install-deps"; exit 77; }
-"$T" demo-data "$tmp/d" --train 4 --val 2 --test 1 >/dev/null || { bad "demo-data"; echo "$pass passed, $fail failed"; exit 1; }
+"$T" demo-data "$tmp/d" --train 4 --val 2 --test 1 >/dev/null || { bad "demo-data"; checks_end; exit 1; }
 
 config() { # name boundary_mib augment_strength epochs
   cat > "$tmp/$1.yaml" <<YAML
@@ -73,5 +71,4 @@ run augmented && ok || bad "augmented: train exit code"
 grep -q "^boundary cache: off: augmentation on (augment.strength 0.5), every epoch's images differ: recomputing the frozen prefix$" \
   "$tmp/runs/augmented/trainer.log" && ok || bad "augmented: no reason line"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+checks_end

@@ -10,8 +10,7 @@ PY=/usr/bin/python3
 $PY -c "import PIL" 2>/dev/null || { echo "python3 with PIL is needed; skipping"; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-check() { local what=$1; shift; if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $what"; fi; }
+source "${TL_SOURCE_DIR:-$(dirname "${BASH_SOURCE[0]}")/../..}/tests/e2e/lib/checks.sh"
 contains() { grep -qF -- "$2" <<<"$1"; }
 cd_run() { out=$("$TRAINER" check-data "$@" 2>&1); rc=$?; }
 
@@ -88,5 +87,4 @@ check "duplicate reported" contains "$out" "leak): train/Audi A5 Coupe 2012/2.jp
 "$TRAINER" check-data "$tmp/data" --bogus >/dev/null 2>&1; check "unknown option -> 2" test $? = 2
 "$TRAINER" check-data "$tmp/nope" >/dev/null 2>&1; check "missing ROOT -> 2" test $? = 2
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+checks_end

@@ -9,19 +9,18 @@ src=/usr/share/datasets/fashion-mnist
 work=$(mktemp -d /tmp/e2e_demo_data.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-passed=0 failed=0
-check() { if eval "$2"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $1"; fi; }
+source "${TL_SOURCE_DIR:-$(dirname "${BASH_SOURCE[0]}")/../..}/tests/e2e/lib/checks.sh"
 
 out=$("$TRAINER" demo-data fm --train 7 --val 3 --test 2 2>&1); rc=$?
 echo "$out"
-check "exit 0" "[ $rc -eq 0 ]"
-check "says what it wrote" "grep -q 'wrote 120 JPEGs' <<< \"\$out\""
+check_eval "exit 0" "[ $rc -eq 0 ]"
+check_eval "says what it wrote" "grep -q 'wrote 120 JPEGs' <<< \"\$out\""
 classes="ankle_boot bag coat dress pullover sandal shirt sneaker t-shirt_top trouser"
-check "10 filesystem-safe class folders per split" "[ \"\$(ls fm/train | tr '\n' ' ')\" = '$classes ' ] && [ \"\$(ls fm/test | tr '\n' ' ')\" = '$classes ' ]"
-check "7 train images per class" "for c in $classes; do [ \$(ls fm/train/\$c | wc -l) -eq 7 ] || exit 1; done"
-check "3 validation, 2 test per class" "for c in $classes; do [ \$(ls fm/validation/\$c | wc -l) -eq 3 ] && [ \$(ls fm/test/\$c | wc -l) -eq 2 ] || exit 1; done"
-check "validation images are not train images" "! comm -12 <(ls fm/train/bag) <(ls fm/validation/bag) | grep -q ."
-check "files are JPEGs" "[ \"\$(head -c 3 fm/train/bag/\$(ls fm/train/bag | head -1) | od -An -tx1 | tr -d ' ')\" = ffd8ff ]"
+check_eval "10 filesystem-safe class folders per split" "[ \"\$(ls fm/train | tr '\n' ' ')\" = '$classes ' ] && [ \"\$(ls fm/test | tr '\n' ' ')\" = '$classes ' ]"
+check_eval "7 train images per class" "for c in $classes; do [ \$(ls fm/train/\$c | wc -l) -eq 7 ] || exit 1; done"
+check_eval "3 validation, 2 test per class" "for c in $classes; do [ \$(ls fm/validation/\$c | wc -l) -eq 3 ] && [ \$(ls fm/test/\$c | wc -l) -eq 2 ] || exit 1; done"
+check_eval "validation images are not train images" "! comm -12 <(ls fm/train/bag) <(ls fm/validation/bag) | grep -q ."
+check_eval "files are JPEGs" "[ \"\$(head -c 3 fm/train/bag/\$(ls fm/train/bag | head -1) | od -An -tx1 | tr -d ' ')\" = ffd8ff ]"
 # t10k image 0 is an ankle boot (label 9): decode it (PIL) and compare with the IDX bytes.
 if /usr/bin/python3 -c 'import PIL' 2>/dev/null; then
     maxdiff=$(/usr/bin/python3 - "$src/t10k-images-idx3-ubyte.gz" fm/test/ankle_boot/t10k-00000.jpg <<'PY'
@@ -34,20 +33,19 @@ print(max(abs(a - b) for a, b in zip(im.tobytes(), raw)))
 PY
 )
     echo "max pixel difference after JPEG (quality 95): $maxdiff"
-    check "decodes to the IDX image's 28x28 pixels within JPEG error" "[ -n '$maxdiff' ] && [ '$maxdiff' -le 24 ]"
+    check_eval "decodes to the IDX image's 28x28 pixels within JPEG error" "[ -n '$maxdiff' ] && [ '$maxdiff' -le 24 ]"
 fi
 out=$("$TRAINER" demo-data fm --train 7 --val 3 --test 2 2>&1); rc=$?
-check "second run: already there" "[ $rc -eq 0 ] && grep -q 'already there' <<< \"\$out\""
+check_eval "second run: already there" "[ $rc -eq 0 ] && grep -q 'already there' <<< \"\$out\""
 out=$("$TRAINER" demo-data fm --train 8 2>&1); rc=$?
-check "another size into the same folder is refused" "[ $rc -ne 0 ] && grep -q 'remove it first' <<< \"\$out\""
+check_eval "another size into the same folder is refused" "[ $rc -ne 0 ] && grep -q 'remove it first' <<< \"\$out\""
 mkdir bad && printf 'not gzip' > bad/train-images-idx3-ubyte.gz
 out=$("$TRAINER" demo-data fm2 --source bad 2>&1); rc=$?
-check "bad source fails naming the file" "[ $rc -ne 0 ] && grep -q 'bad/train' <<< \"\$out\""
-check "no partial folder left" "[ ! -e fm2 ] && ! ls fm2.tmp.* >/dev/null 2>&1"
+check_eval "bad source fails naming the file" "[ $rc -ne 0 ] && grep -q 'bad/train' <<< \"\$out\""
+check_eval "no partial folder left" "[ ! -e fm2 ] && ! ls fm2.tmp.* >/dev/null 2>&1"
 out=$("$TRAINER" demo-data fm3 --train 5990 --val 20 2>&1); rc=$?
-check "more images than a class has: clear error" "[ $rc -ne 0 ] && grep -q 'has only' <<< \"\$out\" && [ ! -e fm3 ]"
+check_eval "more images than a class has: clear error" "[ $rc -ne 0 ] && grep -q 'has only' <<< \"\$out\" && [ ! -e fm3 ]"
 out=$("$TRAINER" demo-data 2>&1); rc=$?
-check "no folder: usage, exit 2" "[ $rc -eq 2 ] && grep -q usage <<< \"\$out\""
+check_eval "no folder: usage, exit 2" "[ $rc -eq 2 ] && grep -q usage <<< \"\$out\""
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+checks_end

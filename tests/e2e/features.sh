@@ -4,9 +4,7 @@
 set -u
 T=${TRAINER:?TRAINER must point to the trainer binary}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
+source "${TL_SOURCE_DIR:-$(dirname "${BASH_SOURCE[0]}")/../..}/tests/e2e/lib/checks.sh"
 
 photos=""
 for d in "${TL_PHOTOS:-}" /usr/share/darknet/data /var/cache/sweep-testdata/darknet/usr/share/darknet/data; do
@@ -49,5 +47,4 @@ printf '\x89PNG\r\n\x1a\n0000000000000' > "$tmp/fake.jpg"
 args=(--weights random:1 --image-size 32 --out "$tmp/x.bin" "$tmp/fake.jpg"); expect_error "$tmp/x.bin" "fake.jpg" "not a JPEG"
 args=(--weights random:1 --image-size 32 --out "$tmp/x.bin" "$tmp/missing.jpg"); expect_error "$tmp/x.bin" "missing.jpg"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+checks_end

@@ -7,11 +7,7 @@ SCRIPT="${TL_SOURCE_DIR:?TL_SOURCE_DIR not set}/scripts/fetch-weights"
 NAME=resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-check() { # check DESCRIPTION COMMAND...
-  local what=$1; shift
-  if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $what"; fi
-}
+source "${TL_SOURCE_DIR:-$(dirname "${BASH_SOURCE[0]}")/../..}/tests/e2e/lib/checks.sh"
 run() { # run DIR ARGS... -> $out, $rc
   out=$("$SCRIPT" "$@" 2>&1); rc=$?
 }
@@ -63,5 +59,4 @@ if command -v curl >/dev/null; then
   check "corrupt download not installed" test ! -e "$tmp/w4/$NAME"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+checks_end

@@ -10,12 +10,10 @@
 set -u
 T=${TRAINER:?TRAINER must point to the trainer binary}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
+source "${TL_SOURCE_DIR:-$(dirname "${BASH_SOURCE[0]}")/../..}/tests/e2e/lib/checks.sh"
 
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || { echo "no Fashion-MNIST: run scripts/install-deps"; exit 77; }
-"$T" demo-data "$tmp/d" --train 30 --val 10 --test 10 >/dev/null || { bad "demo-data"; echo "$pass passed, $fail failed"; exit 1; }
+"$T" demo-data "$tmp/d" --train 30 --val 10 --test 10 >/dev/null || { bad "demo-data"; checks_end; exit 1; }
 
 cat > "$tmp/cfg.yaml" <<YAML
 data: {root: $tmp/d, image_size: 32}
@@ -106,5 +104,4 @@ acc=$("$T" predict --run "$tmp/runs/full" --top 1 --csv --threads 1 "$tmp"/d/tes
 want=$(awk -v a="$(field "$tmp/runs/full/result.csv" test_accuracy)" 'BEGIN {printf "%.6f", a}')
 [ "$acc" = "$want" ] && ok || bad "predict top-1 accuracy $acc, result.csv test_accuracy $want"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+checks_end

@@ -11,8 +11,7 @@ PY=/usr/bin/python3
 $PY -c "import PIL" 2>/dev/null || { echo "python3 with PIL is needed; skipping"; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-check() { local what=$1; shift; if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $what"; fi; }
+source "${TL_SOURCE_DIR:-$(dirname "${BASH_SOURCE[0]}")/../..}/tests/e2e/lib/checks.sh"
 run() { out=$("$TRAINER" import-cars "$@" 2>&1); rc=$?; }
 contains() { grep -qF -- "$2" <<<"$1"; }
 nfiles() { find "$1" -type f -o -type l 2>/dev/null | wc -l | tr -d ' '; }
@@ -208,5 +207,4 @@ done
 out=$("$TRAINER" check-data "$tmp/out/cars" 2>&1); rc=$?
 check "imported tree passes check-data ($out)" test "$rc" = 0
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+checks_end

@@ -14,9 +14,7 @@ tool=$TL_BUILD_DIR/tests/suffix_grads
 check=$TL_SOURCE_DIR/tests/tools/keras_resnet_grads.py
 work=$(mktemp -d /tmp/e2e_grads.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-passed=0 failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+source "${TL_SOURCE_DIR:-$(dirname "${BASH_SOURCE[0]}")/../..}/tests/e2e/lib/checks.sh"
 
 "$TRAINER" make-weights --random 7 --bn-stats --out "$work/w.h5" >/dev/null || { echo "make-weights failed"; exit 1; }
 for from in conv5 conv4 all; do
@@ -34,5 +32,4 @@ g = np.fromfile(sys.argv[1], dtype="<f4"); o, n = int(sys.argv[2]), int(sys.argv
 g[o:o + n] *= -1; g.tofile(sys.argv[1])
 PY
 if /usr/bin/python3 "$check" "$work/w.h5" "$work/conv5" >/dev/null 2>&1; then bad "a flipped gradient passed"; else ok; fi
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+checks_end

@@ -21,8 +21,7 @@ $PY -c "import PIL, numpy" 2>/dev/null || { echo "python3 with PIL and numpy is 
 [ -f $MNIST/t10k-images-idx3-ubyte.gz ] || { echo "no Fashion-MNIST under $MNIST; skipping"; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-check() { local what=$1; shift; if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $what"; fi; }
+source "${TL_SOURCE_DIR:-$(dirname "${BASH_SOURCE[0]}")/../..}/tests/e2e/lib/checks.sh"
 contains() { grep -qF -- "$2" <<<"$1"; }
 
 # 7 classes x (16 train, 6 validation, 8 test) 28x28 images, saved as RGB JPEGs.
@@ -54,7 +53,7 @@ EOF
 RUN=$tmp/runs/t1
 "$T" train "$tmp/trial.yaml" --out "$RUN" --threads 2 --quiet
 check "trainer train finishes" test -f "$RUN/result.csv" -a -f "$RUN/best.safetensors"
-[ -f "$RUN/result.csv" ] || { echo "$pass passed, $fail failed"; exit 1; }
+[ -f "$RUN/result.csv" ] || { checks_end; exit 1; }
 result() { $PY -c "import csv,sys; print(next(csv.DictReader(open(sys.argv[1])))[sys.argv[2]])" "$RUN/result.csv" "$1"; }
 mapfile -t TEST < <(find "$tmp/data/test" -name '*.jpg' | sort)
 
@@ -178,5 +177,4 @@ PYEOF
 "$T" evaluate --run "$RUN" --split dev >/dev/null 2>&1; check "evaluate: bad --split -> exit 2" test $? = 2
 "$T" predict --run "$RUN" --top 0 "${TEST[0]}" >/dev/null 2>&1; check "predict: --top 0 -> exit 2" test $? = 2
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+checks_end

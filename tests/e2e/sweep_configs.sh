@@ -9,16 +9,15 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 mkdir -p data/cars/train data/fashion/train weights
 : > weights/resnet50_notop.h5
-passed=0 failed=0
-check() { if eval "$2"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $1"; fi; }
+source "${TL_SOURCE_DIR:-$(dirname "${BASH_SOURCE[0]}")/../..}/tests/e2e/lib/checks.sh"
 
 expect() {  # NAME TRIALS CACHE_GROUPS
     local out rc
     out=$("$SWEEP_BIN" "$TL_SOURCE_DIR/configs/$1.yaml" --dry-run 2>&1); rc=$?
-    check "$1.yaml validates" "[ $rc -eq 0 ]"
+    check_eval "$1.yaml validates" "[ $rc -eq 0 ]"
     [ $rc -eq 0 ] || echo "$out"
-    check "$1.yaml: $2 trials, $3 cache groups" "grep -q ': $2 trials; $3 feature cache group' <<< \"\$out\""
-    check "$1.yaml ran nothing" "[ ! -e runs ]"
+    check_eval "$1.yaml: $2 trials, $3 cache groups" "grep -q ': $2 trials; $3 feature cache group' <<< \"\$out\""
+    check_eval "$1.yaml ran nothing" "[ ! -e runs ]"
 }
 expect demo 8 2
 expect dropout 12 3
@@ -30,15 +29,14 @@ expect finetune 9 3
 expect demo_finetune 6 2
 out=$("$SWEEP_BIN" "$TL_SOURCE_DIR/configs/batch.yaml" --dry-run)
 ft=$("$SWEEP_BIN" "$TL_SOURCE_DIR/configs/finetune.yaml" --dry-run)
-check "finetune.yaml zips trainable with backbone_lr" "grep -q 'seed-42_trainable-conv5_backbone_lr-1e-4' <<< \"\$ft\" && ! grep -q 'trainable-conv5_backbone_lr-1e-5' <<< \"\$ft\""
-check "batch.yaml zips batch size with lr" "grep -q 'seed-42_batch_size-64_lr-2e-3' <<< \"\$out\" && ! grep -q 'batch_size-64_lr-1e-3' <<< \"\$out\""
-check "every config in configs/ is checked here" "[ \$(ls '$TL_SOURCE_DIR'/configs/*.yaml | wc -l) -eq 8 ]"
+check_eval "finetune.yaml zips trainable with backbone_lr" "grep -q 'seed-42_trainable-conv5_backbone_lr-1e-4' <<< \"\$ft\" && ! grep -q 'trainable-conv5_backbone_lr-1e-5' <<< \"\$ft\""
+check_eval "batch.yaml zips batch size with lr" "grep -q 'seed-42_batch_size-64_lr-2e-3' <<< \"\$out\" && ! grep -q 'batch_size-64_lr-1e-3' <<< \"\$out\""
+check_eval "every config in configs/ is checked here" "[ \$(ls '$TL_SOURCE_DIR'/configs/*.yaml | wc -l) -eq 8 ]"
 # The demo falls back to random weights without the ImageNet file, and says so.
 rm weights/resnet50_notop.h5
 out=$("$SWEEP_BIN" "$TL_SOURCE_DIR/configs/demo.yaml" --dry-run 2>&1)
-check "demo without weights: weights_fallback random:1" "grep -q 'weights_fallback random:1' <<< \"\$out\""
+check_eval "demo without weights: weights_fallback random:1" "grep -q 'weights_fallback random:1' <<< \"\$out\""
 out=$("$SWEEP_BIN" "$TL_SOURCE_DIR/configs/dropout.yaml" --dry-run 2>&1); rc=$?
-check "a Cars sweep without weights fails up front" "[ $rc -eq 2 ] && grep -q 'dropout.yaml:.*model.weights .* not found' <<< \"\$out\""
+check_eval "a Cars sweep without weights fails up front" "[ $rc -eq 2 ] && grep -q 'dropout.yaml:.*model.weights .* not found' <<< \"\$out\""
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+checks_end

@@ -6,8 +6,7 @@ set -uo pipefail
 src=${TL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 work=$(mktemp -d /tmp/sweep_plots.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-passed=0 failed=0
-check() { if eval "$2"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $1"; fi; }
+source "${TL_SOURCE_DIR:-$(dirname "${BASH_SOURCE[0]}")/../..}/tests/e2e/lib/checks.sh"
 command -v gnuplot >/dev/null || { echo "gnuplot missing: skipped"; exit 77; }
 
 header="trial,status,epochs,best_epoch,val_loss,val_accuracy,train_loss,train_accuracy,gap,final_gap,untrained_val_accuracy,test_loss,test_accuracy,test_top5,seconds,seconds_per_epoch,message"
@@ -65,23 +64,22 @@ echo "seed-1,1,pending,,,,,,,,,,,,,,," >> "$empty/summary.csv"
 
 out=$("$src/scripts/render-plots" "$grid" "$rnd" "$empty" 2>&1); rc=$?
 echo "$out"
-check "render-plots exits 0" "[ $rc -eq 0 ]"
+check_eval "render-plots exits 0" "[ $rc -eq 0 ]"
 png_ok() { [ -s "$1" ] && [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]; }
 for f in learning_curves_accuracy learning_curves_loss lr gap_vs_val_accuracy \
          gap_vs_model.head.dropout val_accuracy_vs_model.head.dropout gap_vs_train.seed val_accuracy_vs_train.seed; do
-    check "fix/plots/$f.png is a PNG" "png_ok '$grid/plots/$f.png'"
+    check_eval "fix/plots/$f.png is a PNG" "png_ok '$grid/plots/$f.png'"
 done
 for f in learning_curves_accuracy lr gap_vs_train.lr val_accuracy_vs_train.lr gap_vs_val_accuracy; do
-    check "lrsearch/plots/$f.png is a PNG" "png_ok '$rnd/plots/$f.png'"
+    check_eval "lrsearch/plots/$f.png is a PNG" "png_ok '$rnd/plots/$f.png'"
 done
-check "cross-sweep chart" "png_ok '$runs/plots/gap_vs_val_accuracy_all_sweeps.png'"
-check "no charts for a sweep without finished trials" "[ ! -e '$empty/plots/gap_vs_val_accuracy.png' ]"
-check "gnuplot said nothing alarming" "! grep -qiE 'warning|error' <<< \"\$out\""
+check_eval "cross-sweep chart" "png_ok '$runs/plots/gap_vs_val_accuracy_all_sweeps.png'"
+check_eval "no charts for a sweep without finished trials" "[ ! -e '$empty/plots/gap_vs_val_accuracy.png' ]"
+check_eval "gnuplot said nothing alarming" "! grep -qiE 'warning|error' <<< \"\$out\""
 groups=$(awk -v axis=model.head.dropout -v metric=gap -v mode=groups -f "$src/plots/csv.awk" -f "$src/plots/group_by.awk" "$grid/summary.csv")
-check "4 dropout groups of 2 trials each" "[ \$(awk -F, '\$8 == 2' <<< \"\$groups\" | wc -l) -eq 4 ]"
-check "failed trial left out of the means" "! grep -q ',0.9,' <<< \"\$groups\""
-check "render-plots without summary fails" "! '$src/scripts/render-plots' '$work/nothing' 2>/dev/null"
+check_eval "4 dropout groups of 2 trials each" "[ \$(awk -F, '\$8 == 2' <<< \"\$groups\" | wc -l) -eq 4 ]"
+check_eval "failed trial left out of the means" "! grep -q ',0.9,' <<< \"\$groups\""
+check_eval "render-plots without summary fails" "! '$src/scripts/render-plots' '$work/nothing' 2>/dev/null"
 
 [ -n "${KEEP_PLOTS:-}" ] && cp -r "$runs" "$KEEP_PLOTS"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+checks_end

@@ -10,8 +10,7 @@ command -v mpirun >/dev/null || { echo "no mpirun: skipped"; exit 77; }
 work=$(mktemp -d /tmp/e2e_sweep_resume.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-passed=0 failed=0
-check() { if eval "$2"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $1"; fi; }
+source "${TL_SOURCE_DIR:-$(dirname "${BASH_SOURCE[0]}")/../..}/tests/e2e/lib/checks.sh"
 export TRAINER OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 
 "$TRAINER" demo-data data/fashion --train 20 --val 5 --test 5 > /dev/null || { echo "demo-data failed"; exit 1; }
@@ -46,40 +45,39 @@ unfinished() { local n=0; for d in "$1"/k/*/; do [ -f "$d/config.yaml" ] && [ ! 
 
 # --- reference: never interrupted
 "$SWEEP_BIN" k.yaml --runs A --threads 1 > a.out 2>&1
-check "reference sweep exits 0" "[ $? -eq 0 ]"
-check "reference: 4 trials done" "[ \$(grep -c ',done,' A/k/summary.csv) -eq 4 ]"
+check_eval "reference sweep exits 0" "[ $? -eq 0 ]"
+check_eval "reference: 4 trials done" "[ \$(grep -c ',done,' A/k/summary.csv) -eq 4 ]"
 
 # --- mpirun -n 2, SIGTERM to mpirun mid-run, then the same command again
 mpirun -n 2 "$SWEEP_BIN" k.yaml --runs B --threads 1 > b1.out 2>&1 &
 mp=$!
-wait_for_epochs B; check "mpirun sweep got going" "[ $? -eq 0 ]"
+wait_for_epochs B; check_eval "mpirun sweep got going" "[ $? -eq 0 ]"
 kill -TERM $mp
 wait $mp; rc=$?
-check "killed mpirun exits non-zero" "[ $rc -ne 0 ]"
-check "trials were left unfinished" "[ \$(unfinished B) -ge 1 ]"
+check_eval "killed mpirun exits non-zero" "[ $rc -ne 0 ]"
+check_eval "trials were left unfinished" "[ \$(unfinished B) -ge 1 ]"
 sleep 1   # trainers orphaned by mpirun's SIGKILL finish their epoch on their own (the rerun would wait for them)
-check "an interrupted trial kept its last epoch" "ls B/k/*/last.safetensors > /dev/null 2>&1"
+check_eval "an interrupted trial kept its last epoch" "ls B/k/*/last.safetensors > /dev/null 2>&1"
 mpirun -n 2 "$SWEEP_BIN" k.yaml --runs B --threads 1 > b2.out 2>&1; rc=$?
 cat b2.out
-check "rerun under mpirun exits 0" "[ $rc -eq 0 ]"
-check "rerun continued the interrupted trials" "grep -q 'to run on 2 ranks' b2.out && ! grep -q '0 to run' b2.out"
-check "resumed summary equals the uninterrupted one" "diff <(untimed A/k/summary.csv) <(untimed B/k/summary.csv)"
-check "train logs equal too" "for t in A/k/*/train_log.csv; do cmp -s <(cut -d, -f1-6 \$t) <(cut -d, -f1-6 B/\${t#A/}) || exit 1; done"
+check_eval "rerun under mpirun exits 0" "[ $rc -eq 0 ]"
+check_eval "rerun continued the interrupted trials" "grep -q 'to run on 2 ranks' b2.out && ! grep -q '0 to run' b2.out"
+check_eval "resumed summary equals the uninterrupted one" "diff <(untimed A/k/summary.csv) <(untimed B/k/summary.csv)"
+check_eval "train logs equal too" "for t in A/k/*/train_log.csv; do cmp -s <(cut -d, -f1-6 \$t) <(cut -d, -f1-6 B/\${t#A/}) || exit 1; done"
 
 # --- plain run, SIGTERM to the sweep mid-run
 "$SWEEP_BIN" k.yaml --runs C --threads 1 > c1.out 2>&1 &
 sp=$!
-wait_for_epochs C; check "plain sweep got going" "[ $? -eq 0 ]"
+wait_for_epochs C; check_eval "plain sweep got going" "[ $? -eq 0 ]"
 kill -TERM $sp
 wait $sp; rc=$?
 cat c1.out
-check "interrupted plain sweep exits 130" "[ $rc -eq 130 ]"
-check "it says how to resume" "grep -q 'rerun the same command to resume' c1.out"
-check "partial summary marks the interrupted trial" "grep -q ',interrupted,' C/k/summary.csv"
-check "the interrupted trial kept its last epoch" "ls C/k/*/last.safetensors > /dev/null 2>&1"
+check_eval "interrupted plain sweep exits 130" "[ $rc -eq 130 ]"
+check_eval "it says how to resume" "grep -q 'rerun the same command to resume' c1.out"
+check_eval "partial summary marks the interrupted trial" "grep -q ',interrupted,' C/k/summary.csv"
+check_eval "the interrupted trial kept its last epoch" "ls C/k/*/last.safetensors > /dev/null 2>&1"
 "$SWEEP_BIN" k.yaml --runs C --threads 1 > c2.out 2>&1; rc=$?
-check "plain rerun exits 0" "[ $rc -eq 0 ]"
-check "plain resumed summary equals the uninterrupted one" "diff <(untimed A/k/summary.csv) <(untimed C/k/summary.csv)"
+check_eval "plain rerun exits 0" "[ $rc -eq 0 ]"
+check_eval "plain resumed summary equals the uninterrupted one" "diff <(untimed A/k/summary.csv) <(untimed C/k/summary.csv)"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+checks_end

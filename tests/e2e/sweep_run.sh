@@ -13,8 +13,7 @@ command -v mpirun >/dev/null || { echo "no mpirun: skipped"; exit 77; }
 work=$(mktemp -d /tmp/e2e_sweep_run.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-passed=0 failed=0
-check() { if eval "$2"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $1"; fi; }
+source "${TL_SOURCE_DIR:-$(dirname "${BASH_SOURCE[0]}")/../..}/tests/e2e/lib/checks.sh"
 mpi2() { OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 mpirun -n 2 "$@"; }
 export TRAINER
 
@@ -41,66 +40,66 @@ write_sweep small "    model.head.dropout: [0.2, 0.6]
 # --- mpirun -n 2
 out=$(mpi2 "$SWEEP_BIN" small.yaml --runs runs 2>&1); rc=$?
 echo "$out"
-check "mpirun sweep exits 0" "[ $rc -eq 0 ]"
-check "status line reaches 4/4" "grep -q '\[small\] 4/4 done' <<< \"\$out\""
-check "phase 1 once per cache group (2)" "[ \$(grep -c 'phase 1: backbone features' <<< \"\$out\") -eq 2 ]"
-check "both ranks report their binding" "grep -q 'rank 1/2' <<< \"\$out\" && grep -q 'rank 0/2' <<< \"\$out\""
+check_eval "mpirun sweep exits 0" "[ $rc -eq 0 ]"
+check_eval "status line reaches 4/4" "grep -q '\[small\] 4/4 done' <<< \"\$out\""
+check_eval "phase 1 once per cache group (2)" "[ \$(grep -c 'phase 1: backbone features' <<< \"\$out\") -eq 2 ]"
+check_eval "both ranks report their binding" "grep -q 'rank 1/2' <<< \"\$out\" && grep -q 'rank 0/2' <<< \"\$out\""
 for t in dropout-0.2_strength-0 dropout-0.2_strength-1 dropout-0.6_strength-0 dropout-0.6_strength-1; do
     d=runs/small/$t
     for f in config.yaml result.csv train_log.csv trainer.log best.safetensors last.safetensors; do
-        check "$t/$f" "[ -s $d/$f ]"
+        check_eval "$t/$f" "[ -s $d/$f ]"
     done
-    check "$t done" "grep -q ',done,' $d/result.csv"
-    check "$t has 3 epochs logged" "[ \$(grep -c . $d/train_log.csv) -eq 4 ]"
-    check "$t config.yaml uses the shared cache" "grep -q \"$work/runs/small/cache\" $d/config.yaml"
+    check_eval "$t done" "grep -q ',done,' $d/result.csv"
+    check_eval "$t has 3 epochs logged" "[ \$(grep -c . $d/train_log.csv) -eq 4 ]"
+    check_eval "$t config.yaml uses the shared cache" "grep -q \"$work/runs/small/cache\" $d/config.yaml"
 done
-check "trial detail stays out of the terminal" "! grep -q 'epoch ' <<< \"\$out\""
-check "summary.csv: header" "head -1 runs/small/summary.csv | grep -q '^trial,model.head.dropout,augment.strength,status,epochs,best_epoch,val_loss,val_accuracy'"
-check "summary.csv: 4 done rows" "[ \$(grep -c ',done,' runs/small/summary.csv) -eq 4 ]"
-check "report.md names the best trial" "grep -q '^Best: \*\*' runs/small/report.md"
-check "sweep.yaml is a copy" "cmp -s small.yaml runs/small/sweep.yaml"
-check "feature cache filled" "[ -n \"\$(ls runs/small/cache)\" ]"
+check_eval "trial detail stays out of the terminal" "! grep -q 'epoch ' <<< \"\$out\""
+check_eval "summary.csv: header" "head -1 runs/small/summary.csv | grep -q '^trial,model.head.dropout,augment.strength,status,epochs,best_epoch,val_loss,val_accuracy'"
+check_eval "summary.csv: 4 done rows" "[ \$(grep -c ',done,' runs/small/summary.csv) -eq 4 ]"
+check_eval "report.md names the best trial" "grep -q '^Best: \*\*' runs/small/report.md"
+check_eval "sweep.yaml is a copy" "cmp -s small.yaml runs/small/sweep.yaml"
+check_eval "feature cache filled" "[ -n \"\$(ls runs/small/cache)\" ]"
 
 # --- rerun: nothing left to do; same results
 cp runs/small/summary.csv summary.first
 out=$(mpi2 "$SWEEP_BIN" small.yaml --runs runs 2>&1); rc=$?
-check "rerun exits 0" "[ $rc -eq 0 ]"
-check "rerun skips finished trials" "grep -q '4 finished before, 0 to run' <<< \"\$out\""
-check "rerun leaves the summary as it was" "cmp -s summary.first runs/small/summary.csv"
+check_eval "rerun exits 0" "[ $rc -eq 0 ]"
+check_eval "rerun skips finished trials" "grep -q '4 finished before, 0 to run' <<< \"\$out\""
+check_eval "rerun leaves the summary as it was" "cmp -s summary.first runs/small/summary.csv"
 rm runs/small/summary.csv runs/small/report.md
 "$SWEEP_BIN" --aggregate runs/small > /dev/null
-check "--aggregate writes the same summary" "cmp -s summary.first runs/small/summary.csv && [ -s runs/small/report.md ]"
+check_eval "--aggregate writes the same summary" "cmp -s summary.first runs/small/summary.csv && [ -s runs/small/report.md ]"
 
 # --- charts
 plots=$("$TL_SOURCE_DIR/scripts/render-plots" runs/small 2>&1); rc=$?
 echo "$plots"
-check "render-plots exits 0" "[ $rc -eq 0 ]"
+check_eval "render-plots exits 0" "[ $rc -eq 0 ]"
 for f in learning_curves_accuracy learning_curves_loss lr gap_vs_val_accuracy gap_vs_model.head.dropout \
          val_accuracy_vs_augment.strength; do
-    check "chart $f.png" "[ -s runs/small/plots/$f.png ] && [ \"\$(head -c 4 runs/small/plots/$f.png | od -An -c | tr -d ' ')\" = '211PNG' ]"
+    check_eval "chart $f.png" "[ -s runs/small/plots/$f.png ] && [ \"\$(head -c 4 runs/small/plots/$f.png | od -An -c | tr -d ' ')\" = '211PNG' ]"
 done
-check "cross-sweep chart" "[ -s runs/plots/gap_vs_val_accuracy_all_sweeps.png ]"
+check_eval "cross-sweep chart" "[ -s runs/plots/gap_vs_val_accuracy_all_sweeps.png ]"
 
 # --- plain run (one rank, no mpirun)
 out=$("$SWEEP_BIN" small.yaml --runs plain 2>&1); rc=$?
-check "plain sweep exits 0" "[ $rc -eq 0 ]"
-check "plain sweep runs 4 trials on 1 rank" "grep -q '4 to run on 1 rank' <<< \"\$out\" && [ \$(grep -c ',done,' plain/small/summary.csv) -eq 4 ]"
+check_eval "plain sweep exits 0" "[ $rc -eq 0 ]"
+check_eval "plain sweep runs 4 trials on 1 rank" "grep -q '4 to run on 1 rank' <<< \"\$out\" && [ \$(grep -c ',done,' plain/small/summary.csv) -eq 4 ]"
 
 # --- a failing trial is recorded, the others complete
 write_sweep mixed "    data.root: [data/fashion, data/broken]
     model.head.dropout: [0.2, 0.6]"
 out=$(mpi2 "$SWEEP_BIN" mixed.yaml --runs runs 2>&1); rc=$?
 echo "$out"
-check "sweep with a failed trial exits non-zero" "[ $rc -ne 0 ]"
-check "status line counts 2 failed" "grep -q '4/4 done, 2 failed' <<< \"\$out\""
-check "good trials done" "[ \$(grep -c ',done,' runs/mixed/summary.csv) -eq 2 ]"
-check "broken trials failed with a message naming the file" \
+check_eval "sweep with a failed trial exits non-zero" "[ $rc -ne 0 ]"
+check_eval "status line counts 2 failed" "grep -q '4/4 done, 2 failed' <<< \"\$out\""
+check_eval "good trials done" "[ \$(grep -c ',done,' runs/mixed/summary.csv) -eq 2 ]"
+check_eval "broken trials failed with a message naming the file" \
       "[ \$(grep ',failed,' runs/mixed/summary.csv | grep -c 'train-broken.jpg') -eq 2 ]"
-check "report lists the failures" "grep -q 'Failed and diverged trials' runs/mixed/report.md"
+check_eval "report lists the failures" "grep -q 'Failed and diverged trials' runs/mixed/report.md"
 broken=runs/mixed/data.root-data-broken_dropout-0.2
 out=$(mpi2 "$SWEEP_BIN" mixed.yaml --runs runs --retry-failed --only '*broken*' 2>&1); rc=$?
-check "--retry-failed reruns the failed trials (and they fail again)" "[ $rc -ne 0 ] && grep -q '2 to run' <<< \"\$out\""
-check "the earlier failure is kept" "[ -s $broken/result.failed.csv ] && [ \$(grep -c '^== ' $broken/console.log) -eq 2 ]"
+check_eval "--retry-failed reruns the failed trials (and they fail again)" "[ $rc -ne 0 ] && grep -q '2 to run' <<< \"\$out\""
+check_eval "the earlier failure is kept" "[ -s $broken/result.failed.csv ] && [ \$(grep -c '^== ' $broken/console.log) -eq 2 ]"
 
 # --- malformed sweep files fail before anything runs
 cat > bad.yaml <<'YAML'
@@ -113,15 +112,14 @@ sweep:
     model.head.dropout: [0.2, 1.5]
 YAML
 out=$(mpi2 "$SWEEP_BIN" bad.yaml --runs runs 2>&1); rc=$?
-check "out-of-range axis value: exit 2 with file:line" "[ $rc -eq 2 ] && grep -q 'trial dropout-1.5: bad.yaml:7: key .model.head.dropout.' <<< \"\$out\""
-check "nothing was created" "[ ! -e runs/bad ]"
+check_eval "out-of-range axis value: exit 2 with file:line" "[ $rc -eq 2 ] && grep -q 'trial dropout-1.5: bad.yaml:7: key .model.head.dropout.' <<< \"\$out\""
+check_eval "nothing was created" "[ ! -e runs/bad ]"
 sed -i 's/^sweep:/sweeep:/' bad.yaml
 out=$("$SWEEP_BIN" bad.yaml --runs runs 2>&1); rc=$?
-check "unknown top-level key: exit 2" "[ $rc -eq 2 ] && grep -q 'bad.yaml:1: missing key .sweep.\|bad.yaml:5: unknown key' <<< \"\$out\""
+check_eval "unknown top-level key: exit 2" "[ $rc -eq 2 ] && grep -q 'bad.yaml:1: missing key .sweep.\|bad.yaml:5: unknown key' <<< \"\$out\""
 printf 'name: bad\nbase: {data: {root: data/fashion}, model: {weights: random:1}\nsweep: {}\n' > bad.yaml
 out=$("$SWEEP_BIN" bad.yaml --dry-run 2>&1); rc=$?
-check "YAML syntax error: exit 2 with file:line" "[ $rc -eq 2 ] && grep -q 'bad.yaml:3:' <<< \"\$out\""
-check "still nothing created" "[ ! -e runs/bad ]"
+check_eval "YAML syntax error: exit 2 with file:line" "[ $rc -eq 2 ] && grep -q 'bad.yaml:3:' <<< \"\$out\""
+check_eval "still nothing created" "[ ! -e runs/bad ]"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+checks_end

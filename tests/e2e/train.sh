@@ -6,12 +6,10 @@
 set -u
 T=${TRAINER:?TRAINER must point to the trainer binary}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
+source "${TL_SOURCE_DIR:-$(dirname "${BASH_SOURCE[0]}")/../..}/tests/e2e/lib/checks.sh"
 
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || { echo "no Fashion-MNIST: run scripts/install-deps"; exit 77; }
-"$T" demo-data "$tmp/fm" --train 40 --val 15 --test 15 >/dev/null || { bad "demo-data"; echo "$pass passed, $fail failed"; exit 1; }
+"$T" demo-data "$tmp/fm" --train 40 --val 15 --test 15 >/dev/null || { bad "demo-data"; checks_end; exit 1; }
 
 cat > "$tmp/cfg.yaml" <<YAML
 data: {root: $tmp/fm, image_size: 32}
@@ -67,5 +65,4 @@ printf 'data: {root: %s/fm2}\nmodel: {weights: "random:1"}\n' "$tmp" > "$tmp/bad
 rm -rf "$tmp/fm2"; cp -r "$tmp/fm" "$tmp/fm2"; rm -rf "$tmp/fm2/validation/coat"
 printf 'data: {root: %s/fm2}\nmodel: {weights: "random:1"}\n' "$tmp" > "$tmp/bad.yaml"; expect 1 bad.yaml coat validation
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+checks_end
