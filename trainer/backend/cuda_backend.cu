@@ -43,8 +43,6 @@ extern "C" {
 /* Each of the two pinned host buffers: a batch of 32 float32 224x224 images (19 MB)
  * fits in both, so its upload does not wait for work queued before it. */
 static const size_t STAGING_BYTES = (size_t)16 << 20;
-static const size_t WORKSPACE_LIMIT = (size_t)1 << 30;   /* largest cuDNN scratch one conv may ask for */
-enum { THREADS = 256 };
 
 typedef struct CudaConv {
     ConvDesc d;
@@ -84,24 +82,6 @@ static int parse_precision(const char *s, Precision *p, Err *e) {
     return 0;
 }
 
-/* Largest tensor (elements) the kernels take; 256 x 112 x 112 x 64 is 2^27.6. */
-static const size_t MAX_ELEMS = (size_t)1 << 31;
-
-static int check_elems(size_t n, const char *what, Err *e) {
-    if (n >= MAX_ELEMS) return err_fail(e, "CUDA backend: %s has %zu elements, more than 2^31", what, n);
-    return 0;
-}
-
-static unsigned blocks_for(size_t n) {
-    size_t blocks = (n + THREADS - 1) / THREADS;
-    return (unsigned)(blocks < (1u << 20) ? (blocks ? blocks : 1) : (1u << 20));
-}
-
-static int use_device(CudaCtx *c, Err *e) {
-    CUDA_CHECK(cudaSetDevice(c->device));
-    return 0;
-}
-
 /* ---------------------------------------------------------------- kernels */
 
 __device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
@@ -111,11 +91,6 @@ __device__ __forceinline__ void store(__nv_bfloat16 *p, float v) { *p = __float2
 
 /* ReLU that keeps NaN visible (fmaxf would turn NaN into 0). */
 __device__ __forceinline__ float relu_keep_nan(float v) { return v < 0.f ? 0.f : v; }
-
-/* The kernels index with 32-bit unsigned arithmetic (a 64-bit division per element would
- * cost more than the memory traffic): the host keeps every tensor under MAX_ELEMS. */
-#define GRID_STRIDE_LOOP(i, n) \
-    for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += gridDim.x * blockDim.x)
 
 /* y (n elements, channels last, cout channels) = act(y + bias[c] + res), in place.
  * res: NULL or n elements. */
@@ -284,7 +259,7 @@ static void shadows_drop(CudaCtx *c, const void *p, size_t bytes) {
 static int cuda_alloc(Backend *b, size_t bytes, void **ptr, Err *e) {
     CudaCtx *c = ctx_of(b);
     *ptr = NULL;
-    if (use_device(c, e)) return -1;
+    if (cuda_use_device(c, e)) return -1;
     CUDA_CHECK(cudaMalloc(ptr, bytes ? bytes : 1));
     if (allocs_add(c, *ptr, bytes ? bytes : 1, e)) {
         (void)cudaFree(*ptr);
@@ -306,7 +281,7 @@ static void cuda_release(Backend *b, void *ptr) {
  * one core's memcpy would cost more than the DMA) while the DMA engine moves chunk k. Returns once src may be reused; the device copy is queued. */
 static int cuda_upload(Backend *b, void *dst, const void *src, size_t bytes, Err *e) {
     CudaCtx *c = ctx_of(b);
-    if (use_device(c, e)) return -1;
+    if (cuda_use_device(c, e)) return -1;
     cuda_shadows_invalidate(c, dst, bytes);
     size_t len;
     for (size_t off = 0, k = 0; off < bytes; off += len, k++) {
@@ -324,7 +299,7 @@ static int cuda_upload(Backend *b, void *dst, const void *src, size_t bytes, Err
  * engine fills the other buffer with chunk k+1. Waits for all queued work on the stream. */
 static int cuda_download(Backend *b, void *dst, const void *src, size_t bytes, Err *e) {
     CudaCtx *c = ctx_of(b);
-    if (use_device(c, e)) return -1;
+    if (cuda_use_device(c, e)) return -1;
     size_t prev_off = 0, prev_len = 0, len;
     int prev = 0;
     for (size_t off = 0, k = 0; off < bytes; off += len, k++) {
@@ -349,19 +324,8 @@ static int cuda_download(Backend *b, void *dst, const void *src, size_t bytes, E
 
 static int cuda_sync(Backend *b, Err *e) {
     CudaCtx *c = ctx_of(b);
-    if (use_device(c, e)) return -1;
+    if (cuda_use_device(c, e)) return -1;
     CUDA_CHECK(cudaStreamSynchronize(c->stream));
-    return 0;
-}
-
-/* Grows a device scratch buffer to at least bytes (at conv_create, never per batch). */
-static int grow_device_buffer(void **buf, size_t *have, size_t need, Err *e) {
-    if (need <= *have) return 0;
-    CUDA_CHECK(cudaFree(*buf));                 /* cudaFree waits for queued work using it */
-    *buf = NULL;
-    *have = 0;
-    CUDA_CHECK(cudaMalloc(buf, need));
-    *have = need;
     return 0;
 }
 
@@ -439,18 +403,6 @@ static int conv_describe(CudaCtx *c, CudaConv *cv, Err *e) {
     return 0;
 }
 
-/* First usable result in cuDNN's ranked list: succeeded, fits WORKSPACE_LIMIT, FMA math
- * only for fp32 (no TF32), deterministic when require_det. -1 when none. */
-static int pick_algo(const cudnnConvolutionFwdAlgoPerf_t *perf, int count, Precision p, int require_det) {
-    for (int i = 0; i < count; i++) {
-        if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > WORKSPACE_LIMIT) continue;
-        if (p == PREC_FP32 && perf[i].mathType != CUDNN_FMA_MATH) continue;
-        if (require_det && perf[i].determinism != CUDNN_DETERMINISTIC) continue;
-        return i;
-    }
-    return -1;
-}
-
 static int conv_choose_algo(CudaCtx *c, CudaConv *cv, Err *e) {
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int count = 0;
@@ -460,8 +412,7 @@ static int conv_choose_algo(CudaCtx *c, CudaConv *cv, Err *e) {
     else
         CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(c->cudnn, cv->x_desc, cv->w_desc, cv->conv_desc, cv->y_desc,
                                                            CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, perf));
-    int i = pick_algo(perf, count, c->precision, 1);
-    if (i < 0) i = pick_algo(perf, count, c->precision, 0);
+    int i = cuda_pick_algo(perf, count, c->precision);
     const ConvDesc *d = &cv->d;
     if (i < 0)
         return err_fail(e, "CUDA conv: cuDNN offers no forward algorithm for %dx%d stride %d, %dx%dx%d -> %d channels "
@@ -500,12 +451,12 @@ static int conv_check_desc(const ConvDesc *d, Err *e) {
 static int cuda_conv_create(Backend *b, const ConvDesc *d, const float *w, const float *bias, void **conv, Err *e) {
     CudaCtx *c = ctx_of(b);
     *conv = NULL;
-    if (conv_check_desc(d, e) || use_device(c, e)) return -1;
+    if (conv_check_desc(d, e) || cuda_use_device(c, e)) return -1;
     CudaConv *cv = (CudaConv *)tl_calloc(e, 1, sizeof *cv, "CUDA conv");
     if (!cv) return -1;
     cv->d = *d;
     if (conv_describe(c, cv, e) || conv_upload_params(c, cv, w, bias, e) || conv_choose_algo(c, cv, e) ||
-        grow_device_buffer(&c->workspace, &c->workspace_bytes, cv->workspace_bytes, e)) {
+        cuda_grow_workspace(c, cv->workspace_bytes, e)) {
         conv_free(cv);
         return err_context(e, "conv %dx%d/%d %dx%dx%d->%d", d->kh, d->kw, d->stride, d->h, d->w, d->cin, d->cout);
     }
@@ -523,7 +474,7 @@ static int conv_forward_float(CudaCtx *c, CudaConv *cv, const float *x, const fl
     const float one = 1.f, beta = res_in_y ? 1.f : 0.f;
     CUDNN_CHECK(cudnnConvolutionForward(c->cudnn, &one, cv->x_desc, x, cv->w_desc, cv->w, cv->conv_desc, cv->algo,
                                         c->workspace, cv->workspace_bytes, &beta, cv->y_desc, y));
-    epilogue_float_kernel<<<blocks_for(y_elems), THREADS, 0, c->stream>>>(y, cv->bias, res_in_y ? NULL : res,
+    epilogue_float_kernel<<<cuda_blocks_for(y_elems), CUDA_THREADS, 0, c->stream>>>(y, cv->bias, res_in_y ? NULL : res,
                                                                          (unsigned)y_elems, (unsigned)d->cout, d->relu);
     CUDA_CHECK_LAUNCH("epilogue_float_kernel");
     return 0;
@@ -542,7 +493,7 @@ static int conv_forward_half(CudaCtx *c, CudaConv *cv, const float *x, const flo
     if (!xh) {
         Shadow *xs;
         if (shadows_slot(c, x, x_elems, &xs, e)) return -1;
-        to_half_kernel<T><<<blocks_for(x_elems), THREADS, 0, c->stream>>>(x, (T *)xs->half, (unsigned)x_elems);
+        to_half_kernel<T><<<cuda_blocks_for(x_elems), CUDA_THREADS, 0, c->stream>>>(x, (T *)xs->half, (unsigned)x_elems);
         CUDA_CHECK_LAUNCH("to_half_kernel");
         xs->valid = x_elems;
         xh = xs->half;
@@ -552,7 +503,7 @@ static int conv_forward_half(CudaCtx *c, CudaConv *cv, const float *x, const flo
     const float one = 1.f, zero = 0.f;
     CUDNN_CHECK(cudnnConvolutionForward(c->cudnn, &one, cv->x_desc, xh, cv->w_desc, cv->w, cv->conv_desc, cv->algo,
                                         c->workspace, cv->workspace_bytes, &zero, cv->y_desc, ys->half));
-    epilogue_half_kernel<T><<<blocks_for(y_elems), THREADS, 0, c->stream>>>((T *)ys->half, cv->bias, res, y,
+    epilogue_half_kernel<T><<<cuda_blocks_for(y_elems), CUDA_THREADS, 0, c->stream>>>((T *)ys->half, cv->bias, res, y,
                                                                              (unsigned)y_elems, (unsigned)d->cout, d->relu);
     CUDA_CHECK_LAUNCH("epilogue_half_kernel");
     ys->valid = y_elems;
@@ -569,9 +520,10 @@ static int cuda_conv_forward(Backend *b, void *conv, const float *x, const float
     if (ranges_overlap(x, x_bytes, y, y_bytes)) return err_fail(e, "CUDA conv: x and y overlap (no in-place convs)");
     if (d->has_residual && res != y && ranges_overlap(res, y_bytes, y, y_bytes))
         return err_fail(e, "CUDA conv: res overlaps y without being y");
-    if (check_elems(x_bytes / sizeof(float), "conv input", e) || check_elems(y_bytes / sizeof(float), "conv output", e))
+    if (cuda_check_elems(x_bytes / sizeof(float), "CUDA backend", "conv input", e) ||
+        cuda_check_elems(y_bytes / sizeof(float), "CUDA backend", "conv output", e))
         return -1;
-    if (use_device(c, e)) return -1;
+    if (cuda_use_device(c, e)) return -1;
     cuda_shadows_invalidate(c, y, y_bytes);
     const float *r = d->has_residual ? res : NULL;
     int rc;
@@ -594,9 +546,9 @@ static int cuda_maxpool3x3s2(Backend *b, const float *x, int n, int h, int w, in
     if (n <= 0 || h <= 0 || w <= 0 || c <= 0) return err_fail(e, "CUDA maxpool: bad shape %dx%dx%dx%d", n, h, w, c);
     int oh = (h + 2 - 3) / 2 + 1, ow = (w + 2 - 3) / 2 + 1;
     size_t y_elems = (size_t)n * oh * ow * c;
-    if (check_elems((size_t)n * h * w * c, "maxpool input", e) || use_device(cx, e)) return -1;
+    if (cuda_check_elems((size_t)n * h * w * c, "CUDA backend", "maxpool input", e) || cuda_use_device(cx, e)) return -1;
     cuda_shadows_invalidate(cx, y, y_elems * sizeof(float));
-    maxpool3x3s2_kernel<<<blocks_for(y_elems), THREADS, 0, cx->stream>>>(x, n, h, w, c, oh, ow, y);
+    maxpool3x3s2_kernel<<<cuda_blocks_for(y_elems), CUDA_THREADS, 0, cx->stream>>>(x, n, h, w, c, oh, ow, y);
     CUDA_CHECK_LAUNCH("maxpool3x3s2_kernel");
     return 0;
 }
@@ -604,9 +556,9 @@ static int cuda_maxpool3x3s2(Backend *b, const float *x, int n, int h, int w, in
 static int cuda_global_avgpool(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e) {
     CudaCtx *cx = ctx_of(b);
     if (n <= 0 || h <= 0 || w <= 0 || c <= 0) return err_fail(e, "CUDA global_avgpool: bad shape %dx%dx%dx%d", n, h, w, c);
-    if (check_elems((size_t)n * h * w * c, "global_avgpool input", e) || use_device(cx, e)) return -1;
+    if (cuda_check_elems((size_t)n * h * w * c, "CUDA backend", "global_avgpool input", e) || cuda_use_device(cx, e)) return -1;
     cuda_shadows_invalidate(cx, y, (size_t)n * c * sizeof(float));
-    global_avgpool_kernel<<<blocks_for((size_t)n * c), THREADS, 0, cx->stream>>>(x, n, h * w, c, y);
+    global_avgpool_kernel<<<cuda_blocks_for((size_t)n * c), CUDA_THREADS, 0, cx->stream>>>(x, n, h * w, c, y);
     CUDA_CHECK_LAUNCH("global_avgpool_kernel");
     return 0;
 }

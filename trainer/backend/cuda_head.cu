@@ -34,7 +34,6 @@
 
 #include "backend/cuda_check.h"
 #include "backend/cuda_internal.h"
-#include "backend/cuda_optimizer_kernels.cuh"
 
 extern "C" {
 #include "model/head_cuda.h"
@@ -101,11 +100,6 @@ struct GpuHead {
 };
 
 static unsigned grid_for(size_t n) { return (unsigned)((n + THREADS - 1) / THREADS); }
-
-static int use_device(GpuHead *g, Err *e) {
-    CUDA_CHECK(cudaSetDevice(g->c->device));
-    return 0;
-}
 
 /* ---------------------------------------------------------------- kernels */
 /* All static: the backend's other .cu files have kernels of their own (relu_backward_kernel,
@@ -313,8 +307,6 @@ static __global__ void running_sums_kernel(float *stats, const double *row_ce, c
     }
 }
 
-/* adam_kernel, sgd_kernel: cuda_optimizer_kernels.cuh. */
-
 /* ---------------------------------------------------------------- GEMMs */
 
 /* Column-major C (m x n) = op(A) op(B) + beta C, float32 inputs and math whatever the
@@ -461,29 +453,8 @@ static int running_sums(GpuHead *g, int b, int step, int stop_on_nan, Err *e) {
 
 /* optimizer_step over the trainable ranges; it = the optimizer's iterations before it. */
 static int optimizer_update(GpuHead *g, float lr, long it, int step, Err *e) {
-    const OptimizerSpec *s = &g->opt;
-    float alpha = 0.0f, omb1 = 0.0f, omb2 = 0.0f;
-    if (s->kind == OPT_ADAM) {                              /* optimizer.c's host arithmetic */
-        float t = (float)(it + 1);
-        float b1p = powf((float)s->beta_1, t), b2p = powf((float)s->beta_2, t);
-        alpha = lr * sqrtf(1.0f - b2p) / (1.0f - b1p);
-        omb1 = (float)(1.0 - s->beta_1);
-        omb2 = (float)(1.0 - s->beta_2);
-    }
-    for (int r = 0; r < g->n_ranges; r++) {
-        size_t off = g->ranges[r].offset, n = g->ranges[r].count;
-        if (s->kind == OPT_ADAM) {
-            adam_kernel<<<grid_for(n), THREADS, 0, g->stream>>>(g->params + off, g->m + off, g->v + off, g->grads + off,
-                                                                n, alpha, omb1, omb2, (float)s->epsilon,
-                                                                stop_step_of(g), step);
-            CUDA_CHECK_LAUNCH("adam_kernel");
-        } else {
-            sgd_kernel<<<grid_for(n), THREADS, 0, g->stream>>>(g->params + off, g->m + off, g->grads + off, n, lr,
-                                                               (float)s->momentum, s->nesterov, stop_step_of(g), step);
-            CUDA_CHECK_LAUNCH("sgd_kernel");
-        }
-    }
-    return 0;
+    return cuda_optimizer_launch(g->stream, &g->opt, it, lr, g->params, g->grads, g->m, g->v, g->ranges, g->n_ranges,
+                                 stop_step_of(g), step, e);
 }
 
 /* The step's dropout mask: dropout_mask() into a free pinned buffer, then an async copy
@@ -538,7 +509,7 @@ extern "C" int gpu_head_train_epoch(GpuHead *g, const int *rows, const int *labe
         if (labels[p] < 0 || labels[p] >= g->spec.classes)
             return err_fail(e, "GPU head: position %d has label %d, not in [0, %d)", p, labels[p], g->spec.classes);
     }
-    if (use_device(g, e) || g->be->upload(g->be, g->pos_rows, rows, (size_t)n * sizeof(int), e) ||
+    if (cuda_use_device(g->c, e) || g->be->upload(g->be, g->pos_rows, rows, (size_t)n * sizeof(int), e) ||
         g->be->upload(g->be, g->pos_labels, labels, (size_t)n * sizeof(int), e) || reset_stats(g, e))
         return -1;
     int B = g->spec.max_batch, steps = (n + B - 1) / B;
@@ -559,7 +530,7 @@ extern "C" int gpu_head_train_epoch(GpuHead *g, const int *rows, const int *labe
 
 extern "C" int gpu_head_evaluate(GpuHead *g, int n, float *loss, float *accuracy, Err *e) {
     if (n < 0 || n > g->eval_n) return err_fail(e, "GPU head: evaluating %d rows of a %d-row table", n, g->eval_n);
-    if (use_device(g, e) || reset_stats(g, e) || l2_penalty(g, 0, e)) return -1;
+    if (cuda_use_device(g->c, e) || reset_stats(g, e) || l2_penalty(g, 0, e)) return -1;
     int B = g->spec.max_batch, in = g->spec.in_dim;
     for (int start = 0, step = 0; start < n; start += B, step++) {
         int b = n - start < B ? n - start : B;
@@ -577,7 +548,7 @@ extern "C" int gpu_head_evaluate(GpuHead *g, int n, float *loss, float *accuracy
 
 extern "C" int gpu_head_upload_train(GpuHead *g, const float *x, int rows, Err *e) {
     if (rows < 0 || rows > g->train_cap) return err_fail(e, "GPU head: %d training rows, room for %d", rows, g->train_cap);
-    if (use_device(g, e) || g->be->upload(g->be, g->train_x, x, (size_t)rows * g->spec.in_dim * sizeof(float), e))
+    if (cuda_use_device(g->c, e) || g->be->upload(g->be, g->train_x, x, (size_t)rows * g->spec.in_dim * sizeof(float), e))
         return -1;
     g->train_n = rows;
     return 0;
@@ -588,7 +559,7 @@ extern "C" int gpu_head_upload_eval(GpuHead *g, const float *x, const int *y, in
     for (int i = 0; i < n; i++)
         if (y[i] < 0 || y[i] >= g->spec.classes)
             return err_fail(e, "GPU head: evaluation row %d has label %d, not in [0, %d)", i, y[i], g->spec.classes);
-    if (use_device(g, e) || g->be->upload(g->be, g->eval_x, x, (size_t)n * g->spec.in_dim * sizeof(float), e) ||
+    if (cuda_use_device(g->c, e) || g->be->upload(g->be, g->eval_x, x, (size_t)n * g->spec.in_dim * sizeof(float), e) ||
         g->be->upload(g->be, g->eval_y, y, (size_t)n * sizeof(int), e))
         return -1;
     g->eval_n = n;
@@ -604,7 +575,7 @@ static int check_same(const GpuHead *g, const Head *h, const Optimizer *o, Err *
 
 extern "C" int gpu_head_upload_params(GpuHead *g, const Head *h, const Optimizer *o, Err *e) {
     size_t bytes = g->n_params * sizeof(float);
-    if (check_same(g, h, o, e) || use_device(g, e) || g->be->upload(g->be, g->params, h->params, bytes, e) ||
+    if (check_same(g, h, o, e) || cuda_use_device(g->c, e) || g->be->upload(g->be, g->params, h->params, bytes, e) ||
         g->be->upload(g->be, g->m, o->m, bytes, e) || (g->v && g->be->upload(g->be, g->v, o->v, bytes, e)))
         return -1;
     g->iterations = o->iterations;
@@ -613,7 +584,7 @@ extern "C" int gpu_head_upload_params(GpuHead *g, const Head *h, const Optimizer
 
 extern "C" int gpu_head_download_params(GpuHead *g, Head *h, Optimizer *o, Err *e) {
     size_t bytes = g->n_params * sizeof(float);
-    if (check_same(g, h, o, e) || use_device(g, e) || g->be->download(g->be, h->params, g->params, bytes, e) ||
+    if (check_same(g, h, o, e) || cuda_use_device(g->c, e) || g->be->download(g->be, h->params, g->params, bytes, e) ||
         g->be->download(g->be, o->m, g->m, bytes, e) || (g->v && g->be->download(g->be, o->v, g->v, bytes, e)))
         return -1;
     o->iterations = g->iterations;
@@ -719,7 +690,7 @@ extern "C" int gpu_head_create(GpuHead **out, Backend *be, const Head *h, const 
     g->c = ctx_of(be);
     g->stream = g->c->stream;
     cublasPointerMode_t mode;
-    int rc = use_device(g, e) || describe(g, h, o, loss, e) ? -1 : 0;
+    int rc = cuda_use_device(g->c, e) || describe(g, h, o, loss, e) ? -1 : 0;
     if (rc == 0 && cublasGetPointerMode(g->c->cublas, &mode) != CUBLAS_STATUS_SUCCESS)
         rc = err_fail(e, "GPU head: cublasGetPointerMode failed");
     if (rc == 0 && mode != CUBLAS_POINTER_MODE_HOST)

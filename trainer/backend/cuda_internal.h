@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include "backend/cuda_check.h"
+
 extern "C" {
 #include "backend/backend.h"
 }
@@ -61,8 +63,75 @@ struct OptimizerSpec;
 struct OptRange;
 int cuda_optimizer_step(Backend *b, const struct OptimizerSpec *spec, long iterations, float lr, float *params,
                         const float *grads, float *m, float *v, const struct OptRange *ranges, int n_ranges, Err *e);
+/* Its launches alone, also used by the GPU head: optimizer_step's update of every range of
+ * device arrays, queued on stream. stop_step (device, may be NULL): skip the update when
+ * *stop_step < step (the head's TerminateOnNaN). m may be NULL for SGD without momentum. */
+int cuda_optimizer_launch(cudaStream_t stream, const struct OptimizerSpec *spec, long iterations, float lr, float *params,
+                          const float *grads, float *m, float *v, const struct OptRange *ranges, int n_ranges,
+                          const int *stop_step, int step, Err *e);
 
 /* The training-op table (cuda_train.cu) that backend_cuda_create installs in Backend.train. */
 extern "C" const struct BackendTrainOps *backend_cuda_train_ops(void);
+
+/* ---------------------------------------------------------------- shared helpers */
+
+/* Threads per block of the grid-stride kernels. */
+enum { CUDA_THREADS = 256 };
+/* Largest tensor (elements) the kernels take: they index with 32-bit unsigned arithmetic (a
+ * 64-bit division per element would cost more than the memory traffic). 256 x 112 x 112 x 64
+ * is 2^27.6. */
+static const size_t CUDA_MAX_ELEMS = (size_t)1 << 31;
+/* Largest cuDNN scratch one convolution (one direction) may ask for. */
+static const size_t CUDA_WORKSPACE_LIMIT = (size_t)1 << 30;
+
+#define GRID_STRIDE_LOOP(i, n) \
+    for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += gridDim.x * blockDim.x)
+
+/* One device per backend: every op selects it first. */
+static inline int cuda_use_device(CudaCtx *c, Err *e) {
+    CUDA_CHECK(cudaSetDevice(c->device));
+    return 0;
+}
+
+/* who: the message's prefix ("CUDA backend", "CUDA training"). */
+static inline int cuda_check_elems(size_t n, const char *who, const char *what, Err *e) {
+    if (n >= CUDA_MAX_ELEMS) return err_fail(e, "%s: %s has %zu elements, more than 2^31", who, what, n);
+    return 0;
+}
+
+/* Blocks of CUDA_THREADS for a grid-stride loop over n elements (at least 1, at most 2^20). */
+static inline unsigned cuda_blocks_for(size_t n) {
+    size_t blocks = (n + CUDA_THREADS - 1) / CUDA_THREADS;
+    return (unsigned)(blocks < (1u << 20) ? (blocks ? blocks : 1) : (1u << 20));
+}
+
+/* Grows the context's shared cuDNN workspace to at least need bytes (at plan creation
+ * only, never per batch or step). */
+static inline int cuda_grow_workspace(CudaCtx *c, size_t need, Err *e) {
+    if (need <= c->workspace_bytes) return 0;
+    CUDA_CHECK(cudaFree(c->workspace));         /* cudaFree waits for queued work using it */
+    c->workspace = NULL;
+    c->workspace_bytes = 0;
+    CUDA_CHECK(cudaMalloc(&c->workspace, need));
+    c->workspace_bytes = need;
+    return 0;
+}
+
+/* Index of the first usable entry of cuDNN's ranked list of algorithms (forward, backward
+ * data or filter), deterministic ones first; -1 when none. Usable: it succeeded, fits
+ * CUDA_WORKSPACE_LIMIT, uses FMA math only for fp32 (no TF32), and never the fp16
+ * down-conversion of float data. */
+template <typename Perf>
+static inline int cuda_pick_algo(const Perf *perf, int count, Precision p) {
+    for (int det = 1; det >= 0; det--)
+        for (int i = 0; i < count; i++) {
+            if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > CUDA_WORKSPACE_LIMIT) continue;
+            if (p == PREC_FP32 && perf[i].mathType != CUDNN_FMA_MATH) continue;
+            if (perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
+            if (det && perf[i].determinism != CUDNN_DETERMINISTIC) continue;
+            return i;
+        }
+    return -1;
+}
 
 #endif

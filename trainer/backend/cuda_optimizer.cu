@@ -2,8 +2,8 @@
  * over device arrays, so that a fine-tuned suffix keeps its parameters, gradients and
  * moments on the GPU for a whole epoch.
  *
- * The scalars (Adam's alpha and 1 - beta) are computed on the host with optimizer.c's
- * float32 expressions, then one kernel per trainable range applies optimizer.c's
+ * The scalars (Adam's alpha and 1 - beta) come from optimizer.c (optimizer_adam_scalars),
+ * then one kernel per trainable range applies optimizer.c's
  * elementwise update (cuda_optimizer_kernels.cuh, no FMA contraction): the same bits as
  * optimizer_step on the host arrays. Queued on the backend's stream; returns once queued. */
 #include <cuda_runtime.h>
@@ -35,6 +35,27 @@ static int check_ranges(const OptRange *ranges, int n_ranges, Err *e) {
     return 0;
 }
 
+int cuda_optimizer_launch(cudaStream_t stream, const struct OptimizerSpec *spec, long iterations, float lr, float *params,
+                          const float *grads, float *m, float *v, const struct OptRange *ranges, int n_ranges,
+                          const int *stop_step, int step, Err *e) {
+    float alpha = 0.0f, omb1 = 0.0f, omb2 = 0.0f;
+    if (spec->kind == OPT_ADAM) optimizer_adam_scalars(spec, iterations, lr, &alpha, &omb1, &omb2);
+    for (int r = 0; r < n_ranges; r++) {
+        size_t off = ranges[r].offset, n = ranges[r].count;
+        if (n == 0) continue;
+        if (spec->kind == OPT_ADAM) {
+            adam_kernel<<<opt_grid(n), OPT_THREADS, 0, stream>>>(params + off, m + off, v + off, grads + off, n, alpha,
+                                                                omb1, omb2, (float)spec->epsilon, stop_step, step);
+            CUDA_CHECK_LAUNCH("adam_kernel");
+        } else {
+            sgd_kernel<<<opt_grid(n), OPT_THREADS, 0, stream>>>(params + off, m ? m + off : NULL, grads + off, n, lr,
+                                                               (float)spec->momentum, spec->nesterov, stop_step, step);
+            CUDA_CHECK_LAUNCH("sgd_kernel");
+        }
+    }
+    return 0;
+}
+
 int cuda_optimizer_step(Backend *b, const struct OptimizerSpec *spec, long iterations, float lr, float *params,
                         const float *grads, float *m, float *v, const struct OptRange *ranges, int n_ranges, Err *e) {
     CudaCtx *c = ctx_of(b);
@@ -42,31 +63,13 @@ int cuda_optimizer_step(Backend *b, const struct OptimizerSpec *spec, long itera
     if (check_ranges(ranges, n_ranges, e)) return -1;
     if (!params || !grads || (!m && (adam || spec->momentum != 0.0)) || (adam && !v))
         return err_fail(e, "CUDA optimizer_step: missing %s array", !params ? "params" : !grads ? "grads" : !m ? "m" : "v");
-    CUDA_CHECK(cudaSetDevice(c->device));
-    float alpha = 0.0f, omb1 = 0.0f, omb2 = 0.0f;
-    if (adam) {                                             /* optimizer.c's host arithmetic */
-        float t = (float)(iterations + 1);
-        float b1p = powf((float)spec->beta_1, t), b2p = powf((float)spec->beta_2, t);
-        alpha = lr * sqrtf(1.0f - b2p) / (1.0f - b1p);
-        omb1 = (float)(1.0 - spec->beta_1);
-        omb2 = (float)(1.0 - spec->beta_2);
+    if (cuda_use_device(c, e)) return -1;
+    for (int r = 0; r < n_ranges; r++) {     /* float32 tensors written: their half copies (if any) go stale */
+        size_t off = ranges[r].offset, bytes = ranges[r].count * sizeof(float);
+        if (bytes == 0) continue;
+        cuda_shadows_invalidate(c, params + off, bytes);
+        if (m) cuda_shadows_invalidate(c, m + off, bytes);
+        if (adam) cuda_shadows_invalidate(c, v + off, bytes);
     }
-    for (int r = 0; r < n_ranges; r++) {
-        size_t off = ranges[r].offset, n = ranges[r].count;
-        if (n == 0) continue;
-        /* Float32 tensors written: their half copies (if any) go stale. */
-        cuda_shadows_invalidate(c, params + off, n * sizeof(float));
-        if (m) cuda_shadows_invalidate(c, m + off, n * sizeof(float));
-        if (adam) {
-            cuda_shadows_invalidate(c, v + off, n * sizeof(float));
-            adam_kernel<<<opt_grid(n), OPT_THREADS, 0, c->stream>>>(params + off, m + off, v + off, grads + off, n, alpha,
-                                                                   omb1, omb2, (float)spec->epsilon, NULL, 0);
-            CUDA_CHECK_LAUNCH("adam_kernel");
-        } else {
-            sgd_kernel<<<opt_grid(n), OPT_THREADS, 0, c->stream>>>(params + off, m ? m + off : NULL, grads + off, n, lr,
-                                                                  (float)spec->momentum, spec->nesterov, NULL, 0);
-            CUDA_CHECK_LAUNCH("sgd_kernel");
-        }
-    }
-    return 0;
+    return cuda_optimizer_launch(c->stream, spec, iterations, lr, params, grads, m, v, ranges, n_ranges, NULL, 0, e);
 }

@@ -27,9 +27,7 @@ extern "C" {
 #include "backend/backend_train.h"
 }
 
-static const size_t WORKSPACE_LIMIT = (size_t)1 << 30;   /* largest cuDNN scratch one direction may ask for */
-static const size_t MAX_ELEMS = (size_t)1 << 31;         /* kernels index with 32-bit unsigned arithmetic */
-enum { THREADS = 256, TILE = 32, TILE_ROWS = 8, SUM_LANES = 32 };
+enum { TILE = 32, TILE_ROWS = 8, SUM_LANES = 32 };
 
 typedef struct TrainConv {
     ConvDesc d;
@@ -45,27 +43,9 @@ typedef struct TrainConv {
     float *krsc;                            /* device (cout, kh, kw, cin): w or dw in cuDNN's layout */
 } TrainConv;
 
-static int use_device(CudaCtx *c, Err *e) {
-    CUDA_CHECK(cudaSetDevice(c->device));
-    return 0;
-}
-
-static int check_elems(size_t n, const char *what, Err *e) {
-    if (n >= MAX_ELEMS) return err_fail(e, "CUDA training: %s has %zu elements, more than 2^31", what, n);
-    return 0;
-}
-
-static unsigned blocks_for(size_t n) {
-    size_t blocks = (n + THREADS - 1) / THREADS;
-    return (unsigned)(blocks < (1u << 20) ? (blocks ? blocks : 1) : (1u << 20));
-}
-
 static double bn_epsilon(void) { return BN_FROZEN_EPSILON; }
 
 /* ---------------------------------------------------------------- kernels */
-
-#define GRID_STRIDE_LOOP(i, n) \
-    for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += gridDim.x * blockDim.x)
 
 /* out (cols, rows) = in (rows, cols) transposed, through a shared 32x32 tile so that both
  * the reads and the writes coalesce. Block (TILE, TILE_ROWS); grid (cols/TILE, rows/TILE). */
@@ -233,39 +213,9 @@ static int channel_sums(CudaCtx *c, const float *dy, const BnParams *p, size_t r
     return 0;
 }
 
-/* Grows the context's shared cuDNN workspace (at plan creation only, never per step). */
-static int grow_workspace(CudaCtx *c, size_t need, Err *e) {
-    if (need <= c->workspace_bytes) return 0;
-    CUDA_CHECK(cudaFree(c->workspace));         /* cudaFree waits for queued work using it */
-    c->workspace = NULL;
-    c->workspace_bytes = 0;
-    CUDA_CHECK(cudaMalloc(&c->workspace, need));
-    c->workspace_bytes = need;
-    return 0;
-}
-
 /* ---------------------------------------------------------------- conv plans */
 
 static cudnnMathType_t wanted_math(Precision p) { return p == PREC_FP32 ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH; }
-
-/* A heuristic result is usable when it succeeded, fits WORKSPACE_LIMIT, keeps float32 math
- * (FMA only for fp32; never the fp16 down-conversion), and is deterministic when asked. */
-static int usable(cudnnStatus_t status, size_t memory, cudnnDeterminism_t det, cudnnMathType_t math, Precision p,
-                  int require_det) {
-    if (status != CUDNN_STATUS_SUCCESS || memory > WORKSPACE_LIMIT) return 0;
-    if (p == PREC_FP32 && math != CUDNN_FMA_MATH) return 0;
-    if (math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) return 0;
-    return !require_det || det == CUDNN_DETERMINISTIC;
-}
-
-/* Index of the first usable entry of a ranked perf list (deterministic first), or -1. */
-template <typename Perf>
-static int pick(const Perf *perf, int count, Precision p) {
-    for (int det = 1; det >= 0; det--)
-        for (int i = 0; i < count; i++)
-            if (usable(perf[i].status, perf[i].memory, perf[i].determinism, perf[i].mathType, p, det)) return i;
-    return -1;
-}
 
 static int make_conv_desc(const ConvDesc *d, Precision p, cudnnConvolutionDescriptor_t *out, Err *e) {
     CUDNN_CHECK(cudnnCreateConvolutionDescriptor(out));
@@ -309,7 +259,7 @@ static int choose_forward(CudaCtx *c, TrainConv *tc, Err *e) {
     else
         CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(c->cudnn, tc->x_desc, tc->w_desc, tc->fwd_desc, tc->y_desc,
                                                            CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, perf));
-    int i = pick(perf, count, c->precision);
+    int i = cuda_pick_algo(perf, count, c->precision);
     if (i < 0) return no_algo(tc, "forward", count, e);
     tc->fwd_algo = perf[i].algo;
     CUDNN_CHECK(cudnnSetConvolutionMathType(tc->fwd_desc, perf[i].mathType));
@@ -329,7 +279,7 @@ static int choose_backward_data(CudaCtx *c, TrainConv *tc, Err *e) {
         CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(c->cudnn, tc->w_desc, tc->y_desc, tc->data_desc,
                                                                 tc->x_desc, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count,
                                                                 perf));
-    int i = pick(perf, count, c->precision);
+    int i = cuda_pick_algo(perf, count, c->precision);
     if (i < 0) return no_algo(tc, "backward-data", count, e);
     tc->data_algo = perf[i].algo;
     CUDNN_CHECK(cudnnSetConvolutionMathType(tc->data_desc, perf[i].mathType));
@@ -349,7 +299,7 @@ static int choose_backward_filter(CudaCtx *c, TrainConv *tc, Err *e) {
         CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(c->cudnn, tc->x_desc, tc->y_desc, tc->filter_desc,
                                                                   tc->w_desc, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
                                                                   &count, perf));
-    int i = pick(perf, count, c->precision);
+    int i = cuda_pick_algo(perf, count, c->precision);
     if (i < 0) return no_algo(tc, "backward-filter", count, e);
     tc->filter_algo = perf[i].algo;
     CUDNN_CHECK(cudnnSetConvolutionMathType(tc->filter_desc, perf[i].mathType));
@@ -386,8 +336,9 @@ static int check_desc(const ConvDesc *d, Err *e) {
     size_t taps = (size_t)d->kh * d->kw * d->cin;
     if (taps >= (size_t)65535 * TILE || (size_t)d->cout >= (size_t)65535 * TILE)
         return err_fail(e, "CUDA training conv: kernel %dx%dx%d -> %d too large to transpose", d->kh, d->kw, d->cin, d->cout);
-    if (check_elems((size_t)d->n * d->h * d->w * d->cin, "conv input", e) ||
-        check_elems((size_t)d->n * d->oh * d->ow * d->cout, "conv output", e) || check_elems(weight_elems(d), "conv kernel", e))
+    if (cuda_check_elems((size_t)d->n * d->h * d->w * d->cin, "CUDA training", "conv input", e) ||
+        cuda_check_elems((size_t)d->n * d->oh * d->ow * d->cout, "CUDA training", "conv output", e) ||
+        cuda_check_elems(weight_elems(d), "CUDA training", "conv kernel", e))
         return -1;
     return 0;
 }
@@ -395,7 +346,7 @@ static int check_desc(const ConvDesc *d, Err *e) {
 static int cuda_conv_plan_create(Backend *b, const ConvDesc *d, void **plan, Err *e) {
     CudaCtx *c = ctx_of(b);
     *plan = NULL;
-    if (check_desc(d, e) || use_device(c, e)) return -1;
+    if (check_desc(d, e) || cuda_use_device(c, e)) return -1;
     TrainConv *tc = (TrainConv *)tl_calloc(e, 1, sizeof *tc, "CUDA training conv");
     if (!tc) return -1;
     tc->d = *d;
@@ -408,7 +359,7 @@ static int cuda_conv_plan_create(Backend *b, const ConvDesc *d, void **plan, Err
         if (st != cudaSuccess)
             rc = err_fail(e, "%s:%d: cudaMalloc(KRSC scratch, %zu floats): %s", __FILE__, __LINE__, weight_elems(d),
                           cudaGetErrorString(st));
-        if (rc == 0) rc = grow_workspace(c, ws, e);
+        if (rc == 0) rc = cuda_grow_workspace(c, ws, e);
     }
     if (rc) {
         plan_free(tc);
@@ -440,7 +391,7 @@ static int conv_forward(CudaCtx *c, TrainConv *tc, const float *x, const float *
     const float one = 1.f, zero = 0.f;
     CUDNN_CHECK(cudnnConvolutionForward(c->cudnn, &one, tc->x_desc, x, tc->w_desc, tc->krsc, tc->fwd_desc, tc->fwd_algo,
                                         c->workspace, tc->fwd_ws, &zero, tc->y_desc, y));
-    add_bias_kernel<<<blocks_for(n), THREADS, 0, c->stream>>>(y, bias, (unsigned)n, (unsigned)d->cout);
+    add_bias_kernel<<<cuda_blocks_for(n), CUDA_THREADS, 0, c->stream>>>(y, bias, (unsigned)n, (unsigned)d->cout);
     CUDA_CHECK_LAUNCH("add_bias_kernel");
     return 0;
 }
@@ -449,7 +400,7 @@ static int cuda_conv_plan_forward(Backend *b, void *plan, const float *x, const 
                                   Err *e) {
     CudaCtx *c = ctx_of(b);
     TrainConv *tc = (TrainConv *)plan;
-    if (use_device(c, e)) return -1;
+    if (cuda_use_device(c, e)) return -1;
     cuda_shadows_invalidate(c, y, y_elems(&tc->d) * sizeof(float));
     return conv_forward(c, tc, x, w, bias, y, e) ? conv_context(tc, "forward", e) : 0;
 }
@@ -466,7 +417,7 @@ static int conv_backward_data(CudaCtx *c, TrainConv *tc, const float *dy, const 
 static int cuda_conv_backward_data(Backend *b, void *plan, const float *dy, const float *w, float *dx, Err *e) {
     CudaCtx *c = ctx_of(b);
     TrainConv *tc = (TrainConv *)plan;
-    if (use_device(c, e)) return -1;
+    if (cuda_use_device(c, e)) return -1;
     cuda_shadows_invalidate(c, dx, x_elems(&tc->d) * sizeof(float));
     return conv_backward_data(c, tc, dy, w, dx, e) ? conv_context(tc, "backward data", e) : 0;
 }
@@ -487,7 +438,7 @@ static int cuda_conv_backward_weights(Backend *b, void *plan, const float *x, co
                                       Err *e) {
     CudaCtx *c = ctx_of(b);
     TrainConv *tc = (TrainConv *)plan;
-    if (use_device(c, e)) return -1;
+    if (cuda_use_device(c, e)) return -1;
     cuda_shadows_invalidate(c, dw, weight_elems(&tc->d) * sizeof(float));
     cuda_shadows_invalidate(c, dbias, (size_t)tc->d.cout * sizeof(float));
     return conv_backward_weights(c, tc, x, dy, dw, dbias, e) ? conv_context(tc, "backward weights", e) : 0;
@@ -497,8 +448,8 @@ static int cuda_conv_backward_weights(Backend *b, void *plan, const float *x, co
 
 /* Common checks of an elementwise op over n elements: size and device. */
 static int begin_op(CudaCtx *c, size_t n, const char *what, Err *e) {
-    if (check_elems(n, what, e)) return -1;
-    return use_device(c, e);
+    if (cuda_check_elems(n, "CUDA training", what, e)) return -1;
+    return cuda_use_device(c, e);
 }
 
 static int cuda_bn_forward(Backend *b, const BnParams *p, const float *x, const float *res, int relu, size_t rows, float *y,
@@ -508,7 +459,7 @@ static int cuda_bn_forward(Backend *b, const BnParams *p, const float *x, const 
     if (p->c <= 0) return err_fail(e, "CUDA bn_forward: %d channels", p->c);
     if (begin_op(c, n, "bn_forward tensor", e)) return -1;
     cuda_shadows_invalidate(c, y, n * sizeof(float));
-    bn_forward_kernel<<<blocks_for(n), THREADS, 0, c->stream>>>(x, p->gamma, p->beta, p->mean, p->var,
+    bn_forward_kernel<<<cuda_blocks_for(n), CUDA_THREADS, 0, c->stream>>>(x, p->gamma, p->beta, p->mean, p->var,
                                                                 (float)BN_FROZEN_EPSILON, res, relu, (unsigned)n,
                                                                 (unsigned)p->c, y);
     CUDA_CHECK_LAUNCH("bn_forward_kernel");
@@ -527,7 +478,7 @@ static int cuda_bn_backward(Backend *b, const BnParams *p, const float *x, const
     if ((dgamma || dbeta) && channel_sums(c, dy, p, rows, p->c, dbeta, dgamma, x, e)) return err_context(e, "bn_backward");
     if (!dx) return 0;
     cuda_shadows_invalidate(c, dx, n * sizeof(float));
-    bn_backward_data_kernel<<<blocks_for(n), THREADS, 0, c->stream>>>(dy, p->gamma, p->var, (float)BN_FROZEN_EPSILON,
+    bn_backward_data_kernel<<<cuda_blocks_for(n), CUDA_THREADS, 0, c->stream>>>(dy, p->gamma, p->var, (float)BN_FROZEN_EPSILON,
                                                                       (unsigned)n, (unsigned)p->c, dx);
     CUDA_CHECK_LAUNCH("bn_backward_data_kernel");
     return 0;
@@ -537,7 +488,7 @@ static int cuda_relu_backward(Backend *b, const float *y, const float *dy, size_
     CudaCtx *c = ctx_of(b);
     if (begin_op(c, n, "relu_backward tensor", e)) return -1;
     cuda_shadows_invalidate(c, dx, n * sizeof(float));
-    relu_backward_kernel<<<blocks_for(n), THREADS, 0, c->stream>>>(y, dy, (unsigned)n, dx);
+    relu_backward_kernel<<<cuda_blocks_for(n), CUDA_THREADS, 0, c->stream>>>(y, dy, (unsigned)n, dx);
     CUDA_CHECK_LAUNCH("relu_backward_kernel");
     return 0;
 }
@@ -546,7 +497,7 @@ static int cuda_accumulate(Backend *b, const float *src, size_t n, float *dst, E
     CudaCtx *c = ctx_of(b);
     if (begin_op(c, n, "accumulate tensor", e)) return -1;
     cuda_shadows_invalidate(c, dst, n * sizeof(float));
-    accumulate_kernel<<<blocks_for(n), THREADS, 0, c->stream>>>(src, (unsigned)n, dst);
+    accumulate_kernel<<<cuda_blocks_for(n), CUDA_THREADS, 0, c->stream>>>(src, (unsigned)n, dst);
     CUDA_CHECK_LAUNCH("accumulate_kernel");
     return 0;
 }
@@ -559,7 +510,7 @@ static int cuda_maxpool_backward(Backend *b, const float *x, const float *dy, in
     size_t total = (size_t)n * h * w * c;
     if (begin_op(cx, total, "maxpool backward input", e)) return -1;
     cuda_shadows_invalidate(cx, dx, total * sizeof(float));
-    maxpool_backward_kernel<<<blocks_for(total), THREADS, 0, cx->stream>>>(x, dy, n, h, w, c, oh, ow, dx);
+    maxpool_backward_kernel<<<cuda_blocks_for(total), CUDA_THREADS, 0, cx->stream>>>(x, dy, n, h, w, c, oh, ow, dx);
     CUDA_CHECK_LAUNCH("maxpool_backward_kernel");
     return 0;
 }
@@ -570,7 +521,7 @@ static int cuda_gap_backward(Backend *b, const float *dy, int n, int h, int w, i
     size_t total = (size_t)n * h * w * c;
     if (begin_op(cx, total, "global_avgpool backward output", e)) return -1;
     cuda_shadows_invalidate(cx, dx, total * sizeof(float));
-    gap_backward_kernel<<<blocks_for(total), THREADS, 0, cx->stream>>>(dy, (unsigned)(h * w), (unsigned)c,
+    gap_backward_kernel<<<cuda_blocks_for(total), CUDA_THREADS, 0, cx->stream>>>(dy, (unsigned)(h * w), (unsigned)c,
                                                                        (unsigned)total, dx);
     CUDA_CHECK_LAUNCH("gap_backward_kernel");
     return 0;

@@ -96,13 +96,19 @@ static void sgd_update(float *w, float *m, const float *g, size_t n, float lr, f
     }
 }
 
+void optimizer_adam_scalars(const OptimizerSpec *s, long iterations, float lr, float *alpha, float *omb1, float *omb2) {
+    float t = (float)(iterations + 1);
+    float b1p = powf((float)s->beta_1, t), b2p = powf((float)s->beta_2, t);
+    *alpha = lr * sqrtf(1.0f - b2p) / (1.0f - b1p);
+    *omb1 = (float)(1.0 - s->beta_1);
+    *omb2 = (float)(1.0 - s->beta_2);
+}
+
 void optimizer_step(Optimizer *o, float *params, const float *grads, float lr) {
     const OptimizerSpec *s = &o->spec;
     if (s->kind == OPT_ADAM) {
-        float t = (float)(o->iterations + 1);
-        float b1p = powf((float)s->beta_1, t), b2p = powf((float)s->beta_2, t);
-        float alpha = lr * sqrtf(1.0f - b2p) / (1.0f - b1p);
-        float omb1 = (float)(1.0 - s->beta_1), omb2 = (float)(1.0 - s->beta_2);
+        float alpha, omb1, omb2;
+        optimizer_adam_scalars(s, o->iterations, lr, &alpha, &omb1, &omb2);
         for (int r = 0; r < o->n_ranges; r++) {
             size_t off = o->ranges[r].offset;
             adam_update(params + off, o->m + off, o->v + off, grads + off, o->ranges[r].count,

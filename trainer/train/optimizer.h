@@ -43,6 +43,10 @@ int optimizer_kind_parse(const char *name, OptimizerKind *kind, Err *e);
 int optimizer_create(Optimizer *o, const OptimizerSpec *spec, size_t n_params, Err *e);
 /* Marks [offset, offset + count) trainable; adjacent ranges merge. */
 int optimizer_add_range(Optimizer *o, size_t offset, size_t count, Err *e);
+/* Adam's per-step scalars (float32, as Keras rounds them): alpha = lr sqrt(1 - b2^t) /
+ * (1 - b1^t) with t = iterations + 1, omb1 = 1 - b1, omb2 = 1 - b2. The GPU updates use
+ * these too, so host and device steps share one rounding. */
+void optimizer_adam_scalars(const OptimizerSpec *s, long iterations, float lr, float *alpha, float *omb1, float *omb2);
 /* One update of every trainable range with learning rate lr; iterations += 1. */
 void optimizer_step(Optimizer *o, float *params, const float *grads, float lr);
 void optimizer_free(Optimizer *o);
