@@ -431,9 +431,7 @@ int resnet_suffix_backward(ResnetSuffix *s, const float *d_features, int n, floa
     if (s->has_stem && stem_backward(s, d_input, e)) return -1;
     /* Device-resident: the gradients stay where the optimizer reads them, on the same stream. */
     if (s->device_resident) return 0;
-    /* download waits for the queued backward. */
-    if (be->download(be, s->grads, dev_grads(s), s->n_params * sizeof(float), e)) return err_context(e, "suffix gradients");
-    return be->sync(be, e);
+    return resnet_suffix_grads_to_host(s, e);     /* the download waits for the queued backward */
 }
 
 /* -------------------------------------------------------------- frozen prefix */
@@ -465,7 +463,12 @@ int resnet_suffix_forward_images(ResnetSuffix *s, Backbone *bb, const float *ima
         return err_fail(e, "backbone (resnet%d, %d px, batch %d) and suffix (resnet%d, %d px, batch %d) differ", bb->arch.depth,
                         bb->image_size, bb->max_batch, s->arch.depth, s->image_size, s->max_batch);
     const float *x;
-    if (resnet_prefix_forward(bb, s->first_conv, images, n, &x, e) || resnet_suffix_forward(s, x, e)) return -1;
+    if (resnet_prefix_forward(bb, s->first_conv, images, n, &x, e)) return -1;
+    return resnet_suffix_features(s, x, n, features, e);
+}
+
+int resnet_suffix_features(ResnetSuffix *s, const float *x, int n, float *features, Err *e) {
+    if (resnet_suffix_forward(s, x, e)) return -1;
     if (s->be->download(s->be, features, s->features, (size_t)n * RESNET_FEATURES * sizeof(float), e)) return -1;
     return s->be->sync(s->be, e);
 }

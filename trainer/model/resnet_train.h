@@ -155,6 +155,9 @@ const SuffixView *resnet_suffix_view(const ResnetSuffix *s, const char *name);
  * (converted when the backbone runs in the backend's native layout), and stays valid
  * until bb runs again. */
 int resnet_prefix_forward(Backbone *bb, int first_conv, const float *images, int n, const float **out, Err *e);
+/* The suffix on its input x (backend, the prefix's output or a boundary-cache batch) ->
+ * features host (n, 2048); returns once they are on the host. */
+int resnet_suffix_features(ResnetSuffix *s, const float *x, int n, float *features, Err *e);
 /* Prefix then suffix: images host (n, S, S, 3) -> features host (n, 2048). */
 int resnet_suffix_forward_images(ResnetSuffix *s, Backbone *bb, const float *images, int n, float *features, Err *e);
 

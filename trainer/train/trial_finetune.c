@@ -203,14 +203,6 @@ static int suffix_state_to_host(Finetune *ft, Err *e) {
     return resnet_suffix_params_to_host(&ft->s, e) || resnet_suffix_opt_to_host(&ft->s, ft->optim.m, ft->optim.v, e) ? -1 : 0;
 }
 
-/* The suffix on its input x (backend, max_batch rows) -> features host (n, 2048). */
-static int suffix_features(Finetune *ft, const float *x, int n, float *features, Err *e) {
-    Backend *be = ft->s.be;
-    if (resnet_suffix_forward(&ft->s, x, e)) return -1;
-    if (be->download(be, features, ft->s.features, (size_t)n * FEATURE_DIM * sizeof(float), e)) return -1;
-    return be->sync(be, e);
-}
-
 /* One step on a batch whose suffix input x and labels are ready; the batch's CE + L2
  * through *loss and its correct count. */
 static int train_step(Trial *t, const float *x, const int *labels, int n, int epoch, int step, float lr, float lr_bb,
@@ -218,7 +210,7 @@ static int train_step(Trial *t, const float *x, const int *labels, int n, int ep
     const TrialConfig *c = t->cfg;
     Finetune *ft = &t->ft;
     int C = t->ds.n_classes;
-    if (suffix_features(ft, x, n, t->batch_x, e)) return -1;
+    if (resnet_suffix_features(&ft->s, x, n, t->batch_x, e)) return -1;
     head_forward(&t->head, t->batch_x, n, 1, (uint32_t)epoch, (uint32_t)step);
     float ce = loss_xent(t->head.logits, labels, n, C, c->train.label_smoothing, t->head.dlogits);
     head_backward(&t->head, t->head.dlogits, ft->d_features);
@@ -319,7 +311,7 @@ static int features_from_boundary(Trial *t, float *dst, Err *e) {
         for (int i = 0; i < count; i++) ft->rows[i] = at + i;
         const float *x;
         if (boundary_table_load(&ft->boundary, &ft->boundary.validation, ft->rows, count, &x, e) ||
-            suffix_features(ft, x, count, dst + (size_t)at * FEATURE_DIM, e))
+            resnet_suffix_features(&ft->s, x, count, dst + (size_t)at * FEATURE_DIM, e))
             return -1;
     }
     return 0;
