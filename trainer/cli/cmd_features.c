@@ -66,13 +66,19 @@ static int decode_threads(const FeaturesArgs *a) {
     return a->threads > 0 ? a->threads : cores > 0 ? (int)cores : 2;
 }
 
+/* The decoder for batches of `batch` images, as both modes run it. */
+static ImageBatcherConfig batcher_config(const FeaturesArgs *a, int batch) {
+    return (ImageBatcherConfig){.image_size = a->image_size,
+                                .interp = strcmp(a->interp, "bilinear") ? INTERP_NEAREST : INTERP_BILINEAR,
+                                .fast_decode = a->fast, .batch = batch, .threads = decode_threads(a)};
+}
+
 /* --decode-only: the loader alone (decode + resize + preprocess, no network, no output),
  * to compare with the whole pipeline's images/s. */
 static int run_decode_only(const FeaturesArgs *a, Err *e) {
     int batch = a->batch < a->n_images ? a->batch : a->n_images;
     ImageBatcher ib;
-    ImageBatcherConfig ic = {.image_size = a->image_size, .interp = strcmp(a->interp, "bilinear") ? INTERP_NEAREST : INTERP_BILINEAR,
-                             .fast_decode = a->fast, .batch = batch, .threads = decode_threads(a)};
+    ImageBatcherConfig ic = batcher_config(a, batch);
     double t0 = now_seconds();
     if (image_batcher_start(&ib, &ic, (const char *const *)a->images, a->n_images, e)) return -1;
     int rc = 0;
@@ -105,8 +111,7 @@ static int run(const FeaturesArgs *a, Err *e) {
     AtomicFile af;
     float *feats = tl_malloc(e, (size_t)batch * RESNET_FEATURES * sizeof(float), "features");
     ImageBatcher ib;
-    ImageBatcherConfig ic = {.image_size = a->image_size, .interp = strcmp(a->interp, "bilinear") ? INTERP_NEAREST : INTERP_BILINEAR,
-                             .fast_decode = a->fast, .batch = batch, .threads = decode_threads(a)};
+    ImageBatcherConfig ic = batcher_config(a, batch);
     rc = !feats || fs_atomic_open(&af, a->out, e) ? -1 : 0;
     double t1 = now_seconds(); /* setup done: weights, plans, buffers */
     if (rc == 0 && image_batcher_start(&ib, &ic, (const char *const *)a->images, a->n_images, e)) { fs_atomic_abort(&af); rc = -1; }
