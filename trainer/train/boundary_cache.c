@@ -11,6 +11,7 @@
 
 #include "core/fsutil.h"
 #include "model/resnet_train.h"
+#include "train/feature_cache.h"
 
 /* ------------------------------------------------------------------ fp16 */
 
@@ -96,26 +97,9 @@ static void table_key(BoundaryTable *t, const TrialConfig *c, const Backend *be,
     hash_bytes(&h, weights_digest, sizeof *weights_digest);
     hash_str(&h, c->model.backbone);
     hash_str(&h, a->convs[first_conv].conv);      /* where the prefix stops */
-    hash_str(&h, be->name);                       /* cpu fp32 and cuda tf32 numbers differ slightly */
-    hash_i64(&h, be->native_layout);              /* so do the CPU's two layouts (summation order) */
-    hash_str(&h, strcmp(be->name, "cpu") ? c->model.precision : "fp32");
-    hash_i64(&h, c->data.image_size);
-    hash_str(&h, c->data.interpolation);
-    hash_i64(&h, t->n);
-    for (int i = 0; i < t->n; i++) {
-        struct stat st;
-        hash_str(&h, t->items[i].path);
-        hash_i64(&h, t->items[i].label);
-        if (stat(t->items[i].path, &st) == 0) { hash_i64(&h, (int64_t)st.st_size); hash_i64(&h, (int64_t)st.st_mtime); }
-    }
+    cache_hash_backbone_setup(&h, c, be);
+    cache_hash_images(&h, t->items, t->n);
     hash_hex(&h, t->key);
-}
-
-static uint64_t key_prefix(const char *key) {
-    char head[17];
-    memcpy(head, key, 16);
-    head[16] = 0;
-    return strtoull(head, NULL, 16);
 }
 
 int boundary_cache_init(BoundaryCache *bc, Backend *be, const TrialConfig *c, const Hash128 *weights_digest,
@@ -190,7 +174,7 @@ static int write_table(BoundaryCache *bc, const BoundaryTable *t, Backbone *bb, 
     if (fs_mkdir_p(sub, e)) return -1;
     table_path(path, sizeof path, bc, t, "boundary.f16");
     FileHeader h = {.rows = (uint32_t)t->n, .side = (uint32_t)bc->side, .channels = (uint32_t)bc->channels,
-                    .key_prefix = key_prefix(t->key)};
+                    .key_prefix = cache_key_prefix(t->key)};
     memcpy(h.magic, MAGIC, sizeof MAGIC);
     AtomicFile af;
     if (fs_atomic_open(&af, path, e)) return -1;
@@ -213,7 +197,7 @@ static int open_table(BoundaryCache *bc, BoundaryTable *t, Err *e) {
     struct stat st;
     int ok = pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && !memcmp(h.magic, MAGIC, sizeof MAGIC) &&
              h.rows == (uint32_t)t->n && h.side == (uint32_t)bc->side && h.channels == (uint32_t)bc->channels &&
-             h.key_prefix == key_prefix(t->key) && fstat(fd, &st) == 0 && (size_t)st.st_size == table_bytes(bc, t);
+             h.key_prefix == cache_key_prefix(t->key) && fstat(fd, &st) == 0 && (size_t)st.st_size == table_bytes(bc, t);
     if (!ok) { close(fd); return err_fail(e, "%s: corrupt boundary cache (delete it to recompute)", path); }
     t->fd = fd;
     return 0;

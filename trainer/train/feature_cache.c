@@ -76,6 +76,24 @@ static void hash_augment(Hash128 *h, const AugmentConfig *a, long seed) {
     hash_i64(h, seed);
 }
 
+void cache_hash_backbone_setup(Hash128 *h, const TrialConfig *c, const Backend *be) {
+    hash_str(h, be->name);                    /* cpu fp32 and cuda tf32 numbers differ slightly */
+    hash_i64(h, be->native_layout);           /* so do the CPU's two layouts (summation order) */
+    hash_str(h, strcmp(be->name, "cpu") ? c->model.precision : "fp32");
+    hash_i64(h, c->data.image_size);
+    hash_str(h, c->data.interpolation);
+}
+
+void cache_hash_images(Hash128 *h, const DatasetItem *items, int n) {
+    hash_i64(h, n);
+    for (int i = 0; i < n; i++) {
+        struct stat st;
+        hash_str(h, items[i].path);
+        hash_i64(h, items[i].label);
+        if (stat(items[i].path, &st) == 0) { hash_i64(h, (int64_t)st.st_size); hash_i64(h, (int64_t)st.st_mtime); }
+    }
+}
+
 void feature_entry_init(FeatureEntry *en, const FeatureExtractor *fx, const char *split, const DatasetItem *items, int n,
                         int augment, uint32_t view) {
     const TrialConfig *c = fx->cfg;
@@ -89,18 +107,8 @@ void feature_entry_init(FeatureEntry *en, const FeatureExtractor *fx, const char
     hash_str(&h, "tl-feature-cache v1");
     hash_bytes(&h, &fx->weights_digest, sizeof fx->weights_digest);
     hash_str(&h, c->model.backbone);
-    hash_str(&h, fx->be->name);   /* cpu fp32 and cuda tf32 numbers differ slightly */
-    hash_i64(&h, fx->be->native_layout); /* so do the CPU's two layouts (summation order) */
-    hash_str(&h, strcmp(fx->be->name, "cpu") ? c->model.precision : "fp32");
-    hash_i64(&h, c->data.image_size);
-    hash_str(&h, c->data.interpolation);
-    hash_i64(&h, n);
-    for (int i = 0; i < n; i++) {
-        struct stat st;
-        hash_str(&h, items[i].path);
-        hash_i64(&h, items[i].label);
-        if (stat(items[i].path, &st) == 0) { hash_i64(&h, (int64_t)st.st_size); hash_i64(&h, (int64_t)st.st_mtime); }
-    }
+    cache_hash_backbone_setup(&h, c, fx->be);
+    cache_hash_images(&h, items, n);
     hash_i64(&h, augment);
     if (augment) { hash_augment(&h, &c->augment, c->train.seed); hash_i64(&h, view); }
     hash_hex(&h, en->key);
@@ -117,7 +125,7 @@ static int chunk_rows(const FeatureEntry *en, int chunk) {
     return left < FEATURE_CHUNK ? left : FEATURE_CHUNK;
 }
 
-static uint64_t key_prefix(const char *key) {
+uint64_t cache_key_prefix(const char *key) {
     char head[17];
     memcpy(head, key, 16);
     head[16] = 0;
@@ -158,7 +166,7 @@ static int write_chunk(const char *dir, const FeatureEntry *en, int chunk, const
     if (fs_mkdir_p(sub, e)) return -1;
     ChunkHeader h = {.rows = (uint32_t)chunk_rows(en, chunk), .dim = FEATURE_DIM, .chunk = (uint32_t)chunk};
     memcpy(h.magic, CHUNK_MAGIC, 8);
-    h.key_prefix = key_prefix(en->key);
+    h.key_prefix = cache_key_prefix(en->key);
     chunk_path(path, sizeof path, dir, en, chunk);
     AtomicFile af;
     if (fs_atomic_open(&af, path, e)) return -1;

@@ -49,6 +49,15 @@ typedef struct FeatureExtractor {
     long images_done;            /* images through the backbone (for logs/benchmarks) */
 } FeatureExtractor;
 
+/* Pieces of a cache key shared with the boundary cache (boundary_cache.c), hashed in this
+ * order by both. The backend setup the numbers depend on: backend name, native layout,
+ * precision, image size and interpolation. */
+void cache_hash_backbone_setup(Hash128 *h, const TrialConfig *c, const Backend *be);
+/* The image list: count, then each path, label, and the file's size and mtime. */
+void cache_hash_images(Hash128 *h, const DatasetItem *items, int n);
+/* The first 16 hex digits of a key as a number (kept in file headers to catch mix-ups). */
+uint64_t cache_key_prefix(const char *key);
+
 int feature_extractor_init(FeatureExtractor *fx, const TrialConfig *cfg, Backend *be, int threads, Err *e);
 void feature_extractor_free(FeatureExtractor *fx);
 
