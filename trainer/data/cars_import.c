@@ -11,7 +11,6 @@
 #include <ftw.h>
 #include <limits.h>
 #include <math.h>
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +19,12 @@
 #include <unistd.h>
 
 #include <dirent.h>
-#include <jpeglib.h>
 #include <matio.h>
 
 #include "core/fsutil.h"
 #include "core/rng.h"
 #include "data/image.h"
+#include "data/image_jpeg_write.h"
 
 const char *const cars_split_names[CARS_NSPLITS] = {"train", "validation", "test"};
 
@@ -644,49 +643,6 @@ static int link_file(ImportCtx *c, const char *src, const char *dst, Err *e) {
     return copy_file(c, src, dst, e);
 }
 
-typedef struct JpegErr {
-    struct jpeg_error_mgr mgr;
-    jmp_buf jump;
-} JpegErr;
-
-static void jpeg_err_exit(j_common_ptr cinfo) { longjmp(((JpegErr *)cinfo->err)->jump, 1); }
-
-int jpeg_encode_rgb_file(const char *path, const uint8_t *rgb, int h, int w, size_t stride, int quality, Err *e) {
-    if (h <= 0 || w <= 0 || h > 65500 || w > 65500) return err_fail(e, "%s: cannot encode a %dx%d image", path, w, h);
-    FILE *f = fopen(path, "wb");
-    if (!f) return err_fail(e, "%s: cannot create: %s", path, strerror(errno));
-    struct jpeg_compress_struct cinfo;
-    JpegErr jerr;
-    cinfo.err = jpeg_std_error(&jerr.mgr);
-    jerr.mgr.error_exit = jpeg_err_exit;
-    if (setjmp(jerr.jump)) {
-        char msg[JMSG_LENGTH_MAX];
-        (*cinfo.err->format_message)((j_common_ptr)&cinfo, msg);
-        jpeg_destroy_compress(&cinfo);
-        fclose(f);
-        unlink(path);
-        return err_fail(e, "%s: libjpeg compress failed: %s (%s:%d)", path, msg, __FILE__, __LINE__);
-    }
-    jpeg_create_compress(&cinfo);
-    jpeg_stdio_dest(&cinfo, f);
-    cinfo.image_width = (JDIMENSION)w;
-    cinfo.image_height = (JDIMENSION)h;
-    cinfo.input_components = 3;
-    cinfo.in_color_space = JCS_RGB;
-    jpeg_set_defaults(&cinfo);
-    jpeg_set_quality(&cinfo, quality, TRUE);
-    jpeg_start_compress(&cinfo, TRUE);
-    while (cinfo.next_scanline < cinfo.image_height) {
-        JSAMPROW row = (JSAMPROW)(rgb + (size_t)cinfo.next_scanline * stride);
-        if (jpeg_write_scanlines(&cinfo, &row, 1) != 1) longjmp(jerr.jump, 1);
-    }
-    jpeg_finish_compress(&cinfo);
-    jpeg_destroy_compress(&cinfo);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) { unlink(path); return err_fail(e, "%s: write error: %s", path, strerror(errno)); }
-    return 0;
-}
-
 static int clamp_int(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 /* Box (1-based inclusive x1..x2, y1..y2) clamped to the image, re-encoded at quality 95. */
@@ -700,7 +656,8 @@ static int crop_file(ImportCtx *c, const CarsItem *it, const char *dst, Err *e) 
                         it->bbox[2], it->bbox[3], im->w, im->h);
     const uint8_t *origin = im->rgb + ((size_t)y0 * (size_t)im->w + (size_t)x0) * 3;
     c->rep->cropped++;
-    return jpeg_encode_rgb_file(dst, origin, y1 - y0, x1 - x0, (size_t)im->w * 3, CROP_QUALITY, e);
+    JpegPixels px = {.data = origin, .h = y1 - y0, .w = x1 - x0, .components = 3, .stride = (size_t)im->w * 3};
+    return image_encode_jpeg_file(dst, &px, CROP_QUALITY, e);
 }
 
 /* Items come sorted by (split, class): the class directory is made when the first of its items arrives. */
