@@ -11,6 +11,7 @@
 
 #include <matio.h>
 
+#include "core/dirwalk.h"
 #include "core/fsutil.h"
 #include "data/cars_import.h"
 #include "data/dataset.h"

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "core/fsutil.h"
-#include "data/cars_import.h"
 #include "data/check_data.h"
 #include "data/image_jpeg_write.h"
 #include "test_util.h"

@@ -66,16 +66,4 @@ int cars_validation_count(int n, double frac);
  * as cls the class folder's rank among train/'s folders (the loader's label). */
 void cars_pick_validation(int n, double frac, uint64_t seed, uint32_t cls, uint8_t *is_val);
 
-/* Sorted listing of a directory's entries that do not start with '.'; kind filters:
- * 'f' regular files, 'd' directories (symlinks followed), anything else: all. names are malloc'ed. */
-typedef struct DirList {
-    char **names;
-    int n;
-} DirList;
-int dir_list_sorted(const char *path, char kind, DirList *out, Err *e);
-void dir_list_free(DirList *d);
-
-/* rm -r without following symlinks; missing path is fine. Returns 0 or -1 with a message. */
-int fs_remove_tree(const char *path, Err *e);
-
 #endif

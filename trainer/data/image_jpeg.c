@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/fsutil.h"
 #include "data/image.h"
@@ -123,6 +124,11 @@ int image_jpeg_info(const char *path, int *h, int *w, int *components, Err *e) {
     JPEG_CHECK(&jc, jpeg_destroy_decompress(&ci));
     fclose(f);
     return 0;
+}
+
+int image_has_jpeg_name(const char *name) {
+    const char *dot = strrchr(name, '.');
+    return dot && (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0);
 }
 
 void image_free(Image *img) {
