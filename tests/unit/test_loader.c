@@ -1,7 +1,6 @@
 /* Loader threads: batches equal the single-image pipeline, are bit-identical for 1 and 3
  * threads, follow the caller's order, survive restarts, and report a corrupt file by name.
  * JPEGs are written at test time (data/image_jpeg_write.c). */
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,16 +33,11 @@ static void write_jpeg(const char *path, int w, int h, int gray, uint32_t seed) 
     free(pix);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st; (void)flag; (void)ftw;
-    return remove(path);
-}
-
 static void make_files(void) {
     const char *top = getenv("TL_TESTDATA");
     Err e;
     snprintf(base, sizeof base, "%s/loader_%ld", top ? top : "/tmp", (long)getpid());
-    nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    fs_remove_tree(base, &e);
     if (fs_mkdir_p(base, &e) != 0) { fprintf(stderr, "%s\n", e.msg); exit(2); }
     static const int sizes[N_ITEMS][2] = {{37, 53}, {64, 64}, {20, 90}, {32, 32}, {100, 40}, {45, 45},
                                           {33, 31}, {70, 50}, {16, 16}, {90, 20}, {50, 70}};
@@ -253,6 +247,7 @@ int main(void) {
     test_thread_count_invariance();
     test_holding_and_restart();
     test_corrupt_file();
-    nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    Err e;
+    fs_remove_tree(base, &e);
     return TEST_END();
 }

@@ -180,12 +180,6 @@ static int build(const DemoOptions *o, const char *tmp, const char *stamp_text, 
     return rc;
 }
 
-static int remove_tree(const char *path) {
-    char cmd[2200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    return system(cmd);
-}
-
 int cmd_demo_data(int argc, char **argv) {
     DemoOptions o;
     Err e;
@@ -211,7 +205,8 @@ int cmd_demo_data(int argc, char **argv) {
     int written = 0;
     if (build(&o, tmp, stamp_text, &written, &e) || (rename(tmp, o.out) != 0 && err_fail(&e, "rename %s -> %s: %s", tmp, o.out, strerror(errno)))) {
         fprintf(stderr, "trainer demo-data: %s\n", e.msg);
-        remove_tree(tmp);
+        Err ignored;
+        fs_remove_tree(tmp, &ignored);
         return 1;
     }
     printf("demo-data: wrote %d JPEGs to %s (%d classes x %d train, %d validation, %d test)\n", written, o.out,
