@@ -9,7 +9,7 @@
 
 #include "core/dirwalk.h"
 #include "core/fsutil.h"
-#include "data/cars_internal.h"
+#include "data/cars_import_internal.h"
 
 /* matio signals failure with NULL / non-zero: name the .mat file, what was wanted, the call and our line. */
 #define MATIO_CHECK(e, path, call, what) \

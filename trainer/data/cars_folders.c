@@ -5,7 +5,7 @@
 
 #include "core/dirwalk.h"
 #include "core/fsutil.h"
-#include "data/cars_internal.h"
+#include "data/cars_import_internal.h"
 #include "data/image.h"
 
 static const char *const folder_split_names[][2] = {{"train", NULL}, {"validation", "val"}, {"test", NULL}};

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "core/fsutil.h"
-#include "data/cars_internal.h"
+#include "data/cars_import_internal.h"
 
 const char *const cars_split_names[CARS_NSPLITS] = {"train", "validation", "test"};
 

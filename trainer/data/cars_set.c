@@ -3,7 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "data/cars_internal.h"
+#include "data/cars_import_internal.h"
 
 /* ---------------------------------------------------------------- items */
 

@@ -5,7 +5,7 @@
 
 #include "core/dirwalk.h"
 #include "core/rng.h"
-#include "data/cars_internal.h"
+#include "data/cars_import_internal.h"
 
 int cars_validation_count(int n, double frac) {
     if (n <= 1 || frac <= 0) return 0;

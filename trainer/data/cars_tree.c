@@ -10,7 +10,7 @@
 #include "core/csv_field.h"
 #include "core/dirwalk.h"
 #include "core/fsutil.h"
-#include "data/cars_internal.h"
+#include "data/cars_import_internal.h"
 #include "data/image.h"
 #include "data/image_jpeg_write.h"
 

@@ -2,8 +2,8 @@
  * cars_devkit.c (the official .mat files) and cars_folders.c (the class-folder mirror)
  * collect the items; cars_set.c holds them and names the class folders; cars_split.c moves
  * the validation share; cars_tree.c places every item in the new tree and renames it. */
-#ifndef TL_CARS_INTERNAL_H
-#define TL_CARS_INTERNAL_H
+#ifndef TL_CARS_IMPORT_INTERNAL_H
+#define TL_CARS_IMPORT_INTERNAL_H
 
 #include <stdint.h>
 #include <stdio.h>
