@@ -3,7 +3,7 @@
  *
  * Two measurements of the same network:
  *   resnet50_fwd       built here from the Backend interface alone: the 53 convolutions of
- *                      keras-reference.md §1.6 (stride on the first 1x1 of a block, as Keras
+ *                      Keras's ResNet50, resnet_arch.c (stride on the first 1x1 of a block, as Keras
  *                      has it; BN folded into conv bias), max pooling after conv1, global
  *                      average pooling; random weights; device memory in, device memory out.
  *   resnet50_backbone  the trainer's Backbone (trainer/model/resnet.h): backbone_forward from

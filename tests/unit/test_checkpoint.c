@@ -1,6 +1,6 @@
 /* safetensors checkpoints: bit-exact round trip with metadata, reader errors that name
  * the tensor, truncated files, headers that lie about offsets, and a cross-check with
- * Python (json + numpy reading our file by the spec, and writing one we read; the
+ * Python (json + numpy reading our file by the safetensors format, and writing one we read; the
  * safetensors package too when /usr/bin/python3 has it). */
 #include <dirent.h>
 #include <stdint.h>
@@ -227,7 +227,7 @@ static void test_header_layout(void) {
     ckpt_free(&ck);
 }
 
-/* Python reads our sample by the spec (json + numpy) and writes py.safetensors for us. */
+/* Python reads our sample by the safetensors format (json + numpy) and writes py.safetensors for us. */
 static const char *PY_SCRIPT =
     "import json, struct, sys\n"
     "import numpy as np\n"

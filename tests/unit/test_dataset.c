@@ -1,4 +1,4 @@
-/* Class folders -> Dataset (spec §4.2): class order, walk order, skipped-file report,
+/* Class folders -> Dataset (as flow_from_directory lists them): class order, walk order, skipped-file report,
  * errors before any work, seeded stratified validation split and train_fraction. */
 #include <stdint.h>
 #include <stdio.h>
