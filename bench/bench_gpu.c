@@ -3,7 +3,7 @@
  *
  * Two measurements of the same network:
  *   resnet50_fwd       built here from the Backend interface alone: the 53 convolutions of
- *                      keras-reference.md §1.6 (stride on the first 1x1 of a block, as Keras
+ *                      Keras's ResNet50, resnet_arch.c (stride on the first 1x1 of a block, as Keras
  *                      has it; BN folded into conv bias), max pooling after conv1, global
  *                      average pooling; random weights; device memory in, device memory out.
  *   resnet50_backbone  the trainer's Backbone (trainer/model/resnet.h): backbone_forward from
@@ -24,9 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "backend/backend.h"
+#include "core/clock.h"
 #include "core/rng.h"
 #include "model/head.h"
 #include "model/head_cuda.h"
@@ -63,12 +63,6 @@ typedef struct Net {
     int n_convs;
     double flops;               /* per forward, convolutions only */
 } Net;
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -209,15 +203,15 @@ static int bench_resnet(Backend *b, const char *precision, int batch, const Opti
     memset(&net, 0, sizeof net);
     net.b = b;
     net.n = batch;
-    double t0 = now_s();
+    double t0 = now_seconds();
     int rc = (net_build(&net, e) || net_input(&net, e)) ? -1 : 0;
-    double build_s = now_s() - t0;
+    double build_s = now_seconds() - t0;
     double *times = calloc((size_t)o->iters, sizeof *times);
     for (int i = 0; rc == 0 && i < o->warmup; i++) rc = (net_forward(&net, e) || b->sync(b, e)) ? -1 : 0;
     for (int i = 0; rc == 0 && i < o->iters; i++) {
-        t0 = now_s();
+        t0 = now_seconds();
         rc = (net_forward(&net, e) || b->sync(b, e)) ? -1 : 0;
-        times[i] = now_s() - t0;
+        times[i] = now_seconds() - t0;
     }
     if (rc == 0) rc = net_check_features(&net, e);
     if (rc == 0) {
@@ -258,9 +252,9 @@ static int bench_backbone(Backend *b, const char *precision, int batch, const Op
     for (size_t i = 0; rc == 0 && i < n_in; i++) images[i] = (float)rng_uniform(&r, -120.0, 150.0);
     for (int i = 0; rc == 0 && i < o->warmup; i++) rc = backbone_forward(&bb, images, batch, features, e);
     for (int i = 0; rc == 0 && i < o->iters; i++) {
-        double t0 = now_s();
+        double t0 = now_seconds();
         rc = backbone_forward(&bb, images, batch, features, e);
-        times[i] = now_s() - t0;
+        times[i] = now_seconds() - t0;
     }
     for (size_t i = 0; rc == 0 && i < (size_t)batch * 2048; i++)
         if (!isfinite(features[i])) rc = err_fail(e, "feature %zu is %g", i, features[i]);
@@ -340,9 +334,9 @@ static int head_bench_epoch(HeadBench *hb, int epoch, double *t, GpuHeadStats *s
     rng_init(&r, 42, RNG_SHUFFLE, (uint32_t)epoch, 0);
     rng_shuffle(&r, order, HEAD_SAMPLES);
     for (int k = 0; k < HEAD_SAMPLES; k++) { hb->rows[k] = order[k]; hb->labels[k] = hb->y[order[k]]; }
-    double t0 = now_s();
+    double t0 = now_seconds();
     if (gpu_head_train_epoch(hb->g, hb->rows, hb->labels, HEAD_SAMPLES, 1e-3f, (uint32_t)epoch, st, e)) return -1;
-    *t = now_s() - t0;
+    *t = now_seconds() - t0;
     if (!isfinite(st->loss) || st->stopped) return err_fail(e, "head epoch %d: loss %g", epoch, st->loss);
     return 0;
 }
@@ -357,9 +351,9 @@ static int bench_head(const Options *o, Err *e) {
     if (rc == 0) rc = head_bench_epoch(&hb, 0, &t, &st, e);                  /* warm-up */
     for (int i = 0; rc == 0 && i < runs; i++) rc = head_bench_epoch(&hb, 1 + i, &times[i], &st, e);
     if (rc == 0) {
-        t0 = now_s();
+        t0 = now_seconds();
         rc = gpu_head_download_params(hb.g, &hb.h, &hb.opt, e) || gpu_head_upload_params(hb.g, &hb.h, &hb.opt, e) ? -1 : 0;
-        params_s = now_s() - t0;
+        params_s = now_seconds() - t0;
     }
     if (rc == 0) {
         t = median(times, runs);

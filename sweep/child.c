@@ -10,11 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "core/clock.h"
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void exec_child(char *const argv[], int log_fd, pid_t parent) {

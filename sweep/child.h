@@ -5,6 +5,7 @@
 #ifndef SWEEP_CHILD_H
 #define SWEEP_CHILD_H
 
+#include "core/clock.h"   /* now_seconds, for the callers that time children (sweep_mpi.c) */
 #include "core/error.h"
 
 /* Called about every 100 ms while the child runs. Returns 0 to keep going, 1 to ask the
@@ -23,8 +24,5 @@ int child_run(char *const argv[], const char *log_path, ChildPoll poll, void *ct
 
 /* "exit 1", "signal 9 (Killed)". */
 void child_describe(const ChildResult *r, char *out, size_t n);
-
-/* Monotonic seconds. */
-double now_seconds(void);
 
 #endif

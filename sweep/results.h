@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "csv.h"
 
-/* result.csv columns, in order (design.md). summary.csv repeats them after the axes. */
+/* result.csv columns, in order (README.md, "What a trial writes"). summary.csv repeats them after the axes. */
 extern const char *const RESULT_COLUMNS[];
 enum { N_RESULT_COLUMNS = 17 };
 

@@ -1,5 +1,5 @@
 /* Features of real photos on the GPU against the CPU backend, through a Keras-layout
- * weight file (issue 5's parity bar): random ResNet50 weights with non-trivial BN
+ * weight file (the parity README.md's GPU section states): random ResNet50 weights with non-trivial BN
  * statistics are written as a Keras HDF5 file and read back, Debian's darknet photos are
  * decoded and resized to 224x224 as Keras does, and the 2048 pooled features of every
  * photo must match the CPU backend's within a relative L2 error of 1e-5 (fp32), 5e-3

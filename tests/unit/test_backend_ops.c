@@ -94,7 +94,7 @@ static void test_reference_by_hand(Backend *ref) {
     CHECK_OK(conv_desc_init(&d, &e), &e);
     CHECK_OK(conv_on(ref, &d, w, bias, x, NULL, y, 0, &e), &e);
     CHECK(y[0] == 10.5f && y[3] == 10.5f, "3x3 ones: %g %g", y[0], y[3]);
-    /* Stride 2 1x1: samples rows/cols 0, 2 (spec 1.1.5). */
+    /* Stride 2 1x1: samples rows/cols 0, 2 (TF's valid conv: out = floor((in - k) / s) + 1). */
     float x2[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w2[1] = {2}, y2[4];
     ConvDesc d2 = {.n = 1, .h = 3, .w = 3, .cin = 1, .cout = 1, .kh = 1, .kw = 1, .stride = 2, .relu = 1};
     CHECK_OK(conv_desc_init(&d2, &e), &e);

@@ -1,4 +1,4 @@
-/* Trial config: design.md defaults, every error class with its exact "file:line: key"
+/* Trial config: the Keras recipe's defaults, every error class with its exact "file:line: key"
  * message, the callback switches, trainable patterns, and emit -> load round trips. */
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +61,7 @@ static void test_defaults(void) {
     CHECK(config_aug(&c.augment, 8) == 4, "aug strength 0.5");
 }
 
-/* The trial config of design.md, verbatim: reads to the defaults plus root and weights. */
+/* The full recipe written out (every key at its Keras value): reads to the defaults plus root and weights. */
 static const char *DESIGN_CONFIG =
     "data:\n"
     "  root: data/cars             # holds train/, validation/ (optional), test/ class folders\n"
@@ -113,7 +113,7 @@ static void test_design_config(void) {
     config_defaults(&d);
     snprintf(d.data.root, sizeof d.data.root, "data/cars");
     snprintf(d.model.weights, sizeof d.model.weights, "weights/resnet50_notop.h5");
-    CHECK(config_equal(&c, &d), "design.md config == defaults + root + weights");
+    CHECK(config_equal(&c, &d), "full recipe config == defaults + root + weights");
     config_free(&c);
 }
 

@@ -1,4 +1,4 @@
-/* Adam against a 3-step sequence computed from the spec §7 formula in numpy float32
+/* Adam against a 3-step sequence computed from Keras's Adam formula in numpy float32
  * (m += (g-m)(1-b1); v += (g^2-v)(1-b2); alpha = lr sqrt(1-b2^t)/(1-b1^t);
  * w -= m alpha / (sqrt(v) + eps)), and Keras SGD with momentum / Nesterov by hand. */
 #include <string.h>

@@ -19,6 +19,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/csv_field.h"
 #include "core/fsutil.h"
 #include "model/loss.h"
 #include "data/loader.h"
@@ -182,16 +183,6 @@ static void out_path(char *buf, size_t n, const Evaluation *ev, const char *stem
     fs_join(buf, n, ev->model.run_dir, name);
 }
 
-static void put_csv_field(FILE *f, const char *s) {
-    if (!strpbrk(s, ",\"\n\r")) { fputs(s, f); return; }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 typedef struct ClassScore { int c; long images, correct; double accuracy; } ClassScore;
 
 static int by_accuracy(const void *pa, const void *pb) {
@@ -219,7 +210,7 @@ static int write_per_class(const Evaluation *ev, const char *path, Err *e) {
     if (rc == 0) {
         fputs("class,images,correct,accuracy\n", af.f);
         for (int i = 0; i < C; i++) {
-            put_csv_field(af.f, ev->model.class_names[s[i].c]);
+            csv_put_field(af.f, ev->model.class_names[s[i].c]);
             fprintf(af.f, ",%ld,%ld,", s[i].images, s[i].correct);
             if (s[i].images) fprintf(af.f, "%.9g", s[i].accuracy);
             fputc('\n', af.f);

@@ -10,11 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
 #include "cli/args.h"
+#include "core/clock.h"
 #include "core/fsutil.h"
 #include "data/image_batch.h"
 #include "model/resnet.h"
@@ -52,12 +52,6 @@ static int parse(int argc, char **argv, FeaturesArgs *a) {
     else if (strcmp(a->interp, "nearest") && strcmp(a->interp, "bilinear")) fprintf(stderr, "trainer features: --interpolation must be nearest or bilinear\n");
     else return 0;
     return -1;
-}
-
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
 /* Decode threads: --threads, else one per core, so decoding keeps a GPU busy. */

@@ -13,6 +13,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/csv_field.h"
 #include "data/image_batch.h"
 #include "model/resnet.h"
 #include "train/trial_model.h"
@@ -115,17 +116,6 @@ static void predictor_close(Predictor *p) {
     image_free(&p->decoded);
 }
 
-/* A CSV field, quoted when it holds a comma, quote or line break. */
-static void put_csv_field(const char *s) {
-    if (!strpbrk(s, ",\"\n\r")) { fputs(s, stdout); return; }
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"') putchar('"');
-        putchar(*s);
-    }
-    putchar('"');
-}
-
 /* Top-k lines of one image from its logits (C). */
 static void print_image(Predictor *p, const char *path, const float *logits) {
     const TrialModel *m = &p->model;
@@ -136,9 +126,9 @@ static void print_image(Predictor *p, const char *path, const float *logits) {
     for (int r = 0; r < k; r++) {
         const char *name = m->class_names[p->top[r]];
         if (p->args->csv) {
-            put_csv_field(path);
+            csv_put_field(stdout, path);
             printf(",%d,", r + 1);
-            put_csv_field(name);
+            csv_put_field(stdout, name);
             printf(",%.6g\n", p->probs[p->top[r]]);
         } else {
             printf("  %2d  %-*s  %.4f\n", r + 1, p->name_width, name, p->probs[p->top[r]]);

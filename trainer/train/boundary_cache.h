@@ -1,4 +1,4 @@
-/* The boundary cache of fine-tuning (issue 6). With model.trainable conv5 the frozen
+/* The boundary cache of fine-tuning. With model.trainable conv5 the frozen
  * prefix (images -> conv4_block6_out) gives the same activation for an image every epoch
  * unless augmentation redraws the image, so it is computed once per split and stored fp16:
  *   <dir>/<key>/boundary.f16   header (32 bytes) + n rows of (side, side, c) IEEE half,

@@ -33,7 +33,7 @@ typedef struct KeySpec {
 #define INF INFINITY
 #define MONITORS "val_loss|val_accuracy|loss|accuracy"
 
-/* Emission order = this order (the design.md trial config, plus the extra keys). */
+/* Emission order = this order (README.md's trial configuration, plus the extra keys). */
 static const KeySpec KEYS[] = {
     KSTR("data.root", data.root),
     KINT("data.image_size", data.image_size, 32, 1024),

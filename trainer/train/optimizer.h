@@ -1,4 +1,4 @@
-/* Optimizers on a flat parameter arena (spec §7 and Keras SGD), float32.
+/* Optimizers on a flat parameter arena (Keras's Adam in its epsilon-hat form, and Keras SGD), float32.
  * Only the registered trainable ranges are touched (BN moving statistics, frozen layers
  * are not); m and v have the arena's full length so their layout matches the parameters'
  * for checkpoints. Same numbers for any thread count: every element is independent.

@@ -1,4 +1,4 @@
-/* The trial loop (Keras Model.fit on cached features, spec section 8.1):
+/* The trial loop (Keras Model.fit's epoch loop, on cached features):
  *   for epoch: lr = schedule; shuffle; for batch: gather features (a view per image),
  *              head forward (training mode) -> CE + L2 -> backward -> optimizer step;
  *              evaluate validation (inference mode, + L2 as Keras); callbacks; checkpoints. */

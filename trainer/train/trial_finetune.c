@@ -1,4 +1,4 @@
-/* Fine-tuning the backbone from model.trainable on (issue 6), on the CPU or CUDA backend.
+/* Fine-tuning the backbone from model.trainable on, on the CPU or CUDA backend.
  *
  *   for batch (the epoch's shuffled order, augmentation view 1000000 + epoch as views: 0):
  *     images -> frozen prefix (BN folded) -> suffix (BN frozen statistics) -> features (b, 2048)
