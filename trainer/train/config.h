@@ -8,18 +8,9 @@
 
 #include "core/error.h"
 #include "core/yaml_tree.h"
+#include "data/data_config.h"
 
-enum { CONFIG_PATH_MAX = 1024, CONFIG_NAME_MAX = 64 };
-
-typedef struct DataConfig {
-    char root[CONFIG_PATH_MAX];      /* holds train/, validation/ (optional), test/ */
-    int image_size;                  /* square side in pixels, 32..1024 */
-    char interpolation[16];          /* "nearest" | "bilinear" */
-    double validation_split;         /* [0, 0.9]: used only when root/validation is absent */
-    double train_fraction;           /* (0, 1] */
-    char **classes;                  /* optional explicit class order (NULL = sorted folders) */
-    int n_classes_listed;
-} DataConfig;
+enum { CONFIG_NAME_MAX = 64 };
 
 typedef struct HeadConfig {
     int batchnorm;                   /* bool */
@@ -51,18 +42,6 @@ typedef struct TrainConfig {
     char device[8];                  /* "auto" | "cpu" | "cuda" */
     int threads;                     /* 0 = all cores */
 } TrainConfig;
-
-typedef struct AugmentConfig {
-    double strength;                 /* >= 0: scales every range below; 0 = off */
-    int horizontal_flip;
-    double rotation;                 /* degrees */
-    double width_shift, height_shift;/* fractions of width/height */
-    double zoom;                     /* zoom range 1-z .. 1+z */
-    double shear;                    /* degrees (as Keras) */
-    double brightness;               /* range 1-b .. 1+b; 0 = off */
-    double channel_shift;            /* pixel units 0..255 */
-    char fill[16];                   /* "reflect" | "nearest" | "constant" | "wrap" */
-} AugmentConfig;
 
 typedef struct ScheduleConfig {
     char name[16];                   /* constant | step | exponential | cosine | plateau */
