@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/stop_signal.h"
 #include "core/fsutil.h"
+#include "train/result_columns.h"
 #include "train/trial.h"
 
 typedef struct TrainArgs {
@@ -39,12 +40,9 @@ static int parse_train_args(int argc, char **argv, TrainArgs *a) {
 
 /* A trial that ended (done or diverged) is not rerun; a failed one is retried. */
 static int finished_before(const char *out) {
-    char path[1100], line[4096] = "";
-    FILE *f = fopen(fs_join(path, sizeof path, out, "result.csv"), "r");
-    if (!f) return 0;
-    int ended = fgets(line, sizeof line, f) && fgets(line, sizeof line, f) && (strstr(line, ",done,") || strstr(line, ",diverged,"));
-    fclose(f);
-    return ended;
+    char path[1100], status[64];
+    if (result_csv_status(fs_join(path, sizeof path, out, "result.csv"), status, sizeof status)) return 0;
+    return !strcmp(status, trial_status_name(TRIAL_DONE)) || !strcmp(status, trial_status_name(TRIAL_DIVERGED));
 }
 
 static int exit_code(const TrialResult *r) {
