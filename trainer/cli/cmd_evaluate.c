@@ -19,6 +19,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/run_options.h"
 #include "core/fsutil.h"
 #include "model/loss.h"
 #include "data/loader.h"
@@ -29,8 +30,9 @@
 #include "train/trial_model.h"
 
 typedef struct EvaluateArgs {
-    const char *run, *split;
-    int threads, gpu, plots;
+    RunOptions trial;
+    const char *split;
+    int plots;
 } EvaluateArgs;
 
 static const char *USAGE = "usage: trainer evaluate --run RUNDIR [--split test|validation|train] [--threads N] [--gpu I] [--plots]\n";
@@ -39,16 +41,14 @@ static int parse(int argc, char **argv, EvaluateArgs *a) {
     *a = (EvaluateArgs){.split = "test"};
     for (int i = 1; i < argc; i++) {
         const char *v;
-        if (arg_value(argc, argv, &i, "--run", &v)) a->run = v;
-        else if (arg_value(argc, argv, &i, "--split", &v)) a->split = v;
-        else if (arg_value(argc, argv, &i, "--threads", &v)) a->threads = atoi(v);
-        else if (arg_value(argc, argv, &i, "--gpu", &v)) a->gpu = atoi(v);
+        if (run_option(argc, argv, &i, &a->trial)) continue;
+        if (arg_value(argc, argv, &i, "--split", &v)) a->split = v;
         else if (!strcmp(argv[i], "--plots")) a->plots = 1;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(USAGE, stdout); return 1; }
         else { fprintf(stderr, "trainer evaluate: unknown argument %s\n%s", argv[i], USAGE); return -1; }
     }
-    if (!a->run) fprintf(stderr, "trainer evaluate: --run RUNDIR is required (a trial's --out folder)\n%s", USAGE);
-    else if (strcmp(a->split, "test") && strcmp(a->split, "validation") && strcmp(a->split, "train"))
+    if (run_options_check(&a->trial, "evaluate", USAGE)) return -1;
+    if (strcmp(a->split, "test") && strcmp(a->split, "validation") && strcmp(a->split, "train"))
         fprintf(stderr, "trainer evaluate: --split must be test, validation or train (got '%s')\n", a->split);
     else return 0;
     return -1;
@@ -140,7 +140,7 @@ static int load_features(Evaluation *ev, Err *e) {
     char dir[1024];
     trial_cache_dir(c, ev->model.run_dir, dir, sizeof dir);
     if (fs_is_dir(dir)) snprintf(ev->cache_dir, sizeof ev->cache_dir, "%s", dir);
-    if (backend_open(&ev->be, c->train.device, ev->args->gpu, c->model.precision, ev->args->threads, e) ||
+    if (backend_open(&ev->be, c->train.device, ev->args->trial.gpu, c->model.precision, ev->args->trial.threads, e) ||
         feature_extractor_init(&ev->fx, c, ev->be, ev->be->threads, e) || trial_entries_init(&ev->te, &ev->fx, &ev->ds, e) ||
         pick_split(ev, e))
         return -1;
@@ -378,7 +378,7 @@ int cmd_evaluate(int argc, char **argv) {
     memset(&ev, 0, sizeof ev);
     ev.args = &a;
     Err e = {{0}};
-    if (trial_model_load(&ev.model, a.run, 0, &e)) {
+    if (trial_model_load(&ev.model, a.trial.run, 0, &e)) {
         fprintf(stderr, "trainer evaluate: %s\n", e.msg);
         return 2;
     }
