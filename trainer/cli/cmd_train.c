@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/args.h"
@@ -81,6 +82,16 @@ static int run_and_record(const TrialConfig *cfg, const TrainArgs *a, FILE *log,
     return exit_code(&res);
 }
 
+/* DIR/config.yaml: the resolved config, unless the trial runs from that very file (a sweep
+ * wrote it resolved; rewriting it would give the same bytes). */
+static int write_resolved_config(const TrialConfig *cfg, const TrainArgs *a, Err *e) {
+    char path[1100];
+    struct stat out, in;
+    fs_join(path, sizeof path, a->out, "config.yaml");
+    if (stat(path, &out) == 0 && stat(a->config, &in) == 0 && out.st_dev == in.st_dev && out.st_ino == in.st_ino) return 0;
+    return config_write_file(cfg, path, e);
+}
+
 int cmd_train(int argc, char **argv) {
     TrainArgs a;
     if (parse_train_args(argc, argv, &a)) return 2;
@@ -88,7 +99,7 @@ int cmd_train(int argc, char **argv) {
     Err e = {{0}};
     if (config_load_file(&cfg, a.config, &e)) { fprintf(stderr, "trainer train: %s\n", e.msg); return 2; }
     char path[1100];
-    if (fs_mkdir_p(a.out, &e) || config_write_file(&cfg, fs_join(path, sizeof path, a.out, "config.yaml"), &e)) {
+    if (fs_mkdir_p(a.out, &e) || write_resolved_config(&cfg, &a, &e)) {
         fprintf(stderr, "trainer train: %s\n", e.msg);
         config_free(&cfg);
         return 1;
