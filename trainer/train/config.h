@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/yaml_tree.h"
 #include "data/data_config.h"
+#include "train/optimizer.h"
 
 enum { CONFIG_NAME_MAX = 64 };
 
@@ -31,7 +32,7 @@ typedef struct ModelConfig {
 typedef struct TrainConfig {
     int epochs;                      /* >= 1 */
     int batch_size;                  /* >= 1 */
-    char optimizer[8];               /* "adam" | "sgd" */
+    OptimizerKind optimizer;         /* YAML "adam" | "sgd" */
     double lr;                       /* > 0 */
     double backbone_lr;              /* fine-tuning; 0 = same as lr */
     double momentum;                 /* sgd, [0, 1) */

@@ -100,9 +100,9 @@ static int setup_model(Trial *t, Err *e) {
     HeadSpec hs = {.in_dim = FEATURE_DIM, .hidden = c->model.head.hidden, .classes = t->ds.n_classes,
                    .batchnorm = c->model.head.batchnorm, .dropout = c->model.head.dropout, .max_batch = c->train.batch_size,
                    .seed = (uint64_t)c->train.seed};
-    OptimizerSpec os = {.beta_1 = c->train.beta_1, .beta_2 = c->train.beta_2, .epsilon = c->train.epsilon,
+    OptimizerSpec os = {.kind = c->train.optimizer, .beta_1 = c->train.beta_1, .beta_2 = c->train.beta_2, .epsilon = c->train.epsilon,
                         .momentum = c->train.momentum, .nesterov = c->train.nesterov};
-    if (optimizer_kind_parse(c->train.optimizer, &os.kind, e) || head_create(&t->head, &hs, e) ||
+    if (head_create(&t->head, &hs, e) ||
         optimizer_create(&t->optim, &os, t->head.n_params, e))
         return -1;
     for (int i = 0; i < t->head.n_views; i++)
