@@ -12,7 +12,6 @@
 
 #include "core/fsutil.h"
 #include "core/hash.h"
-#include "core/rng.h"
 #include "train/metrics.h"
 #include "model/head_cuda.h"
 #include "model/loss.h"
@@ -142,63 +141,33 @@ static void evaluate(Trial *t, const float *x, const int *y, int n, double *loss
     if (top5) *top5 = n ? (double)in5 / n : NAN;
 }
 
-/* Which cached view image i uses in this epoch. */
-static int view_of(const Trial *t, int epoch, int i) {
-    int views = t->te.n_train_views;
-    if (views <= 1) return 0;
-    Rng r;
-    rng_init(&r, (uint64_t)t->cfg->train.seed, RNG_VIEW, (uint32_t)epoch, (uint32_t)i);
-    return (int)rng_below(&r, (uint32_t)views);
-}
-
-static void gather_batch(Trial *t, int epoch, int start, int b) {
+static void gather_batch(Trial *t, const Epoch *ep, int start, int b) {
     int n = t->ds.train.n;
     for (int k = 0; k < b; k++) {
-        int i = t->order[start + k];
-        const float *row = t->train_x + ((size_t)view_of(t, epoch, i) * n + i) * FEATURE_DIM;
+        int i = ep->order[start + k];
+        int view = epoch_view(t->cfg->train.seed, t->te.n_train_views, ep->index, i);
+        const float *row = t->train_x + ((size_t)view * n + i) * FEATURE_DIM;
         memcpy(t->batch_x + (size_t)k * FEATURE_DIM, row, FEATURE_DIM * sizeof(float));
         t->batch_y[k] = t->train_y[i];
     }
 }
 
-void trial_epoch_order(Trial *t, int epoch) {
-    int n = t->ds.train.n;
-    for (int i = 0; i < n; i++) t->order[i] = i;
-    Rng r;
-    rng_init(&r, (uint64_t)t->cfg->train.seed, RNG_SHUFFLE, (uint32_t)epoch, 0);
-    rng_shuffle(&r, t->order, n);
-}
-
-void trial_progress(const Trial *t, int epoch, int step, int steps, float loss, float accuracy) {
-    if (!t->opt->progress || (step % (steps / 40 + 1) && step + 1 != steps)) return;
-    enum { WIDTH = 30 };
-    int filled = (int)((long)(step + 1) * WIDTH / steps);
-    char bar[WIDTH + 1];
-    for (int i = 0; i < WIDTH; i++) bar[i] = i < filled ? '=' : (i == filled ? '>' : ' ');
-    bar[WIDTH] = 0;
-    fprintf(stderr, "\repoch %d/%d [%s] %d/%d  loss %.4f  accuracy %.4f", epoch + 1, t->cfg->train.epochs, bar, step + 1, steps,
-            loss, accuracy);
-    if (step + 1 == steps) fputs("\r\033[K", stderr); /* the epoch line replaces the bar */
-    fflush(stderr);
-}
-
 /* One epoch of training steps on cached features; fills logs->loss and logs->accuracy. */
-static void train_epoch(Trial *t, int epoch, float lr, EpochLogs *logs) {
+static void train_epoch(Trial *t, const Epoch *ep, EpochLogs *logs) {
     const TrialConfig *c = t->cfg;
     int n = t->ds.train.n, B = c->train.batch_size, C = t->ds.n_classes;
-    trial_epoch_order(t, epoch);
     MeanMetric lm = {0, 0}, am = {0, 0};
     for (int s = 0, step = 0; s < n; s += B, step++) {
         int b = n - s < B ? n - s : B;
-        gather_batch(t, epoch, s, b);
-        head_forward(&t->head, t->batch_x, b, 1, (uint32_t)epoch, (uint32_t)step);
+        gather_batch(t, ep, s, b);
+        head_forward(&t->head, t->batch_x, b, 1, (uint32_t)ep->index, (uint32_t)step);
         float ce = loss_xent(t->head.logits, t->batch_y, b, C, c->train.label_smoothing, t->head.dlogits);
         head_backward(&t->head, t->head.dlogits, NULL);
         float l2 = loss_l2(&t->head, (float)c->model.head.l2, 1);
         mean_update(&lm, (ce + l2) * b, (float)b);
         mean_update(&am, (float)count_correct(t->head.logits, t->batch_y, b, C), (float)b);
-        optimizer_step(&t->optim, t->head.params, t->head.grads, lr);
-        trial_progress(t, epoch, step, (n + B - 1) / B, mean_result(&lm), mean_result(&am));
+        optimizer_step(&t->optim, t->head.params, t->head.grads, ep->lr);
+        epoch_progress(ep, step, mean_result(&lm), mean_result(&am));
         if (callbacks_batch_end(&t->cb, mean_result(&lm))) break;
     }
     logs->loss = mean_result(&lm);
@@ -232,20 +201,19 @@ static int gpu_head_open(Trial *t, Err *e) {
 }
 
 /* One head epoch on the GPU: training (logs->loss, accuracy) then validation (val_*). */
-static int gpu_epoch(Trial *t, int epoch, float lr, EpochLogs *logs, Err *e) {
+static int gpu_epoch(Trial *t, const Epoch *ep, EpochLogs *logs, Err *e) {
     int n = t->ds.train.n;
     if (!t->gpu && gpu_head_open(t, e)) return -1;
     if (t->te.n_train_views == 0 && gpu_head_upload_train(t->gpu, t->train_x, n, e)) return -1;   /* recomputed */
-    trial_epoch_order(t, epoch);
     for (int k = 0; k < n; k++) {
-        int i = t->order[k];
-        t->gpu_rows[k] = view_of(t, epoch, i) * n + i;
+        int i = ep->order[k];
+        t->gpu_rows[k] = epoch_view(t->cfg->train.seed, t->te.n_train_views, ep->index, i) * n + i;
         t->gpu_labels[k] = t->train_y[i];
     }
     GpuHeadStats st;
     float vl, va;
     if (gpu_head_upload_params(t->gpu, &t->head, &t->optim, e) ||
-        gpu_head_train_epoch(t->gpu, t->gpu_rows, t->gpu_labels, n, lr, (uint32_t)epoch, &st, e) ||
+        gpu_head_train_epoch(t->gpu, t->gpu_rows, t->gpu_labels, n, ep->lr, (uint32_t)ep->index, &st, e) ||
         gpu_head_evaluate(t->gpu, t->ds.validation.n, &vl, &va, e) ||
         gpu_head_download_params(t->gpu, &t->head, &t->optim, e))
         return -1;
@@ -312,18 +280,21 @@ static int run_epochs(Trial *t, double t_start, Err *e) {
     const TrialConfig *c = t->cfg;
     for (int epoch = t->next_epoch; epoch < c->train.epochs && !t->finished; epoch++) {
         double t0 = now_seconds();
-        float lr = schedule_epoch_begin(&t->sched, epoch);
+        Epoch ep = {.index = epoch, .epochs = c->train.epochs, .lr = schedule_epoch_begin(&t->sched, epoch),
+                    .steps = (t->ds.train.n + c->train.batch_size - 1) / c->train.batch_size, .order = t->order,
+                    .progress = t->opt->progress};
+        epoch_order(t->order, t->ds.train.n, c->train.seed, epoch);
         EpochLogs logs = {0};
         int on_gpu = 0;                 /* the GPU head also ran the validation */
         if (finetune_epoch(t, epoch)) {
-            int rc = finetune_train_epoch(t, epoch, lr, &logs, e);
+            int rc = finetune_train_epoch(t, &ep, &logs, e);
             if (rc) return rc;
             if (finetune_features(t, &t->ds.validation, t->val_x, e)) return -1;
         } else {
             if (t->te.n_train_views == 0 && recompute_epoch_features(t, epoch, e)) return -1;
             on_gpu = gpu_head_wanted(t);
-            if (on_gpu && gpu_epoch(t, epoch, lr, &logs, e)) return -1;
-            if (!on_gpu) train_epoch(t, epoch, lr, &logs);
+            if (on_gpu && gpu_epoch(t, &ep, &logs, e)) return -1;
+            if (!on_gpu) train_epoch(t, &ep, &logs);
         }
         if (!on_gpu) {
             double vl, va;

@@ -26,7 +26,6 @@
 #include <time.h>
 
 #include "core/fsutil.h"
-#include "core/rng.h"
 #include "model/loss.h"
 #include "train/metrics.h"
 
@@ -223,10 +222,11 @@ static int train_step(Trial *t, const float *x, const int *labels, int n, int ep
     return 0;
 }
 
-/* The running epoch: its learning rates, step counter and metrics. */
+/* The running epoch: the backbone's learning rate, the step counter and the metrics. */
 typedef struct EpochRun {
-    int epoch, step, steps;
-    float lr, lr_bb;
+    const Epoch *ep;
+    int step;
+    float lr_bb;
     MeanMetric loss, accuracy;
 } EpochRun;
 
@@ -235,10 +235,10 @@ typedef struct EpochRun {
 static int epoch_step(Trial *t, EpochRun *r, const float *x, const int *labels, int n, Err *e) {
     float loss = 0;
     int correct = 0;
-    if (train_step(t, x, labels, n, r->epoch, r->step++, r->lr, r->lr_bb, &loss, &correct, e)) return -1;
+    if (train_step(t, x, labels, n, r->ep->index, r->step++, r->ep->lr, r->lr_bb, &loss, &correct, e)) return -1;
     mean_update(&r->loss, loss * n, (float)n);
     mean_update(&r->accuracy, (float)correct, (float)n);
-    trial_progress(t, r->epoch, r->step - 1, r->steps, mean_result(&r->loss), mean_result(&r->accuracy));
+    epoch_progress(r->ep, r->step - 1, mean_result(&r->loss), mean_result(&r->accuracy));
     if (callbacks_batch_end(&t->cb, mean_result(&r->loss))) return 1;
     return t->opt->stop && *t->opt->stop ? 2 : 0;
 }
@@ -246,8 +246,8 @@ static int epoch_step(Trial *t, EpochRun *r, const float *x, const int *labels, 
 /* The epoch over the images: the prefix runs on every batch (augmented when configured). */
 static int epoch_from_images(Trial *t, EpochRun *r, Err *e) {
     Finetune *ft = &t->ft;
-    if (loader_start(ft->train_loader, t->ds.train.items, t->order, t->ds.train.n, t->cfg->train.batch_size,
-                     (uint32_t)(1000000 + r->epoch), e))
+    if (loader_start(ft->train_loader, t->ds.train.items, r->ep->order, t->ds.train.n, t->cfg->train.batch_size,
+                     (uint32_t)(1000000 + r->ep->index), e))
         return -1;
     LoaderBatch *b;
     int got = 0, rc = 0;
@@ -266,7 +266,7 @@ static int epoch_from_boundary(Trial *t, EpochRun *r, Err *e) {
     int B = t->cfg->train.batch_size, n = t->ds.train.n, rc = 0;
     for (int at = 0; rc == 0 && at < n; at += B) {
         int count = n - at < B ? n - at : B;
-        const int *rows = t->order + at;
+        const int *rows = r->ep->order + at;
         for (int i = 0; i < count; i++) t->batch_y[i] = t->train_y[rows[i]];
         const float *x;
         rc = boundary_table_load(&ft->boundary, &ft->boundary.train, rows, count, &x, e) ? -1
@@ -275,25 +275,23 @@ static int epoch_from_boundary(Trial *t, EpochRun *r, Err *e) {
     return rc;
 }
 
-static int train_batches(Trial *t, int epoch, float lr, EpochLogs *logs, Err *e);
+static int train_batches(Trial *t, const Epoch *ep, EpochLogs *logs, Err *e);
 
 /* The epoch's batches between moving the suffix state to the device and back (also after a
  * stop: a checkpoint may follow). */
-int finetune_train_epoch(Trial *t, int epoch, float lr, EpochLogs *logs, Err *e) {
+int finetune_train_epoch(Trial *t, const Epoch *ep, EpochLogs *logs, Err *e) {
     if (suffix_state_to_device(&t->ft, e)) return -1;
-    int rc = train_batches(t, epoch, lr, logs, e);
+    int rc = train_batches(t, ep, logs, e);
     if (rc >= 0 && suffix_state_to_host(&t->ft, e)) return -1;
     return rc;
 }
 
-static int train_batches(Trial *t, int epoch, float lr, EpochLogs *logs, Err *e) {
+static int train_batches(Trial *t, const Epoch *ep, EpochLogs *logs, Err *e) {
     const TrialConfig *c = t->cfg;
     Finetune *ft = &t->ft;
-    int B = c->train.batch_size;
-    EpochRun r = {.epoch = epoch, .steps = (t->ds.train.n + B - 1) / B, .lr = lr,
-                  .lr_bb = c->train.backbone_lr > 0 ? (float)(lr * c->train.backbone_lr / c->train.lr) : lr};
+    float lr = ep->lr;
+    EpochRun r = {.ep = ep, .lr_bb = c->train.backbone_lr > 0 ? (float)(lr * c->train.backbone_lr / c->train.lr) : lr};
     if (boundary_ready(t, e)) return -1;
-    trial_epoch_order(t, epoch);
     int rc = ft->use_boundary ? epoch_from_boundary(t, &r, e) : epoch_from_images(t, &r, e);
     if (rc < 0) return -1;
     if (rc == 2) return 1;

@@ -10,6 +10,7 @@
 #include "model/resnet_train.h"
 #include "train/boundary_cache.h"
 #include "train/callbacks.h"
+#include "train/epoch.h"
 #include "train/feature_cache.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
@@ -87,9 +88,9 @@ int finetune_create(Trial *t, Err *e);
 void finetune_free(Finetune *ft);
 /* 1 when epoch runs the fine-tuning loop. */
 int finetune_epoch(const Trial *t, int epoch);
-/* One fine-tuning epoch over the images (order: the epoch's shuffle); fills logs->loss,
- * logs->accuracy. Returns 0, 1 when a stop was requested mid-epoch, -1 on error. */
-int finetune_train_epoch(Trial *t, int epoch, float lr, EpochLogs *logs, Err *e);
+/* One fine-tuning epoch over the images in ep->order; fills logs->loss, logs->accuracy.
+ * Returns 0, 1 when a stop was requested mid-epoch, -1 on error. */
+int finetune_train_epoch(Trial *t, const Epoch *ep, EpochLogs *logs, Err *e);
 /* Features of every image of a split, unaugmented, through prefix + suffix: dst (n, 2048). */
 int finetune_features(Trial *t, const DatasetSplit *split, float *dst, Err *e);
 /* The weights vector (n_weights): head params then suffix params. */
@@ -97,11 +98,6 @@ void trial_weights_get(const Trial *t, float *dst);
 void trial_weights_set(Trial *t, const float *src);
 /* train_phases.csv (epoch,phase) for the finished epochs, rewritten atomically. */
 int finetune_write_phases(const Trial *t, Err *e);
-/* The epoch's training order (RNG_SHUFFLE keyed by seed and epoch) into t->order. */
-void trial_epoch_order(Trial *t, int epoch);
-
-/* A progress bar for the running epoch on a terminal (opt->progress); nothing otherwise. */
-void trial_progress(const Trial *t, int epoch, int step, int steps, float loss, float accuracy);
 
 /* last.safetensors: everything a resume needs. */
 int trial_state_save(const Trial *t, Err *e);
