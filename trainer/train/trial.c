@@ -13,6 +13,7 @@
 #include "core/fsutil.h"
 #include "core/hash.h"
 #include "train/metrics.h"
+#include "train/model_spec.h"
 #include "model/head_cuda.h"
 #include "model/loss.h"
 
@@ -96,14 +97,9 @@ static int init_callbacks(Trial *t, Err *e) {
 
 static int setup_model(Trial *t, Err *e) {
     const TrialConfig *c = t->cfg;
-    HeadSpec hs = {.in_dim = FEATURE_DIM, .hidden = c->model.head.hidden, .classes = t->ds.n_classes,
-                   .batchnorm = c->model.head.batchnorm, .dropout = c->model.head.dropout, .max_batch = c->train.batch_size,
-                   .seed = (uint64_t)c->train.seed};
-    OptimizerSpec os = {.kind = c->train.optimizer, .beta_1 = c->train.beta_1, .beta_2 = c->train.beta_2, .epsilon = c->train.epsilon,
-                        .momentum = c->train.momentum, .nesterov = c->train.nesterov};
-    if (head_create(&t->head, &hs, e) ||
-        optimizer_create(&t->optim, &os, t->head.n_params, e))
-        return -1;
+    HeadSpec hs = model_head_spec(c, t->ds.n_classes, c->train.batch_size);
+    OptimizerSpec os = model_optimizer_spec(c);
+    if (head_create(&t->head, &hs, e) || optimizer_create(&t->optim, &os, t->head.n_params, e)) return -1;
     for (int i = 0; i < t->head.n_views; i++)
         if (t->head.views[i].trainable && optimizer_add_range(&t->optim, t->head.views[i].offset, t->head.views[i].size, e)) return -1;
     if (finetune_create(t, e)) return -1;

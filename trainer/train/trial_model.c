@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "core/fsutil.h"
-#include "model/resnet.h"
 #include "train/checkpoint.h"
+#include "train/model_spec.h"
 
 static const char *HEAD_FORMAT = "resnet-sweep head v1";
 
@@ -47,9 +47,7 @@ static int parse_classes(TrialModel *m, const char *text, Err *e) {
 }
 
 static int create_head(TrialModel *m, int max_batch, Err *e) {
-    const HeadConfig *hc = &m->cfg.model.head;
-    HeadSpec hs = {.in_dim = RESNET_FEATURES, .hidden = hc->hidden, .classes = m->n_classes, .batchnorm = hc->batchnorm,
-                   .dropout = hc->dropout, .max_batch = max_batch, .seed = (uint64_t)m->cfg.train.seed};
+    HeadSpec hs = model_head_spec(&m->cfg, m->n_classes, max_batch);
     if (head_create(&m->head, &hs, e)) return err_context(e, "%s", m->config_path);
     return 0;
 }
