@@ -27,6 +27,7 @@
 #include "train/feature_cache.h"
 #include "train/metrics.h"
 #include "train/trial.h"
+#include "train/trial_data.h"
 #include "train/trial_model.h"
 
 typedef struct EvaluateArgs {

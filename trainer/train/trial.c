@@ -23,42 +23,6 @@ static double now_seconds(void) {
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-static int *labels_of(const DatasetSplit *s, Err *e) {
-    int *y = tl_malloc(e, sizeof(int) * (size_t)(s->n ? s->n : 1), "labels");
-    for (int i = 0; y && i < s->n; i++) y[i] = s->items[i].label;
-    return y;
-}
-
-static float *feature_table(size_t rows, Err *e) { return tl_malloc(e, rows * FEATURE_DIM * sizeof(float), "feature table"); }
-
-/* Loads (computing what is missing) every feature table the trial needs. Fine-tuning from
- * the first epoch needs no training features (validation: the untrained accuracy). */
-static int load_features(Trial *t, Err *e) {
-    TrialEntries *te = &t->te;
-    int views = te->n_train_views ? te->n_train_views : 1;
-    t->train_x = feature_table((size_t)views * t->ds.train.n, e);
-    t->val_x = feature_table((size_t)t->ds.validation.n, e);
-    t->test_x = feature_table((size_t)(t->ds.test.n ? t->ds.test.n : 1), e);
-    t->train_y = labels_of(&t->ds.train, e);
-    t->val_y = labels_of(&t->ds.validation, e);
-    t->test_y = labels_of(&t->ds.test, e);
-    if (!t->train_x || !t->val_x || !t->test_x || !t->train_y || !t->val_y || !t->test_y) return -1;
-    if (feature_entry_get(&t->fx, t->cache_dir, &te->validation, t->val_x, e)) return -1;
-    if (t->ds.test.n && feature_entry_get(&t->fx, t->cache_dir, &te->test, t->test_x, e)) return -1;
-    if (strcmp(t->cfg->model.trainable, "head") && t->cfg->finetune.after_epochs == 0) return 0;
-    for (int v = 0; v < te->n_train_views; v++)
-        if (feature_entry_get(&t->fx, t->cache_dir, &te->train[v], t->train_x + (size_t)v * t->ds.train.n * FEATURE_DIM, e))
-            return -1;
-    return 0;
-}
-
-/* views: 0 -> this epoch's augmented training features, recomputed (Keras's own behaviour). */
-static int recompute_epoch_features(Trial *t, int epoch, Err *e) {
-    FeatureEntry en;
-    feature_entry_init(&en, &t->fx, "train", t->ds.train.items, t->ds.train.n, t->te.train_augment, (uint32_t)(1000000 + epoch));
-    return feature_entry_get(&t->fx, NULL, &en, t->train_x, e);
-}
-
 static int config_digest(const TrialConfig *c, char out[33], Err *e) {
     char *text = NULL;
     size_t len = 0;
@@ -97,7 +61,7 @@ static int init_callbacks(Trial *t, Err *e) {
 
 static int setup_model(Trial *t, Err *e) {
     const TrialConfig *c = t->cfg;
-    HeadSpec hs = model_head_spec(c, t->ds.n_classes, c->train.batch_size);
+    HeadSpec hs = model_head_spec(c, t->data.ds.n_classes, c->train.batch_size);
     OptimizerSpec os = model_optimizer_spec(c);
     if (head_create(&t->head, &hs, e) || optimizer_create(&t->optim, &os, t->head.n_params, e)) return -1;
     for (int i = 0; i < t->head.n_views; i++)
@@ -109,8 +73,7 @@ static int setup_model(Trial *t, Err *e) {
     t->best_params = tl_malloc(e, t->n_weights * sizeof(float), "best weights");
     t->batch_x = tl_malloc(e, (size_t)c->train.batch_size * FEATURE_DIM * sizeof(float), "batch");
     t->batch_y = tl_malloc(e, sizeof(int) * (size_t)c->train.batch_size, "batch labels");
-    t->order = tl_malloc(e, sizeof(int) * (size_t)t->ds.train.n, "epoch order");
-    if (!t->best_params || !t->batch_x || !t->batch_y || !t->order) return -1;
+    if (!t->best_params || !t->batch_x || !t->batch_y) return -1;
     t->best_epoch = -1;
     t->best_monitor = NAN;
     /* Resume restores counters over the fresh state. */
@@ -119,7 +82,7 @@ static int setup_model(Trial *t, Err *e) {
 
 /* Inference over a table: mean loss (CE + L2, as Keras's val_loss), accuracy, top-5. */
 static void evaluate(Trial *t, const float *x, const int *y, int n, double *loss, double *acc, double *top5, Confusion *cm) {
-    int B = t->cfg->train.batch_size, C = t->ds.n_classes;
+    int B = t->cfg->train.batch_size, C = t->data.ds.n_classes;
     MeanMetric lm = {0, 0}, am = {0, 0};
     long in5 = 0;
     float l2 = loss_l2(&t->head, (float)t->cfg->model.head.l2, 0);
@@ -138,20 +101,20 @@ static void evaluate(Trial *t, const float *x, const int *y, int n, double *loss
 }
 
 static void gather_batch(Trial *t, const Epoch *ep, int start, int b) {
-    int n = t->ds.train.n;
+    int n = t->data.ds.train.n;
     for (int k = 0; k < b; k++) {
         int i = ep->order[start + k];
-        int view = epoch_view(t->cfg->train.seed, t->te.n_train_views, ep->index, i);
-        const float *row = t->train_x + ((size_t)view * n + i) * FEATURE_DIM;
+        int view = epoch_view(t->cfg->train.seed, t->data.te.n_train_views, ep->index, i);
+        const float *row = t->data.train_x + ((size_t)view * n + i) * FEATURE_DIM;
         memcpy(t->batch_x + (size_t)k * FEATURE_DIM, row, FEATURE_DIM * sizeof(float));
-        t->batch_y[k] = t->train_y[i];
+        t->batch_y[k] = t->data.train_y[i];
     }
 }
 
 /* One epoch of training steps on cached features; fills logs->loss and logs->accuracy. */
 static void train_epoch(Trial *t, const Epoch *ep, EpochLogs *logs) {
     const TrialConfig *c = t->cfg;
-    int n = t->ds.train.n, B = c->train.batch_size, C = t->ds.n_classes;
+    int n = t->data.ds.train.n, B = c->train.batch_size, C = t->data.ds.n_classes;
     MeanMetric lm = {0, 0}, am = {0, 0};
     for (int s = 0, step = 0; s < n; s += B, step++) {
         int b = n - s < B ? n - s : B;
@@ -180,37 +143,37 @@ static int gpu_head_wanted(const Trial *t) { return strcmp(t->be->name, "cuda") 
 
 /* At the first GPU epoch: device tables (training views x n_train rows, validation). */
 static int gpu_head_open(Trial *t, Err *e) {
-    int n = t->ds.train.n, views = t->te.n_train_views ? t->te.n_train_views : 1;
+    int n = t->data.ds.train.n, views = t->data.te.n_train_views ? t->data.te.n_train_views : 1;
     GpuHeadLoss loss = {.label_smoothing = t->cfg->train.label_smoothing, .l2 = (float)t->cfg->model.head.l2,
                         .terminate_on_nan = t->cb.cfg.terminate_on_nan};
     t->gpu_rows = tl_malloc(e, sizeof(int) * (size_t)(n ? n : 1), "GPU epoch rows");
     t->gpu_labels = tl_malloc(e, sizeof(int) * (size_t)(n ? n : 1), "GPU epoch labels");
     if (!t->gpu_rows || !t->gpu_labels ||
-        gpu_head_create(&t->gpu, t->be, &t->head, &t->optim, views * n, t->ds.validation.n, &loss, e) ||
-        gpu_head_upload_eval(t->gpu, t->val_x, t->val_y, t->ds.validation.n, e) ||
-        (t->te.n_train_views && gpu_head_upload_train(t->gpu, t->train_x, views * n, e)))
+        gpu_head_create(&t->gpu, t->be, &t->head, &t->optim, views * n, t->data.ds.validation.n, &loss, e) ||
+        gpu_head_upload_eval(t->gpu, t->data.val_x, t->data.val_y, t->data.ds.validation.n, e) ||
+        (t->data.te.n_train_views && gpu_head_upload_train(t->gpu, t->data.train_x, views * n, e)))
         return -1;
     if (t->opt->log)
         fprintf(t->opt->log, "head: trains on the GPU (float32 cuBLAS whatever model.precision; %d x %d training rows "
-                             "and %d validation rows on the device)\n", views, n, t->ds.validation.n);
+                             "and %d validation rows on the device)\n", views, n, t->data.ds.validation.n);
     return 0;
 }
 
 /* One head epoch on the GPU: training (logs->loss, accuracy) then validation (val_*). */
 static int gpu_epoch(Trial *t, const Epoch *ep, EpochLogs *logs, Err *e) {
-    int n = t->ds.train.n;
+    int n = t->data.ds.train.n;
     if (!t->gpu && gpu_head_open(t, e)) return -1;
-    if (t->te.n_train_views == 0 && gpu_head_upload_train(t->gpu, t->train_x, n, e)) return -1;   /* recomputed */
+    if (t->data.te.n_train_views == 0 && gpu_head_upload_train(t->gpu, t->data.train_x, n, e)) return -1;   /* recomputed */
     for (int k = 0; k < n; k++) {
         int i = ep->order[k];
-        t->gpu_rows[k] = epoch_view(t->cfg->train.seed, t->te.n_train_views, ep->index, i) * n + i;
-        t->gpu_labels[k] = t->train_y[i];
+        t->gpu_rows[k] = epoch_view(t->cfg->train.seed, t->data.te.n_train_views, ep->index, i) * n + i;
+        t->gpu_labels[k] = t->data.train_y[i];
     }
     GpuHeadStats st;
     float vl, va;
     if (gpu_head_upload_params(t->gpu, &t->head, &t->optim, e) ||
         gpu_head_train_epoch(t->gpu, t->gpu_rows, t->gpu_labels, n, ep->lr, (uint32_t)ep->index, &st, e) ||
-        gpu_head_evaluate(t->gpu, t->ds.validation.n, &vl, &va, e) ||
+        gpu_head_evaluate(t->gpu, t->data.ds.validation.n, &vl, &va, e) ||
         gpu_head_download_params(t->gpu, &t->head, &t->optim, e))
         return -1;
     logs->loss = st.loss;
@@ -277,24 +240,24 @@ static int run_epochs(Trial *t, double t_start, Err *e) {
     for (int epoch = t->next_epoch; epoch < c->train.epochs && !t->finished; epoch++) {
         double t0 = now_seconds();
         Epoch ep = {.index = epoch, .epochs = c->train.epochs, .lr = schedule_epoch_begin(&t->sched, epoch),
-                    .steps = (t->ds.train.n + c->train.batch_size - 1) / c->train.batch_size, .order = t->order,
+                    .steps = (t->data.ds.train.n + c->train.batch_size - 1) / c->train.batch_size, .order = t->data.order,
                     .progress = t->opt->progress};
-        epoch_order(t->order, t->ds.train.n, c->train.seed, epoch);
+        epoch_order(t->data.order, t->data.ds.train.n, c->train.seed, epoch);
         EpochLogs logs = {0};
         int on_gpu = 0;                 /* the GPU head also ran the validation */
         if (finetune_epoch(t, epoch)) {
             int rc = finetune_train_epoch(t, &ep, &logs, e);
             if (rc) return rc;
-            if (finetune_features(t, &t->ds.validation, t->val_x, e)) return -1;
+            if (finetune_features(t, &t->data.ds.validation, t->data.val_x, e)) return -1;
         } else {
-            if (t->te.n_train_views == 0 && recompute_epoch_features(t, epoch, e)) return -1;
+            if (t->data.te.n_train_views == 0 && trial_data_recompute_train(&t->data, epoch, e)) return -1;
             on_gpu = gpu_head_wanted(t);
             if (on_gpu && gpu_epoch(t, &ep, &logs, e)) return -1;
             if (!on_gpu) train_epoch(t, &ep, &logs);
         }
         if (!on_gpu) {
             double vl, va;
-            evaluate(t, t->val_x, t->val_y, t->ds.validation.n, &vl, &va, NULL, NULL);
+            evaluate(t, t->data.val_x, t->data.val_y, t->data.ds.validation.n, &vl, &va, NULL, NULL);
             logs.val_loss = (float)vl;
             logs.val_accuracy = (float)va;
         }
@@ -329,42 +292,33 @@ static int finish(Trial *t, TrialResult *res, Err *e) {
     res->seconds_per_epoch = h->n ? sum / h->n : NAN;
     res->seconds = t->elapsed;
     /* Confusion on test when there is one, else on validation. */
-    float *x = t->ds.test.n ? t->test_x : t->val_x;
-    const int *y = t->ds.test.n ? t->test_y : t->val_y;
-    int n = t->ds.test.n ? t->ds.test.n : t->ds.validation.n;
+    float *x = t->data.ds.test.n ? t->data.test_x : t->data.val_x;
+    const int *y = t->data.ds.test.n ? t->data.test_y : t->data.val_y;
+    int n = t->data.ds.test.n ? t->data.ds.test.n : t->data.ds.validation.n;
     /* After fine-tuning the cached features are stale: recompute them with the best weights. */
-    if (finetune_epoch(t, h->n - 1) && finetune_features(t, t->ds.test.n ? &t->ds.test : &t->ds.validation, x, e))
+    if (finetune_epoch(t, h->n - 1) && finetune_features(t, t->data.ds.test.n ? &t->data.ds.test : &t->data.ds.validation, x, e))
         return -1;
     Confusion cm;
-    if (confusion_create(&cm, t->ds.n_classes, e)) return -1;
+    if (confusion_create(&cm, t->data.ds.n_classes, e)) return -1;
     double loss, acc, top5;
     evaluate(t, x, y, n, &loss, &acc, &top5, &cm);
-    res->test_loss = t->ds.test.n ? loss : NAN;
-    res->test_accuracy = t->ds.test.n ? acc : NAN;
-    res->test_top5 = t->ds.test.n ? top5 : NAN;
+    res->test_loss = t->data.ds.test.n ? loss : NAN;
+    res->test_accuracy = t->data.ds.test.n ? acc : NAN;
+    res->test_top5 = t->data.ds.test.n ? top5 : NAN;
     char p1[1100], p2[1100];
     int rc = write_confusion_csv(fs_join(p1, sizeof p1, t->opt->out_dir, "confusion.csv"), &cm,
-                                 (const char *const *)t->ds.class_names, e) ||
+                                 (const char *const *)t->data.ds.class_names, e) ||
              write_errors_csv(fs_join(p2, sizeof p2, t->opt->out_dir, "errors.csv"), &cm,
-                              (const char *const *)t->ds.class_names, 20, e) ? -1 : 0;
+                              (const char *const *)t->data.ds.class_names, 20, e) ? -1 : 0;
     confusion_free(&cm);
     return rc;
 }
 
 static int prepare(Trial *t, Err *e) {
     const TrialConfig *c = t->cfg;
-    if (!c->data.root[0]) return err_fail(e, "data.root is required");
-    if (dataset_open(&c->data, c->train.seed, &t->ds, e))
-        return err_context(e, "%s: data.root", t->opt->config_path ? t->opt->config_path : "config");
-    if (t->ds.report[0] && t->opt->log) fprintf(t->opt->log, "%s", t->ds.report);
-    if (t->ds.validation.n == 0) return err_fail(e, "%s: no validation images (add validation/ or set data.validation_split)", c->data.root);
-    if (config_digest(c, t->config_digest, e)) return -1;
-    trial_cache_dir(c, t->opt->out_dir, t->cache_dir, sizeof t->cache_dir);
+    if (trial_data_open(&t->data, c, t->opt, e) || config_digest(c, t->config_digest, e)) return -1;
     if (backend_open(&t->be, c->train.device, t->opt->gpu, c->model.precision, t->opt->threads, e)) return -1;
-    if (feature_extractor_init(&t->fx, c, t->be, t->be->threads, e) || trial_entries_init(&t->te, &t->fx, &t->ds, e)) return -1;
-    t->fx.stop = t->opt->stop;
-    t->fx.progress = t->opt->progress;
-    return load_features(t, e) || setup_model(t, e) ? -1 : 0;
+    return trial_data_load_features(&t->data, c, t->be, t->opt, e) || setup_model(t, e) ? -1 : 0;
 }
 
 static void trial_free(Trial *t) {
@@ -377,13 +331,9 @@ static void trial_free(Trial *t) {
     head_free(&t->head);
     free(t->hist.accuracy);
     free(t->hist.seconds);
-    free(t->best_params); free(t->batch_x); free(t->batch_y); free(t->order);
-    free(t->train_x); free(t->val_x); free(t->test_x);
-    free(t->train_y); free(t->val_y); free(t->test_y);
-    trial_entries_free(&t->te);
-    feature_extractor_free(&t->fx);
+    free(t->best_params); free(t->batch_x); free(t->batch_y);
+    trial_data_free(&t->data);
     backend_destroy(t->be);
-    dataset_free(&t->ds);
 }
 
 int trial_run(const TrialConfig *cfg, const TrialOptions *opt, TrialResult *res, Err *e) {
@@ -397,7 +347,7 @@ int trial_run(const TrialConfig *cfg, const TrialOptions *opt, TrialResult *res,
     int rc = prepare(&t, e);
     if (rc == 0 && t.next_epoch == 0 && t.hist.n == 0) {
         double loss, acc;
-        evaluate(&t, t.val_x, t.val_y, t.ds.validation.n, &loss, &acc, NULL, NULL);
+        evaluate(&t, t.data.val_x, t.data.val_y, t.data.ds.validation.n, &loss, &acc, NULL, NULL);
         t.untrained_val_accuracy = acc;
     }
     if (rc == 0) rc = run_epochs(&t, t_start, e);

@@ -44,7 +44,5 @@ int trial_run(const TrialConfig *cfg, const TrialOptions *opt, TrialResult *res,
 int trial_result_write(const char *path, const TrialResult *r, Err *e);
 /* Name of a trial from its out dir (the last path component). */
 void trial_name_from_dir(const char *dir, char *out, size_t n);
-/* Resolves feature_cache.dir: absolute as is, relative against the parent of out_dir. */
-void trial_cache_dir(const TrialConfig *cfg, const char *out_dir, char *out, size_t n);
 
 #endif

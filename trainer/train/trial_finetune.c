@@ -82,12 +82,12 @@ static int plan_boundary(Trial *t, char *why, size_t n, Err *e) {
     if (c->augment.strength > 0)
         return snprintf(why, n, "boundary cache: off: augmentation on (augment.strength %g), every epoch's images differ: "
                                 "recomputing the frozen prefix", c->augment.strength), 0;
-    double mib = boundary_cache_bytes(a, ft->s.first_conv, c->data.image_size, t->ds.train.n, t->ds.validation.n) / 1048576.0;
+    double mib = boundary_cache_bytes(a, ft->s.first_conv, c->data.image_size, t->data.ds.train.n, t->data.ds.validation.n) / 1048576.0;
     if (mib > c->feature_cache.boundary_mib)
         return snprintf(why, n, "boundary cache: %.1f MiB over budget %d MiB: recomputing the frozen prefix", mib,
                         c->feature_cache.boundary_mib), 0;
     BoundaryCache *bc = &ft->boundary;
-    if (boundary_cache_init(bc, t->be, c, &t->fx.weights_digest, a, ft->s.first_conv, &t->ds, t->cache_dir,
+    if (boundary_cache_init(bc, t->be, c, &t->data.fx.weights_digest, a, ft->s.first_conv, &t->data.ds, t->data.cache_dir,
                             c->train.batch_size, e))
         return -1;
     bc->stop = t->opt->stop;
@@ -97,8 +97,8 @@ static int plan_boundary(Trial *t, char *why, size_t n, Err *e) {
     char name[64];
     boundary_name(a, ft->s.first_conv, name, sizeof name);
     snprintf(why, n, "boundary cache: %s (%dx%dx%d fp16) of %d train + %d validation images, %.1f MiB within budget %d MiB, "
-                     "in %s: training the suffix from it", name, bc->side, bc->side, bc->channels, t->ds.train.n,
-             t->ds.validation.n, mib, c->feature_cache.boundary_mib, t->cache_dir);
+                     "in %s: training the suffix from it", name, bc->side, bc->side, bc->channels, t->data.ds.train.n,
+             t->data.ds.validation.n, mib, c->feature_cache.boundary_mib, t->data.cache_dir);
     return 0;
 }
 
@@ -208,7 +208,7 @@ static int train_step(Trial *t, const float *x, const int *labels, int n, int ep
                       float *loss, int *correct, Err *e) {
     const TrialConfig *c = t->cfg;
     Finetune *ft = &t->ft;
-    int C = t->ds.n_classes;
+    int C = t->data.ds.n_classes;
     if (resnet_suffix_features(&ft->s, x, n, t->batch_x, e)) return -1;
     head_forward(&t->head, t->batch_x, n, 1, (uint32_t)epoch, (uint32_t)step);
     float ce = loss_xent(t->head.logits, labels, n, C, c->train.label_smoothing, t->head.dlogits);
@@ -246,7 +246,7 @@ static int epoch_step(Trial *t, EpochRun *r, const float *x, const int *labels, 
 /* The epoch over the images: the prefix runs on every batch (augmented when configured). */
 static int epoch_from_images(Trial *t, EpochRun *r, Err *e) {
     Finetune *ft = &t->ft;
-    if (loader_start(ft->train_loader, t->ds.train.items, r->ep->order, t->ds.train.n, t->cfg->train.batch_size,
+    if (loader_start(ft->train_loader, t->data.ds.train.items, r->ep->order, t->data.ds.train.n, t->cfg->train.batch_size,
                      (uint32_t)(1000000 + r->ep->index), e))
         return -1;
     LoaderBatch *b;
@@ -263,11 +263,11 @@ static int epoch_from_images(Trial *t, EpochRun *r, Err *e) {
 /* The epoch over the boundary cache: batches of rows in the same order, no prefix. */
 static int epoch_from_boundary(Trial *t, EpochRun *r, Err *e) {
     Finetune *ft = &t->ft;
-    int B = t->cfg->train.batch_size, n = t->ds.train.n, rc = 0;
+    int B = t->cfg->train.batch_size, n = t->data.ds.train.n, rc = 0;
     for (int at = 0; rc == 0 && at < n; at += B) {
         int count = n - at < B ? n - at : B;
         const int *rows = r->ep->order + at;
-        for (int i = 0; i < count; i++) t->batch_y[i] = t->train_y[rows[i]];
+        for (int i = 0; i < count; i++) t->batch_y[i] = t->data.train_y[rows[i]];
         const float *x;
         rc = boundary_table_load(&ft->boundary, &ft->boundary.train, rows, count, &x, e) ? -1
              : epoch_step(t, r, x, t->batch_y, count, e);
@@ -318,7 +318,7 @@ static int features_from_boundary(Trial *t, float *dst, Err *e) {
 int finetune_features(Trial *t, const DatasetSplit *split, float *dst, Err *e) {
     Finetune *ft = &t->ft;
     if (ft->s.device_resident && resnet_suffix_params_to_device(&ft->s, e)) return -1;   /* host copy may be restored */
-    if (ft->use_boundary && split == &t->ds.validation) return boundary_ready(t, e) || features_from_boundary(t, dst, e) ? -1 : 0;
+    if (ft->use_boundary && split == &t->data.ds.validation) return boundary_ready(t, e) || features_from_boundary(t, dst, e) ? -1 : 0;
     if (loader_start(ft->eval_loader, split->items, NULL, split->n, t->cfg->train.batch_size, 0, e)) return -1;
     LoaderBatch *b;
     int r = 0, done = 0;

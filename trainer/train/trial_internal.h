@@ -14,6 +14,7 @@
 #include "train/feature_cache.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
+#include "train/trial_data.h"
 #include "train/trial.h"
 
 /* Fine-tuning (model.trainable != head; trial_finetune.c). Epochs before start_epoch
@@ -48,14 +49,8 @@ typedef struct History {
 typedef struct Trial {
     const TrialConfig *cfg;
     const TrialOptions *opt;
-    char cache_dir[1024];
-    Dataset ds;
     Backend *be;
-    FeatureExtractor fx;
-    TrialEntries te;
-    float *train_x;                 /* (views, n_train, 2048); views = max(1, n_train_views) */
-    float *val_x, *test_x;          /* (n, 2048) */
-    int *train_y, *val_y, *test_y;
+    TrialData data;                 /* trial_data.h: dataset, feature tables, labels, epoch order */
     Head head;
     Optimizer optim;
     LrSchedule sched;
@@ -65,7 +60,7 @@ typedef struct Trial {
     float *best_params;             /* (n_weights): the ModelCheckpoint copy, head then suffix */
     int have_best;
     float *batch_x;                 /* (batch, 2048) gathered rows */
-    int *batch_y, *order;
+    int *batch_y;
     History hist;
     /* GPU head (backend cuda; trial.c): head epochs on cached features train and validate
      * on the device; head/optim above stay the source of truth (uploaded before, downloaded

@@ -69,15 +69,3 @@ void trial_name_from_dir(const char *dir, char *out, size_t n) {
     const char *slash = strrchr(buf, '/');
     snprintf(out, n, "%s", slash ? slash + 1 : buf);
 }
-
-void trial_cache_dir(const TrialConfig *cfg, const char *out_dir, char *out, size_t n) {
-    const char *d = cfg->feature_cache.dir;
-    if (d[0] == '/') { snprintf(out, n, "%s", d); return; }
-    char parent[1024];
-    snprintf(parent, sizeof parent, "%s", out_dir);
-    size_t len = strlen(parent);
-    while (len > 1 && parent[len - 1] == '/') parent[--len] = 0;
-    char *slash = strrchr(parent, '/');
-    if (slash) { *slash = 0; snprintf(out, n, "%s/%s", slash == parent ? "/" : parent, d); }
-    else snprintf(out, n, "%s", d);
-}

@@ -182,7 +182,7 @@ static char *joined_classes(const Dataset *ds) {
 int trial_best_save(const Trial *t, int epoch, double monitor, Err *e) {
     Checkpoint ck;
     ckpt_init(&ck);
-    char *classes = joined_classes(&t->ds), num[64];
+    char *classes = joined_classes(&t->data.ds), num[64];
     int rc = classes ? 0 : err_fail(e, "out of memory");
     for (int i = 0; rc == 0 && i < t->head.n_views; i++) {
         const ParamView *v = &t->head.views[i];
