@@ -12,10 +12,6 @@
 
 #include "core/fsutil.h"
 #include "core/hash.h"
-#include "train/metrics.h"
-#include "train/model_spec.h"
-#include "model/head_cuda.h"
-#include "model/loss.h"
 
 static double now_seconds(void) {
     struct timespec t;
@@ -61,130 +57,21 @@ static int init_callbacks(Trial *t, Err *e) {
 
 static int setup_model(Trial *t, Err *e) {
     const TrialConfig *c = t->cfg;
-    HeadSpec hs = model_head_spec(c, t->data.ds.n_classes, c->train.batch_size);
-    OptimizerSpec os = model_optimizer_spec(c);
-    if (head_create(&t->head, &hs, e) || optimizer_create(&t->optim, &os, t->head.n_params, e)) return -1;
-    for (int i = 0; i < t->head.n_views; i++)
-        if (t->head.views[i].trainable && optimizer_add_range(&t->optim, t->head.views[i].offset, t->head.views[i].size, e)) return -1;
+    if (head_trainer_create(&t->ht, c, t->data.ds.n_classes, e)) return -1;
     if (finetune_create(t, e)) return -1;
-    t->n_weights = t->head.n_params + (t->ft.enabled ? t->ft.s.n_params : 0);
+    t->n_weights = t->ht.head.n_params + (t->ft.enabled ? t->ft.s.n_params : 0);
     if (schedule_init(&t->sched, &c->schedule, c->train.lr, c->train.epochs, e) || history_alloc(&t->hist, c->train.epochs, e))
         return -1;
     t->best_params = tl_malloc(e, t->n_weights * sizeof(float), "best weights");
-    t->batch_x = tl_malloc(e, (size_t)c->train.batch_size * FEATURE_DIM * sizeof(float), "batch");
-    t->batch_y = tl_malloc(e, sizeof(int) * (size_t)c->train.batch_size, "batch labels");
-    if (!t->best_params || !t->batch_x || !t->batch_y) return -1;
+    if (!t->best_params) return -1;
     t->best_epoch = -1;
     t->best_monitor = NAN;
     /* Resume restores counters over the fresh state. */
     return trial_state_load(t, init_callbacks, e) < 0 || trial_best_load(t, e) < 0 ? -1 : 0;
 }
 
-/* Inference over a table: mean loss (CE + L2, as Keras's val_loss), accuracy, top-5. */
-static void evaluate(Trial *t, const float *x, const int *y, int n, double *loss, double *acc, double *top5, Confusion *cm) {
-    int B = t->cfg->train.batch_size, C = t->data.ds.n_classes;
-    MeanMetric lm = {0, 0}, am = {0, 0};
-    long in5 = 0;
-    float l2 = loss_l2(&t->head, (float)t->cfg->model.head.l2, 0);
-    for (int s = 0; s < n; s += B) {
-        int b = n - s < B ? n - s : B;
-        head_forward(&t->head, x + (size_t)s * FEATURE_DIM, b, 0, 0, 0);
-        float ce = loss_xent(t->head.logits, y + s, b, C, t->cfg->train.label_smoothing, NULL);
-        mean_update(&lm, (ce + l2) * b, (float)b);
-        mean_update(&am, (float)count_correct(t->head.logits, y + s, b, C), (float)b);
-        in5 += count_top_k(t->head.logits, y + s, b, C, 5 < C ? 5 : C);
-        if (cm) confusion_add(cm, t->head.logits, y + s, b);
-    }
-    *loss = mean_result(&lm);
-    *acc = mean_result(&am);
-    if (top5) *top5 = n ? (double)in5 / n : NAN;
-}
-
-static void gather_batch(Trial *t, const Epoch *ep, int start, int b) {
-    int n = t->data.ds.train.n;
-    for (int k = 0; k < b; k++) {
-        int i = ep->order[start + k];
-        int view = epoch_view(t->cfg->train.seed, t->data.te.n_train_views, ep->index, i);
-        const float *row = t->data.train_x + ((size_t)view * n + i) * FEATURE_DIM;
-        memcpy(t->batch_x + (size_t)k * FEATURE_DIM, row, FEATURE_DIM * sizeof(float));
-        t->batch_y[k] = t->data.train_y[i];
-    }
-}
-
-/* One epoch of training steps on cached features; fills logs->loss and logs->accuracy. */
-static void train_epoch(Trial *t, const Epoch *ep, EpochLogs *logs) {
-    const TrialConfig *c = t->cfg;
-    int n = t->data.ds.train.n, B = c->train.batch_size, C = t->data.ds.n_classes;
-    MeanMetric lm = {0, 0}, am = {0, 0};
-    for (int s = 0, step = 0; s < n; s += B, step++) {
-        int b = n - s < B ? n - s : B;
-        gather_batch(t, ep, s, b);
-        head_forward(&t->head, t->batch_x, b, 1, (uint32_t)ep->index, (uint32_t)step);
-        float ce = loss_xent(t->head.logits, t->batch_y, b, C, c->train.label_smoothing, t->head.dlogits);
-        head_backward(&t->head, t->head.dlogits, NULL);
-        float l2 = loss_l2(&t->head, (float)c->model.head.l2, 1);
-        mean_update(&lm, (ce + l2) * b, (float)b);
-        mean_update(&am, (float)count_correct(t->head.logits, t->batch_y, b, C), (float)b);
-        optimizer_step(&t->optim, t->head.params, t->head.grads, ep->lr);
-        epoch_progress(ep, step, mean_result(&lm), mean_result(&am));
-        if (callbacks_batch_end(&t->cb, mean_result(&lm))) break;
-    }
-    logs->loss = mean_result(&lm);
-    logs->accuracy = mean_result(&am);
-}
-
-/* ---- The head on the GPU (backend cuda): head epochs on cached features run their
- * training steps and validation on a GpuHead (model/head_cuda.h): the CPU loop's steps,
- * masks and sums, up to GEMM and exp/log rounding. t->head and t->optim are uploaded
- * before and downloaded after each such epoch, so callbacks, checkpoints, EarlyStopping
- * restores and fine-tuning epochs keep working on the host copies. */
-
+/* The head on the GPU for head epochs on cached features (backend cuda). */
 static int gpu_head_wanted(const Trial *t) { return strcmp(t->be->name, "cuda") == 0; }
-
-/* At the first GPU epoch: device tables (training views x n_train rows, validation). */
-static int gpu_head_open(Trial *t, Err *e) {
-    int n = t->data.ds.train.n, views = t->data.te.n_train_views ? t->data.te.n_train_views : 1;
-    GpuHeadLoss loss = {.label_smoothing = t->cfg->train.label_smoothing, .l2 = (float)t->cfg->model.head.l2,
-                        .terminate_on_nan = t->cb.cfg.terminate_on_nan};
-    t->gpu_rows = tl_malloc(e, sizeof(int) * (size_t)(n ? n : 1), "GPU epoch rows");
-    t->gpu_labels = tl_malloc(e, sizeof(int) * (size_t)(n ? n : 1), "GPU epoch labels");
-    if (!t->gpu_rows || !t->gpu_labels ||
-        gpu_head_create(&t->gpu, t->be, &t->head, &t->optim, views * n, t->data.ds.validation.n, &loss, e) ||
-        gpu_head_upload_eval(t->gpu, t->data.val_x, t->data.val_y, t->data.ds.validation.n, e) ||
-        (t->data.te.n_train_views && gpu_head_upload_train(t->gpu, t->data.train_x, views * n, e)))
-        return -1;
-    if (t->opt->log)
-        fprintf(t->opt->log, "head: trains on the GPU (float32 cuBLAS whatever model.precision; %d x %d training rows "
-                             "and %d validation rows on the device)\n", views, n, t->data.ds.validation.n);
-    return 0;
-}
-
-/* One head epoch on the GPU: training (logs->loss, accuracy) then validation (val_*). */
-static int gpu_epoch(Trial *t, const Epoch *ep, EpochLogs *logs, Err *e) {
-    int n = t->data.ds.train.n;
-    if (!t->gpu && gpu_head_open(t, e)) return -1;
-    if (t->data.te.n_train_views == 0 && gpu_head_upload_train(t->gpu, t->data.train_x, n, e)) return -1;   /* recomputed */
-    for (int k = 0; k < n; k++) {
-        int i = ep->order[k];
-        t->gpu_rows[k] = epoch_view(t->cfg->train.seed, t->data.te.n_train_views, ep->index, i) * n + i;
-        t->gpu_labels[k] = t->data.train_y[i];
-    }
-    GpuHeadStats st;
-    float vl, va;
-    if (gpu_head_upload_params(t->gpu, &t->head, &t->optim, e) ||
-        gpu_head_train_epoch(t->gpu, t->gpu_rows, t->gpu_labels, n, ep->lr, (uint32_t)ep->index, &st, e) ||
-        gpu_head_evaluate(t->gpu, t->data.ds.validation.n, &vl, &va, e) ||
-        gpu_head_download_params(t->gpu, &t->head, &t->optim, e))
-        return -1;
-    logs->loss = st.loss;
-    logs->accuracy = st.accuracy;
-    logs->val_loss = vl;
-    logs->val_accuracy = va;
-    /* TerminateOnNaN: the device stopped at the step where the CPU loop breaks; the running
-     * loss it ended with marks the trial diverged the same way. */
-    callbacks_batch_end(&t->cb, st.loss);
-    return 0;
-}
 
 /* The best-epoch rule of the report: the checkpoint monitor's strict improvement. */
 static int monitor_improved(const Trial *t, const EpochLogs *logs, double *value) {
@@ -206,7 +93,7 @@ static void log_epoch(const Trial *t, int epoch, const EpochLogs *l) {
 static int after_epoch(Trial *t, int epoch, EpochLogs *logs, Err *e) {
     EpochActions act;
     /* Fine-tuning: the callbacks see head and suffix as one weights vector. */
-    float *w = t->ft.enabled ? t->ft.weights : t->head.params;
+    float *w = t->ft.enabled ? t->ft.weights : t->ht.head.params;
     if (t->ft.enabled) trial_weights_get(t, w);
     if (callbacks_epoch_end(&t->cb, &t->sched, epoch, logs, w, &act, e)) return -1;
     if (t->ft.enabled && act.restored) trial_weights_set(t, w);
@@ -252,14 +139,14 @@ static int run_epochs(Trial *t, double t_start, Err *e) {
         } else {
             if (t->data.te.n_train_views == 0 && trial_data_recompute_train(&t->data, epoch, e)) return -1;
             on_gpu = gpu_head_wanted(t);
-            if (on_gpu && gpu_epoch(t, &ep, &logs, e)) return -1;
-            if (!on_gpu) train_epoch(t, &ep, &logs);
+            if (on_gpu && head_trainer_gpu_epoch(&t->ht, t->be, &t->data, &ep, &t->cb, t->opt->log, &logs, e)) return -1;
+            if (!on_gpu) head_trainer_epoch(&t->ht, &t->data, &ep, &t->cb, &logs);
         }
         if (!on_gpu) {
-            double vl, va;
-            evaluate(t, t->data.val_x, t->data.val_y, t->data.ds.validation.n, &vl, &va, NULL, NULL);
-            logs.val_loss = (float)vl;
-            logs.val_accuracy = (float)va;
+            HeadScores v;
+            head_evaluate(&t->ht.head, c, t->data.val_x, t->data.val_y, t->data.ds.validation.n, &v, NULL);
+            logs.val_loss = (float)v.loss;
+            logs.val_accuracy = (float)v.accuracy;
         }
         logs.has_val = 1;
         logs.seconds = now_seconds() - t0;
@@ -300,11 +187,11 @@ static int finish(Trial *t, TrialResult *res, Err *e) {
         return -1;
     Confusion cm;
     if (confusion_create(&cm, t->data.ds.n_classes, e)) return -1;
-    double loss, acc, top5;
-    evaluate(t, x, y, n, &loss, &acc, &top5, &cm);
-    res->test_loss = t->data.ds.test.n ? loss : NAN;
-    res->test_accuracy = t->data.ds.test.n ? acc : NAN;
-    res->test_top5 = t->data.ds.test.n ? top5 : NAN;
+    HeadScores sc;
+    head_evaluate(&t->ht.head, t->cfg, x, y, n, &sc, &cm);
+    res->test_loss = t->data.ds.test.n ? sc.loss : NAN;
+    res->test_accuracy = t->data.ds.test.n ? sc.accuracy : NAN;
+    res->test_top5 = t->data.ds.test.n ? sc.top5 : NAN;
     char p1[1100], p2[1100];
     int rc = write_confusion_csv(fs_join(p1, sizeof p1, t->opt->out_dir, "confusion.csv"), &cm,
                                  (const char *const *)t->data.ds.class_names, e) ||
@@ -323,15 +210,11 @@ static int prepare(Trial *t, Err *e) {
 
 static void trial_free(Trial *t) {
     callbacks_free(&t->cb);
-    gpu_head_free(t->gpu);
-    free(t->gpu_rows);
-    free(t->gpu_labels);
     finetune_free(&t->ft);
-    optimizer_free(&t->optim);
-    head_free(&t->head);
+    head_trainer_free(&t->ht);
     free(t->hist.accuracy);
     free(t->hist.seconds);
-    free(t->best_params); free(t->batch_x); free(t->batch_y);
+    free(t->best_params);
     trial_data_free(&t->data);
     backend_destroy(t->be);
 }
@@ -346,9 +229,9 @@ int trial_run(const TrialConfig *cfg, const TrialOptions *opt, TrialResult *res,
     trial_name_from_dir(opt->out_dir, res->trial, sizeof res->trial);
     int rc = prepare(&t, e);
     if (rc == 0 && t.next_epoch == 0 && t.hist.n == 0) {
-        double loss, acc;
-        evaluate(&t, t.data.val_x, t.data.val_y, t.data.ds.validation.n, &loss, &acc, NULL, NULL);
-        t.untrained_val_accuracy = acc;
+        HeadScores v;
+        head_evaluate(&t.ht.head, cfg, t.data.val_x, t.data.val_y, t.data.ds.validation.n, &v, NULL);
+        t.untrained_val_accuracy = v.accuracy;
     }
     if (rc == 0) rc = run_epochs(&t, t_start, e);
     /* A stop request can also end feature extraction early: that is an interrupt too. */

@@ -54,7 +54,7 @@ static int create_model(Trial *t, Err *e) {
                               c->model.train_bn_affine, e) ? -1 : 0;
     resnet_weights_free(&w);
     if (rc) return -1;
-    OptimizerSpec os = t->optim.spec;
+    OptimizerSpec os = t->ht.optim.spec;
     if (optimizer_create(&ft->optim, &os, ft->s.n_params, e)) return -1;
     for (int i = 0; i < ft->s.n_views; i++) {
         const SuffixView *v = &ft->s.views[i];
@@ -148,7 +148,7 @@ int finetune_create(Trial *t, Err *e) {
     ft->enabled = 1;
     ft->start_epoch = c->finetune.after_epochs;
     if (create_model(t, e) || create_loaders(t, e)) return err_context(e, "fine-tuning from %s", c->model.trainable);
-    ft->weights = tl_malloc(e, (t->head.n_params + ft->s.n_params) * sizeof(float), "weights vector");
+    ft->weights = tl_malloc(e, (t->ht.head.n_params + ft->s.n_params) * sizeof(float), "weights vector");
     if (!ft->weights) return -1;
     char why[1600];
     if (plan_boundary(t, why, sizeof why, e)) return err_context(e, "fine-tuning from %s", c->model.trainable);
@@ -171,13 +171,13 @@ void finetune_free(Finetune *ft) {
 }
 
 void trial_weights_get(const Trial *t, float *dst) {
-    memcpy(dst, t->head.params, t->head.n_params * sizeof(float));
-    if (t->ft.enabled) memcpy(dst + t->head.n_params, t->ft.s.params, t->ft.s.n_params * sizeof(float));
+    memcpy(dst, t->ht.head.params, t->ht.head.n_params * sizeof(float));
+    if (t->ft.enabled) memcpy(dst + t->ht.head.n_params, t->ft.s.params, t->ft.s.n_params * sizeof(float));
 }
 
 void trial_weights_set(Trial *t, const float *src) {
-    memcpy(t->head.params, src, t->head.n_params * sizeof(float));
-    if (t->ft.enabled) memcpy(t->ft.s.params, src + t->head.n_params, t->ft.s.n_params * sizeof(float));
+    memcpy(t->ht.head.params, src, t->ht.head.n_params * sizeof(float));
+    if (t->ft.enabled) memcpy(t->ft.s.params, src + t->ht.head.n_params, t->ft.s.n_params * sizeof(float));
 }
 
 /* optimizer_step of the suffix, on the device when the suffix is device-resident (the
@@ -202,26 +202,6 @@ static int suffix_state_to_host(Finetune *ft, Err *e) {
     return resnet_suffix_params_to_host(&ft->s, e) || resnet_suffix_opt_to_host(&ft->s, ft->optim.m, ft->optim.v, e) ? -1 : 0;
 }
 
-/* One step on a batch whose suffix input x and labels are ready; the batch's CE + L2
- * through *loss and its correct count. */
-static int train_step(Trial *t, const float *x, const int *labels, int n, int epoch, int step, float lr, float lr_bb,
-                      float *loss, int *correct, Err *e) {
-    const TrialConfig *c = t->cfg;
-    Finetune *ft = &t->ft;
-    int C = t->data.ds.n_classes;
-    if (resnet_suffix_features(&ft->s, x, n, t->batch_x, e)) return -1;
-    head_forward(&t->head, t->batch_x, n, 1, (uint32_t)epoch, (uint32_t)step);
-    float ce = loss_xent(t->head.logits, labels, n, C, c->train.label_smoothing, t->head.dlogits);
-    head_backward(&t->head, t->head.dlogits, ft->d_features);
-    float l2 = loss_l2(&t->head, (float)c->model.head.l2, 1);
-    if (resnet_suffix_backward(&ft->s, ft->d_features, n, NULL, e)) return -1;
-    optimizer_step(&t->optim, t->head.params, t->head.grads, lr);
-    if (suffix_optimizer_step(ft, lr_bb, e)) return -1;
-    *loss = ce + l2;
-    *correct = count_correct(t->head.logits, labels, n, C);
-    return 0;
-}
-
 /* The running epoch: the backbone's learning rate, the step counter and the metrics. */
 typedef struct EpochRun {
     const Epoch *ep;
@@ -230,15 +210,26 @@ typedef struct EpochRun {
     MeanMetric loss, accuracy;
 } EpochRun;
 
+/* One step on a batch whose suffix input x and labels are ready: suffix forward, the head's
+ * step (head_trainer_step, which also gives d(loss)/d(features)), suffix backward and step.
+ * The batch's CE + L2 through *loss and its correct count. */
+static int train_step(Trial *t, const EpochRun *r, const float *x, const int *labels, int n, float *loss, int *correct,
+                      Err *e) {
+    Finetune *ft = &t->ft;
+    if (resnet_suffix_features(&ft->s, x, n, t->ht.batch_x, e)) return -1;
+    *loss = head_trainer_step(&t->ht, t->ht.batch_x, labels, n, r->ep, r->step, ft->d_features, correct);
+    return resnet_suffix_backward(&ft->s, ft->d_features, n, NULL, e) || suffix_optimizer_step(ft, r->lr_bb, e) ? -1 : 0;
+}
+
 /* Trains on one batch and does the per-batch bookkeeping. Returns 0 go on, 1 a callback
  * stopped training, 2 a stop was requested, -1 error. */
 static int epoch_step(Trial *t, EpochRun *r, const float *x, const int *labels, int n, Err *e) {
     float loss = 0;
     int correct = 0;
-    if (train_step(t, x, labels, n, r->ep->index, r->step++, r->ep->lr, r->lr_bb, &loss, &correct, e)) return -1;
+    if (train_step(t, r, x, labels, n, &loss, &correct, e)) return -1;
     mean_update(&r->loss, loss * n, (float)n);
     mean_update(&r->accuracy, (float)correct, (float)n);
-    epoch_progress(r->ep, r->step - 1, mean_result(&r->loss), mean_result(&r->accuracy));
+    epoch_progress(r->ep, r->step++, mean_result(&r->loss), mean_result(&r->accuracy));
     if (callbacks_batch_end(&t->cb, mean_result(&r->loss))) return 1;
     return t->opt->stop && *t->opt->stop ? 2 : 0;
 }
@@ -267,10 +258,10 @@ static int epoch_from_boundary(Trial *t, EpochRun *r, Err *e) {
     for (int at = 0; rc == 0 && at < n; at += B) {
         int count = n - at < B ? n - at : B;
         const int *rows = r->ep->order + at;
-        for (int i = 0; i < count; i++) t->batch_y[i] = t->data.train_y[rows[i]];
+        for (int i = 0; i < count; i++) t->ht.batch_y[i] = t->data.train_y[rows[i]];
         const float *x;
         rc = boundary_table_load(&ft->boundary, &ft->boundary.train, rows, count, &x, e) ? -1
-             : epoch_step(t, r, x, t->batch_y, count, e);
+             : epoch_step(t, r, x, t->ht.batch_y, count, e);
     }
     return rc;
 }

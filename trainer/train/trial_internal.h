@@ -12,6 +12,7 @@
 #include "train/callbacks.h"
 #include "train/epoch.h"
 #include "train/feature_cache.h"
+#include "train/head_trainer.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
 #include "train/trial_data.h"
@@ -51,22 +52,14 @@ typedef struct Trial {
     const TrialOptions *opt;
     Backend *be;
     TrialData data;                 /* trial_data.h: dataset, feature tables, labels, epoch order */
-    Head head;
-    Optimizer optim;
+    HeadTrainer ht;                 /* head_trainer.h: head, optimizer, batch buffers, GPU head */
     LrSchedule sched;
     Callbacks cb;
     Finetune ft;
     size_t n_weights;               /* head.n_params (+ ft.s.n_params when fine-tuning) */
     float *best_params;             /* (n_weights): the ModelCheckpoint copy, head then suffix */
     int have_best;
-    float *batch_x;                 /* (batch, 2048) gathered rows */
-    int *batch_y;
     History hist;
-    /* GPU head (backend cuda; trial.c): head epochs on cached features train and validate
-     * on the device; head/optim above stay the source of truth (uploaded before, downloaded
-     * after each such epoch). NULL / unused on other backends. */
-    GpuHead *gpu;                   /* made at the first GPU epoch */
-    int *gpu_rows, *gpu_labels;     /* (n_train) host: the epoch's feature row and label per position */
     int next_epoch;                 /* first epoch still to run */
     int finished;                   /* stopped early or diverged in an earlier run */
     int diverged;

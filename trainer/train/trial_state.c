@@ -80,11 +80,11 @@ int trial_state_save(const Trial *t, Err *e) {
     double es_state[5], plateau[4];
     Checkpoint ck;
     ckpt_init(&ck);
-    int64_t n = (int64_t)t->head.n_params;
+    int64_t n = (int64_t)t->ht.head.n_params;
     int rc = ckpt_set_meta(&ck, "format", STATE_FORMAT, e) || ckpt_set_meta(&ck, "config_digest", t->config_digest, e) ||
-             ckpt_add_f32(&ck, "head.params", t->head.params, 1, &n, e) || ckpt_add_f32(&ck, "opt.m", t->optim.m, 1, &n, e) ||
-             (t->optim.v && ckpt_add_f32(&ck, "opt.v", t->optim.v, 1, &n, e)) ||
-             ckpt_add_scalar_i64(&ck, "opt.iterations", t->optim.iterations, e) || add_callback_state(&ck, t, es_state, plateau, e) ||
+             ckpt_add_f32(&ck, "head.params", t->ht.head.params, 1, &n, e) || ckpt_add_f32(&ck, "opt.m", t->ht.optim.m, 1, &n, e) ||
+             (t->ht.optim.v && ckpt_add_f32(&ck, "opt.v", t->ht.optim.v, 1, &n, e)) ||
+             ckpt_add_scalar_i64(&ck, "opt.iterations", t->ht.optim.iterations, e) || add_callback_state(&ck, t, es_state, plateau, e) ||
              add_history(&ck, &t->hist, e) || ckpt_add_scalar_i64(&ck, "trial.next_epoch", t->next_epoch, e) ||
              ckpt_add_scalar_i64(&ck, "trial.finished", t->finished, e) ||
              ckpt_add_scalar_i64(&ck, "trial.best_epoch", t->best_epoch, e) ||
@@ -138,17 +138,17 @@ static int load_state(const CkptReader *r, const char *path, Trial *t, Err *e) {
     if (!fmt || strcmp(fmt, STATE_FORMAT)) return err_fail(e, "%s: not a trial state file", path);
     if (!digest || strcmp(digest, t->config_digest))
         return err_fail(e, "%s: belongs to a different configuration (delete the folder or use another --out)", path);
-    size_t n = t->head.n_params;
+    size_t n = t->ht.head.n_params;
     int64_t it, next, finished, best_epoch;
-    if (ckpt_get_f32(r, "head.params", t->head.params, n, e) || ckpt_get_f32(r, "opt.m", t->optim.m, n, e) ||
-        (t->optim.v && ckpt_get_f32(r, "opt.v", t->optim.v, n, e)) || ckpt_get_i64(r, "opt.iterations", &it, 1, e) ||
+    if (ckpt_get_f32(r, "head.params", t->ht.head.params, n, e) || ckpt_get_f32(r, "opt.m", t->ht.optim.m, n, e) ||
+        (t->ht.optim.v && ckpt_get_f32(r, "opt.v", t->ht.optim.v, n, e)) || ckpt_get_i64(r, "opt.iterations", &it, 1, e) ||
         load_history(r, &t->hist, e) || ckpt_get_i64(r, "trial.next_epoch", &next, 1, e) ||
         ckpt_get_i64(r, "trial.finished", &finished, 1, e) || ckpt_get_i64(r, "trial.best_epoch", &best_epoch, 1, e) ||
         get_scalar(r, "trial.best_monitor", &t->best_monitor, e) ||
         get_scalar(r, "trial.untrained_val_accuracy", &t->untrained_val_accuracy, e) ||
         get_scalar(r, "trial.elapsed", &t->elapsed, e) || load_suffix_state(r, t, e))
         return -1;
-    t->optim.iterations = it;
+    t->ht.optim.iterations = it;
     t->next_epoch = (int)next;
     t->finished = (int)finished;
     t->best_epoch = (int)best_epoch;
@@ -184,12 +184,12 @@ int trial_best_save(const Trial *t, int epoch, double monitor, Err *e) {
     ckpt_init(&ck);
     char *classes = joined_classes(&t->data.ds), num[64];
     int rc = classes ? 0 : err_fail(e, "out of memory");
-    for (int i = 0; rc == 0 && i < t->head.n_views; i++) {
-        const ParamView *v = &t->head.views[i];
+    for (int i = 0; rc == 0 && i < t->ht.head.n_views; i++) {
+        const ParamView *v = &t->ht.head.views[i];
         int64_t shape[2] = {v->shape[0], v->shape[1]};
         rc = ckpt_add_f32(&ck, v->name, t->best_params + v->offset, v->ndim, shape, e);
     }
-    if (rc == 0 && t->ft.enabled) rc = add_suffix_params(&ck, &t->ft.s, t->best_params + t->head.n_params, e) ||
+    if (rc == 0 && t->ft.enabled) rc = add_suffix_params(&ck, &t->ft.s, t->best_params + t->ht.head.n_params, e) ||
                                        ckpt_set_meta(&ck, "trainable", t->cfg->model.trainable, e);
     snprintf(num, sizeof num, "%d", epoch);
     if (rc == 0) rc = ckpt_set_meta(&ck, "format", "resnet-sweep head v1", e) || ckpt_set_meta(&ck, "classes", classes, e) ||
@@ -210,11 +210,11 @@ int trial_best_load(Trial *t, Err *e) {
     CkptReader r;
     if (ckpt_open(path, &r, e)) return -1;
     int rc = 0;
-    for (int i = 0; rc == 0 && i < t->head.n_views; i++) {
-        const ParamView *v = &t->head.views[i];
+    for (int i = 0; rc == 0 && i < t->ht.head.n_views; i++) {
+        const ParamView *v = &t->ht.head.views[i];
         rc = ckpt_get_f32(&r, v->name, t->best_params + v->offset, v->size, e);
     }
-    if (rc == 0 && t->ft.enabled) rc = get_suffix_params(&r, &t->ft.s, t->best_params + t->head.n_params, e);
+    if (rc == 0 && t->ft.enabled) rc = get_suffix_params(&r, &t->ft.s, t->best_params + t->ht.head.n_params, e);
     ckpt_close(&r);
     if (rc) return err_context(e, "%s", path);
     t->have_best = 1;
