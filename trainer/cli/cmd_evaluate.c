@@ -21,10 +21,10 @@
 #include "cli/commands.h"
 #include "cli/run_options.h"
 #include "core/fsutil.h"
-#include "model/loss.h"
 #include "data/loader.h"
 #include "model/resnet_train.h"
 #include "train/feature_cache.h"
+#include "train/head_trainer.h"
 #include "train/metrics.h"
 #include "train/trial.h"
 #include "train/trial_data.h"
@@ -68,7 +68,7 @@ typedef struct Evaluation {
     float *x;                     /* (n, 2048) features */
     int *y;                       /* (n) labels */
     Confusion cm;
-    double loss, accuracy, top5;
+    HeadScores scores;            /* as the trial computed them (head_evaluate) */
 } Evaluation;
 
 enum { FINETUNED_BATCH = 32 };
@@ -153,28 +153,6 @@ static int load_features(Evaluation *ev, Err *e) {
     ev->fx.progress = isatty(2);
     if (strcmp(c->model.trainable, "head")) return finetuned_features(ev, e);
     return feature_entry_get(&ev->fx, ev->cache_dir[0] ? ev->cache_dir : NULL, &ev->entry, ev->x, e);
-}
-
-/* trial.c's evaluate(): batches of train.batch_size, float32 Keras Mean metrics. */
-static void evaluate(Evaluation *ev) {
-    TrialModel *m = &ev->model;
-    const TrialConfig *c = &m->cfg;
-    int B = c->train.batch_size, C = m->n_classes, n = ev->split->n;
-    MeanMetric lm = {0, 0}, am = {0, 0};
-    long in5 = 0;
-    float l2 = loss_l2(&m->head, (float)c->model.head.l2, 0);
-    for (int s = 0; s < n; s += B) {
-        int b = n - s < B ? n - s : B;
-        const float *z = trial_model_logits(m, ev->x + (size_t)s * FEATURE_DIM, b);
-        float ce = loss_xent(z, ev->y + s, b, C, c->train.label_smoothing, NULL);
-        mean_update(&lm, (ce + l2) * b, (float)b);
-        mean_update(&am, (float)count_correct(z, ev->y + s, b, C), (float)b);
-        in5 += count_top_k(z, ev->y + s, b, C, 5 < C ? 5 : C);
-        confusion_add(&ev->cm, z, ev->y + s, b);
-    }
-    ev->loss = mean_result(&lm);
-    ev->accuracy = mean_result(&am);
-    ev->top5 = (double)in5 / n;
 }
 
 static void out_path(char *buf, size_t n, const Evaluation *ev, const char *stem, const char *ext) {
@@ -315,12 +293,12 @@ static int plot_per_class(const Evaluation *ev, char *png, size_t n, Err *e) {
     snprintf(tmp, sizeof tmp, "%s.tmp.%d.png", png, (int)getpid());
     trial_name_from_dir(ev->model.run_dir, trial, sizeof trial);
     snprintf(title, sizeof title, "%s: per-class accuracy on %s (%d images, top-1 %.4f, best epoch %d)", trial,
-             ev->args->split, ev->split->n, ev->accuracy, ev->model.epoch);
+             ev->args->split, ev->split->n, ev->scores.accuracy, ev->model.epoch);
     char q_csv[2500], q_out[2700], q_title[1100], vars[7000];
     gp_string(q_csv, sizeof q_csv, csv);
     gp_string(q_out, sizeof q_out, tmp);
     gp_string(q_title, sizeof q_title, title);
-    snprintf(vars, sizeof vars, "csv=%s; out=%s; title=%s; overall=%.9g", q_csv, q_out, q_title, ev->accuracy);
+    snprintf(vars, sizeof vars, "csv=%s; out=%s; title=%s; overall=%.9g", q_csv, q_out, q_title, ev->scores.accuracy);
     if (run_gnuplot(script, vars, e)) { unlink(tmp); return -1; }
     if (rename(tmp, png)) { unlink(tmp); return err_fail(e, "%s: cannot rename to %s", tmp, png); }
     return 0;
@@ -332,7 +310,7 @@ static void print_summary(const Evaluation *ev) {
     const TrialModel *m = &ev->model;
     printf("%s  split %s: %d images, %d classes, best epoch %d\n", m->run_dir, ev->args->split, ev->split->n, m->n_classes,
            m->epoch);
-    printf("  loss      %.9g\n  accuracy  %.9g\n  top5      %.9g\n", ev->loss, ev->accuracy, ev->top5);
+    printf("  loss      %.9g\n  accuracy  %.9g\n  top5      %.9g\n", ev->scores.loss, ev->scores.accuracy, ev->scores.top5);
     printf("  features  %s\n", strcmp(ev->model.cfg.model.trainable, "head") ? "computed through the fine-tuned backbone"
                                 : ev->fx.images_done == 0                    ? "from the feature cache"
                                                                              : "computed (not in the cache)");
@@ -349,7 +327,7 @@ static int run(Evaluation *ev, Err *e) {
     const TrialConfig *c = &ev->model.cfg;
     if (dataset_open(&c->data, c->train.seed, &ev->ds, e)) return err_context(e, "data.root of %s", ev->model.config_path);
     if (check_classes(ev, e) || load_features(ev, e) || confusion_create(&ev->cm, ev->model.n_classes, e)) return -1;
-    evaluate(ev);
+    head_evaluate(&ev->model.head, &ev->model.cfg, ev->x, ev->y, ev->split->n, &ev->scores, &ev->cm);
     if (write_outputs(ev, e)) return -1;
     print_summary(ev);
     if (!ev->args->plots) return 0;
