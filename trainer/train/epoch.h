@@ -1,5 +1,5 @@
 /* One training epoch as both training loops see it (the head on cached features,
- * trial.c; fine-tuning on images, trial_finetune.c): its learning rate, the order of the
+ * head_trainer.c; fine-tuning on images, finetune.c): its learning rate, the order of the
  * training images, which cached view each image uses, and the progress bar. */
 #ifndef TL_EPOCH_H
 #define TL_EPOCH_H

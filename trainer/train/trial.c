@@ -58,12 +58,12 @@ static int init_callbacks(Trial *t, Err *e) {
 static int setup_model(Trial *t, Err *e) {
     const TrialConfig *c = t->cfg;
     if (head_trainer_create(&t->ht, c, t->data.ds.n_classes, e)) return -1;
-    if (finetune_create(t, e)) return -1;
+    if (finetune_create(&t->ft, c, t->be, &t->data, &t->ht.optim.spec, t->opt, e)) return -1;
     t->n_weights = t->ht.head.n_params + (t->ft.enabled ? t->ft.s.n_params : 0);
     if (schedule_init(&t->sched, &c->schedule, c->train.lr, c->train.epochs, e) || history_alloc(&t->hist, c->train.epochs, e))
         return -1;
     t->best_params = tl_malloc(e, t->n_weights * sizeof(float), "best weights");
-    if (!t->best_params) return -1;
+    if (!t->best_params || (t->ft.enabled && !(t->weights = tl_malloc(e, t->n_weights * sizeof(float), "weights vector")))) return -1;
     t->best_epoch = -1;
     t->best_monitor = NAN;
     /* Resume restores counters over the fresh state. */
@@ -72,6 +72,17 @@ static int setup_model(Trial *t, Err *e) {
 
 /* The head on the GPU for head epochs on cached features (backend cuda). */
 static int gpu_head_wanted(const Trial *t) { return strcmp(t->be->name, "cuda") == 0; }
+
+/* The weights vector (n_weights): head params then, when fine-tuning, suffix params. */
+static void weights_get(const Trial *t, float *dst) {
+    memcpy(dst, t->ht.head.params, t->ht.head.n_params * sizeof(float));
+    if (t->ft.enabled) memcpy(dst + t->ht.head.n_params, t->ft.s.params, t->ft.s.n_params * sizeof(float));
+}
+
+static void weights_set(Trial *t, const float *src) {
+    memcpy(t->ht.head.params, src, t->ht.head.n_params * sizeof(float));
+    if (t->ft.enabled) memcpy(t->ft.s.params, src + t->ht.head.n_params, t->ft.s.n_params * sizeof(float));
+}
 
 /* The best-epoch rule of the report: the checkpoint monitor's strict improvement. */
 static int monitor_improved(const Trial *t, const EpochLogs *logs, double *value) {
@@ -86,17 +97,17 @@ static void log_epoch(const Trial *t, int epoch, const EpochLogs *l) {
     if (!f) return;
     fprintf(f, "epoch %3d/%d  loss %.4f  accuracy %.4f  val_loss %.4f  val_accuracy %.4f  lr %.3g  %.2fs%s\n", epoch + 1,
             t->cfg->train.epochs, l->loss, l->accuracy, l->val_loss, l->val_accuracy, l->lr, l->seconds,
-            !t->ft.enabled ? "" : finetune_epoch(t, epoch) ? "  phase finetune" : "  phase head");
+            !t->ft.enabled ? "" : finetune_epoch(&t->ft, epoch) ? "  phase finetune" : "  phase head");
     fflush(f);
 }
 
 static int after_epoch(Trial *t, int epoch, EpochLogs *logs, Err *e) {
     EpochActions act;
     /* Fine-tuning: the callbacks see head and suffix as one weights vector. */
-    float *w = t->ft.enabled ? t->ft.weights : t->ht.head.params;
-    if (t->ft.enabled) trial_weights_get(t, w);
+    float *w = t->ft.enabled ? t->weights : t->ht.head.params;
+    if (t->ft.enabled) weights_get(t, w);
     if (callbacks_epoch_end(&t->cb, &t->sched, epoch, logs, w, &act, e)) return -1;
-    if (t->ft.enabled && act.restored) trial_weights_set(t, w);
+    if (t->ft.enabled && act.restored) weights_set(t, w);
     History *h = &t->hist;
     h->accuracy[h->n] = logs->accuracy;
     h->loss[h->n] = logs->loss;
@@ -111,7 +122,7 @@ static int after_epoch(Trial *t, int epoch, EpochLogs *logs, Err *e) {
     /* ModelCheckpoint(save_best_only) writes after any EarlyStopping restore; with the
      * checkpoint off, the report's best weights are still kept in memory. */
     if (t->cfg->callbacks.checkpoint_enabled ? act.save_best : improved) {
-        trial_weights_get(t, t->best_params);
+        weights_get(t, t->best_params);
         t->have_best = 1;
         if (t->cfg->callbacks.checkpoint_enabled && trial_best_save(t, epoch, value, e)) return -1;
     }
@@ -119,7 +130,7 @@ static int after_epoch(Trial *t, int epoch, EpochLogs *logs, Err *e) {
     t->finished = act.stop;
     t->diverged = act.diverged;
     log_epoch(t, epoch, logs);
-    return trial_state_save(t, e) || finetune_write_phases(t, e) ? -1 : 0;
+    return trial_state_save(t, e) || finetune_write_phases(&t->ft, t->hist.n, t->opt->out_dir, e) ? -1 : 0;
 }
 
 static int run_epochs(Trial *t, double t_start, Err *e) {
@@ -132,10 +143,10 @@ static int run_epochs(Trial *t, double t_start, Err *e) {
         epoch_order(t->data.order, t->data.ds.train.n, c->train.seed, epoch);
         EpochLogs logs = {0};
         int on_gpu = 0;                 /* the GPU head also ran the validation */
-        if (finetune_epoch(t, epoch)) {
-            int rc = finetune_train_epoch(t, &ep, &logs, e);
+        if (finetune_epoch(&t->ft, epoch)) {
+            int rc = finetune_train_epoch(&t->ft, &t->ht, &ep, &t->cb, &logs, e);
             if (rc) return rc;
-            if (finetune_features(t, &t->data.ds.validation, t->data.val_x, e)) return -1;
+            if (finetune_features(&t->ft, &t->data.ds.validation, t->data.val_x, e)) return -1;
         } else {
             if (t->data.te.n_train_views == 0 && trial_data_recompute_train(&t->data, epoch, e)) return -1;
             on_gpu = gpu_head_wanted(t);
@@ -161,7 +172,7 @@ static int run_epochs(Trial *t, double t_start, Err *e) {
 
 /* Test metrics with the best weights, confusion.csv and errors.csv. */
 static int finish(Trial *t, TrialResult *res, Err *e) {
-    if (t->have_best) trial_weights_set(t, t->best_params);
+    if (t->have_best) weights_set(t, t->best_params);
     const History *h = &t->hist;
     int b = t->best_epoch, last = h->n - 1;
     res->status = t->diverged || t->cb.diverged ? TRIAL_DIVERGED : TRIAL_DONE;
@@ -183,7 +194,7 @@ static int finish(Trial *t, TrialResult *res, Err *e) {
     const int *y = t->data.ds.test.n ? t->data.test_y : t->data.val_y;
     int n = t->data.ds.test.n ? t->data.ds.test.n : t->data.ds.validation.n;
     /* After fine-tuning the cached features are stale: recompute them with the best weights. */
-    if (finetune_epoch(t, h->n - 1) && finetune_features(t, t->data.ds.test.n ? &t->data.ds.test : &t->data.ds.validation, x, e))
+    if (finetune_epoch(&t->ft, h->n - 1) && finetune_features(&t->ft, t->data.ds.test.n ? &t->data.ds.test : &t->data.ds.validation, x, e))
         return -1;
     Confusion cm;
     if (confusion_create(&cm, t->data.ds.n_classes, e)) return -1;
@@ -215,6 +226,7 @@ static void trial_free(Trial *t) {
     free(t->hist.accuracy);
     free(t->hist.seconds);
     free(t->best_params);
+    free(t->weights);
     trial_data_free(&t->data);
     backend_destroy(t->be);
 }

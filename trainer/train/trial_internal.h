@@ -12,33 +12,12 @@
 #include "train/callbacks.h"
 #include "train/epoch.h"
 #include "train/feature_cache.h"
+#include "train/finetune.h"
 #include "train/head_trainer.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
 #include "train/trial_data.h"
 #include "train/trial.h"
-
-/* Fine-tuning (model.trainable != head; trial_finetune.c). Epochs before start_epoch
- * (finetune.after_epochs) train the head alone on cached features; from start_epoch on,
- * every step runs images -> frozen prefix (bb, BN folded) -> suffix (trainable convs, BN
- * with frozen statistics) -> head, and back into the suffix. When augmentation is off and
- * the boundary activations fit feature_cache.boundary_mib, the prefix runs once per image
- * into the boundary cache (fp16 on disk) and every step reads its batch from there. */
-typedef struct Finetune {
-    int enabled;
-    int start_epoch;                /* first fine-tuning epoch */
-    Backbone bb;                    /* frozen prefix, max_batch = train.batch_size */
-    ResnetSuffix s;                 /* trainable suffix, same max_batch */
-    Optimizer optim;                /* over s.params; ranges = the trainable views */
-    Loader *train_loader;           /* augmented when augment.strength > 0 */
-    Loader *eval_loader;            /* unaugmented (validation, test) */
-    float *d_features;              /* (batch, 2048) host: d(loss)/d(features) from the head */
-    float *weights;                 /* (n_weights) head then suffix: the callbacks' weights vector */
-    int use_boundary;               /* 1: train and validate the suffix from the boundary cache */
-    int boundary_filled;            /* both tables open */
-    int *rows;                      /* (batch) row indices of a validation batch */
-    BoundaryCache boundary;
-} Finetune;
 
 /* Per-epoch logs kept for result.csv and resume (capacity = train.epochs). */
 typedef struct History {
@@ -55,8 +34,9 @@ typedef struct Trial {
     HeadTrainer ht;                 /* head_trainer.h: head, optimizer, batch buffers, GPU head */
     LrSchedule sched;
     Callbacks cb;
-    Finetune ft;
+    Finetune ft;                    /* finetune.h: the trainable backbone suffix (ft.enabled) */
     size_t n_weights;               /* head.n_params (+ ft.s.n_params when fine-tuning) */
+    float *weights;                 /* (n_weights) fine-tuning: head then suffix, the callbacks' weights vector */
     float *best_params;             /* (n_weights): the ModelCheckpoint copy, head then suffix */
     int have_best;
     History hist;
@@ -69,23 +49,6 @@ typedef struct Trial {
     double elapsed;                 /* seconds spent in earlier runs of this trial */
     char config_digest[33];
 } Trial;
-
-/* trial_finetune.c. finetune_create: nothing when model.trainable is head; else checks
- * the backend can train, builds prefix, suffix, optimizer and loaders, logs the path. */
-int finetune_create(Trial *t, Err *e);
-void finetune_free(Finetune *ft);
-/* 1 when epoch runs the fine-tuning loop. */
-int finetune_epoch(const Trial *t, int epoch);
-/* One fine-tuning epoch over the images in ep->order; fills logs->loss, logs->accuracy.
- * Returns 0, 1 when a stop was requested mid-epoch, -1 on error. */
-int finetune_train_epoch(Trial *t, const Epoch *ep, EpochLogs *logs, Err *e);
-/* Features of every image of a split, unaugmented, through prefix + suffix: dst (n, 2048). */
-int finetune_features(Trial *t, const DatasetSplit *split, float *dst, Err *e);
-/* The weights vector (n_weights): head params then suffix params. */
-void trial_weights_get(const Trial *t, float *dst);
-void trial_weights_set(Trial *t, const float *src);
-/* train_phases.csv (epoch,phase) for the finished epochs, rewritten atomically. */
-int finetune_write_phases(const Trial *t, Err *e);
 
 /* last.safetensors: everything a resume needs. */
 int trial_state_save(const Trial *t, Err *e);
