@@ -36,36 +36,21 @@ static int config_digest(const TrialConfig *c, char out[33], Err *e) {
     return rc;
 }
 
-static int history_alloc(History *h, int epochs, Err *e) {
-    memset(h, 0, sizeof *h);
-    float *f = tl_calloc(e, 5 * (size_t)epochs, sizeof(float), "history");
-    h->seconds = tl_calloc(e, (size_t)epochs, sizeof(double), "history");
-    if (!f || !h->seconds) { free(f); return -1; }
-    h->accuracy = f;
-    h->loss = f + epochs;
-    h->val_accuracy = f + 2 * epochs;
-    h->val_loss = f + 3 * epochs;
-    h->lr = f + 4 * epochs;
-    return 0;
-}
-
 static int init_callbacks(Trial *t, Err *e) {
     char csv[1100];
     fs_join(csv, sizeof csv, t->opt->out_dir, "train_log.csv");
-    return callbacks_init(&t->cb, &t->cfg->callbacks, t->n_weights, csv, t->hist.n, e);
+    return callbacks_init(&t->cb, &t->cfg->callbacks, t->rec.n_weights, csv, t->rec.hist.n, e);
 }
 
 static int setup_model(Trial *t, Err *e) {
     const TrialConfig *c = t->cfg;
     if (head_trainer_create(&t->ht, c, t->data.ds.n_classes, e)) return -1;
     if (finetune_create(&t->ft, c, t->be, &t->data, &t->ht.optim.spec, t->opt, e)) return -1;
-    t->n_weights = t->ht.head.n_params + (t->ft.enabled ? t->ft.s.n_params : 0);
-    if (schedule_init(&t->sched, &c->schedule, c->train.lr, c->train.epochs, e) || history_alloc(&t->hist, c->train.epochs, e))
+    size_t n_weights = t->ht.head.n_params + (t->ft.enabled ? t->ft.s.n_params : 0);
+    if (schedule_init(&t->sched, &c->schedule, c->train.lr, c->train.epochs, e) ||
+        trial_record_create(&t->rec, c->train.epochs, n_weights, e))
         return -1;
-    t->best_params = tl_malloc(e, t->n_weights * sizeof(float), "best weights");
-    if (!t->best_params || (t->ft.enabled && !(t->weights = tl_malloc(e, t->n_weights * sizeof(float), "weights vector")))) return -1;
-    t->best_epoch = -1;
-    t->best_monitor = NAN;
+    if (t->ft.enabled && !(t->weights = tl_malloc(e, n_weights * sizeof(float), "weights vector"))) return -1;
     /* Resume restores counters over the fresh state. */
     return trial_state_load(t, init_callbacks, e) < 0 || trial_best_load(t, e) < 0 ? -1 : 0;
 }
@@ -84,14 +69,6 @@ static void weights_set(Trial *t, const float *src) {
     if (t->ft.enabled) memcpy(t->ft.s.params, src + t->ht.head.n_params, t->ft.s.n_params * sizeof(float));
 }
 
-/* The best-epoch rule of the report: the checkpoint monitor's strict improvement. */
-static int monitor_improved(const Trial *t, const EpochLogs *logs, double *value) {
-    if (!logs_get(logs, t->cfg->callbacks.checkpoint_monitor, value) || isnan(*value)) return 0;
-    int mode_max = 0;
-    monitor_mode_max(t->cfg->callbacks.checkpoint_mode, t->cfg->callbacks.checkpoint_monitor, &mode_max, NULL);
-    return isnan(t->best_monitor) || (mode_max ? *value > t->best_monitor : *value < t->best_monitor);
-}
-
 static void log_epoch(const Trial *t, int epoch, const EpochLogs *l) {
     FILE *f = t->opt->log;
     if (!f) return;
@@ -108,34 +85,27 @@ static int after_epoch(Trial *t, int epoch, EpochLogs *logs, Err *e) {
     if (t->ft.enabled) weights_get(t, w);
     if (callbacks_epoch_end(&t->cb, &t->sched, epoch, logs, w, &act, e)) return -1;
     if (t->ft.enabled && act.restored) weights_set(t, w);
-    History *h = &t->hist;
-    h->accuracy[h->n] = logs->accuracy;
-    h->loss[h->n] = logs->loss;
-    h->val_accuracy[h->n] = logs->val_accuracy;
-    h->val_loss[h->n] = logs->val_loss;
-    h->lr[h->n] = logs->lr;
-    h->seconds[h->n] = logs->seconds;
-    h->n++;
+    trial_record_push(&t->rec, logs);
     double value;
-    int improved = monitor_improved(t, logs, &value);
-    if (improved) { t->best_epoch = epoch; t->best_monitor = value; }
+    int improved = trial_record_improved(&t->rec, &t->cfg->callbacks, logs, &value);
+    if (improved) { t->rec.best_epoch = epoch; t->rec.best_monitor = value; }
     /* ModelCheckpoint(save_best_only) writes after any EarlyStopping restore; with the
      * checkpoint off, the report's best weights are still kept in memory. */
     if (t->cfg->callbacks.checkpoint_enabled ? act.save_best : improved) {
-        weights_get(t, t->best_params);
-        t->have_best = 1;
+        weights_get(t, t->rec.best_params);
+        t->rec.have_best = 1;
         if (t->cfg->callbacks.checkpoint_enabled && trial_best_save(t, epoch, value, e)) return -1;
     }
-    t->next_epoch = epoch + 1;
-    t->finished = act.stop;
-    t->diverged = act.diverged;
+    t->rec.next_epoch = epoch + 1;
+    t->rec.finished = act.stop;
+    t->rec.diverged = act.diverged;
     log_epoch(t, epoch, logs);
-    return trial_state_save(t, e) || finetune_write_phases(&t->ft, t->hist.n, t->opt->out_dir, e) ? -1 : 0;
+    return trial_state_save(t, e) || finetune_write_phases(&t->ft, t->rec.hist.n, t->opt->out_dir, e) ? -1 : 0;
 }
 
 static int run_epochs(Trial *t, double t_start, Err *e) {
     const TrialConfig *c = t->cfg;
-    for (int epoch = t->next_epoch; epoch < c->train.epochs && !t->finished; epoch++) {
+    for (int epoch = t->rec.next_epoch; epoch < c->train.epochs && !t->rec.finished; epoch++) {
         double t0 = now_seconds();
         Epoch ep = {.index = epoch, .epochs = c->train.epochs, .lr = schedule_epoch_begin(&t->sched, epoch),
                     .steps = (t->data.ds.train.n + c->train.batch_size - 1) / c->train.batch_size, .order = t->data.order,
@@ -161,40 +131,26 @@ static int run_epochs(Trial *t, double t_start, Err *e) {
         }
         logs.has_val = 1;
         logs.seconds = now_seconds() - t0;
-        t->elapsed += now_seconds() - t_start;
+        t->rec.elapsed += now_seconds() - t_start;
         t_start = now_seconds();
         if (after_epoch(t, epoch, &logs, e)) return -1;
         if (t->opt->stop && *t->opt->stop) return 1;
     }
-    t->finished = 1;
+    t->rec.finished = 1;
     return 0;
 }
 
 /* Test metrics with the best weights, confusion.csv and errors.csv. */
 static int finish(Trial *t, TrialResult *res, Err *e) {
-    if (t->have_best) weights_set(t, t->best_params);
-    const History *h = &t->hist;
-    int b = t->best_epoch, last = h->n - 1;
-    res->status = t->diverged || t->cb.diverged ? TRIAL_DIVERGED : TRIAL_DONE;
-    res->epochs = h->n;
-    res->best_epoch = b;
-    res->val_loss = b >= 0 ? h->val_loss[b] : NAN;
-    res->val_accuracy = b >= 0 ? h->val_accuracy[b] : NAN;
-    res->train_loss = b >= 0 ? h->loss[b] : NAN;
-    res->train_accuracy = b >= 0 ? h->accuracy[b] : NAN;
-    res->gap = b >= 0 ? (double)h->accuracy[b] - h->val_accuracy[b] : NAN;
-    res->final_gap = last >= 0 ? (double)h->accuracy[last] - h->val_accuracy[last] : NAN;
-    res->untrained_val_accuracy = t->untrained_val_accuracy;
-    double sum = 0;
-    for (int i = 0; i < h->n; i++) sum += h->seconds[i];
-    res->seconds_per_epoch = h->n ? sum / h->n : NAN;
-    res->seconds = t->elapsed;
+    if (t->rec.have_best) weights_set(t, t->rec.best_params);
+    res->status = t->rec.diverged || t->cb.diverged ? TRIAL_DIVERGED : TRIAL_DONE;
+    trial_record_result(&t->rec, res);
     /* Confusion on test when there is one, else on validation. */
     float *x = t->data.ds.test.n ? t->data.test_x : t->data.val_x;
     const int *y = t->data.ds.test.n ? t->data.test_y : t->data.val_y;
     int n = t->data.ds.test.n ? t->data.ds.test.n : t->data.ds.validation.n;
     /* After fine-tuning the cached features are stale: recompute them with the best weights. */
-    if (finetune_epoch(&t->ft, h->n - 1) && finetune_features(&t->ft, t->data.ds.test.n ? &t->data.ds.test : &t->data.ds.validation, x, e))
+    if (finetune_epoch(&t->ft, t->rec.hist.n - 1) && finetune_features(&t->ft, t->data.ds.test.n ? &t->data.ds.test : &t->data.ds.validation, x, e))
         return -1;
     Confusion cm;
     if (confusion_create(&cm, t->data.ds.n_classes, e)) return -1;
@@ -223,9 +179,7 @@ static void trial_free(Trial *t) {
     callbacks_free(&t->cb);
     finetune_free(&t->ft);
     head_trainer_free(&t->ht);
-    free(t->hist.accuracy);
-    free(t->hist.seconds);
-    free(t->best_params);
+    trial_record_free(&t->rec);
     free(t->weights);
     trial_data_free(&t->data);
     backend_destroy(t->be);
@@ -240,10 +194,10 @@ int trial_run(const TrialConfig *cfg, const TrialOptions *opt, TrialResult *res,
     memset(res, 0, sizeof *res);
     trial_name_from_dir(opt->out_dir, res->trial, sizeof res->trial);
     int rc = prepare(&t, e);
-    if (rc == 0 && t.next_epoch == 0 && t.hist.n == 0) {
+    if (rc == 0 && t.rec.next_epoch == 0 && t.rec.hist.n == 0) {
         HeadScores v;
         head_evaluate(&t.ht.head, cfg, t.data.val_x, t.data.val_y, t.data.ds.validation.n, &v, NULL);
-        t.untrained_val_accuracy = v.accuracy;
+        t.rec.untrained_val_accuracy = v.accuracy;
     }
     if (rc == 0) rc = run_epochs(&t, t_start, e);
     /* A stop request can also end feature extraction early: that is an interrupt too. */

@@ -17,14 +17,8 @@
 #include "train/optimizer.h"
 #include "train/schedule.h"
 #include "train/trial_data.h"
+#include "train/trial_record.h"
 #include "train/trial.h"
-
-/* Per-epoch logs kept for result.csv and resume (capacity = train.epochs). */
-typedef struct History {
-    int n;
-    float *accuracy, *loss, *val_accuracy, *val_loss, *lr;
-    double *seconds;
-} History;
 
 typedef struct Trial {
     const TrialConfig *cfg;
@@ -35,18 +29,8 @@ typedef struct Trial {
     LrSchedule sched;
     Callbacks cb;
     Finetune ft;                    /* finetune.h: the trainable backbone suffix (ft.enabled) */
-    size_t n_weights;               /* head.n_params (+ ft.s.n_params when fine-tuning) */
-    float *weights;                 /* (n_weights) fine-tuning: head then suffix, the callbacks' weights vector */
-    float *best_params;             /* (n_weights): the ModelCheckpoint copy, head then suffix */
-    int have_best;
-    History hist;
-    int next_epoch;                 /* first epoch still to run */
-    int finished;                   /* stopped early or diverged in an earlier run */
-    int diverged;
-    int best_epoch;                 /* epoch of the best monitored value, -1 = none */
-    double best_monitor;
-    double untrained_val_accuracy;
-    double elapsed;                 /* seconds spent in earlier runs of this trial */
+    TrialRecord rec;                /* trial_record.h: history, counters, best weights */
+    float *weights;                 /* (rec.n_weights) fine-tuning: head then suffix, the callbacks' weights vector */
     char config_digest[33];
 } Trial;
 

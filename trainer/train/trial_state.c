@@ -29,7 +29,7 @@ static int add_callback_state(Checkpoint *ck, const Trial *t, double *es_state, 
     double pl_v[4] = {p->best, p->wait, p->cooldown_counter, p->reductions};
     memcpy(es_state, es_v, sizeof es_v);
     memcpy(plateau, pl_v, sizeof pl_v);
-    int64_t five = 5, four = 4, nw = (int64_t)t->n_weights;
+    int64_t five = 5, four = 4, nw = (int64_t)t->rec.n_weights;
     if (ckpt_add_f64(ck, "es.state", es_state, 1, &five, e) || ckpt_add_f64(ck, "sched.plateau", plateau, 1, &four, e) ||
         ckpt_add_scalar_f64(ck, "sched.lr", t->sched.lr, e) || ckpt_add_scalar_f64(ck, "ckpt.best", cb->ckpt.best, e) ||
         ckpt_add_scalar_i64(ck, "cb.diverged", cb->diverged, e))
@@ -85,12 +85,12 @@ int trial_state_save(const Trial *t, Err *e) {
              ckpt_add_f32(&ck, "head.params", t->ht.head.params, 1, &n, e) || ckpt_add_f32(&ck, "opt.m", t->ht.optim.m, 1, &n, e) ||
              (t->ht.optim.v && ckpt_add_f32(&ck, "opt.v", t->ht.optim.v, 1, &n, e)) ||
              ckpt_add_scalar_i64(&ck, "opt.iterations", t->ht.optim.iterations, e) || add_callback_state(&ck, t, es_state, plateau, e) ||
-             add_history(&ck, &t->hist, e) || ckpt_add_scalar_i64(&ck, "trial.next_epoch", t->next_epoch, e) ||
-             ckpt_add_scalar_i64(&ck, "trial.finished", t->finished, e) ||
-             ckpt_add_scalar_i64(&ck, "trial.best_epoch", t->best_epoch, e) ||
-             ckpt_add_scalar_f64(&ck, "trial.best_monitor", t->best_monitor, e) ||
-             ckpt_add_scalar_f64(&ck, "trial.untrained_val_accuracy", t->untrained_val_accuracy, e) ||
-             ckpt_add_scalar_f64(&ck, "trial.elapsed", t->elapsed, e) || add_suffix_state(&ck, t, e) ? -1 : 0;
+             add_history(&ck, &t->rec.hist, e) || ckpt_add_scalar_i64(&ck, "trial.next_epoch", t->rec.next_epoch, e) ||
+             ckpt_add_scalar_i64(&ck, "trial.finished", t->rec.finished, e) ||
+             ckpt_add_scalar_i64(&ck, "trial.best_epoch", t->rec.best_epoch, e) ||
+             ckpt_add_scalar_f64(&ck, "trial.best_monitor", t->rec.best_monitor, e) ||
+             ckpt_add_scalar_f64(&ck, "trial.untrained_val_accuracy", t->rec.untrained_val_accuracy, e) ||
+             ckpt_add_scalar_f64(&ck, "trial.elapsed", t->rec.elapsed, e) || add_suffix_state(&ck, t, e) ? -1 : 0;
     char path[1100];
     if (rc == 0) rc = ckpt_write_atomic(&ck, fs_join(path, sizeof path, t->opt->out_dir, "last.safetensors"), e);
     ckpt_free(&ck);
@@ -128,7 +128,7 @@ static int load_callbacks(const CkptReader *r, Trial *t, Err *e) {
     t->cb.ckpt.best = best;
     t->cb.diverged = (int)div;
     if (t->cb.es.best_weights && st->has_best_weights &&
-        ckpt_get_f32(r, "es.best_weights", t->cb.es.best_weights, t->n_weights, e))
+        ckpt_get_f32(r, "es.best_weights", t->cb.es.best_weights, t->rec.n_weights, e))
         return -1;
     return 0;
 }
@@ -142,16 +142,16 @@ static int load_state(const CkptReader *r, const char *path, Trial *t, Err *e) {
     int64_t it, next, finished, best_epoch;
     if (ckpt_get_f32(r, "head.params", t->ht.head.params, n, e) || ckpt_get_f32(r, "opt.m", t->ht.optim.m, n, e) ||
         (t->ht.optim.v && ckpt_get_f32(r, "opt.v", t->ht.optim.v, n, e)) || ckpt_get_i64(r, "opt.iterations", &it, 1, e) ||
-        load_history(r, &t->hist, e) || ckpt_get_i64(r, "trial.next_epoch", &next, 1, e) ||
+        load_history(r, &t->rec.hist, e) || ckpt_get_i64(r, "trial.next_epoch", &next, 1, e) ||
         ckpt_get_i64(r, "trial.finished", &finished, 1, e) || ckpt_get_i64(r, "trial.best_epoch", &best_epoch, 1, e) ||
-        get_scalar(r, "trial.best_monitor", &t->best_monitor, e) ||
-        get_scalar(r, "trial.untrained_val_accuracy", &t->untrained_val_accuracy, e) ||
-        get_scalar(r, "trial.elapsed", &t->elapsed, e) || load_suffix_state(r, t, e))
+        get_scalar(r, "trial.best_monitor", &t->rec.best_monitor, e) ||
+        get_scalar(r, "trial.untrained_val_accuracy", &t->rec.untrained_val_accuracy, e) ||
+        get_scalar(r, "trial.elapsed", &t->rec.elapsed, e) || load_suffix_state(r, t, e))
         return -1;
     t->ht.optim.iterations = it;
-    t->next_epoch = (int)next;
-    t->finished = (int)finished;
-    t->best_epoch = (int)best_epoch;
+    t->rec.next_epoch = (int)next;
+    t->rec.finished = (int)finished;
+    t->rec.best_epoch = (int)best_epoch;
     return 0;
 }
 
@@ -187,9 +187,9 @@ int trial_best_save(const Trial *t, int epoch, double monitor, Err *e) {
     for (int i = 0; rc == 0 && i < t->ht.head.n_views; i++) {
         const ParamView *v = &t->ht.head.views[i];
         int64_t shape[2] = {v->shape[0], v->shape[1]};
-        rc = ckpt_add_f32(&ck, v->name, t->best_params + v->offset, v->ndim, shape, e);
+        rc = ckpt_add_f32(&ck, v->name, t->rec.best_params + v->offset, v->ndim, shape, e);
     }
-    if (rc == 0 && t->ft.enabled) rc = add_suffix_params(&ck, &t->ft.s, t->best_params + t->ht.head.n_params, e) ||
+    if (rc == 0 && t->ft.enabled) rc = add_suffix_params(&ck, &t->ft.s, t->rec.best_params + t->ht.head.n_params, e) ||
                                        ckpt_set_meta(&ck, "trainable", t->cfg->model.trainable, e);
     snprintf(num, sizeof num, "%d", epoch);
     if (rc == 0) rc = ckpt_set_meta(&ck, "format", "resnet-sweep head v1", e) || ckpt_set_meta(&ck, "classes", classes, e) ||
@@ -212,11 +212,11 @@ int trial_best_load(Trial *t, Err *e) {
     int rc = 0;
     for (int i = 0; rc == 0 && i < t->ht.head.n_views; i++) {
         const ParamView *v = &t->ht.head.views[i];
-        rc = ckpt_get_f32(&r, v->name, t->best_params + v->offset, v->size, e);
+        rc = ckpt_get_f32(&r, v->name, t->rec.best_params + v->offset, v->size, e);
     }
-    if (rc == 0 && t->ft.enabled) rc = get_suffix_params(&r, &t->ft.s, t->best_params + t->ht.head.n_params, e);
+    if (rc == 0 && t->ft.enabled) rc = get_suffix_params(&r, &t->ft.s, t->rec.best_params + t->ht.head.n_params, e);
     ckpt_close(&r);
     if (rc) return err_context(e, "%s", path);
-    t->have_best = 1;
+    t->rec.have_best = 1;
     return 1;
 }
