@@ -1,8 +1,13 @@
-/* The trial loop (Keras Model.fit on cached features, spec section 8.1):
- *   for epoch: lr = schedule; shuffle; for batch: gather features (a view per image),
- *              head forward (training mode) -> CE + L2 -> backward -> optimizer step;
- *              evaluate validation (inference mode, + L2 as Keras); callbacks; checkpoints. */
-#include "train/trial_internal.h"
+/* One trial end to end (Keras Model.fit on cached features, then the test evaluation):
+ *   prepare: dataset and feature tables (trial_data.c), head (head_trainer.c), fine-tuning
+ *            (finetune.c), schedule, callbacks, record (trial_record.c); resume from the
+ *            checkpoints (trial_checkpoints.c)
+ *   for epoch: lr = schedule; shuffle; train the head on cached features (CPU or GPU) or
+ *              fine-tune on images; evaluate validation (inference mode, + L2 as Keras);
+ *              callbacks; checkpoints
+ *   finish: test metrics with the best weights, confusion.csv, errors.csv.
+ * A Trial is a value of this file: every other file is given the parts it works on. */
+#include "train/trial.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +17,27 @@
 
 #include "core/fsutil.h"
 #include "core/hash.h"
+#include "train/callbacks.h"
+#include "train/finetune.h"
+#include "train/head_trainer.h"
+#include "train/schedule.h"
+#include "train/trial_checkpoints.h"
+#include "train/trial_data.h"
+#include "train/trial_record.h"
+
+typedef struct Trial {
+    const TrialConfig *cfg;
+    const TrialOptions *opt;
+    Backend *be;
+    TrialData data;                 /* trial_data.h: dataset, feature tables, labels, epoch order */
+    HeadTrainer ht;                 /* head_trainer.h: head, optimizer, batch buffers, GPU head */
+    Finetune ft;                    /* finetune.h: the trainable backbone suffix (ft.enabled) */
+    LrSchedule sched;
+    Callbacks cb;
+    TrialRecord rec;                /* trial_record.h: history, counters, best weights */
+    float *weights;                 /* (rec.n_weights) fine-tuning: head then suffix, the callbacks' weights vector */
+    char config_digest[33];         /* of the resolved config (config_emit) */
+} Trial;
 
 static double now_seconds(void) {
     struct timespec t;
@@ -36,10 +62,10 @@ static int config_digest(const TrialConfig *c, char out[33], Err *e) {
     return rc;
 }
 
-static int init_callbacks(Trial *t, Err *e) {
-    char csv[1100];
-    fs_join(csv, sizeof csv, t->opt->out_dir, "train_log.csv");
-    return callbacks_init(&t->cb, &t->cfg->callbacks, t->rec.n_weights, csv, t->rec.hist.n, e);
+/* The parts the checkpoints hold. */
+static TrialState state_of(Trial *t) {
+    return (TrialState){.out_dir = t->opt->out_dir, .config_digest = t->config_digest, .ht = &t->ht, .ft = &t->ft,
+                        .cb = &t->cb, .sched = &t->sched, .rec = &t->rec};
 }
 
 static int setup_model(Trial *t, Err *e) {
@@ -52,7 +78,8 @@ static int setup_model(Trial *t, Err *e) {
         return -1;
     if (t->ft.enabled && !(t->weights = tl_malloc(e, n_weights * sizeof(float), "weights vector"))) return -1;
     /* Resume restores counters over the fresh state. */
-    return trial_state_load(t, init_callbacks, e) < 0 || trial_best_load(t, e) < 0 ? -1 : 0;
+    TrialState st = state_of(t);
+    return trial_state_load(&st, &c->callbacks, e) < 0 || trial_best_load(&st, e) < 0 ? -1 : 0;
 }
 
 /* The head on the GPU for head epochs on cached features (backend cuda). */
@@ -79,6 +106,7 @@ static void log_epoch(const Trial *t, int epoch, const EpochLogs *l) {
 }
 
 static int after_epoch(Trial *t, int epoch, EpochLogs *logs, Err *e) {
+    TrialState st = state_of(t);
     EpochActions act;
     /* Fine-tuning: the callbacks see head and suffix as one weights vector. */
     float *w = t->ft.enabled ? t->weights : t->ht.head.params;
@@ -94,13 +122,13 @@ static int after_epoch(Trial *t, int epoch, EpochLogs *logs, Err *e) {
     if (t->cfg->callbacks.checkpoint_enabled ? act.save_best : improved) {
         weights_get(t, t->rec.best_params);
         t->rec.have_best = 1;
-        if (t->cfg->callbacks.checkpoint_enabled && trial_best_save(t, epoch, value, e)) return -1;
+        if (t->cfg->callbacks.checkpoint_enabled && trial_best_save(&st, t->cfg, &t->data.ds, epoch, value, e)) return -1;
     }
     t->rec.next_epoch = epoch + 1;
     t->rec.finished = act.stop;
     t->rec.diverged = act.diverged;
     log_epoch(t, epoch, logs);
-    return trial_state_save(t, e) || finetune_write_phases(&t->ft, t->rec.hist.n, t->opt->out_dir, e) ? -1 : 0;
+    return trial_state_save(&st, e) || finetune_write_phases(&t->ft, t->rec.hist.n, t->opt->out_dir, e) ? -1 : 0;
 }
 
 static int run_epochs(Trial *t, double t_start, Err *e) {

@@ -1,6 +1,6 @@
 /* What a trial has done so far: one row of logs per finished epoch, the counters a resume
  * restores, and the best weights the report evaluates. last.safetensors saves all of it
- * (trial_state.c); result.csv's numbers come from it. */
+ * (trial_checkpoints.c); result.csv's numbers come from it. */
 #ifndef TL_TRIAL_RECORD_H
 #define TL_TRIAL_RECORD_H
 
