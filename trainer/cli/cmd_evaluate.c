@@ -28,7 +28,7 @@
 #include "train/metrics.h"
 #include "train/trial.h"
 #include "train/trial_data.h"
-#include "train/trial_model.h"
+#include "train/trained_model.h"
 
 typedef struct EvaluateArgs {
     RunOptions trial;
@@ -57,7 +57,7 @@ static int parse(int argc, char **argv, EvaluateArgs *a) {
 
 typedef struct Evaluation {
     const EvaluateArgs *args;
-    TrialModel model;
+    TrainedModel model;
     Dataset ds;
     Backend *be;
     FeatureExtractor fx;
@@ -91,7 +91,7 @@ static int finetuned_features(Evaluation *ev, Err *e) {
     rc = backbone_create(&bb, ev->be, c->model.backbone, &w, c->data.image_size, batch, e) ||
          (suffix_made = resnet_suffix_create(&suffix, ev->be, c->model.backbone, &w, c->model.trainable, c->data.image_size, batch,
                                              c->model.train_bn_affine, e) == 0) == 0 ||
-         trial_model_load_suffix(&ev->model, &suffix, e) || loader_create(&loader, &lc, e) ||
+         trained_model_load_suffix(&ev->model, &suffix, e) || loader_create(&loader, &lc, e) ||
          loader_start(loader, sp->items, NULL, sp->n, batch, 0, e) ? -1 : 0;
     resnet_weights_free(&w);
     LoaderBatch *b;
@@ -110,7 +110,7 @@ static int finetuned_features(Evaluation *ev, Err *e) {
 
 /* The dataset must still have the classes the head was trained on, in the same order. */
 static int check_classes(const Evaluation *ev, Err *e) {
-    const TrialModel *m = &ev->model;
+    const TrainedModel *m = &ev->model;
     if (ev->ds.n_classes != m->n_classes)
         return err_fail(e, "%s has %d classes but %s was trained on %d (the dataset changed since the trial)",
                         m->cfg.data.root, ev->ds.n_classes, m->best_path, m->n_classes);
@@ -307,7 +307,7 @@ static int plot_per_class(const Evaluation *ev, char *png, size_t n, Err *e) {
 /* ---- summary ---- */
 
 static void print_summary(const Evaluation *ev) {
-    const TrialModel *m = &ev->model;
+    const TrainedModel *m = &ev->model;
     printf("%s  split %s: %d images, %d classes, best epoch %d\n", m->run_dir, ev->args->split, ev->split->n, m->n_classes,
            m->epoch);
     printf("  loss      %.9g\n  accuracy  %.9g\n  top5      %.9g\n", ev->scores.loss, ev->scores.accuracy, ev->scores.top5);
@@ -346,7 +346,7 @@ static void evaluation_free(Evaluation *ev) {
     feature_extractor_free(&ev->fx);
     backend_destroy(ev->be);
     dataset_free(&ev->ds);
-    trial_model_free(&ev->model);
+    trained_model_free(&ev->model);
 }
 
 int cmd_evaluate(int argc, char **argv) {
@@ -357,7 +357,7 @@ int cmd_evaluate(int argc, char **argv) {
     memset(&ev, 0, sizeof ev);
     ev.args = &a;
     Err e = {{0}};
-    if (trial_model_load(&ev.model, a.trial.run, 0, &e)) {
+    if (trained_model_load(&ev.model, a.trial.run, 0, &e)) {
         fprintf(stderr, "trainer evaluate: %s\n", e.msg);
         return 2;
     }

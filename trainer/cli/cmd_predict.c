@@ -16,7 +16,7 @@
 #include "cli/run_options.h"
 #include "data/image_batch.h"
 #include "model/resnet.h"
-#include "train/trial_model.h"
+#include "train/trained_model.h"
 
 enum { PREDICT_BATCH = 32 };
 
@@ -51,7 +51,7 @@ static int parse(int argc, char **argv, PredictArgs *a) {
 /* Everything one run needs, allocated once. */
 typedef struct Predictor {
     const PredictArgs *args;
-    TrialModel model;
+    TrainedModel model;
     Backend *be;
     Backbone bb;
     ResnetSuffix suffix;          /* fine-tuned trials: the trained backbone suffix */
@@ -79,7 +79,7 @@ static int open_backbone(Predictor *p, Err *e) {
     p->finetuned = strcmp(c->model.trainable, "head") != 0;
     if (rc == 0 && p->finetuned)
         rc = resnet_suffix_create(&p->suffix, p->be, c->model.backbone, &w, c->model.trainable, c->data.image_size, p->batch,
-                                  c->model.train_bn_affine, e) || trial_model_load_suffix(&p->model, &p->suffix, e) ? -1 : 0;
+                                  c->model.train_bn_affine, e) || trained_model_load_suffix(&p->model, &p->suffix, e) ? -1 : 0;
     resnet_weights_free(&w);
     return rc;
 }
@@ -88,7 +88,7 @@ static int predictor_open(Predictor *p, const PredictArgs *a, Err *e) {
     memset(p, 0, sizeof *p);
     p->args = a;
     p->batch = a->n_images < PREDICT_BATCH ? a->n_images : PREDICT_BATCH;
-    if (trial_model_load(&p->model, a->trial.run, p->batch, e)) return -1;
+    if (trained_model_load(&p->model, a->trial.run, p->batch, e)) return -1;
     const TrialConfig *c = &p->model.cfg;
     p->image_size = c->data.image_size;
     p->interp = strcmp(c->data.interpolation, "bilinear") ? INTERP_NEAREST : INTERP_BILINEAR;
@@ -109,7 +109,7 @@ static void predictor_close(Predictor *p) {
     if (p->finetuned) resnet_suffix_free(&p->suffix);
     if (p->bb.convs) backbone_free(&p->bb);
     backend_destroy(p->be);
-    trial_model_free(&p->model);
+    trained_model_free(&p->model);
     free(p->feats); free(p->probs); free(p->top); free(p->retry); free(p->resized); free(p->good);
     image_free(&p->decoded);
 }
@@ -127,7 +127,7 @@ static void put_csv_field(const char *s) {
 
 /* Top-k lines of one image from its logits (C). */
 static void print_image(Predictor *p, const char *path, const float *logits) {
-    const TrialModel *m = &p->model;
+    const TrainedModel *m = &p->model;
     int C = m->n_classes, k = p->args->top < C ? p->args->top : C;
     softmax_row(logits, C, p->probs);
     top_k_indices(p->probs, C, k, p->top);
@@ -150,7 +150,7 @@ static int classify(Predictor *p, const float *images, int n, const int *idx, Er
     if (p->finetuned ? resnet_suffix_forward_images(&p->suffix, &p->bb, images, n, p->feats, e)
                      : backbone_forward(&p->bb, images, n, p->feats, e))
         return -1;
-    const float *z = trial_model_logits(&p->model, p->feats, n);
+    const float *z = trained_model_logits(&p->model, p->feats, n);
     for (int i = 0; i < n; i++) print_image(p, p->args->images[idx[i]], z + (size_t)i * p->model.n_classes);
     fflush(stdout);
     return 0;

@@ -1,5 +1,5 @@
 /* What a trial's config asks of the model layer, in one place for training (trial.c)
- * and inference (trial_model.c): the head's shape and the optimizer's settings. */
+ * and inference (trained_model.c): the head's shape and the optimizer's settings. */
 #ifndef TL_MODEL_SPEC_H
 #define TL_MODEL_SPEC_H
 
