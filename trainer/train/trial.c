@@ -105,6 +105,19 @@ static void log_epoch(const Trial *t, int epoch, const EpochLogs *l) {
     fflush(f);
 }
 
+/* The report's best epoch and weights. ModelCheckpoint(save_best_only) writes them after
+ * any EarlyStopping restore; with the checkpoint off they are still kept in memory. */
+static int keep_best(Trial *t, const TrialState *st, int epoch, const EpochLogs *logs, int save_best, Err *e) {
+    const CallbacksConfig *cb = &t->cfg->callbacks;
+    double value;
+    int improved = trial_record_improved(&t->rec, cb, logs, &value);
+    if (improved) { t->rec.best_epoch = epoch; t->rec.best_monitor = value; }
+    if (!(cb->checkpoint_enabled ? save_best : improved)) return 0;
+    weights_get(t, t->rec.best_params);
+    t->rec.have_best = 1;
+    return cb->checkpoint_enabled ? trial_best_save(st, t->cfg, &t->data.ds, epoch, value, e) : 0;
+}
+
 static int after_epoch(Trial *t, int epoch, EpochLogs *logs, Err *e) {
     TrialState st = state_of(t);
     EpochActions act;
@@ -114,16 +127,7 @@ static int after_epoch(Trial *t, int epoch, EpochLogs *logs, Err *e) {
     if (callbacks_epoch_end(&t->cb, &t->sched, epoch, logs, w, &act, e)) return -1;
     if (t->ft.enabled && act.restored) weights_set(t, w);
     trial_record_push(&t->rec, logs);
-    double value;
-    int improved = trial_record_improved(&t->rec, &t->cfg->callbacks, logs, &value);
-    if (improved) { t->rec.best_epoch = epoch; t->rec.best_monitor = value; }
-    /* ModelCheckpoint(save_best_only) writes after any EarlyStopping restore; with the
-     * checkpoint off, the report's best weights are still kept in memory. */
-    if (t->cfg->callbacks.checkpoint_enabled ? act.save_best : improved) {
-        weights_get(t, t->rec.best_params);
-        t->rec.have_best = 1;
-        if (t->cfg->callbacks.checkpoint_enabled && trial_best_save(&st, t->cfg, &t->data.ds, epoch, value, e)) return -1;
-    }
+    if (keep_best(t, &st, epoch, logs, act.save_best, e)) return -1;
     t->rec.next_epoch = epoch + 1;
     t->rec.finished = act.stop;
     t->rec.diverged = act.diverged;
@@ -131,33 +135,49 @@ static int after_epoch(Trial *t, int epoch, EpochLogs *logs, Err *e) {
     return trial_state_save(&st, e) || finetune_write_phases(&t->ft, t->rec.hist.n, t->opt->out_dir, e) ? -1 : 0;
 }
 
-static int run_epochs(Trial *t, double t_start, Err *e) {
+/* The epoch's rate (the schedule) and training order. */
+static Epoch begin_epoch(Trial *t, int epoch) {
     const TrialConfig *c = t->cfg;
-    for (int epoch = t->rec.next_epoch; epoch < c->train.epochs && !t->rec.finished; epoch++) {
+    int n = t->data.ds.train.n, B = c->train.batch_size;
+    Epoch ep = {.index = epoch, .epochs = c->train.epochs, .steps = (n + B - 1) / B, .lr = schedule_epoch_begin(&t->sched, epoch),
+                .order = t->data.order, .progress = t->opt->progress};
+    epoch_order(t->data.order, n, c->train.seed, epoch);
+    return ep;
+}
+
+static void validate(Trial *t, EpochLogs *logs) {
+    HeadScores v;
+    head_evaluate(&t->ht.head, t->cfg, t->data.val_x, t->data.val_y, t->data.ds.validation.n, &v, NULL);
+    logs->val_loss = (float)v.loss;
+    logs->val_accuracy = (float)v.accuracy;
+}
+
+/* The epoch's training, fine-tuning or the head alone (on the GPU with backend cuda), then
+ * the validation. Returns 0, 1 when a stop was requested mid-epoch, -1 on error. */
+static int train_epoch(Trial *t, const Epoch *ep, EpochLogs *logs, Err *e) {
+    int on_gpu = 0;                 /* the GPU head also ran the validation */
+    if (finetune_epoch(&t->ft, ep->index)) {
+        int rc = finetune_train_epoch(&t->ft, &t->ht, ep, &t->cb, logs, e);
+        if (rc) return rc;
+        if (finetune_features(&t->ft, &t->data.ds.validation, t->data.val_x, e)) return -1;
+    } else {
+        if (t->data.te.n_train_views == 0 && trial_data_recompute_train(&t->data, ep->index, e)) return -1;
+        on_gpu = gpu_head_wanted(t);
+        if (on_gpu && head_trainer_gpu_epoch(&t->ht, t->be, &t->data, ep, &t->cb, t->opt->log, logs, e)) return -1;
+        if (!on_gpu) head_trainer_epoch(&t->ht, &t->data, ep, &t->cb, logs);
+    }
+    if (!on_gpu) validate(t, logs);
+    logs->has_val = 1;
+    return 0;
+}
+
+static int run_epochs(Trial *t, double t_start, Err *e) {
+    for (int epoch = t->rec.next_epoch; epoch < t->cfg->train.epochs && !t->rec.finished; epoch++) {
         double t0 = now_seconds();
-        Epoch ep = {.index = epoch, .epochs = c->train.epochs, .lr = schedule_epoch_begin(&t->sched, epoch),
-                    .steps = (t->data.ds.train.n + c->train.batch_size - 1) / c->train.batch_size, .order = t->data.order,
-                    .progress = t->opt->progress};
-        epoch_order(t->data.order, t->data.ds.train.n, c->train.seed, epoch);
+        Epoch ep = begin_epoch(t, epoch);
         EpochLogs logs = {0};
-        int on_gpu = 0;                 /* the GPU head also ran the validation */
-        if (finetune_epoch(&t->ft, epoch)) {
-            int rc = finetune_train_epoch(&t->ft, &t->ht, &ep, &t->cb, &logs, e);
-            if (rc) return rc;
-            if (finetune_features(&t->ft, &t->data.ds.validation, t->data.val_x, e)) return -1;
-        } else {
-            if (t->data.te.n_train_views == 0 && trial_data_recompute_train(&t->data, epoch, e)) return -1;
-            on_gpu = gpu_head_wanted(t);
-            if (on_gpu && head_trainer_gpu_epoch(&t->ht, t->be, &t->data, &ep, &t->cb, t->opt->log, &logs, e)) return -1;
-            if (!on_gpu) head_trainer_epoch(&t->ht, &t->data, &ep, &t->cb, &logs);
-        }
-        if (!on_gpu) {
-            HeadScores v;
-            head_evaluate(&t->ht.head, c, t->data.val_x, t->data.val_y, t->data.ds.validation.n, &v, NULL);
-            logs.val_loss = (float)v.loss;
-            logs.val_accuracy = (float)v.accuracy;
-        }
-        logs.has_val = 1;
+        int rc = train_epoch(t, &ep, &logs, e);
+        if (rc) return rc;
         logs.seconds = now_seconds() - t0;
         t->rec.elapsed += now_seconds() - t_start;
         t_start = now_seconds();
@@ -168,30 +188,38 @@ static int run_epochs(Trial *t, double t_start, Err *e) {
     return 0;
 }
 
-/* Test metrics with the best weights, confusion.csv and errors.csv. */
+/* Test metrics with the best weights and the confusion: on test when there is one, else
+ * on validation (the test columns then stay NaN). */
+static int test_scores(Trial *t, TrialResult *res, Confusion *cm, Err *e) {
+    const TrialData *d = &t->data;
+    int test = d->ds.test.n > 0;
+    const DatasetSplit *split = test ? &d->ds.test : &d->ds.validation;
+    float *x = test ? d->test_x : d->val_x;
+    /* After fine-tuning the cached features are stale: recompute them with the best weights. */
+    if (finetune_epoch(&t->ft, t->rec.hist.n - 1) && finetune_features(&t->ft, split, x, e)) return -1;
+    HeadScores sc;
+    head_evaluate(&t->ht.head, t->cfg, x, test ? d->test_y : d->val_y, split->n, &sc, cm);
+    res->test_loss = test ? sc.loss : NAN;
+    res->test_accuracy = test ? sc.accuracy : NAN;
+    res->test_top5 = test ? sc.top5 : NAN;
+    return 0;
+}
+
+static int write_confusion_files(const Trial *t, const Confusion *cm, Err *e) {
+    const char *const *names = (const char *const *)t->data.ds.class_names;
+    char p1[1100], p2[1100];
+    return write_confusion_csv(fs_join(p1, sizeof p1, t->opt->out_dir, "confusion.csv"), cm, names, e) ||
+           write_errors_csv(fs_join(p2, sizeof p2, t->opt->out_dir, "errors.csv"), cm, names, 20, e) ? -1 : 0;
+}
+
+/* result.csv's row, confusion.csv and errors.csv. */
 static int finish(Trial *t, TrialResult *res, Err *e) {
     if (t->rec.have_best) weights_set(t, t->rec.best_params);
     res->status = t->rec.diverged || t->cb.diverged ? TRIAL_DIVERGED : TRIAL_DONE;
     trial_record_result(&t->rec, res);
-    /* Confusion on test when there is one, else on validation. */
-    float *x = t->data.ds.test.n ? t->data.test_x : t->data.val_x;
-    const int *y = t->data.ds.test.n ? t->data.test_y : t->data.val_y;
-    int n = t->data.ds.test.n ? t->data.ds.test.n : t->data.ds.validation.n;
-    /* After fine-tuning the cached features are stale: recompute them with the best weights. */
-    if (finetune_epoch(&t->ft, t->rec.hist.n - 1) && finetune_features(&t->ft, t->data.ds.test.n ? &t->data.ds.test : &t->data.ds.validation, x, e))
-        return -1;
     Confusion cm;
     if (confusion_create(&cm, t->data.ds.n_classes, e)) return -1;
-    HeadScores sc;
-    head_evaluate(&t->ht.head, t->cfg, x, y, n, &sc, &cm);
-    res->test_loss = t->data.ds.test.n ? sc.loss : NAN;
-    res->test_accuracy = t->data.ds.test.n ? sc.accuracy : NAN;
-    res->test_top5 = t->data.ds.test.n ? sc.top5 : NAN;
-    char p1[1100], p2[1100];
-    int rc = write_confusion_csv(fs_join(p1, sizeof p1, t->opt->out_dir, "confusion.csv"), &cm,
-                                 (const char *const *)t->data.ds.class_names, e) ||
-             write_errors_csv(fs_join(p2, sizeof p2, t->opt->out_dir, "errors.csv"), &cm,
-                              (const char *const *)t->data.ds.class_names, 20, e) ? -1 : 0;
+    int rc = test_scores(t, res, &cm, e) || write_confusion_files(t, &cm, e) ? -1 : 0;
     confusion_free(&cm);
     return rc;
 }
