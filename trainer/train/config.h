@@ -1,4 +1,4 @@
-/* A trial's configuration: the YAML keys of design.md, resolved and validated.
+/* A trial's configuration: the YAML keys README.md lists, resolved and validated.
  * `trainer train FILE` reads one; a sweep's `base:` holds one; config.yaml in a trial
  * folder is config_emit() of the resolved value. A trial is a value: no globals. */
 #ifndef TL_CONFIG_H
@@ -102,7 +102,7 @@ typedef struct TrialConfig {
     FinetuneConfig finetune;
 } TrialConfig;
 
-/* Defaults = the Keras recipe of design.md. */
+/* Defaults = the Keras recipe (README.md's trial config). */
 void config_defaults(TrialConfig *c);
 /* Reads a mapping (a file's root, or a sweep's base) over the defaults (it calls
  * config_defaults first; c holds no allocation afterwards when it fails). Unknown keys,

@@ -25,7 +25,7 @@ typedef struct TrialOptions {
 
 typedef enum TrialStatus { TRIAL_DONE, TRIAL_DIVERGED, TRIAL_FAILED, TRIAL_INTERRUPTED } TrialStatus;
 
-/* result.csv (design.md columns, plus message). Epoch numbers are 0-based, as train_log.csv. */
+/* result.csv's row (columns: train/result_columns.h). Epoch numbers are 0-based, as train_log.csv. */
 typedef struct TrialResult {
     char trial[256];
     TrialStatus status;
