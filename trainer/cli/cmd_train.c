@@ -92,31 +92,35 @@ static int write_resolved_config(const TrialConfig *cfg, const TrainArgs *a, Err
     return config_write_file(cfg, path, e);
 }
 
+/* With the config loaded: DIR/config.yaml, the already-finished check, the log, the run. */
+static int train_loaded(const TrialConfig *cfg, const TrainArgs *a) {
+    Err e = {{0}};
+    char path[1100];
+    if (fs_mkdir_p(a->out, &e) || write_resolved_config(cfg, a, &e)) {
+        fprintf(stderr, "trainer train: %s\n", e.msg);
+        return 1;
+    }
+    if (finished_before(a->out)) {
+        printf("%s: already finished (result.csv exists); delete it to rerun\n", a->out);
+        return 0;
+    }
+    FILE *log = stdout;
+    if (a->quiet && !(log = fopen(fs_join(path, sizeof path, a->out, "trainer.log"), "a"))) {
+        fprintf(stderr, "trainer train: %s: cannot open\n", path);
+        return 1;
+    }
+    int rc = run_and_record(cfg, a, log, stop_signal_install());
+    if (log != stdout) fclose(log);
+    return rc;
+}
+
 int cmd_train(int argc, char **argv) {
     TrainArgs a;
     if (parse_train_args(argc, argv, &a)) return 2;
     TrialConfig cfg;
     Err e = {{0}};
     if (config_load_file(&cfg, a.config, &e)) { fprintf(stderr, "trainer train: %s\n", e.msg); return 2; }
-    char path[1100];
-    if (fs_mkdir_p(a.out, &e) || write_resolved_config(&cfg, &a, &e)) {
-        fprintf(stderr, "trainer train: %s\n", e.msg);
-        config_free(&cfg);
-        return 1;
-    }
-    if (finished_before(a.out)) {
-        printf("%s: already finished (result.csv exists); delete it to rerun\n", a.out);
-        config_free(&cfg);
-        return 0;
-    }
-    FILE *log = stdout;
-    if (a.quiet && !(log = fopen(fs_join(path, sizeof path, a.out, "trainer.log"), "a"))) {
-        fprintf(stderr, "trainer train: %s: cannot open\n", path);
-        config_free(&cfg);
-        return 1;
-    }
-    int rc = run_and_record(&cfg, &a, log, stop_signal_install());
-    if (log != stdout) fclose(log);
+    int rc = train_loaded(&cfg, &a);
     config_free(&cfg);
     return rc;
 }
