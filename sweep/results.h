@@ -5,10 +5,7 @@
 
 #include "core/error.h"
 #include "csv.h"
-
-/* result.csv columns, in order (README.md, "What a trial writes"). summary.csv repeats them after the axes. */
-extern const char *const RESULT_COLUMNS[];
-enum { N_RESULT_COLUMNS = 17 };
+#include "train/result_columns.h"   /* RESULT_COLUMNS: summary.csv repeats them after the axes */
 
 typedef enum TrialStatus {
     STATUS_PENDING = 0,     /* never started (no folder state) */

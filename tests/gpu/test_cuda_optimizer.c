@@ -131,7 +131,7 @@ static void run_free(Run *r) {
     free(r->features);
 }
 
-/* One training step on (images, d_features) with learning rate lr, as trial_finetune.c runs it. */
+/* One training step on (images, d_features) with learning rate lr, as train/finetune.c runs it. */
 static int run_step(Run *r, Backbone *bb, const float *images, const float *dfeat, float lr, Err *e) {
     if (resnet_suffix_forward_images(&r->s, bb, images, SFX_BATCH, r->features, e) ||
         resnet_suffix_backward(&r->s, dfeat, SFX_BATCH, NULL, e))

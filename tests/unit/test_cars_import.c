@@ -18,6 +18,7 @@
 #include "data/image.h"
 #include "data/image_jpeg_write.h"
 #include "test_util.h"
+#include "train/config.h"
 
 enum { N_CLASSES = 4, N_TEST_PER_CLASS = 3, IMG_W = 32, IMG_H = 16 };
 static const char *const CLASS_NAMES[N_CLASSES] = {

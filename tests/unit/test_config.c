@@ -40,7 +40,7 @@ static void test_defaults(void) {
           !strcmp(c.model.precision, "tf32"), "model defaults");
     CHECK(c.model.head.batchnorm == 1 && c.model.head.hidden == 512 && c.model.head.dropout == 0.6 && c.model.head.l2 == 5e-4, "head");
     TrainConfig *t = &c.train;
-    CHECK(t->epochs == 100 && t->batch_size == 32 && !strcmp(t->optimizer, "adam") && t->lr == 1e-3 && t->beta_1 == 0.9 &&
+    CHECK(t->epochs == 100 && t->batch_size == 32 && t->optimizer == OPT_ADAM && t->lr == 1e-3 && t->beta_1 == 0.9 &&
           t->beta_2 == 0.999 && t->epsilon == 1e-7 && t->momentum == 0.9 && !t->nesterov && t->label_smoothing == 0.1 &&
           t->seed == 42 && !strcmp(t->device, "auto") && t->threads == 0 && t->backbone_lr == 0, "train defaults");
     AugmentConfig *a = &c.augment;

@@ -11,7 +11,7 @@
 #include "cli/commands.h"
 #include "cli/stop_signal.h"
 #include "train/feature_cache.h"
-#include "train/trial.h"
+#include "train/trial_data.h"
 
 static int fill(const TrialConfig *cfg, const char *out, int shard, int shards, int threads, int gpu, volatile sig_atomic_t *stop,
                 Err *e) {

@@ -6,12 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/stop_signal.h"
 #include "core/fsutil.h"
+#include "train/result_columns.h"
 #include "train/trial.h"
 
 typedef struct TrainArgs {
@@ -39,12 +41,9 @@ static int parse_train_args(int argc, char **argv, TrainArgs *a) {
 
 /* A trial that ended (done or diverged) is not rerun; a failed one is retried. */
 static int finished_before(const char *out) {
-    char path[1100], line[4096] = "";
-    FILE *f = fopen(fs_join(path, sizeof path, out, "result.csv"), "r");
-    if (!f) return 0;
-    int ended = fgets(line, sizeof line, f) && fgets(line, sizeof line, f) && (strstr(line, ",done,") || strstr(line, ",diverged,"));
-    fclose(f);
-    return ended;
+    char path[1100], status[64];
+    if (result_csv_status(fs_join(path, sizeof path, out, "result.csv"), status, sizeof status)) return 0;
+    return !strcmp(status, trial_status_name(TRIAL_DONE)) || !strcmp(status, trial_status_name(TRIAL_DIVERGED));
 }
 
 static int exit_code(const TrialResult *r) {
@@ -83,31 +82,45 @@ static int run_and_record(const TrialConfig *cfg, const TrainArgs *a, FILE *log,
     return exit_code(&res);
 }
 
+/* DIR/config.yaml: the resolved config, unless the trial runs from that very file (a sweep
+ * wrote it resolved; rewriting it would give the same bytes). */
+static int write_resolved_config(const TrialConfig *cfg, const TrainArgs *a, Err *e) {
+    char path[1100];
+    struct stat out, in;
+    fs_join(path, sizeof path, a->out, "config.yaml");
+    if (stat(path, &out) == 0 && stat(a->config, &in) == 0 && out.st_dev == in.st_dev && out.st_ino == in.st_ino) return 0;
+    return config_write_file(cfg, path, e);
+}
+
+/* With the config loaded: DIR/config.yaml, the already-finished check, the log, the run. */
+static int train_loaded(const TrialConfig *cfg, const TrainArgs *a) {
+    Err e = {{0}};
+    char path[1100];
+    if (fs_mkdir_p(a->out, &e) || write_resolved_config(cfg, a, &e)) {
+        fprintf(stderr, "trainer train: %s\n", e.msg);
+        return 1;
+    }
+    if (finished_before(a->out)) {
+        printf("%s: already finished (result.csv exists); delete it to rerun\n", a->out);
+        return 0;
+    }
+    FILE *log = stdout;
+    if (a->quiet && !(log = fopen(fs_join(path, sizeof path, a->out, "trainer.log"), "a"))) {
+        fprintf(stderr, "trainer train: %s: cannot open\n", path);
+        return 1;
+    }
+    int rc = run_and_record(cfg, a, log, stop_signal_install());
+    if (log != stdout) fclose(log);
+    return rc;
+}
+
 int cmd_train(int argc, char **argv) {
     TrainArgs a;
     if (parse_train_args(argc, argv, &a)) return 2;
     TrialConfig cfg;
     Err e = {{0}};
     if (config_load_file(&cfg, a.config, &e)) { fprintf(stderr, "trainer train: %s\n", e.msg); return 2; }
-    char path[1100];
-    if (fs_mkdir_p(a.out, &e) || config_write_file(&cfg, fs_join(path, sizeof path, a.out, "config.yaml"), &e)) {
-        fprintf(stderr, "trainer train: %s\n", e.msg);
-        config_free(&cfg);
-        return 1;
-    }
-    if (finished_before(a.out)) {
-        printf("%s: already finished (result.csv exists); delete it to rerun\n", a.out);
-        config_free(&cfg);
-        return 0;
-    }
-    FILE *log = stdout;
-    if (a.quiet && !(log = fopen(fs_join(path, sizeof path, a.out, "trainer.log"), "a"))) {
-        fprintf(stderr, "trainer train: %s: cannot open\n", path);
-        config_free(&cfg);
-        return 1;
-    }
-    int rc = run_and_record(&cfg, &a, log, stop_signal_install());
-    if (log != stdout) fclose(log);
+    int rc = train_loaded(&cfg, &a);
     config_free(&cfg);
     return rc;
 }

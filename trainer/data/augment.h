@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
-#include "train/config.h"
+#include "data/data_config.h"
 
 /* One drawn transform (Keras get_random_transform's dict). Units as Keras: degrees and
  * pixels. With K>=2.9 axes, tx (height_shift x rows) moves columns, ty (width_shift x cols)

@@ -8,7 +8,7 @@
 #define TL_DATASET_H
 
 #include "core/error.h"
-#include "train/config.h"
+#include "data/data_config.h"
 
 typedef struct DatasetItem {
     char *path;                 /* root/split/class/.../file, owned */

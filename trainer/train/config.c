@@ -11,7 +11,9 @@
 
 #include "core/fsutil.h"
 
-typedef enum KeyType { K_INT, K_LONG, K_REAL, K_BOOL, K_ENUM, K_STRING, K_CLASSES } KeyType;
+/* K_ENUM keeps the chosen name as text; K_CHOICE keeps its index in `choices` (an int
+ * field holding a C enum whose values follow the same order). */
+typedef enum KeyType { K_INT, K_LONG, K_REAL, K_BOOL, K_ENUM, K_CHOICE, K_STRING, K_CLASSES } KeyType;
 
 typedef struct KeySpec {
     const char *path;           /* dotted YAML path */
@@ -19,7 +21,7 @@ typedef struct KeySpec {
     size_t offset, size;        /* the field inside TrialConfig */
     double lo, hi;              /* numeric range; -INFINITY / INFINITY = unbounded */
     int lo_open, hi_open;       /* 1: the bound itself is excluded */
-    const char *choices;        /* K_ENUM: "adam|sgd" */
+    const char *choices;        /* K_ENUM, K_CHOICE: "adam|sgd" */
 } KeySpec;
 
 #define OFF(f) offsetof(TrialConfig, f)
@@ -29,6 +31,7 @@ typedef struct KeySpec {
 #define KREAL(p, f, lopen, l, h, hopen) {p, K_REAL, OFF(f), SZ(f), l, h, lopen, hopen, NULL}
 #define KBOOL(p, f) {p, K_BOOL, OFF(f), SZ(f), 0, 0, 0, 0, NULL}
 #define KENUM(p, f, c) {p, K_ENUM, OFF(f), SZ(f), 0, 0, 0, 0, c}
+#define KCHOICE(p, f, c) {p, K_CHOICE, OFF(f), SZ(f), 0, 0, 0, 0, c}
 #define KSTR(p, f) {p, K_STRING, OFF(f), SZ(f), 0, 0, 0, 0, NULL}
 #define INF INFINITY
 #define MONITORS "val_loss|val_accuracy|loss|accuracy"
@@ -52,7 +55,7 @@ static const KeySpec KEYS[] = {
     KREAL("model.head.l2", model.head.l2, 0, 0, INF, 0),
     KINT("train.epochs", train.epochs, 1, INF),
     KINT("train.batch_size", train.batch_size, 1, 4096),
-    KENUM("train.optimizer", train.optimizer, "adam|sgd"),
+    KCHOICE("train.optimizer", train.optimizer, "adam|sgd"),
     KREAL("train.lr", train.lr, 1, 0, INF, 0),
     KREAL("train.backbone_lr", train.backbone_lr, 0, 0, INF, 0),
     KREAL("train.momentum", train.momentum, 0, 0, 1, 1),
@@ -103,6 +106,8 @@ static const KeySpec KEYS[] = {
     KINT("finetune.after_epochs", finetune.after_epochs, 0, INF),
 };
 enum { N_KEYS = sizeof KEYS / sizeof KEYS[0] };
+_Static_assert(OPT_ADAM == 0 && OPT_SGD == 1 && sizeof(OptimizerKind) == sizeof(int),
+               "train.optimizer: the choices \"adam|sgd\" are OptimizerKind's values in order");
 
 /* Mappings of the config; the two callback switches may also be a plain boolean. */
 static const char *const SECTIONS[] = {"data", "model", "model.head", "train", "augment", "schedule",
@@ -135,7 +140,7 @@ void config_defaults(TrialConfig *c) {
     TrainConfig *t = &c->train;
     t->epochs = 100;
     t->batch_size = 32;
-    SET_STR(t->optimizer, "adam");
+    t->optimizer = OPT_ADAM;
     t->lr = 1e-3;
     t->momentum = 0.9;
     t->beta_1 = 0.9, t->beta_2 = 0.999, t->epsilon = 1e-7;
@@ -209,15 +214,28 @@ static int in_range(const KeySpec *k, double v) {
     return 1;
 }
 
-static int choice_ok(const char *choices, const char *s) {
+/* Index of s in "a|b|c", -1 when it is none of them. */
+static int choice_index(const char *choices, const char *s) {
     size_t len = strlen(s);
-    for (const char *p = choices; *p;) {
+    int i = 0;
+    for (const char *p = choices; *p; i++) {
         const char *bar = strchr(p, '|');
         size_t n = bar ? (size_t)(bar - p) : strlen(p);
-        if (n == len && !strncmp(p, s, n)) return 1;
+        if (n == len && !strncmp(p, s, n)) return i;
         p += n + (bar != NULL);
     }
-    return 0;
+    return -1;
+}
+
+/* Name number i of "a|b|c" into buf ("" when out of range). */
+static const char *choice_name(const char *choices, int i, char *buf, size_t n) {
+    const char *p = choices;
+    while (i-- > 0 && p) {
+        p = strchr(p, '|');
+        if (p) p++;
+    }
+    snprintf(buf, n, "%.*s", p ? (int)strcspn(p, "|") : 0, p ? p : "");
+    return buf;
 }
 
 static int read_classes(TrialConfig *c, const KeySpec *k, const YamlNode *n, const char *file, Err *e) {
@@ -259,8 +277,10 @@ static int read_number(void *field, const KeySpec *k, const YamlNode *n, const c
 static int read_text(char *field, const KeySpec *k, const YamlNode *n, const char *file, Err *e) {
     const char *s;
     if (yaml_as_string(n, k->path, &s, e)) return -1;
-    if (k->type == K_ENUM && !choice_ok(k->choices, s))
+    int choice = k->choices ? choice_index(k->choices, s) : 0;
+    if (choice < 0)
         return err_fail(e, "%s:%d: key '%s' must be one of %s, got '%s'", node_file(n, file), n->line, k->path, k->choices, s);
+    if (k->type == K_CHOICE) { *(int *)field = choice; return 0; }
     if (strlen(s) >= k->size)
         return err_fail(e, "%s:%d: key '%s' must be shorter than %zu characters", node_file(n, file), n->line, k->path, k->size);
     set_str(field, k->size, s);
@@ -272,7 +292,7 @@ static int read_key(TrialConfig *c, const KeySpec *k, const YamlNode *n, const c
     switch (k->type) {
     case K_INT: case K_LONG: case K_REAL: return read_number(field, k, n, file, e);
     case K_BOOL: return yaml_as_bool(n, k->path, (int *)field, e);
-    case K_ENUM: case K_STRING: return read_text(field, k, n, file, e);
+    case K_ENUM: case K_CHOICE: case K_STRING: return read_text(field, k, n, file, e);
     case K_CLASSES: return read_classes(c, k, n, file, e);
     }
     return -1;
@@ -370,6 +390,10 @@ static YamlNode *key_node(const TrialConfig *c, const KeySpec *k) {
     case K_REAL: return yaml_new_double(*(const double *)field);
     case K_BOOL: return yaml_new_bool(*(const int *)field);
     case K_ENUM: case K_STRING: return yaml_new_string(field);
+    case K_CHOICE: {
+        char name[32];
+        return yaml_new_string(choice_name(k->choices, *(const int *)field, name, sizeof name));
+    }
     case K_CLASSES: break;
     }
     YamlNode *seq = yaml_new_seq();
@@ -418,6 +442,7 @@ int config_value_text(const TrialConfig *c, const char *path, char *buf, size_t 
     case K_REAL: yaml_format_double(buf, n, *(const double *)field); break;
     case K_BOOL: snprintf(buf, n, "%s", *(const int *)field ? "true" : "false"); break;
     case K_ENUM: case K_STRING: snprintf(buf, n, "%s", field); break;
+    case K_CHOICE: choice_name(k->choices, *(const int *)field, buf, n); break;
     case K_CLASSES:
         buf[0] = 0;
         for (int i = 0; i < c->data.n_classes_listed; i++) {

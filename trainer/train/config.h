@@ -1,4 +1,4 @@
-/* A trial's configuration: the YAML keys of README.md's "Trial configuration", resolved and validated.
+/* A trial's configuration: the YAML keys README.md lists, resolved and validated.
  * `trainer train FILE` reads one; a sweep's `base:` holds one; config.yaml in a trial
  * folder is config_emit() of the resolved value. A trial is a value: no globals. */
 #ifndef TL_CONFIG_H
@@ -8,18 +8,10 @@
 
 #include "core/error.h"
 #include "core/yaml_tree.h"
+#include "data/data_config.h"
+#include "train/optimizer.h"
 
-enum { CONFIG_PATH_MAX = 1024, CONFIG_NAME_MAX = 64 };
-
-typedef struct DataConfig {
-    char root[CONFIG_PATH_MAX];      /* holds train/, validation/ (optional), test/ */
-    int image_size;                  /* square side in pixels, 32..1024 */
-    char interpolation[16];          /* "nearest" | "bilinear" */
-    double validation_split;         /* [0, 0.9]: used only when root/validation is absent */
-    double train_fraction;           /* (0, 1] */
-    char **classes;                  /* optional explicit class order (NULL = sorted folders) */
-    int n_classes_listed;
-} DataConfig;
+enum { CONFIG_NAME_MAX = 64 };
 
 typedef struct HeadConfig {
     int batchnorm;                   /* bool */
@@ -40,7 +32,7 @@ typedef struct ModelConfig {
 typedef struct TrainConfig {
     int epochs;                      /* >= 1 */
     int batch_size;                  /* >= 1 */
-    char optimizer[8];               /* "adam" | "sgd" */
+    OptimizerKind optimizer;         /* YAML "adam" | "sgd" */
     double lr;                       /* > 0 */
     double backbone_lr;              /* fine-tuning; 0 = same as lr */
     double momentum;                 /* sgd, [0, 1) */
@@ -51,18 +43,6 @@ typedef struct TrainConfig {
     char device[8];                  /* "auto" | "cpu" | "cuda" */
     int threads;                     /* 0 = all cores */
 } TrainConfig;
-
-typedef struct AugmentConfig {
-    double strength;                 /* >= 0: scales every range below; 0 = off */
-    int horizontal_flip;
-    double rotation;                 /* degrees */
-    double width_shift, height_shift;/* fractions of width/height */
-    double zoom;                     /* zoom range 1-z .. 1+z */
-    double shear;                    /* degrees (as Keras) */
-    double brightness;               /* range 1-b .. 1+b; 0 = off */
-    double channel_shift;            /* pixel units 0..255 */
-    char fill[16];                   /* "reflect" | "nearest" | "constant" | "wrap" */
-} AugmentConfig;
 
 typedef struct ScheduleConfig {
     char name[16];                   /* constant | step | exponential | cosine | plateau */
@@ -122,7 +102,7 @@ typedef struct TrialConfig {
     FinetuneConfig finetune;
 } TrialConfig;
 
-/* Defaults = the Keras recipe (the values README.md's trial configuration shows). */
+/* Defaults = the Keras recipe (README.md's trial config). */
 void config_defaults(TrialConfig *c);
 /* Reads a mapping (a file's root, or a sweep's base) over the defaults (it calls
  * config_defaults first; c holds no allocation afterwards when it fails). Unknown keys,

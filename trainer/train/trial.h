@@ -25,7 +25,7 @@ typedef struct TrialOptions {
 
 typedef enum TrialStatus { TRIAL_DONE, TRIAL_DIVERGED, TRIAL_FAILED, TRIAL_INTERRUPTED } TrialStatus;
 
-/* result.csv (the columns README.md lists). Epoch numbers are 0-based, as train_log.csv. */
+/* result.csv's row (columns: train/result_columns.h). Epoch numbers are 0-based, as train_log.csv. */
 typedef struct TrialResult {
     char trial[256];
     TrialStatus status;
@@ -44,7 +44,5 @@ int trial_run(const TrialConfig *cfg, const TrialOptions *opt, TrialResult *res,
 int trial_result_write(const char *path, const TrialResult *r, Err *e);
 /* Name of a trial from its out dir (the last path component). */
 void trial_name_from_dir(const char *dir, char *out, size_t n);
-/* Resolves feature_cache.dir: absolute as is, relative against the parent of out_dir. */
-void trial_cache_dir(const TrialConfig *cfg, const char *out_dir, char *out, size_t n);
 
 #endif

@@ -1,16 +1,16 @@
-#include "train/trial_model.h"
+#include "train/trained_model.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/fsutil.h"
-#include "model/resnet.h"
 #include "train/checkpoint.h"
+#include "train/model_spec.h"
 
 static const char *HEAD_FORMAT = "resnet-sweep head v1";
 
-static int find_files(TrialModel *m, const char *run_dir, Err *e) {
+static int find_files(TrainedModel *m, const char *run_dir, Err *e) {
     snprintf(m->run_dir, sizeof m->run_dir, "%s", run_dir);
     if (!fs_exists(run_dir)) return err_fail(e, "%s: no such run folder", run_dir);
     if (!fs_is_dir(run_dir)) return err_fail(e, "%s: not a folder (give a trial's --out folder)", run_dir);
@@ -24,7 +24,7 @@ static int find_files(TrialModel *m, const char *run_dir, Err *e) {
 }
 
 /* "a\nb\nc" -> class_names {a, b, c}, in place in a copy. */
-static int parse_classes(TrialModel *m, const char *text, Err *e) {
+static int parse_classes(TrainedModel *m, const char *text, Err *e) {
     if (!text || !text[0]) return err_fail(e, "%s: no class names (metadata \"classes\")", m->best_path);
     size_t len = strlen(text);
     m->classes_text = tl_malloc(e, len + 1, "class names");
@@ -46,10 +46,8 @@ static int parse_classes(TrialModel *m, const char *text, Err *e) {
     return 0;
 }
 
-static int create_head(TrialModel *m, int max_batch, Err *e) {
-    const HeadConfig *hc = &m->cfg.model.head;
-    HeadSpec hs = {.in_dim = RESNET_FEATURES, .hidden = hc->hidden, .classes = m->n_classes, .batchnorm = hc->batchnorm,
-                   .dropout = hc->dropout, .max_batch = max_batch, .seed = (uint64_t)m->cfg.train.seed};
+static int create_head(TrainedModel *m, int max_batch, Err *e) {
+    HeadSpec hs = model_head_spec(&m->cfg, m->n_classes, max_batch);
     if (head_create(&m->head, &hs, e)) return err_context(e, "%s", m->config_path);
     return 0;
 }
@@ -61,7 +59,7 @@ static void shape_text(char *buf, size_t n, int ndim, const int64_t *shape) {
 }
 
 /* Every head view is in the file with its shape; nothing else is. */
-static int check_tensors(const TrialModel *m, const CkptReader *r, Err *e) {
+static int check_tensors(const TrainedModel *m, const CkptReader *r, Err *e) {
     const Head *h = &m->head;
     for (int i = 0; i < h->n_views; i++) {
         const ParamView *v = &h->views[i];
@@ -78,7 +76,7 @@ static int check_tensors(const TrialModel *m, const CkptReader *r, Err *e) {
                             ckpt_dtype_name(t->dtype), got_s, m->n_classes, want_s);
     }
     /* A fine-tuned trial's backbone tensors ("conv5_block1_1_conv/kernel") are checked
-     * when the suffix loads them (trial_model_load_suffix). */
+     * when the suffix loads them (trained_model_load_suffix). */
     int finetuned = strcmp(m->cfg.model.trainable, "head") != 0;
     for (size_t i = 0; i < r->n_tensors; i++)
         if (!head_view(h, r->tensors[i].name) && !(finetuned && strchr(r->tensors[i].name, '/')))
@@ -86,7 +84,7 @@ static int check_tensors(const TrialModel *m, const CkptReader *r, Err *e) {
     return 0;
 }
 
-static int read_checkpoint(TrialModel *m, int max_batch, Err *e) {
+static int read_checkpoint(TrainedModel *m, int max_batch, Err *e) {
     CkptReader r;
     if (ckpt_open(m->best_path, &r, e)) return -1;
     const char *fmt = ckpt_meta(&r, "format"), *epoch = ckpt_meta(&r, "epoch");
@@ -105,19 +103,19 @@ static int read_checkpoint(TrialModel *m, int max_batch, Err *e) {
     return rc;
 }
 
-int trial_model_load(TrialModel *m, const char *run_dir, int max_batch, Err *e) {
+int trained_model_load(TrainedModel *m, const char *run_dir, int max_batch, Err *e) {
     memset(m, 0, sizeof *m);
     if (find_files(m, run_dir, e)) return -1;
     if (config_load_file(&m->cfg, m->config_path, e)) return -1;
     if (max_batch <= 0) max_batch = m->cfg.train.batch_size;
     if (read_checkpoint(m, max_batch, e)) {
-        trial_model_free(m);
+        trained_model_free(m);
         return -1;
     }
     return 0;
 }
 
-void trial_model_free(TrialModel *m) {
+void trained_model_free(TrainedModel *m) {
     head_free(&m->head);
     config_free(&m->cfg);
     free(m->class_names);
@@ -125,7 +123,7 @@ void trial_model_free(TrialModel *m) {
     memset(m, 0, sizeof *m);
 }
 
-const float *trial_model_logits(TrialModel *m, const float *features, int b) {
+const float *trained_model_logits(TrainedModel *m, const float *features, int b) {
     head_forward(&m->head, features, b, 0, 0, 0);
     return m->head.logits;
 }
@@ -148,7 +146,7 @@ void top_k_indices(const double *p, int C, int k, int *idx) {
     }
 }
 
-int trial_model_load_suffix(const TrialModel *m, ResnetSuffix *s, Err *e) {
+int trained_model_load_suffix(const TrainedModel *m, ResnetSuffix *s, Err *e) {
     CkptReader r;
     if (ckpt_open(m->best_path, &r, e)) return -1;
     int rc = 0;

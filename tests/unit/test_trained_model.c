@@ -10,9 +10,9 @@
 #include "test_util.h"
 #include "model/resnet.h"
 #include "train/checkpoint.h"
-#include "train/trial_model.h"
+#include "train/trained_model.h"
 
-static char tmp[] = "/tmp/test_trial_model.XXXXXX";
+static char tmp[] = "/tmp/test_trained_model.XXXXXX";
 
 enum { HIDDEN = 8, CLASSES = 3, BATCH = 4 };
 static const char *CLASS_TEXT = "Audi A5 Coupe 2012\nFord F-150 Regular Cab 2007\nVolvo XC90 SUV 2007";
@@ -80,9 +80,9 @@ static void test_load_and_logits(void) {
     Head ref;
     if (make_head(&ref, 1, HIDDEN, CLASSES)) { CHECK(0, "head"); return; }
     write_best(dir, &ref, &(BestOptions){.format = "resnet-sweep head v1", .classes = CLASS_TEXT});
-    TrialModel m;
+    TrainedModel m;
     Err e = {{0}};
-    CHECK_OK(trial_model_load(&m, dir, BATCH, &e), &e);
+    CHECK_OK(trained_model_load(&m, dir, BATCH, &e), &e);
     if (e.msg[0]) { head_free(&ref); return; }
     CHECK(m.n_classes == CLASSES, "n_classes %d", m.n_classes);
     CHECK(!strcmp(m.class_names[0], "Audi A5 Coupe 2012") && !strcmp(m.class_names[2], "Volvo XC90 SUV 2007"), "names");
@@ -92,13 +92,13 @@ static void test_load_and_logits(void) {
     float *x = malloc(sizeof(float) * BATCH * RESNET_FEATURES);
     for (int i = 0; i < BATCH * RESNET_FEATURES; i++) x[i] = (float)((i * 13 % 29) - 14) / 7.0f;
     head_forward(&ref, x, BATCH, 0, 0, 0);
-    const float *z = trial_model_logits(&m, x, BATCH);
+    const float *z = trained_model_logits(&m, x, BATCH);
     CHECK(!memcmp(z, ref.logits, sizeof(float) * BATCH * CLASSES), "inference logits equal the writer's head");
     float spread = 0;
     for (int i = 1; i < BATCH * CLASSES; i++) spread += fabsf(z[i] - z[0]);
     CHECK(isfinite(spread) && spread > 1e-3f, "logits are not all equal (the test can tell heads apart)");
     free(x);
-    trial_model_free(&m);
+    trained_model_free(&m);
     head_free(&ref);
 }
 
@@ -122,13 +122,13 @@ static void test_softmax_top_k(void) {
     CHECK(idx[0] == 1, "top-1 %d", idx[0]);
 }
 
-/* trial_model_load fails and the message holds both words. */
+/* trained_model_load fails and the message holds both words. */
 static void expect_error(const char *dir, const char *w1, const char *w2) {
-    TrialModel m;
+    TrainedModel m;
     Err e = {{0}};
-    int rc = trial_model_load(&m, dir, BATCH, &e);
+    int rc = trained_model_load(&m, dir, BATCH, &e);
     CHECK(rc == -1, "expected failure for %s", dir);
-    if (rc == 0) { trial_model_free(&m); return; }
+    if (rc == 0) { trained_model_free(&m); return; }
     CHECK(strstr(e.msg, w1) && strstr(e.msg, w2), "message '%s' lacks '%s' or '%s'", e.msg, w1, w2);
 }
 
