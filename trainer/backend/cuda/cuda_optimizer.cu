@@ -11,9 +11,9 @@
 #include <math.h>
 #include <stddef.h>
 
-#include "backend/cuda_check.h"
-#include "backend/cuda_internal.h"
-#include "backend/cuda_optimizer_kernels.cuh"
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_internal.h"
+#include "backend/cuda/cuda_optimizer_kernels.cuh"
 
 extern "C" {
 #include "backend/backend_train.h"

@@ -32,8 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cuda_check.h"
-#include "backend/cuda_internal.h"
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_internal.h"
 #include "core/parallel_copy.h"
 
 extern "C" {

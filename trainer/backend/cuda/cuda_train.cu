@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cuda_check.h"
-#include "backend/cuda_internal.h"
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_internal.h"
 
 extern "C" {
 #include "backend/backend_train.h"

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "backend/cuda_check.h"
+#include "backend/cuda/cuda_check.h"
 
 extern "C" {
 #include "backend/backend.h"

@@ -12,7 +12,7 @@
 
 #include "backend/backend.h"
 #include "backend/backend_train.h"
-#include "backend/dnnl_check.h"
+#include "backend/cpu/dnnl_check.h"
 
 typedef struct CpuCtx {
     dnnl_engine_t engine;
