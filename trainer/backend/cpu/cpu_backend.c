@@ -31,19 +31,6 @@ typedef struct CpuConv {
  * sits at ((n * C/16 + c/16) * H + h) * W + w) * 16 + c%16. */
 enum { BLOCK = 16 };
 
-const char *dnnl_status_name(dnnl_status_t s) {
-    switch (s) {
-    case dnnl_success: return "success";
-    case dnnl_out_of_memory: return "out of memory";
-    case dnnl_invalid_arguments: return "invalid arguments";
-    case dnnl_unimplemented: return "unimplemented";
-    case dnnl_iterator_ends: return "iterator ends";
-    case dnnl_runtime_error: return "runtime error";
-    case dnnl_not_required: return "not required";
-    default: return "unknown status";
-    }
-}
-
 static int cpu_alloc(Backend *b, size_t bytes, void **ptr, Err *e) {
     (void)b;
     /* 64-byte alignment for AVX-512 loads. */
