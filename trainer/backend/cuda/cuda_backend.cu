@@ -403,25 +403,11 @@ static int conv_describe(CudaCtx *c, CudaConv *cv, Err *e) {
     return 0;
 }
 
+/* fp32: the descriptor already has CUDNN_FMA_MATH, the only math cuda_pick_algo accepts
+ * there, so setting the algorithm's math type changes nothing. */
 static int conv_choose_algo(CudaCtx *c, CudaConv *cv, Err *e) {
-    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-    int count = 0;
-    if (c->find_algo)
-        CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(c->cudnn, cv->x_desc, cv->w_desc, cv->conv_desc, cv->y_desc,
-                                                         CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, perf));
-    else
-        CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(c->cudnn, cv->x_desc, cv->w_desc, cv->conv_desc, cv->y_desc,
-                                                           CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, perf));
-    int i = cuda_pick_algo(perf, count, c->precision);
-    const ConvDesc *d = &cv->d;
-    if (i < 0)
-        return err_fail(e, "CUDA conv: cuDNN offers no forward algorithm for %dx%d stride %d, %dx%dx%d -> %d channels "
-                           "(%d candidates)", d->kh, d->kw, d->stride, d->h, d->w, d->cin, d->cout, count);
-    cv->algo = perf[i].algo;
-    if (c->precision != PREC_FP32) CUDNN_CHECK(cudnnSetConvolutionMathType(cv->conv_desc, perf[i].mathType));
-    CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(c->cudnn, cv->x_desc, cv->w_desc, cv->conv_desc, cv->y_desc,
-                                                        cv->algo, &cv->workspace_bytes));
-    return 0;
+    return cuda_choose_forward_algo(c, cv->x_desc, cv->w_desc, cv->conv_desc, cv->y_desc, &cv->d, "CUDA conv", &cv->algo,
+                                    &cv->workspace_bytes, e);
 }
 
 static void conv_free(CudaConv *cv) {

@@ -134,4 +134,31 @@ static inline int cuda_pick_algo(const Perf *perf, int count, Precision p) {
     return -1;
 }
 
+/* The forward algorithm of one convolution x (*) w -> y: cuDNN's ranked list (timed when
+ * TL_CUDNN_FIND=1, else its heuristics), its first usable entry (cuda_pick_algo), conv's
+ * math type set to that entry's, and the workspace bytes it needs. Used by inference
+ * (cuda_backend.cu) and training (cuda_train.cu) plans alike. who: the message's prefix
+ * ("CUDA conv", "CUDA training conv"); d: the shapes, for the message. */
+static inline int cuda_choose_forward_algo(CudaCtx *c, cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w,
+                                           cudnnConvolutionDescriptor_t conv, cudnnTensorDescriptor_t y,
+                                           const ConvDesc *d, const char *who, cudnnConvolutionFwdAlgo_t *algo,
+                                           size_t *workspace_bytes, Err *e) {
+    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    int count = 0;
+    if (c->find_algo)
+        CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(c->cudnn, x, w, conv, y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+                                                         &count, perf));
+    else
+        CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(c->cudnn, x, w, conv, y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+                                                           &count, perf));
+    int i = cuda_pick_algo(perf, count, c->precision);
+    if (i < 0)
+        return err_fail(e, "%s: cuDNN offers no forward algorithm for %dx%d stride %d, %dx%dx%d -> %d channels "
+                           "(%d candidates)", who, d->kh, d->kw, d->stride, d->h, d->w, d->cin, d->cout, count);
+    *algo = perf[i].algo;
+    CUDNN_CHECK(cudnnSetConvolutionMathType(conv, perf[i].mathType));
+    CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(c->cudnn, x, w, conv, y, *algo, workspace_bytes));
+    return 0;
+}
+
 #endif
