@@ -17,7 +17,7 @@
 #include "core/rng.h"
 #include "model/resnet.h"
 #include "model/resnet_train.h"
-#include "train/optimizer.h"
+#include "model/optimizer.h"
 
 static double now(void) {
     struct timespec t;

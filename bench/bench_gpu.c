@@ -31,7 +31,7 @@
 #include "model/head.h"
 #include "model/head_cuda.h"
 #include "model/resnet.h"
-#include "train/optimizer.h"
+#include "model/optimizer.h"
 
 enum { IMAGE = 224, N_BLOCKS = 16 };
 

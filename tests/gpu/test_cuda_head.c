@@ -33,7 +33,7 @@
 #include "model/loss.h"
 #include "train/callbacks.h"
 #include "train/metrics.h"
-#include "train/optimizer.h"
+#include "model/optimizer.h"
 #include "gpu/gpu_test.h"
 #include "test_util.h"
 

@@ -19,7 +19,7 @@
 #include "backend/backend_train.h"
 #include "model/resnet.h"
 #include "model/resnet_train.h"
-#include "train/optimizer.h"
+#include "model/optimizer.h"
 #include "gpu/gpu_test.h"
 #include "test_util.h"
 

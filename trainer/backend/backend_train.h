@@ -20,8 +20,8 @@
 
 #include "backend/backend.h"
 
-/* train/optimizer.h's types, by tag: optimizer_step's arguments (the backend does not
- * depend on the training layer's header; callers include it). */
+/* model/optimizer.h's types, by tag: optimizer_step's arguments (the backend does not
+ * depend on the model layer's header; callers include it). */
 struct OptimizerSpec;
 struct OptRange;
 
@@ -78,7 +78,7 @@ typedef struct BackendTrainOps {
      * starts where the frozen backbone stops. NULL on a backend without a native layout. */
     int (*native_to_nhwc)(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e);
 
-    /* optimizer_step (train/optimizer.h) on backend memory, queued on the backend's stream:
+    /* optimizer_step (model/optimizer.h) on backend memory, queued on the backend's stream:
      * one update of params[r.offset, +r.count) for every range from grads, with the moments
      * m and v (v NULL for SGD) laid out as params, exactly optimizer.c's float32 formulas.
      * iterations: the optimizer's applied steps before this one (Adam's t = iterations + 1);

@@ -29,7 +29,7 @@
 #include "backend/backend.h"
 #include "core/error.h"
 #include "model/head.h"
-#include "train/optimizer.h"
+#include "model/optimizer.h"
 
 typedef struct GpuHead GpuHead;
 

@@ -11,7 +11,7 @@
 #include "train/boundary_cache.h"
 #include "train/callbacks.h"
 #include "train/feature_cache.h"
-#include "train/optimizer.h"
+#include "model/optimizer.h"
 #include "train/schedule.h"
 #include "train/trial.h"
 

@@ -1,4 +1,4 @@
-/* BackendTrainOps.optimizer_step of the CUDA backend: optimizer_step (train/optimizer.h)
+/* BackendTrainOps.optimizer_step of the CUDA backend: optimizer_step (model/optimizer.h)
  * over device arrays, so that a fine-tuned suffix keeps its parameters, gradients and
  * moments on the GPU for a whole epoch.
  *
@@ -17,7 +17,7 @@
 
 extern "C" {
 #include "backend/backend_train.h"
-#include "train/optimizer.h"
+#include "model/optimizer.h"
 }
 
 enum { OPT_THREADS = 256 };
