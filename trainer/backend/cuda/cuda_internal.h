@@ -13,6 +13,7 @@
 
 extern "C" {
 #include "backend/backend.h"
+#include "backend/optimizer_math.h"
 }
 
 typedef enum Precision { PREC_FP32, PREC_TF32, PREC_FP16, PREC_BF16 } Precision;
@@ -59,15 +60,13 @@ static inline size_t elem_bytes(Precision p) { return is_half(p) ? 2 : 4; }
 void cuda_shadows_invalidate(CudaCtx *c, const void *p, size_t bytes);
 
 /* BackendTrainOps.optimizer_step of the CUDA backend (cuda_optimizer.cu). */
-struct OptimizerSpec;
-struct OptRange;
-int cuda_optimizer_step(Backend *b, const struct OptimizerSpec *spec, long iterations, float lr, float *params,
-                        const float *grads, float *m, float *v, const struct OptRange *ranges, int n_ranges, Err *e);
+int cuda_optimizer_step(Backend *b, const OptimizerSpec *spec, long iterations, float lr, float *params,
+                        const float *grads, float *m, float *v, const OptRange *ranges, int n_ranges, Err *e);
 /* Its launches alone, also used by the GPU head: optimizer_step's update of every range of
  * device arrays, queued on stream. stop_step (device, may be NULL): skip the update when
  * *stop_step < step (the head's TerminateOnNaN). m may be NULL for SGD without momentum. */
-int cuda_optimizer_launch(cudaStream_t stream, const struct OptimizerSpec *spec, long iterations, float lr, float *params,
-                          const float *grads, float *m, float *v, const struct OptRange *ranges, int n_ranges,
+int cuda_optimizer_launch(cudaStream_t stream, const OptimizerSpec *spec, long iterations, float lr, float *params,
+                          const float *grads, float *m, float *v, const OptRange *ranges, int n_ranges,
                           const int *stop_step, int step, Err *e);
 
 /* The training-op table (cuda_train.cu) that backend_cuda_create installs in Backend.train. */
