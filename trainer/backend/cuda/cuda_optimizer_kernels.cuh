@@ -1,5 +1,6 @@
-/* optimizer_math.c's Adam and SGD updates as CUDA kernels, shared by the GPU head (cuda_head.cu)
- * and the backend's optimizer_step (cuda_optimizer.cu): one copy of the formulas.
+/* optimizer_math.c's Adam and SGD updates as CUDA kernels, shared by the GPU head
+ * (model/head_cuda.cu) and the backend's optimizer_step (cuda_optimizer.cu): one copy of
+ * the formulas.
  *
  * Every op is written with the _rn intrinsics so that nvcc cannot contract a*b+c into an
  * FMA: the CPU build has no FMA and each op rounds on its own, so the results are the same
