@@ -32,7 +32,7 @@ static int step(ResnetSuffix *s, Backbone *bb, Optimizer *o, const float *images
     if (s->device_resident) {
         if (resnet_suffix_optimizer_step(s, &o->spec, o->iterations, 1e-4f, o->ranges, o->n_ranges, e)) return -1;
         o->iterations++;
-        return s->be->sync(s->be, e);
+        return s->be->ops->sync(s->be, e);
     }
     for (int v = 0; v < s->n_views; v++) {  /* plain SGD, as the PyTorch side */
         if (!s->views[v].trainable) continue;
@@ -54,16 +54,16 @@ static int phases(ResnetSuffix *s, Backbone *bb, Optimizer *o, const float *imag
         double t[5];
         const float *x;
         t[0] = now();
-        if (resnet_prefix_forward(bb, s->first_conv, images, n, &x, e) || be->sync(be, e)) return -1;
+        if (resnet_prefix_forward(bb, s->first_conv, images, n, &x, e) || be->ops->sync(be, e)) return -1;
         t[1] = now();
         if (resnet_suffix_forward(s, x, e) ||
-            be->download(be, features, s->features, (size_t)n * 2048 * sizeof(float), e))
+            be->ops->download(be, features, s->features, (size_t)n * 2048 * sizeof(float), e))
             return -1;
         t[2] = now();
-        if (resnet_suffix_backward(s, dfeat, n, NULL, e) || be->sync(be, e)) return -1;
+        if (resnet_suffix_backward(s, dfeat, n, NULL, e) || be->ops->sync(be, e)) return -1;
         t[3] = now();
         if (resnet_suffix_optimizer_step(s, &o->spec, o->iterations, 1e-4f, o->ranges, o->n_ranges, e) ||
-            be->sync(be, e))
+            be->ops->sync(be, e))
             return -1;
         o->iterations++;
         t[4] = now();

@@ -98,7 +98,7 @@ static int poison(Backend *b, float *dev, size_t n, Err *e) {
     float *nan = malloc(n * sizeof *nan);
     if (!nan) return err_fail(e, "out of memory");
     for (size_t i = 0; i < n; i++) nan[i] = NAN;
-    int rc = b->upload(b, dev, nan, n * sizeof *nan, e);
+    int rc = b->ops->upload(b, dev, nan, n * sizeof *nan, e);
     free(nan);
     return rc;
 }
@@ -109,20 +109,20 @@ static int run_conv(Backend *b, const ConvData *cd, float *y_host, Err *e) {
     const ConvDesc *d = &cd->d;
     void *x = NULL, *y = NULL, *res = NULL, *conv = NULL;
     int rc = -1;
-    if (b->alloc(b, x_elems(d) * 4, &x, e) || b->alloc(b, y_elems(d) * 4, &y, e)) goto done;
+    if (b->ops->alloc(b, x_elems(d) * 4, &x, e) || b->ops->alloc(b, y_elems(d) * 4, &y, e)) goto done;
     if (cd->res_in_y) res = y;
-    else if (b->alloc(b, y_elems(d) * 4, &res, e)) goto done;
-    if (b->upload(b, x, cd->x, x_elems(d) * 4, e) || poison(b, y, y_elems(d), e)) goto done;
-    if (d->has_residual && b->upload(b, res, cd->res, y_elems(d) * 4, e)) goto done;
-    if (b->conv_create(b, d, cd->w, cd->bias, &conv, e)) goto done;
-    if (b->conv_forward(b, conv, x, d->has_residual ? res : NULL, y, e)) goto done;
-    if (b->download(b, y_host, y, y_elems(d) * 4, e) || b->sync(b, e)) goto done;
+    else if (b->ops->alloc(b, y_elems(d) * 4, &res, e)) goto done;
+    if (b->ops->upload(b, x, cd->x, x_elems(d) * 4, e) || poison(b, y, y_elems(d), e)) goto done;
+    if (d->has_residual && b->ops->upload(b, res, cd->res, y_elems(d) * 4, e)) goto done;
+    if (b->ops->conv_create(b, d, cd->w, cd->bias, &conv, e)) goto done;
+    if (b->ops->conv_forward(b, conv, x, d->has_residual ? res : NULL, y, e)) goto done;
+    if (b->ops->download(b, y_host, y, y_elems(d) * 4, e) || b->ops->sync(b, e)) goto done;
     rc = 0;
 done:
-    if (conv) b->conv_destroy(b, conv);
-    if (res != y) b->release(b, res);
-    b->release(b, x);
-    b->release(b, y);
+    if (conv) b->ops->conv_destroy(b, conv);
+    if (res != y) b->ops->release(b, res);
+    b->ops->release(b, x);
+    b->ops->release(b, y);
     return rc;
 }
 
@@ -152,14 +152,14 @@ static int run_pool(Backend *b, int which, const float *x_host, int n, int h, in
     size_t yn = which == 0 ? (size_t)n * ((h - 1) / 2 + 1) * ((w - 1) / 2 + 1) * c : (size_t)n * c;
     void *x = NULL, *y = NULL;
     int rc = -1;
-    if (b->alloc(b, xn * 4, &x, e) || b->alloc(b, yn * 4, &y, e)) goto done;
-    if (b->upload(b, x, x_host, xn * 4, e) || poison(b, y, yn, e)) goto done;
-    if (which == 0 ? b->maxpool3x3s2(b, x, n, h, w, c, y, e) : b->global_avgpool(b, x, n, h, w, c, y, e)) goto done;
-    if (b->download(b, y_host, y, yn * 4, e)) goto done;
+    if (b->ops->alloc(b, xn * 4, &x, e) || b->ops->alloc(b, yn * 4, &y, e)) goto done;
+    if (b->ops->upload(b, x, x_host, xn * 4, e) || poison(b, y, yn, e)) goto done;
+    if (which == 0 ? b->ops->maxpool3x3s2(b, x, n, h, w, c, y, e) : b->ops->global_avgpool(b, x, n, h, w, c, y, e)) goto done;
+    if (b->ops->download(b, y_host, y, yn * 4, e)) goto done;
     rc = 0;
 done:
-    b->release(b, x);
-    b->release(b, y);
+    b->ops->release(b, x);
+    b->ops->release(b, y);
     return rc;
 }
 
@@ -203,13 +203,13 @@ static void test_copies(Backend *gpu) {
         for (size_t i = 0; i < bytes; i++) src[i] = (unsigned char)(rng_u32(&r) | 1);
         memset(back, 0, bytes);
         void *dev = NULL;
-        CHECK_OK(gpu->alloc(gpu, bytes + 16, &dev, &e), &e);
+        CHECK_OK(gpu->ops->alloc(gpu, bytes + 16, &dev, &e), &e);
         if (dev) {
-            CHECK_OK(gpu->upload(gpu, (char *)dev + 4, src, bytes, &e), &e);
-            CHECK_OK(gpu->download(gpu, back, (char *)dev + 4, bytes, &e), &e);
+            CHECK_OK(gpu->ops->upload(gpu, (char *)dev + 4, src, bytes, &e), &e);
+            CHECK_OK(gpu->ops->download(gpu, back, (char *)dev + 4, bytes, &e), &e);
             CHECK(memcmp(src, back, bytes) == 0, "round trip of %zu bytes differs", bytes);
         }
-        gpu->release(gpu, dev);
+        gpu->ops->release(gpu, dev);
         free(src); free(back);
     }
 }
@@ -236,25 +236,25 @@ static int chain_open(Backend *g, Chain *c, Err *e) {
     c->wb = random_floats(64 * 64, -0.12f, 0.12f, 300, 3);
     c->bb = random_floats(64, -0.5f, 0.5f, 300, 4);
     size_t mid = y_elems(&c->a) * 4, out = y_elems(&c->b) * 4;
-    if (g->alloc(g, x_elems(&c->a) * 4, &c->x, e) || g->alloc(g, mid, &c->mid, e) || g->alloc(g, mid, &c->mid2, e) ||
-        g->alloc(g, out, &c->out, e)) return -1;
-    if (g->conv_create(g, &c->a, c->wa, c->ba, &c->conv_a, e) || g->conv_create(g, &c->b, c->wb, c->bb, &c->conv_b, e))
+    if (g->ops->alloc(g, x_elems(&c->a) * 4, &c->x, e) || g->ops->alloc(g, mid, &c->mid, e) || g->ops->alloc(g, mid, &c->mid2, e) ||
+        g->ops->alloc(g, out, &c->out, e)) return -1;
+    if (g->ops->conv_create(g, &c->a, c->wa, c->ba, &c->conv_a, e) || g->ops->conv_create(g, &c->b, c->wb, c->bb, &c->conv_b, e))
         return -1;
-    return g->upload(g, c->x, c->hx, x_elems(&c->a) * 4, e);
+    return g->ops->upload(g, c->x, c->hx, x_elems(&c->a) * 4, e);
 }
 
 static void chain_close(Backend *g, Chain *c) {
-    if (c->conv_a) g->conv_destroy(g, c->conv_a);
-    if (c->conv_b) g->conv_destroy(g, c->conv_b);
-    g->release(g, c->x); g->release(g, c->mid); g->release(g, c->mid2); g->release(g, c->out);
+    if (c->conv_a) g->ops->conv_destroy(g, c->conv_a);
+    if (c->conv_b) g->ops->conv_destroy(g, c->conv_b);
+    g->ops->release(g, c->x); g->ops->release(g, c->mid); g->ops->release(g, c->mid2); g->ops->release(g, c->out);
     free(c->hx); free(c->wa); free(c->ba); free(c->wb); free(c->bb);
 }
 
 /* out_host = B(mid) on the GPU, poisoning out first. */
 static int chain_run_b(Backend *g, Chain *c, void *mid, float *out_host, Err *e) {
     size_t n = y_elems(&c->b);
-    if (poison(g, c->out, n, e) || g->conv_forward(g, c->conv_b, mid, NULL, c->out, e)) return -1;
-    return g->download(g, out_host, c->out, n * 4, e);
+    if (poison(g, c->out, n, e) || g->ops->conv_forward(g, c->conv_b, mid, NULL, c->out, e)) return -1;
+    return g->ops->download(g, out_host, c->out, n * 4, e);
 }
 
 /* want = B(mid_host) on the reference backend. */
@@ -273,10 +273,10 @@ static void test_chain(Backend *ref, Backend *g, const Precision *p) {
     float *o1 = malloc(no * 4), *o2 = malloc(no * 4), *want = malloc(no * 4);
 
     /* A then B through the shadow, then B on an uploaded copy of A's output: same bits. */
-    CHECK_OK(g->conv_forward(g, c.conv_a, c.x, NULL, c.mid, &e), &e);
+    CHECK_OK(g->ops->conv_forward(g, c.conv_a, c.x, NULL, c.mid, &e), &e);
     CHECK_OK(chain_run_b(g, &c, c.mid, o1, &e), &e);
-    CHECK_OK(g->download(g, mid, c.mid, nm * 4, &e), &e);
-    CHECK_OK(g->upload(g, c.mid2, mid, nm * 4, &e), &e);
+    CHECK_OK(g->ops->download(g, mid, c.mid, nm * 4, &e), &e);
+    CHECK_OK(g->ops->upload(g, c.mid2, mid, nm * 4, &e), &e);
     CHECK_OK(chain_run_b(g, &c, c.mid2, o2, &e), &e);
     CHECK(memcmp(o1, o2, no * 4) == 0, "%s: B through A's half copy differs from B on a fresh upload", p->name);
     CHECK_OK(chain_run_b(g, &c, c.mid, o2, &e), &e);
@@ -285,31 +285,31 @@ static void test_chain(Backend *ref, Backend *g, const Precision *p) {
     CHECK(rel_l2(o1, want, no) <= p->tol, "%s chain: rel L2 %.3e", p->name, rel_l2(o1, want, no));
 
     /* Overwrite all of mid: B must see the new values. */
-    CHECK_OK(g->conv_forward(g, c.conv_a, c.x, NULL, c.mid, &e), &e);
-    CHECK_OK(g->upload(g, c.mid, fresh, nm * 4, &e), &e);
+    CHECK_OK(g->ops->conv_forward(g, c.conv_a, c.x, NULL, c.mid, &e), &e);
+    CHECK_OK(g->ops->upload(g, c.mid, fresh, nm * 4, &e), &e);
     CHECK_OK(chain_run_b(g, &c, c.mid, o1, &e), &e);
     CHECK_OK(chain_reference_b(ref, &c, fresh, want, &e), &e);
     CHECK(rel_l2(o1, want, no) <= p->tol, "%s: stale half copy after a full upload (rel L2 %.3e)", p->name,
           rel_l2(o1, want, no));
 
     /* Overwrite the second half of mid only. */
-    CHECK_OK(g->conv_forward(g, c.conv_a, c.x, NULL, c.mid, &e), &e);
-    CHECK_OK(g->download(g, mid, c.mid, nm * 4, &e), &e);
+    CHECK_OK(g->ops->conv_forward(g, c.conv_a, c.x, NULL, c.mid, &e), &e);
+    CHECK_OK(g->ops->download(g, mid, c.mid, nm * 4, &e), &e);
     memcpy(mid + nm / 2, fresh, (nm - nm / 2) * 4);
-    CHECK_OK(g->upload(g, (float *)c.mid + nm / 2, fresh, (nm - nm / 2) * 4, &e), &e);
+    CHECK_OK(g->ops->upload(g, (float *)c.mid + nm / 2, fresh, (nm - nm / 2) * 4, &e), &e);
     CHECK_OK(chain_run_b(g, &c, c.mid, o1, &e), &e);
     CHECK_OK(chain_reference_b(ref, &c, mid, want, &e), &e);
     CHECK(rel_l2(o1, want, no) <= p->tol, "%s: stale half copy after a partial upload (rel L2 %.3e)", p->name,
           rel_l2(o1, want, no));
 
     /* Free mid, allocate again (often the same address), fill it by upload. */
-    CHECK_OK(g->conv_forward(g, c.conv_a, c.x, NULL, c.mid, &e), &e);
-    CHECK_OK(g->sync(g, &e), &e);
-    g->release(g, c.mid);
+    CHECK_OK(g->ops->conv_forward(g, c.conv_a, c.x, NULL, c.mid, &e), &e);
+    CHECK_OK(g->ops->sync(g, &e), &e);
+    g->ops->release(g, c.mid);
     c.mid = NULL;
-    CHECK_OK(g->alloc(g, nm * 4, &c.mid, &e), &e);
+    CHECK_OK(g->ops->alloc(g, nm * 4, &c.mid, &e), &e);
     if (c.mid) {
-        CHECK_OK(g->upload(g, c.mid, fresh, nm * 4, &e), &e);
+        CHECK_OK(g->ops->upload(g, c.mid, fresh, nm * 4, &e), &e);
         CHECK_OK(chain_run_b(g, &c, c.mid, o1, &e), &e);
         CHECK_OK(chain_reference_b(ref, &c, fresh, want, &e), &e);
         CHECK(rel_l2(o1, want, no) <= p->tol, "%s: stale half copy after release + alloc (rel L2 %.3e)", p->name,
@@ -363,27 +363,27 @@ static void test_errors(Backend *g) {
     CHECK_OK(conv_desc_init(&d, &e), &e);
     float w[3 * 3 * 8 * 8] = {0.5f}, b[8] = {0.5f};
     void *conv = NULL;
-    CHECK(g->conv_create(g, &d, w, b, &conv, &e) != 0 && strstr(e.msg, "asymmetric"),
+    CHECK(g->ops->conv_create(g, &d, w, b, &conv, &e) != 0 && strstr(e.msg, "asymmetric"),
           "asymmetric padding should fail clearly, got: %s", conv ? "success" : e.msg);
-    if (conv) g->conv_destroy(g, conv);
+    if (conv) g->ops->conv_destroy(g, conv);
 
     cc.residual = 1;
     conv_desc_of(&cc, &d);
     CHECK_OK(conv_desc_init(&d, &e), &e);
     conv = NULL;
-    CHECK_OK(g->conv_create(g, &d, w, b, &conv, &e), &e);
+    CHECK_OK(g->ops->conv_create(g, &d, w, b, &conv, &e), &e);
     void *x = NULL, *y = NULL;
-    CHECK_OK(g->alloc(g, 8 * 8 * 8 * 4, &x, &e), &e);
-    CHECK_OK(g->alloc(g, 8 * 8 * 8 * 4, &y, &e), &e);
+    CHECK_OK(g->ops->alloc(g, 8 * 8 * 8 * 4, &x, &e), &e);
+    CHECK_OK(g->ops->alloc(g, 8 * 8 * 8 * 4, &y, &e), &e);
     if (conv && x && y) {
-        CHECK(g->conv_forward(g, conv, x, NULL, y, &e) != 0 && strstr(e.msg, "res"),
+        CHECK(g->ops->conv_forward(g, conv, x, NULL, y, &e) != 0 && strstr(e.msg, "res"),
               "a residual conv without res should fail, got: %s", e.msg);
-        CHECK(g->conv_forward(g, conv, x, y, x, &e) != 0 && strstr(e.msg, "overlap"),
+        CHECK(g->ops->conv_forward(g, conv, x, y, x, &e) != 0 && strstr(e.msg, "overlap"),
               "an in-place conv should fail, got: %s", e.msg);
     }
-    if (conv) g->conv_destroy(g, conv);
-    g->release(g, x);
-    g->release(g, y);
+    if (conv) g->ops->conv_destroy(g, conv);
+    g->ops->release(g, x);
+    g->ops->release(g, y);
 
     Backend *bad = NULL;
     CHECK(backend_cuda_create(&bad, 0, "fp8", &e) != 0 && strstr(e.msg, "fp8"), "unknown precision: %s", e.msg);

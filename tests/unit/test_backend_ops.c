@@ -16,16 +16,16 @@ static int conv_on(Backend *b, const ConvDesc *d, const float *w, const float *b
                    float *y, int in_place, Err *e) {
     size_t nx = (size_t)d->n * d->h * d->w * d->cin, ny = (size_t)d->n * d->oh * d->ow * d->cout;
     void *conv, *dx, *dy, *dr = NULL;
-    if (b->conv_create(b, d, w, bias, &conv, e) || b->alloc(b, nx * 4, &dx, e) || b->alloc(b, ny * 4, &dy, e)) return -1;
-    if (b->upload(b, dx, x, nx * 4, e)) return -1;
-    if (res && in_place && b->upload(b, dy, res, ny * 4, e)) return -1;
-    if (res && !in_place && (b->alloc(b, ny * 4, &dr, e) || b->upload(b, dr, res, ny * 4, e))) return -1;
+    if (b->ops->conv_create(b, d, w, bias, &conv, e) || b->ops->alloc(b, nx * 4, &dx, e) || b->ops->alloc(b, ny * 4, &dy, e)) return -1;
+    if (b->ops->upload(b, dx, x, nx * 4, e)) return -1;
+    if (res && in_place && b->ops->upload(b, dy, res, ny * 4, e)) return -1;
+    if (res && !in_place && (b->ops->alloc(b, ny * 4, &dr, e) || b->ops->upload(b, dr, res, ny * 4, e))) return -1;
     const float *rp = res ? (in_place ? dy : dr) : NULL;
-    int rc = b->conv_forward(b, conv, dx, rp, dy, e) || b->download(b, y, dy, ny * 4, e) || b->sync(b, e);
-    b->conv_destroy(b, conv);
-    b->release(b, dx);
-    b->release(b, dy);
-    if (dr) b->release(b, dr);
+    int rc = b->ops->conv_forward(b, conv, dx, rp, dy, e) || b->ops->download(b, y, dy, ny * 4, e) || b->ops->sync(b, e);
+    b->ops->conv_destroy(b, conv);
+    b->ops->release(b, dx);
+    b->ops->release(b, dy);
+    if (dr) b->ops->release(b, dr);
     return rc ? -1 : 0;
 }
 
@@ -72,15 +72,15 @@ static void test_pools(Backend *b, Backend *ref) {
     float *x = random_floats(nx, 7, 0.01, 5); /* post-ReLU inputs are >= 0 */
     float *y1 = malloc((size_t)n * oh * ow * c * 4), *y2 = malloc((size_t)n * oh * ow * c * 4);
     void *dx, *dy;
-    CHECK_OK(b->alloc(b, nx * 4, &dx, &e) || b->alloc(b, (size_t)n * oh * ow * c * 4, &dy, &e) || b->upload(b, dx, x, nx * 4, &e), &e);
-    CHECK_OK(ref->maxpool3x3s2(ref, x, n, h, w, c, y1, &e), &e);
-    CHECK_OK(b->maxpool3x3s2(b, dx, n, h, w, c, dy, &e) || b->download(b, y2, dy, (size_t)n * oh * ow * c * 4, &e), &e);
+    CHECK_OK(b->ops->alloc(b, nx * 4, &dx, &e) || b->ops->alloc(b, (size_t)n * oh * ow * c * 4, &dy, &e) || b->ops->upload(b, dx, x, nx * 4, &e), &e);
+    CHECK_OK(ref->ops->maxpool3x3s2(ref, x, n, h, w, c, y1, &e), &e);
+    CHECK_OK(b->ops->maxpool3x3s2(b, dx, n, h, w, c, dy, &e) || b->ops->download(b, y2, dy, (size_t)n * oh * ow * c * 4, &e), &e);
     CHECK(rel_l2(y2, y1, (size_t)n * oh * ow * c) == 0.0, "%s maxpool differs", b->name);
-    CHECK_OK(ref->global_avgpool(ref, x, n, h, w, c, y1, &e), &e);
-    CHECK_OK(b->global_avgpool(b, dx, n, h, w, c, dy, &e) || b->download(b, y2, dy, (size_t)n * c * 4, &e), &e);
+    CHECK_OK(ref->ops->global_avgpool(ref, x, n, h, w, c, y1, &e), &e);
+    CHECK_OK(b->ops->global_avgpool(b, dx, n, h, w, c, dy, &e) || b->ops->download(b, y2, dy, (size_t)n * c * 4, &e), &e);
     CHECK(rel_l2(y2, y1, (size_t)n * c) < 1e-6, "%s avgpool differs", b->name);
-    b->release(b, dx);
-    b->release(b, dy);
+    b->ops->release(b, dx);
+    b->ops->release(b, dy);
     free(x); free(y1); free(y2);
 }
 
@@ -102,7 +102,7 @@ static void test_reference_by_hand(Backend *ref) {
     CHECK(d2.oh == 2 && y2[0] == 2 && y2[1] == 6 && y2[2] == 14 && y2[3] == 18, "stride-2 1x1: %g %g %g %g", y2[0], y2[1], y2[2], y2[3]);
     /* Max pool pads with zeros that take part: all-negative input gives 0 at the border. */
     float neg[9] = {-1, -2, -3, -4, -5, -6, -7, -8, -9}, pooled[4];
-    CHECK_OK(ref->maxpool3x3s2(ref, neg, 1, 3, 3, 1, pooled, &e), &e);
+    CHECK_OK(ref->ops->maxpool3x3s2(ref, neg, 1, 3, 3, 1, pooled, &e), &e);
     CHECK(pooled[0] == 0.0f, "pad takes part in max pool");
 }
 

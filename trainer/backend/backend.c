@@ -29,5 +29,5 @@ int backend_open(Backend **out, const char *device, int gpu_index, const char *p
 }
 
 void backend_destroy(Backend *b) {
-    if (b) b->destroy(b);
+    if (b) b->ops->destroy(b);
 }

@@ -3,7 +3,7 @@
  * (oneDNN convolutions + OpenMP) and the CUDA backend (cuDNN + cuBLAS).
  * Model code calls only this table; it never touches a device directly.
  * Layout is NHWC everywhere; kernels are HWIO (kh, kw, cin, cout), as Keras stores them.
- * Pointers passed to ops are backend memory (from ->alloc). */
+ * Pointers passed to ops are backend memory (from ops->alloc). */
 #ifndef TL_BACKEND_H
 #define TL_BACKEND_H
 
@@ -32,11 +32,10 @@ int conv_desc_init(ConvDesc *d, Err *e);
 double conv_desc_flops(const ConvDesc *d);
 
 typedef struct Backend Backend;
-struct Backend {
-    const char *name;           /* "reference", "cpu", "cuda" */
-    void *ctx;
-    int threads;
 
+/* A backend's functions: one static const table per backend (reference/, cpu/, cuda/), as
+ * ggml's backend interface. They reach the backend's state through b->ctx. */
+typedef struct BackendOps {
     int (*alloc)(Backend *b, size_t bytes, void **ptr, Err *e);
     void (*release)(Backend *b, void *ptr);
     int (*upload)(Backend *b, void *dst, const void *src, size_t bytes, Err *e);
@@ -56,14 +55,25 @@ struct Backend {
     /* y[n, c] = mean over h*w of x[n, :, :, c]. x: (n, h, w, c); y: (n, c). */
     int (*global_avgpool)(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e);
 
-    /* Native activation layout (e.g. oneDNN's nChw16c on AVX-512), NULL/0 when the backend
-     * has none: the same ops reading and writing that layout; avgpool's y is plain (n, c). */
-    int native_layout;
+    /* The same pools reading the backend's native activation layout (Backend.native_layout;
+     * avgpool's y is plain (n, c)); NULL when the backend has none. */
     int (*maxpool3x3s2_native)(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e);
     int (*global_avgpool_native)(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e);
 
+    /* Frees the context and b itself (backend_destroy). */
     void (*destroy)(Backend *b);
+} BackendOps;
 
+/* An open backend: its table of functions, its context, and what callers read of it. */
+struct Backend {
+    const BackendOps *ops;
+    void *ctx;                  /* the backend's own state (a CPU engine, a CUDA context) */
+    const char *name;           /* "reference", "cpu", "cuda": messages and cache keys */
+    int threads;
+    /* Native activation layout (e.g. oneDNN's nChw16c on AVX-512) in use, 0 when the
+     * backend has none or it is turned off: the layout ConvDesc.native_io and
+     * ops->*_native read and write. */
+    int native_layout;
     /* Training ops (backward passes, frozen BN; backend_train.h), or NULL on a backend
      * that only runs inference. */
     const struct BackendTrainOps *train;

@@ -607,6 +607,14 @@ static int ctx_open(CudaCtx *c, Err *e) {
     return 0;
 }
 
+static const BackendOps CUDA_OPS = {
+    cuda_alloc, cuda_release, cuda_upload, cuda_download, cuda_sync,
+    cuda_conv_create, cuda_conv_forward, cuda_conv_destroy,
+    cuda_maxpool3x3s2, cuda_global_avgpool,
+    NULL, NULL,                             /* no native layout */
+    cuda_destroy,
+};
+
 int backend_cuda_create(Backend **out, int device, const char *precision, Err *e) {
     *out = NULL;
     Precision p = PREC_FP32;
@@ -623,21 +631,10 @@ int backend_cuda_create(Backend **out, int device, const char *precision, Err *e
         free(b);
         return -1;
     }
-    b->name = "cuda";
+    b->ops = &CUDA_OPS;
     b->ctx = c;
-    b->threads = 0;
-    b->alloc = cuda_alloc;
-    b->release = cuda_release;
-    b->upload = cuda_upload;
-    b->download = cuda_download;
-    b->sync = cuda_sync;
-    b->conv_create = cuda_conv_create;
-    b->conv_forward = cuda_conv_forward;
-    b->conv_destroy = cuda_conv_destroy;
-    b->maxpool3x3s2 = cuda_maxpool3x3s2;
-    b->global_avgpool = cuda_global_avgpool;
-    b->destroy = cuda_destroy;
-    b->train = backend_cuda_train_ops();
+    b->name = "cuda";
+    b->train = backend_cuda_train_ops();    /* threads 0 and no native layout: calloc's zeros */
     *out = b;
     return 0;
 }
