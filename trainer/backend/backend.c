@@ -31,3 +31,5 @@ int backend_open(Backend **out, const char *device, int gpu_index, const char *p
 void backend_destroy(Backend *b) {
     if (b) b->ops->destroy(b);
 }
+
+int backend_has(const Backend *b, unsigned caps) { return (b->caps & caps) == caps; }

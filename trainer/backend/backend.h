@@ -64,11 +64,24 @@ typedef struct BackendOps {
     void (*destroy)(Backend *b);
 } BackendOps;
 
+/* What a backend can do, for callers that choose by it (Backend.caps; never a test of
+ * its name). */
+enum {
+    /* Runs on a CUDA GPU: Backend.ctx is the CUDA context (stream, cuBLAS handle) that the
+     * GPU head (model/head_cuda.h) trains on. */
+    BACKEND_CAP_GPU = 1u << 0,
+    /* Its numbers depend on the precision it was opened with (tf32, fp16, bf16). Without
+     * it the backend computes in float32 whatever precision is asked, and feature caches
+     * key its results as fp32. */
+    BACKEND_CAP_PRECISION = 1u << 1,
+};
+
 /* An open backend: its table of functions, its context, and what callers read of it. */
 struct Backend {
     const BackendOps *ops;
     void *ctx;                  /* the backend's own state (a CPU engine, a CUDA context) */
     const char *name;           /* "reference", "cpu", "cuda": messages and cache keys */
+    unsigned caps;              /* BACKEND_CAP_* */
     int threads;
     /* Native activation layout (e.g. oneDNN's nChw16c on AVX-512) in use, 0 when the
      * backend has none or it is turned off: the layout ConvDesc.native_io and
@@ -92,5 +105,7 @@ int backend_cuda_device_count(void);
 /* "auto" | "cpu" | "cuda": auto picks cuda when a GPU is visible. */
 int backend_open(Backend **out, const char *device, int gpu_index, const char *precision, int threads, Err *e);
 void backend_destroy(Backend *b);
+/* 1 when b has every capability in caps (BACKEND_CAP_* or'ed), else 0. */
+int backend_has(const Backend *b, unsigned caps);
 
 #endif

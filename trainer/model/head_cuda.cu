@@ -680,7 +680,7 @@ static int alloc_buffers(GpuHead *g, int train_rows, int eval_rows, Err *e) {
 extern "C" int gpu_head_create(GpuHead **out, Backend *be, const Head *h, const Optimizer *o, int train_rows,
                                int eval_rows, const GpuHeadLoss *loss, Err *e) {
     *out = NULL;
-    if (!be || !be->name || strcmp(be->name, "cuda"))
+    if (!be || !backend_has(be, BACKEND_CAP_GPU))
         return err_fail(e, "GPU head: needs the cuda backend (got '%s')", be && be->name ? be->name : "none");
     if (o->n != h->n_params) return err_fail(e, "GPU head: optimizer over %zu values, head has %zu", o->n, h->n_params);
     if (train_rows < 0 || eval_rows < 0) return err_fail(e, "GPU head: negative table size");

@@ -54,9 +54,9 @@ typedef struct GpuHeadStats {
     int stopped;                /* 1: TerminateOnNaN stopped the epoch */
 } GpuHeadStats;
 
-/* be must be a "cuda" backend; head and optim give the layout, spec and trainable ranges
- * (their values are uploaded by gpu_head_upload_params). train_rows, eval_rows: capacity
- * of the two feature tables (rows of head->spec.in_dim floats). */
+/* be must have BACKEND_CAP_GPU (the cuda backend); head and optim give the layout, spec
+ * and trainable ranges (their values are uploaded by gpu_head_upload_params). train_rows,
+ * eval_rows: capacity of the two feature tables (rows of head->spec.in_dim floats). */
 int gpu_head_create(GpuHead **out, Backend *be, const Head *head, const Optimizer *optim, int train_rows,
                     int eval_rows, const GpuHeadLoss *loss, Err *e);
 void gpu_head_free(GpuHead *g);

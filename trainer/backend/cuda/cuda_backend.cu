@@ -634,6 +634,7 @@ int backend_cuda_create(Backend **out, int device, const char *precision, Err *e
     b->ops = &CUDA_OPS;
     b->ctx = c;
     b->name = "cuda";
+    b->caps = BACKEND_CAP_GPU | BACKEND_CAP_PRECISION;
     b->train = backend_cuda_train_ops();    /* threads 0 and no native layout: calloc's zeros */
     *out = b;
     return 0;
