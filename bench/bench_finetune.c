@@ -76,7 +76,8 @@ static int phases(ResnetSuffix *s, Backbone *bb, Optimizer *o, const float *imag
 
 static int open_backend(const char *device, int threads, int gpu, const char *precision, Backend **be, Err *e) {
     if (!strcmp(device, "cpu")) return backend_cpu_create(be, threads, e);
-    if (!strcmp(device, "cuda")) return backend_cuda_create(be, gpu, precision, e);
+    Precision p;
+    if (!strcmp(device, "cuda")) return backend_precision_parse(precision, &p, e) || backend_cuda_create(be, gpu, p, e) ? -1 : 0;
     return err_fail(e, "--device '%s': cpu or cuda", device);
 }
 

@@ -314,7 +314,7 @@ static int head_bench_open(HeadBench *hb, Err *e) {
     rng_init(&r, 42, RNG_INIT, 1000, 0);
     for (size_t i = 0; i < nx; i++) hb->x[i] = rng_float(&r);
     for (int i = 0; i < HEAD_SAMPLES; i++) hb->y[i] = (int)rng_below(&r, HEAD_C);
-    if (backend_cuda_create(&hb->b, 0, "fp32", e) || head_create(&hb->h, &hs, e) ||
+    if (backend_cuda_create(&hb->b, 0, PREC_FP32, e) || head_create(&hb->h, &hs, e) ||
         optimizer_create(&hb->opt, &os, hb->h.n_params, e))
         return -1;
     for (int i = 0; i < hb->h.n_views; i++)
@@ -374,7 +374,8 @@ static int bench_head(const Options *o, Err *e) {
 
 static int open_backend(const Options *o, const char *precision, Backend **b, Err *e) {
     if (!strcmp(o->device, "cpu")) return backend_cpu_create(b, 0, e);
-    return backend_cuda_create(b, 0, precision, e);
+    Precision p;
+    return backend_precision_parse(precision, &p, e) || backend_cuda_create(b, 0, p, e) ? -1 : 0;
 }
 
 static int parse_args(int argc, char **argv, Options *o) {

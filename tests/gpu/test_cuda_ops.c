@@ -19,14 +19,15 @@
 #include "gpu/gpu_test.h"
 #include "test_util.h"
 
-typedef struct Precision {
+typedef struct PrecisionCase {
+    Precision prec;
     const char *name;
     double tol;             /* relative L2 error allowed for a conv output */
     double backbone_tol;    /* ... for the 2048 features of the whole backbone */
-} Precision;
+} PrecisionCase;
 
-static const Precision PRECISIONS[] = {
-    {"fp32", 1e-5, 1e-4}, {"tf32", 5e-3, 2e-2}, {"fp16", 2e-2, 4e-2}, {"bf16", 2e-2, 8e-2}};
+static const PrecisionCase PRECISIONS[] = {
+    {PREC_FP32, "fp32", 1e-5, 1e-4}, {PREC_TF32, "tf32", 5e-3, 2e-2}, {PREC_FP16, "fp16", 2e-2, 4e-2}, {PREC_BF16, "bf16", 2e-2, 8e-2}};
 
 typedef struct ConvCase {
     const char *what;
@@ -45,7 +46,7 @@ static const ConvCase CASES[] = {
     {"1x1/2 shortcut linear", 2, 14, 14, 256, 512, 1, 2, 0, 0, 0, 0},
     {"1x1/2 block entry relu, odd size", 2, 15, 15, 256, 128, 1, 2, 0, 0, 1, 0},
 };
-enum { N_CASES = sizeof CASES / sizeof CASES[0], N_PRECISIONS = sizeof PRECISIONS / sizeof PRECISIONS[0] };
+enum { N_CASES = sizeof CASES / sizeof CASES[0], N_PRECISION_CASES = sizeof PRECISIONS / sizeof PRECISIONS[0] };
 
 /* n floats uniform in [lo, hi), from the stream (a, b). */
 static float *random_floats(size_t n, float lo, float hi, uint32_t a, uint32_t b) {
@@ -126,7 +127,7 @@ done:
     return rc;
 }
 
-static void test_convs(Backend *ref, Backend *gpu, const Precision *p) {
+static void test_convs(Backend *ref, Backend *gpu, const PrecisionCase *p) {
     for (int i = 0; i < N_CASES; i++) {
         Err e = {{0}};
         ConvData cd;
@@ -163,7 +164,7 @@ done:
     return rc;
 }
 
-static void test_pools(Backend *ref, Backend *gpu, const Precision *p) {
+static void test_pools(Backend *ref, Backend *gpu, const PrecisionCase *p) {
     /* Max pooling inputs are post-ReLU (>= 0) per backend.h; include exact zeros too. */
     static const int shapes[][4] = {{2, 16, 16, 8}, {1, 15, 15, 24}, {2, 112, 112, 64}, {3, 7, 7, 2048}};
     for (int s = 0; s < 4; s++) {
@@ -263,7 +264,7 @@ static int chain_reference_b(Backend *ref, Chain *c, const float *mid_host, floa
     return run_conv(ref, &cd, want, e);
 }
 
-static void test_chain(Backend *ref, Backend *g, const Precision *p) {
+static void test_chain(Backend *ref, Backend *g, const PrecisionCase *p) {
     Err e = {{0}};
     Chain c;
     memset(&c, 0, sizeof c);
@@ -341,7 +342,7 @@ static int backbone_features(Backend *b, const float *images, float *features, E
 
 /* The whole backbone (53 convs, max pooling, average pooling, in-place residuals) on the
  * GPU against the reference features `want`. */
-static void test_backbone(Backend *g, const Precision *p, const float *images, const float *want) {
+static void test_backbone(Backend *g, const PrecisionCase *p, const float *images, const float *want) {
     Err e = {{0}};
     float got[BB_BATCH * 2048];
     int ok = backbone_features(g, images, got, &e) == 0;
@@ -386,8 +387,8 @@ static void test_errors(Backend *g) {
     g->ops->release(g, y);
 
     Backend *bad = NULL;
-    CHECK(backend_cuda_create(&bad, 0, "fp8", &e) != 0 && strstr(e.msg, "fp8"), "unknown precision: %s", e.msg);
-    CHECK(backend_cuda_create(&bad, 1 << 20, "fp32", &e) != 0, "a GPU index out of range should fail");
+    CHECK(backend_cuda_create(&bad, 0, N_PRECISIONS, &e) != 0 && strstr(e.msg, "precision"), "unknown precision: %s", e.msg);
+    CHECK(backend_cuda_create(&bad, 1 << 20, PREC_FP32, &e) != 0, "a GPU index out of range should fail");
 }
 
 int main(void) {
@@ -402,9 +403,9 @@ int main(void) {
     float want[BB_BATCH * 2048];
     int have_want = backbone_features(ref, images, want, &e) == 0;
     CHECK(have_want, "reference backbone: %s", e.msg);
-    for (int p = 0; p < N_PRECISIONS; p++) {
+    for (int p = 0; p < N_PRECISION_CASES; p++) {
         Backend *gpu = NULL;
-        int ok = backend_cuda_create(&gpu, 0, PRECISIONS[p].name, &e) == 0;
+        int ok = backend_cuda_create(&gpu, 0, PRECISIONS[p].prec, &e) == 0;
         CHECK(ok, "backend_cuda_create(%s): %s", PRECISIONS[p].name, e.msg);
         if (!ok) continue;
         test_convs(ref, gpu, &PRECISIONS[p]);

@@ -205,7 +205,7 @@ int main(void) {
     Backend *cpu = NULL, *ref = NULL, *g = NULL;
     ResnetArch a;
     ResnetWeights w;
-    if (backend_reference_create(&ref, &e) || backend_cpu_create(&cpu, 2, &e) || backend_cuda_create(&g, 0, "fp32", &e) ||
+    if (backend_reference_create(&ref, &e) || backend_cpu_create(&cpu, 2, &e) || backend_cuda_create(&g, 0, PREC_FP32, &e) ||
         resnet_arch_init(&a, "resnet50", &e) || resnet_weights_random(&w, &a, 7, &e)) {
         fprintf(stderr, "setup: %s\n", e.msg);
         return 1;

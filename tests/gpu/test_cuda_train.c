@@ -544,8 +544,8 @@ int main(void) {
     Backend *ref = NULL, *cpu = NULL, *fp32 = NULL, *tf32 = NULL, *h16 = NULL;
     ResnetArch a;
     ResnetWeights w;
-    if (backend_reference_create(&ref, &e) || backend_cpu_create(&cpu, 2, &e) || backend_cuda_create(&fp32, 0, "fp32", &e) ||
-        backend_cuda_create(&tf32, 0, "tf32", &e) || backend_cuda_create(&h16, 0, "fp16", &e) ||
+    if (backend_reference_create(&ref, &e) || backend_cpu_create(&cpu, 2, &e) || backend_cuda_create(&fp32, 0, PREC_FP32, &e) ||
+        backend_cuda_create(&tf32, 0, PREC_TF32, &e) || backend_cuda_create(&h16, 0, PREC_FP16, &e) ||
         resnet_arch_init(&a, "resnet50", &e) || resnet_weights_random(&w, &a, 7, &e)) {
         fprintf(stderr, "setup: %s\n", e.msg);
         return 1;

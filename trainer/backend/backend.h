@@ -92,18 +92,34 @@ struct Backend {
     const struct BackendTrainOps *train;
 };
 
+/* Which backend to open (config.yaml's train.device): DEVICE_AUTO takes the GPU when one
+ * is visible, else the CPU. */
+typedef enum BackendDevice { DEVICE_AUTO, DEVICE_CPU, DEVICE_CUDA, N_DEVICES } BackendDevice;
+/* The CUDA backend's convolution arithmetic (model.precision; backend/cuda/cuda_backend.cu
+ * says what each means). The CPU backends compute in float32 whatever is asked. */
+typedef enum Precision { PREC_FP32, PREC_TF32, PREC_FP16, PREC_BF16, N_PRECISIONS } Precision;
+/* Their names as config.yaml and the command line write them, in enum order:
+ * "auto", "cpu", "cuda" and "fp32", "tf32", "fp16", "bf16". */
+extern const char *const DEVICE_NAMES[N_DEVICES];
+extern const char *const PRECISION_NAMES[N_PRECISIONS];
+/* The index of name in names[0, n) (an enum value of the table's type), -1 when absent. */
+int backend_name_index(const char *const *names, int n, const char *name);
+/* A name of those tables -> its value; -1 with a message naming it when it is none. */
+int backend_device_parse(const char *name, BackendDevice *out, Err *e);
+int backend_precision_parse(const char *name, Precision *out, Err *e);
+
 int backend_reference_create(Backend **out, Err *e);
 /* threads <= 0: all cores. */
 int backend_cpu_create(Backend **out, int threads, Err *e);
-/* Fails with a clear message when built without CUDA or when no GPU is visible.
- * precision: "fp32" | "tf32" | "fp16" | "bf16". */
-int backend_cuda_create(Backend **out, int device, const char *precision, Err *e);
+/* Fails with a clear message when built without CUDA or when no GPU is visible. */
+int backend_cuda_create(Backend **out, int device, Precision precision, Err *e);
 /* 1 when this build has the CUDA backend compiled in. */
 int backend_cuda_compiled(void);
 /* Number of visible GPUs (0 when none or when not compiled). */
 int backend_cuda_device_count(void);
-/* "auto" | "cpu" | "cuda": auto picks cuda when a GPU is visible. */
-int backend_open(Backend **out, const char *device, int gpu_index, const char *precision, int threads, Err *e);
+/* The backend of `device` (DEVICE_AUTO: cuda when a GPU is visible): GPU gpu_index in
+ * `precision`, or the CPU with `threads`. */
+int backend_open(Backend **out, BackendDevice device, int gpu_index, Precision precision, int threads, Err *e);
 void backend_destroy(Backend *b);
 /* 1 when b has every capability in caps (BACKEND_CAP_* or'ed), else 0. */
 int backend_has(const Backend *b, unsigned caps);

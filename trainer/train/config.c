@@ -11,7 +11,9 @@
 
 #include "core/fsutil.h"
 
-typedef enum KeyType { K_INT, K_LONG, K_REAL, K_BOOL, K_ENUM, K_STRING, K_CLASSES } KeyType;
+/* K_ENUM: one of `choices`, kept as text; K_NAMED: one of `names`, kept as its index (an
+ * enum of the layer that owns the table, e.g. backend.h's Precision). */
+typedef enum KeyType { K_INT, K_LONG, K_REAL, K_BOOL, K_ENUM, K_NAMED, K_STRING, K_CLASSES } KeyType;
 
 typedef struct KeySpec {
     const char *path;           /* dotted YAML path */
@@ -20,16 +22,21 @@ typedef struct KeySpec {
     double lo, hi;              /* numeric range; -INFINITY / INFINITY = unbounded */
     int lo_open, hi_open;       /* 1: the bound itself is excluded */
     const char *choices;        /* K_ENUM: "adam|sgd" */
+    const char *const *names;   /* K_NAMED: the names, in enum order */
+    int n_names;
 } KeySpec;
 
 #define OFF(f) offsetof(TrialConfig, f)
 #define SZ(f) sizeof(((TrialConfig *)0)->f)
-#define KINT(p, f, l, h) {p, K_INT, OFF(f), SZ(f), l, h, 0, 0, NULL}
-#define KLONG(p, f, l, h) {p, K_LONG, OFF(f), SZ(f), l, h, 0, 0, NULL}
-#define KREAL(p, f, lopen, l, h, hopen) {p, K_REAL, OFF(f), SZ(f), l, h, lopen, hopen, NULL}
-#define KBOOL(p, f) {p, K_BOOL, OFF(f), SZ(f), 0, 0, 0, 0, NULL}
-#define KENUM(p, f, c) {p, K_ENUM, OFF(f), SZ(f), 0, 0, 0, 0, c}
-#define KSTR(p, f) {p, K_STRING, OFF(f), SZ(f), 0, 0, 0, 0, NULL}
+#define KINT(p, f, l, h) {p, K_INT, OFF(f), SZ(f), l, h, 0, 0, NULL, NULL, 0}
+#define KLONG(p, f, l, h) {p, K_LONG, OFF(f), SZ(f), l, h, 0, 0, NULL, NULL, 0}
+#define KREAL(p, f, lopen, l, h, hopen) {p, K_REAL, OFF(f), SZ(f), l, h, lopen, hopen, NULL, NULL, 0}
+#define KBOOL(p, f) {p, K_BOOL, OFF(f), SZ(f), 0, 0, 0, 0, NULL, NULL, 0}
+#define KENUM(p, f, c) {p, K_ENUM, OFF(f), SZ(f), 0, 0, 0, 0, c, NULL, 0}
+#define KSTR(p, f) {p, K_STRING, OFF(f), SZ(f), 0, 0, 0, 0, NULL, NULL, 0}
+#define KNAMED(p, f, names) {p, K_NAMED, OFF(f), SZ(f), 0, 0, 0, 0, NULL, names, (int)(sizeof names / sizeof *names)}
+/* K_NAMED fields are enums, read and written as int. */
+_Static_assert(sizeof(Precision) == sizeof(int) && sizeof(BackendDevice) == sizeof(int), "enum fields are ints");
 #define INF INFINITY
 #define MONITORS "val_loss|val_accuracy|loss|accuracy"
 
@@ -40,12 +47,12 @@ static const KeySpec KEYS[] = {
     KENUM("data.interpolation", data.interpolation, "nearest|bilinear"),
     KREAL("data.validation_split", data.validation_split, 0, 0, 0.9, 0),
     KREAL("data.train_fraction", data.train_fraction, 1, 0, 1, 0),
-    {"data.classes", K_CLASSES, OFF(data.classes), SZ(data.classes), 0, 0, 0, 0, NULL},
+    {"data.classes", K_CLASSES, OFF(data.classes), SZ(data.classes), 0, 0, 0, 0, NULL, NULL, 0},
     KENUM("model.backbone", model.backbone, "resnet50|resnet101|resnet152"),
     KSTR("model.weights", model.weights),
     KSTR("model.trainable", model.trainable),
     KBOOL("model.train_bn_affine", model.train_bn_affine),
-    KENUM("model.precision", model.precision, "fp32|tf32|fp16|bf16"),
+    KNAMED("model.precision", model.precision, PRECISION_NAMES),
     KBOOL("model.head.batchnorm", model.head.batchnorm),
     KINT("model.head.hidden", model.head.hidden, 0, INF),
     KREAL("model.head.dropout", model.head.dropout, 0, 0, 1, 1),
@@ -62,7 +69,7 @@ static const KeySpec KEYS[] = {
     KREAL("train.epsilon", train.epsilon, 1, 0, INF, 0),
     KREAL("train.label_smoothing", train.label_smoothing, 0, 0, 1, 1),
     KLONG("train.seed", train.seed, 0, INF),
-    KENUM("train.device", train.device, "auto|cpu|cuda"),
+    KNAMED("train.device", train.device, DEVICE_NAMES),
     KINT("train.threads", train.threads, 0, 1024),
     KREAL("augment.strength", augment.strength, 0, 0, 10, 0),
     KBOOL("augment.horizontal_flip", augment.horizontal_flip),
@@ -129,7 +136,7 @@ void config_defaults(TrialConfig *c) {
     SET_STR(m->backbone, "resnet50");
     SET_STR(m->trainable, "head");
     m->train_bn_affine = 1; /* Keras: unfrozen BN layers train gamma/beta */
-    SET_STR(m->precision, "tf32");
+    m->precision = PREC_TF32;
     m->head = (HeadConfig){.batchnorm = 1, .hidden = 512, .dropout = 0.6, .l2 = 5e-4};
 
     TrainConfig *t = &c->train;
@@ -141,7 +148,7 @@ void config_defaults(TrialConfig *c) {
     t->beta_1 = 0.9, t->beta_2 = 0.999, t->epsilon = 1e-7;
     t->label_smoothing = 0.1;
     t->seed = 42;
-    SET_STR(t->device, "auto");
+    t->device = DEVICE_AUTO;
 
     AugmentConfig *a = &c->augment;
     a->strength = 1.0;
@@ -267,12 +274,35 @@ static int read_text(char *field, const KeySpec *k, const YamlNode *n, const cha
     return 0;
 }
 
+/* "fp32|tf32|fp16|bf16": the names of a K_NAMED key as K_ENUM's choices read. */
+static void named_choices(const KeySpec *k, char *buf, size_t size) {
+    buf[0] = 0;
+    for (int i = 0; i < k->n_names; i++) {
+        size_t len = strlen(buf);
+        snprintf(buf + len, size - len, "%s%s", i ? "|" : "", k->names[i]);
+    }
+}
+
+static int read_named(int *field, const KeySpec *k, const YamlNode *n, const char *file, Err *e) {
+    const char *s;
+    if (yaml_as_string(n, k->path, &s, e)) return -1;
+    int i = backend_name_index(k->names, k->n_names, s);
+    if (i < 0) {
+        char choices[128];
+        named_choices(k, choices, sizeof choices);
+        return err_fail(e, "%s:%d: key '%s' must be one of %s, got '%s'", node_file(n, file), n->line, k->path, choices, s);
+    }
+    *field = i;
+    return 0;
+}
+
 static int read_key(TrialConfig *c, const KeySpec *k, const YamlNode *n, const char *file, Err *e) {
     char *field = (char *)c + k->offset;
     switch (k->type) {
     case K_INT: case K_LONG: case K_REAL: return read_number(field, k, n, file, e);
     case K_BOOL: return yaml_as_bool(n, k->path, (int *)field, e);
     case K_ENUM: case K_STRING: return read_text(field, k, n, file, e);
+    case K_NAMED: return read_named((int *)field, k, n, file, e);
     case K_CLASSES: return read_classes(c, k, n, file, e);
     }
     return -1;
@@ -370,6 +400,7 @@ static YamlNode *key_node(const TrialConfig *c, const KeySpec *k) {
     case K_REAL: return yaml_new_double(*(const double *)field);
     case K_BOOL: return yaml_new_bool(*(const int *)field);
     case K_ENUM: case K_STRING: return yaml_new_string(field);
+    case K_NAMED: return yaml_new_string(k->names[*(const int *)field]);
     case K_CLASSES: break;
     }
     YamlNode *seq = yaml_new_seq();
@@ -418,6 +449,7 @@ int config_value_text(const TrialConfig *c, const char *path, char *buf, size_t 
     case K_REAL: yaml_format_double(buf, n, *(const double *)field); break;
     case K_BOOL: snprintf(buf, n, "%s", *(const int *)field ? "true" : "false"); break;
     case K_ENUM: case K_STRING: snprintf(buf, n, "%s", field); break;
+    case K_NAMED: snprintf(buf, n, "%s", k->names[*(const int *)field]); break;
     case K_CLASSES:
         buf[0] = 0;
         for (int i = 0; i < c->data.n_classes_listed; i++) {

@@ -73,15 +73,6 @@ static cublasMath_t cublas_math(Precision p) {
     return p == PREC_TF32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
 }
 
-static int parse_precision(const char *s, Precision *p, Err *e) {
-    if (!s || !strcmp(s, "fp32")) *p = PREC_FP32;
-    else if (!strcmp(s, "tf32")) *p = PREC_TF32;
-    else if (!strcmp(s, "fp16")) *p = PREC_FP16;
-    else if (!strcmp(s, "bf16")) *p = PREC_BF16;
-    else return err_fail(e, "CUDA backend: unknown precision '%s' (fp32, tf32, fp16 or bf16)", s);
-    return 0;
-}
-
 /* ---------------------------------------------------------------- kernels */
 
 __device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
@@ -615,10 +606,9 @@ static const BackendOps CUDA_OPS = {
     cuda_destroy,
 };
 
-int backend_cuda_create(Backend **out, int device, const char *precision, Err *e) {
+int backend_cuda_create(Backend **out, int device, Precision p, Err *e) {
     *out = NULL;
-    Precision p = PREC_FP32;
-    if (parse_precision(precision, &p, e)) return -1;
+    if (p < PREC_FP32 || p >= N_PRECISIONS) return err_fail(e, "CUDA backend: unknown precision %d", (int)p);
     CudaCtx *c = (CudaCtx *)tl_calloc(e, 1, sizeof *c, "CUDA backend");
     if (!c) return -1;
     c->device = device;

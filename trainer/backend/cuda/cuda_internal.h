@@ -16,8 +16,6 @@ extern "C" {
 #include "backend/optimizer_math.h"
 }
 
-typedef enum Precision { PREC_FP32, PREC_TF32, PREC_FP16, PREC_BF16 } Precision;
-
 typedef struct Allocation {
     void *ptr;
     size_t bytes;

@@ -2,7 +2,7 @@
  * compiles cuda_backend.cu instead when the CUDA toolkit and cuDNN are found). */
 #include "backend/backend.h"
 
-int backend_cuda_create(Backend **out, int device, const char *precision, Err *e) {
+int backend_cuda_create(Backend **out, int device, Precision precision, Err *e) {
     (void)device;
     (void)precision;
     *out = NULL;
