@@ -177,74 +177,6 @@ static size_t allocs_remove(CudaCtx *c, void *ptr) {
     return 0;
 }
 
-/* ---------------------------------------------------------------- shadows (half copies) */
-
-static int ranges_overlap(const void *a, size_t a_bytes, const void *b, size_t b_bytes) {
-    uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
-    return x < y + b_bytes && y < x + a_bytes;
-}
-
-/* Float32 memory [p, p + bytes) is about to be written: its half copies go stale. */
-void cuda_shadows_invalidate(CudaCtx *c, const void *p, size_t bytes) {
-    for (int i = 0; i < c->n_shadows; i++) {
-        Shadow *s = &c->shadows[i];
-        if (s->valid && ranges_overlap(s->ptr, s->valid * sizeof(float), p, bytes)) s->valid = 0;
-    }
-}
-
-/* The half copy of the float32 tensor x[0, elems), or NULL when there is none. */
-static const void *shadows_lookup(CudaCtx *c, const float *x, size_t elems) {
-    for (int i = 0; i < c->n_shadows; i++) {
-        const Shadow *s = &c->shadows[i];
-        if (s->ptr == (const char *)x && s->valid >= elems) return s->half;
-    }
-    return NULL;
-}
-
-/* The shadow slot for the float32 tensor at y with room for elems half values (made or
- * grown as needed; the caller sets ->valid once it has queued the write). Grows only
- * when a larger tensor appears at y, so steady-state batches allocate nothing. */
-static int shadows_slot(CudaCtx *c, const float *y, size_t elems, Shadow **out, Err *e) {
-    Shadow *s = NULL;
-    for (int i = 0; i < c->n_shadows && !s; i++)
-        if (c->shadows[i].ptr == (const char *)y) s = &c->shadows[i];
-    if (!s) {
-        if (c->n_shadows == c->cap_shadows) {
-            int cap = c->cap_shadows ? 2 * c->cap_shadows : 32;
-            Shadow *a = (Shadow *)realloc(c->shadows, (size_t)cap * sizeof *a);
-            if (!a) return err_fail(e, "CUDA backend: out of host memory for the shadow table");
-            c->shadows = a;
-            c->cap_shadows = cap;
-        }
-        s = &c->shadows[c->n_shadows++];
-        memset(s, 0, sizeof *s);
-        s->ptr = (const char *)y;
-    }
-    if (s->cap < elems) {
-        s->valid = 0;
-        CUDA_CHECK(cudaFree(s->half));          /* cudaFree waits for queued work using it */
-        s->half = NULL;
-        s->cap = 0;
-        CUDA_CHECK(cudaMalloc(&s->half, elems * 2));
-        s->cap = elems;
-    }
-    *out = s;
-    return 0;
-}
-
-/* Frees the shadows of float32 tensors inside [p, p + bytes) (memory being released). */
-static void shadows_drop(CudaCtx *c, const void *p, size_t bytes) {
-    for (int i = 0; i < c->n_shadows;) {
-        Shadow *s = &c->shadows[i];
-        if ((uintptr_t)s->ptr - (uintptr_t)p < bytes) {       /* p <= s->ptr < p + bytes */
-            (void)cudaFree(s->half);            /* teardown: nothing to report to */
-            *s = c->shadows[--c->n_shadows];
-        } else {
-            i++;
-        }
-    }
-}
-
 /* ---------------------------------------------------------------- memory ops */
 
 static int cuda_alloc(Backend *b, size_t bytes, void **ptr, Err *e) {
@@ -264,7 +196,7 @@ static void cuda_release(Backend *b, void *ptr) {
     CudaCtx *c = ctx_of(b);
     if (!ptr) return;
     (void)cudaSetDevice(c->device);             /* void op: errors have nowhere to go */
-    shadows_drop(c, ptr, allocs_remove(c, ptr));
+    cuda_shadows_drop(c, ptr, allocs_remove(c, ptr));
     (void)cudaFree(ptr);
 }
 
@@ -466,17 +398,17 @@ static int conv_forward_half(CudaCtx *c, CudaConv *cv, const float *x, const flo
     const ConvDesc *d = &cv->d;
     size_t x_elems = (size_t)d->n * d->h * d->w * d->cin;
     size_t y_elems = (size_t)d->n * d->oh * d->ow * d->cout;
-    const void *xh = shadows_lookup(c, x, x_elems);
+    const void *xh = cuda_shadows_lookup(c, x, x_elems);
     if (!xh) {
         Shadow *xs;
-        if (shadows_slot(c, x, x_elems, &xs, e)) return -1;
+        if (cuda_shadows_slot(c, x, x_elems, &xs, e)) return -1;
         to_half_kernel<T><<<cuda_blocks_for(x_elems), CUDA_THREADS, 0, c->stream>>>(x, (T *)xs->half, (unsigned)x_elems);
         CUDA_CHECK_LAUNCH("to_half_kernel");
         xs->valid = x_elems;
         xh = xs->half;
     }
     Shadow *ys;
-    if (shadows_slot(c, y, y_elems, &ys, e)) return -1;
+    if (cuda_shadows_slot(c, y, y_elems, &ys, e)) return -1;
     const float one = 1.f, zero = 0.f;
     CUDNN_CHECK(cudnnConvolutionForward(c->cudnn, &one, cv->x_desc, xh, cv->w_desc, cv->w, cv->conv_desc, cv->algo,
                                         c->workspace, cv->workspace_bytes, &zero, cv->y_desc, ys->half));
@@ -494,8 +426,8 @@ static int cuda_conv_forward(Backend *b, void *conv, const float *x, const float
     size_t x_bytes = (size_t)d->n * d->h * d->w * d->cin * sizeof(float);
     size_t y_bytes = (size_t)d->n * d->oh * d->ow * d->cout * sizeof(float);
     if (d->has_residual && !res) return err_fail(e, "CUDA conv: the descriptor has a residual but res is NULL");
-    if (ranges_overlap(x, x_bytes, y, y_bytes)) return err_fail(e, "CUDA conv: x and y overlap (no in-place convs)");
-    if (d->has_residual && res != y && ranges_overlap(res, y_bytes, y, y_bytes))
+    if (cuda_ranges_overlap(x, x_bytes, y, y_bytes)) return err_fail(e, "CUDA conv: x and y overlap (no in-place convs)");
+    if (d->has_residual && res != y && cuda_ranges_overlap(res, y_bytes, y, y_bytes))
         return err_fail(e, "CUDA conv: res overlaps y without being y");
     if (cuda_check_elems(x_bytes / sizeof(float), "CUDA backend", "conv input", e) ||
         cuda_check_elems(y_bytes / sizeof(float), "CUDA backend", "conv output", e))

@@ -8,6 +8,7 @@
 #include <cudnn.h>
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "backend/cuda/cuda_check.h"
 
@@ -21,7 +22,7 @@ typedef struct Allocation {
     size_t bytes;
 } Allocation;
 
-/* A half copy of a float32 tensor in device memory (see the top of cuda_backend.cu). */
+/* A half copy of a float32 tensor in device memory (cuda_shadows.cu). */
 typedef struct Shadow {
     const char *ptr;    /* the float32 tensor mirrored (device) */
     size_t cap;         /* elements the half buffer holds */
@@ -53,9 +54,16 @@ static inline int is_half(Precision p) { return p == PREC_FP16 || p == PREC_BF16
 
 static inline size_t elem_bytes(Precision p) { return is_half(p) ? 2 : 4; }
 
-/* Every op that writes float32 device memory calls this first: the half copies of
- * [p, p + bytes) go stale (cuda_backend.cu). */
+/* The shadow table (cuda_shadows.cu). Every op that writes float32 device memory calls
+ * cuda_shadows_invalidate first: the half copies of [p, p + bytes) go stale. */
 void cuda_shadows_invalidate(CudaCtx *c, const void *p, size_t bytes);
+/* The valid half copy of the float32 tensor x[0, elems), or NULL. */
+const void *cuda_shadows_lookup(CudaCtx *c, const float *x, size_t elems);
+/* The slot for the tensor at y with room for elems half values (the caller sets ->valid
+ * once it has queued the write). */
+int cuda_shadows_slot(CudaCtx *c, const float *y, size_t elems, Shadow **out, Err *e);
+/* Frees the copies of tensors inside [p, p + bytes) (memory being released). */
+void cuda_shadows_drop(CudaCtx *c, const void *p, size_t bytes);
 
 /* BackendTrainOps.optimizer_step of the CUDA backend (cuda_optimizer.cu). */
 int cuda_optimizer_step(Backend *b, const OptimizerSpec *spec, long iterations, float lr, float *params,
@@ -83,6 +91,12 @@ static const size_t CUDA_WORKSPACE_LIMIT = (size_t)1 << 30;
 
 #define GRID_STRIDE_LOOP(i, n) \
     for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += gridDim.x * blockDim.x)
+
+/* Do [a, a + a_bytes) and [b, b + b_bytes) share a byte? */
+static inline int cuda_ranges_overlap(const void *a, size_t a_bytes, const void *b, size_t b_bytes) {
+    uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+    return x < y + b_bytes && y < x + a_bytes;
+}
 
 /* One device per backend: every op selects it first. */
 static inline int cuda_use_device(CudaCtx *c, Err *e) {
