@@ -31,7 +31,7 @@
 #include "model/head.h"
 #include "model/head_cuda.h"
 #include "model/resnet.h"
-#include "train/optimizer.h"
+#include "model/optimizer.h"
 
 enum { IMAGE = 224, N_BLOCKS = 16 };
 
@@ -91,11 +91,11 @@ static int net_conv(Net *net, int h, int w, int cin, int cout, int k, int stride
     for (size_t i = 0; i < wn; i++) net->host_w[i] = (float)rng_uniform(&r, -s, s);
     for (int i = 0; i < cout; i++) net->host_b[i] = (float)rng_uniform(&r, -0.1, 0.1);
     net->flops += conv_desc_flops(&d);
-    return net->b->conv_create(net->b, &d, net->host_w, net->host_b, conv, e);
+    return net->b->ops->conv_create(net->b, &d, net->host_w, net->host_b, conv, e);
 }
 
 static int net_alloc(Net *net, float **p, size_t floats, Err *e) {
-    return net->b->alloc(net->b, floats * sizeof(float), (void **)p, e);
+    return net->b->ops->alloc(net->b, floats * sizeof(float), (void **)p, e);
 }
 
 static int net_buffers(Net *net, Err *e) {
@@ -133,21 +133,21 @@ static int net_build(Net *net, Err *e) {
 
 static void net_free(Net *net) {
     Backend *b = net->b;
-    if (net->conv1) b->conv_destroy(b, net->conv1);
+    if (net->conv1) b->ops->conv_destroy(b, net->conv1);
     for (int j = 0; j < N_BLOCKS; j++) {
         Bottleneck *k = &net->blocks[j];
-        if (k->c1) b->conv_destroy(b, k->c1);
-        if (k->c2) b->conv_destroy(b, k->c2);
-        if (k->c3) b->conv_destroy(b, k->c3);
-        if (k->proj) b->conv_destroy(b, k->proj);
+        if (k->c1) b->ops->conv_destroy(b, k->c1);
+        if (k->c2) b->ops->conv_destroy(b, k->c2);
+        if (k->c3) b->ops->conv_destroy(b, k->c3);
+        if (k->proj) b->ops->conv_destroy(b, k->proj);
     }
-    b->release(b, net->input);
-    b->release(b, net->act[0]);
-    b->release(b, net->act[1]);
-    b->release(b, net->t1);
-    b->release(b, net->t2);
-    b->release(b, net->shortcut);
-    b->release(b, net->features);
+    b->ops->release(b, net->input);
+    b->ops->release(b, net->act[0]);
+    b->ops->release(b, net->act[1]);
+    b->ops->release(b, net->t1);
+    b->ops->release(b, net->t2);
+    b->ops->release(b, net->shortcut);
+    b->ops->release(b, net->features);
     free(net->host_w);
     free(net->host_b);
 }
@@ -156,21 +156,21 @@ static void net_free(Net *net) {
 static int net_forward(Net *net, Err *e) {
     Backend *b = net->b;
     int n = net->n, cur = 1;
-    if (b->conv_forward(b, net->conv1, net->input, NULL, net->act[0], e) ||
-        b->maxpool3x3s2(b, net->act[0], n, 112, 112, 64, net->act[1], e)) return -1;
+    if (b->ops->conv_forward(b, net->conv1, net->input, NULL, net->act[0], e) ||
+        b->ops->maxpool3x3s2(b, net->act[0], n, 112, 112, 64, net->act[1], e)) return -1;
     for (int j = 0; j < N_BLOCKS; j++) {
         Bottleneck *k = &net->blocks[j];
         const float *shortcut = net->act[cur];
-        if (b->conv_forward(b, k->c1, net->act[cur], NULL, net->t1, e) ||
-            b->conv_forward(b, k->c2, net->t1, NULL, net->t2, e)) return -1;
+        if (b->ops->conv_forward(b, k->c1, net->act[cur], NULL, net->t1, e) ||
+            b->ops->conv_forward(b, k->c2, net->t1, NULL, net->t2, e)) return -1;
         if (k->proj) {
-            if (b->conv_forward(b, k->proj, net->act[cur], NULL, net->shortcut, e)) return -1;
+            if (b->ops->conv_forward(b, k->proj, net->act[cur], NULL, net->shortcut, e)) return -1;
             shortcut = net->shortcut;
         }
-        if (b->conv_forward(b, k->c3, net->t2, shortcut, net->act[1 - cur], e)) return -1;
+        if (b->ops->conv_forward(b, k->c3, net->t2, shortcut, net->act[1 - cur], e)) return -1;
         cur = 1 - cur;
     }
-    return b->global_avgpool(b, net->act[cur], n, 7, 7, 2048, net->features, e);
+    return b->ops->global_avgpool(b, net->act[cur], n, 7, 7, 2048, net->features, e);
 }
 
 /* Uploads a random input image batch (uniform, like preprocess_input's range). */
@@ -181,7 +181,7 @@ static int net_input(Net *net, Err *e) {
     Rng r;
     rng_init(&r, 42, RNG_AUGMENT, 0, 0);
     for (size_t i = 0; i < count; i++) x[i] = (float)rng_uniform(&r, -120.0, 150.0);
-    int rc = net->b->upload(net->b, net->input, x, count * sizeof *x, e);
+    int rc = net->b->ops->upload(net->b, net->input, x, count * sizeof *x, e);
     free(x);
     return rc;
 }
@@ -191,7 +191,7 @@ static int net_check_features(Net *net, Err *e) {
     size_t count = (size_t)net->n * 2048;
     float *f = malloc(count * sizeof *f);
     if (!f) return err_fail(e, "out of host memory");
-    int rc = net->b->download(net->b, f, net->features, count * sizeof *f, e);
+    int rc = net->b->ops->download(net->b, f, net->features, count * sizeof *f, e);
     for (size_t i = 0; rc == 0 && i < count; i++)
         if (!isfinite(f[i])) rc = err_fail(e, "feature %zu is %g", i, f[i]);
     free(f);
@@ -207,10 +207,10 @@ static int bench_resnet(Backend *b, const char *precision, int batch, const Opti
     int rc = (net_build(&net, e) || net_input(&net, e)) ? -1 : 0;
     double build_s = now_seconds() - t0;
     double *times = calloc((size_t)o->iters, sizeof *times);
-    for (int i = 0; rc == 0 && i < o->warmup; i++) rc = (net_forward(&net, e) || b->sync(b, e)) ? -1 : 0;
+    for (int i = 0; rc == 0 && i < o->warmup; i++) rc = (net_forward(&net, e) || b->ops->sync(b, e)) ? -1 : 0;
     for (int i = 0; rc == 0 && i < o->iters; i++) {
         t0 = now_seconds();
-        rc = (net_forward(&net, e) || b->sync(b, e)) ? -1 : 0;
+        rc = (net_forward(&net, e) || b->ops->sync(b, e)) ? -1 : 0;
         times[i] = now_seconds() - t0;
     }
     if (rc == 0) rc = net_check_features(&net, e);
@@ -308,7 +308,7 @@ static int head_bench_open(HeadBench *hb, Err *e) {
     rng_init(&r, 42, RNG_INIT, 1000, 0);
     for (size_t i = 0; i < nx; i++) hb->x[i] = rng_float(&r);
     for (int i = 0; i < HEAD_SAMPLES; i++) hb->y[i] = (int)rng_below(&r, HEAD_C);
-    if (backend_cuda_create(&hb->b, 0, "fp32", e) || head_create(&hb->h, &hs, e) ||
+    if (backend_cuda_create(&hb->b, 0, PREC_FP32, e) || head_create(&hb->h, &hs, e) ||
         optimizer_create(&hb->opt, &os, hb->h.n_params, e))
         return -1;
     for (int i = 0; i < hb->h.n_views; i++)
@@ -368,7 +368,8 @@ static int bench_head(const Options *o, Err *e) {
 
 static int open_backend(const Options *o, const char *precision, Backend **b, Err *e) {
     if (!strcmp(o->device, "cpu")) return backend_cpu_create(b, 0, e);
-    return backend_cuda_create(b, 0, precision, e);
+    Precision p;
+    return backend_precision_parse(precision, &p, e) || backend_cuda_create(b, 0, p, e) ? -1 : 0;
 }
 
 static int parse_args(int argc, char **argv, Options *o) {

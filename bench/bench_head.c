@@ -14,7 +14,7 @@
 #include "model/head.h"
 #include "model/loss.h"
 #include "train/metrics.h"
-#include "train/optimizer.h"
+#include "model/optimizer.h"
 
 enum { N_SAMPLES = 8144, IN_DIM = 2048, CLASSES = 196, BATCH = 32, HIDDEN = 512, THREADS = 2, WARMUP_STEPS = 10 };
 

@@ -223,7 +223,7 @@ static void run_trial(Sweep *s, int t) {
     snprintf(cfg, sizeof cfg, "%s/config.yaml", dir);
     snprintf(log, sizeof log, "%s/console.log", dir);
     char *argv[16];
-    trainer_argv(s, argv, "train", cfg, strcmp(tr->cfg.train.device, "cpu") != 0, bufs);
+    trainer_argv(s, argv, "train", cfg, tr->cfg.train.device != DEVICE_CPU, bufs);
     int k = 0;
     while (argv[k]) k++;
     argv[k++] = "--out", argv[k++] = dir, argv[k++] = "--quiet", argv[k] = NULL;
@@ -260,7 +260,7 @@ static int cache_group_shard(Sweep *s, int g, int first) {
     snprintf(log, sizeof log, "%s/logs/cache-group%d-shard%d.log", s->plan.sweep_dir, g + 1, s->ri.rank);
     snprintf(shard, sizeof shard, "%d/%d", s->ri.rank, s->ri.size);
     char *argv[16];
-    trainer_argv(s, argv, "cache-features", cfg, strcmp(s->plan.ts.trials[first].cfg.train.device, "cpu") != 0, bufs);
+    trainer_argv(s, argv, "cache-features", cfg, s->plan.ts.trials[first].cfg.train.device != DEVICE_CPU, bufs);
     int k = 0;
     while (argv[k]) k++;
     argv[k++] = "--shard", argv[k++] = shard, argv[k] = NULL;
@@ -360,7 +360,7 @@ static void start_progress(Sweep *s) {
 static int setup(Sweep *s, Err *e) {
     char note[512];
     int use_gpu = 0;
-    for (int t = 0; t < s->plan.ts.n; t++) use_gpu |= strcmp(s->plan.ts.trials[t].cfg.train.device, "cpu") != 0;
+    for (int t = 0; t < s->plan.ts.n; t++) use_gpu |= s->plan.ts.trials[t].cfg.train.device != DEVICE_CPU;
     if (rank_info_init(&s->ri, s->args->threads, use_gpu, note, sizeof note, e)) return -1;
     Err local = {{0}};
     if (!all_ok(find_trainer(s->args->trainer, s->trainer, sizeof s->trainer, &local) != 0, &local))

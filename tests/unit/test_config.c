@@ -37,12 +37,12 @@ static void test_defaults(void) {
     CHECK(c.data.image_size == 224 && !strcmp(c.data.interpolation, "nearest") && c.data.validation_split == 0 &&
           c.data.train_fraction == 1 && c.data.classes == NULL, "data defaults");
     CHECK(!strcmp(c.model.backbone, "resnet50") && c.model.weights[0] == 0 && !strcmp(c.model.trainable, "head") &&
-          !strcmp(c.model.precision, "tf32"), "model defaults");
+          c.model.precision == PREC_TF32, "model defaults");
     CHECK(c.model.head.batchnorm == 1 && c.model.head.hidden == 512 && c.model.head.dropout == 0.6 && c.model.head.l2 == 5e-4, "head");
     TrainConfig *t = &c.train;
     CHECK(t->epochs == 100 && t->batch_size == 32 && t->optimizer == OPT_ADAM && t->lr == 1e-3 && t->beta_1 == 0.9 &&
           t->beta_2 == 0.999 && t->epsilon == 1e-7 && t->momentum == 0.9 && !t->nesterov && t->label_smoothing == 0.1 &&
-          t->seed == 42 && !strcmp(t->device, "auto") && t->threads == 0 && t->backbone_lr == 0, "train defaults");
+          t->seed == 42 && t->device == DEVICE_AUTO && t->threads == 0 && t->backbone_lr == 0, "train defaults");
     AugmentConfig *a = &c.augment;
     CHECK(a->strength == 1 && a->horizontal_flip && a->rotation == 8 && a->width_shift == 0.1 && a->height_shift == 0.1 &&
           a->zoom == 0.1 && a->shear == 0.1 && a->brightness == 0.15 && a->channel_shift == 10 && !strcmp(a->fill, "reflect"), "augment");
@@ -308,6 +308,10 @@ static void test_round_trip(void) {
     }
     CHECK(!config_has_key("model.head") && !config_has_key("model.head.dropot"), "has_key");
     CHECK(c.train.seed == 4294967296L && c.model.head.dropout == 1.0 / 3 && c.train.lr == 0.030000000000000002, "exact values");
+    /* Parsed once into backend.h's enums, written back as the same names. */
+    CHECK(c.model.precision == PREC_BF16 && c.train.device == DEVICE_CPU, "precision and device enums");
+    CHECK(!config_value_text(&c, "model.precision", a, sizeof a) && !strcmp(a, "bf16") &&
+          !config_value_text(&d, "train.device", b, sizeof b) && !strcmp(b, "auto"), "enum names: %s %s", a, b);
     round_trip(&c, "all_out.yaml");
     TrialConfig copy;
     CHECK_OK(config_copy(&copy, &c, &e), &e);

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "test_util.h"
-#include "train/optimizer.h"
+#include "model/optimizer.h"
 
 /* Relative closeness to a float32 reference (a couple of ulps). */
 static int close_f32(float got, double want) { return fabs(got - want) <= 2.5e-7 * fabs(want) + 1e-12; }

@@ -10,7 +10,7 @@
 
 #include "core/rng.h"
 #include "model/resnet_train.h"
-#include "train/optimizer.h"
+#include "model/optimizer.h"
 #include "test_resnet_util.h"
 #include "test_util.h"
 

@@ -136,7 +136,7 @@ int resnet_suffix_params_to_device(ResnetSuffix *s, Err *e);
 int resnet_suffix_params_to_host(ResnetSuffix *s, Err *e);
 /* Backend grads -> host grads, waits (device-resident mode leaves s->grads stale). */
 int resnet_suffix_grads_to_host(ResnetSuffix *s, Err *e);
-/* Host moments (n_params each, train/optimizer.h's layout) <-> opt_m / opt_v. v is used
+/* Host moments (n_params each, model/optimizer.h's layout) <-> opt_m / opt_v. v is used
  * only when opt_v exists. Device-resident mode only; _to_host waits. */
 int resnet_suffix_opt_to_device(ResnetSuffix *s, const float *m, const float *v, Err *e);
 int resnet_suffix_opt_to_host(ResnetSuffix *s, float *m, float *v, Err *e);

@@ -120,7 +120,7 @@ int boundary_cache_init(BoundaryCache *bc, Backend *be, const TrialConfig *c, co
     size_t floats = (size_t)max_batch * bc->row_floats;
     bc->host_h = tl_malloc(e, floats * sizeof(uint16_t), "boundary rows (fp16)");
     bc->host_x = tl_malloc(e, floats * sizeof(float), "boundary rows");
-    if (!bc->host_h || !bc->host_x || be->alloc(be, floats * sizeof(float), (void **)&bc->dev_x, e)) {
+    if (!bc->host_h || !bc->host_x || be->ops->alloc(be, floats * sizeof(float), (void **)&bc->dev_x, e)) {
         boundary_cache_free(bc);
         return err_context(e, "boundary cache");
     }
@@ -130,7 +130,7 @@ int boundary_cache_init(BoundaryCache *bc, Backend *be, const TrialConfig *c, co
 void boundary_cache_free(BoundaryCache *bc) {
     if (bc->train.fd >= 0) close(bc->train.fd);
     if (bc->validation.fd >= 0) close(bc->validation.fd);
-    if (bc->dev_x) bc->be->release(bc->be, bc->dev_x);
+    if (bc->dev_x) bc->be->ops->release(bc->be, bc->dev_x);
     free(bc->host_h);
     free(bc->host_x);
     memset(bc, 0, sizeof *bc);
@@ -156,7 +156,7 @@ static int compute_rows(BoundaryCache *bc, const BoundaryTable *t, Backbone *bb,
         int n = b->count;
         size_t floats = (size_t)n * bc->row_floats;
         int rc = resnet_prefix_forward(bb, bc->first_conv, b->x, n, &x, e) ||
-                 be->download(be, bc->host_x, x, floats * sizeof(float), e) || be->sync(be, e) ? -1 : 0;
+                 be->ops->download(be, bc->host_x, x, floats * sizeof(float), e) || be->ops->sync(be, e) ? -1 : 0;
         loader_release(l, b);
         if (rc) return -1;
         halves_from_floats(bc->host_x, floats, bc->host_h);
@@ -228,7 +228,8 @@ int boundary_table_load(BoundaryCache *bc, const BoundaryTable *t, const int *ro
     }
     floats_from_halves(bc->host_h, (size_t)n * bc->row_floats, bc->host_x);
     if (n < bc->max_batch) memset(bc->host_x + (size_t)n * bc->row_floats, 0, (size_t)(bc->max_batch - n) * bc->row_floats * sizeof(float));
-    if (bc->be->upload(bc->be, bc->dev_x, bc->host_x, (size_t)bc->max_batch * bc->row_floats * sizeof(float), e)) return -1;
+    if (bc->be->ops->upload(bc->be, bc->dev_x, bc->host_x, (size_t)bc->max_batch * bc->row_floats * sizeof(float), e))
+        return -1;
     *x = bc->dev_x;
     return 0;
 }

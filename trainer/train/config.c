@@ -11,9 +11,9 @@
 
 #include "core/fsutil.h"
 
-/* K_ENUM keeps the chosen name as text; K_CHOICE keeps its index in `choices` (an int
- * field holding a C enum whose values follow the same order). */
-typedef enum KeyType { K_INT, K_LONG, K_REAL, K_BOOL, K_ENUM, K_CHOICE, K_STRING, K_CLASSES } KeyType;
+/* K_ENUM: one of `choices`, kept as text; K_NAMED: one of `names`, kept as its index (an
+ * enum of the layer that owns the table, e.g. backend.h's Precision). */
+typedef enum KeyType { K_INT, K_LONG, K_REAL, K_BOOL, K_ENUM, K_NAMED, K_STRING, K_CLASSES } KeyType;
 
 typedef struct KeySpec {
     const char *path;           /* dotted YAML path */
@@ -21,41 +21,46 @@ typedef struct KeySpec {
     size_t offset, size;        /* the field inside TrialConfig */
     double lo, hi;              /* numeric range; -INFINITY / INFINITY = unbounded */
     int lo_open, hi_open;       /* 1: the bound itself is excluded */
-    const char *choices;        /* K_ENUM, K_CHOICE: "adam|sgd" */
+    const char *choices;        /* K_ENUM: "adam|sgd" */
+    const char *const *names;   /* K_NAMED: the names, in enum order */
+    int n_names;
 } KeySpec;
 
 #define OFF(f) offsetof(TrialConfig, f)
 #define SZ(f) sizeof(((TrialConfig *)0)->f)
-#define KINT(p, f, l, h) {p, K_INT, OFF(f), SZ(f), l, h, 0, 0, NULL}
-#define KLONG(p, f, l, h) {p, K_LONG, OFF(f), SZ(f), l, h, 0, 0, NULL}
-#define KREAL(p, f, lopen, l, h, hopen) {p, K_REAL, OFF(f), SZ(f), l, h, lopen, hopen, NULL}
-#define KBOOL(p, f) {p, K_BOOL, OFF(f), SZ(f), 0, 0, 0, 0, NULL}
-#define KENUM(p, f, c) {p, K_ENUM, OFF(f), SZ(f), 0, 0, 0, 0, c}
-#define KCHOICE(p, f, c) {p, K_CHOICE, OFF(f), SZ(f), 0, 0, 0, 0, c}
-#define KSTR(p, f) {p, K_STRING, OFF(f), SZ(f), 0, 0, 0, 0, NULL}
+#define KINT(p, f, l, h) {p, K_INT, OFF(f), SZ(f), l, h, 0, 0, NULL, NULL, 0}
+#define KLONG(p, f, l, h) {p, K_LONG, OFF(f), SZ(f), l, h, 0, 0, NULL, NULL, 0}
+#define KREAL(p, f, lopen, l, h, hopen) {p, K_REAL, OFF(f), SZ(f), l, h, lopen, hopen, NULL, NULL, 0}
+#define KBOOL(p, f) {p, K_BOOL, OFF(f), SZ(f), 0, 0, 0, 0, NULL, NULL, 0}
+#define KENUM(p, f, c) {p, K_ENUM, OFF(f), SZ(f), 0, 0, 0, 0, c, NULL, 0}
+#define KSTR(p, f) {p, K_STRING, OFF(f), SZ(f), 0, 0, 0, 0, NULL, NULL, 0}
+#define KNAMED(p, f, names) {p, K_NAMED, OFF(f), SZ(f), 0, 0, 0, 0, NULL, names, (int)(sizeof names / sizeof *names)}
+/* K_NAMED fields are enums, read and written as int. */
+_Static_assert(sizeof(Precision) == sizeof(int) && sizeof(BackendDevice) == sizeof(int) && sizeof(OptimizerKind) == sizeof(int),
+               "enum fields are ints");
 #define INF INFINITY
 #define MONITORS "val_loss|val_accuracy|loss|accuracy"
 
-/* Emission order = this order (README.md's trial configuration, plus the extra keys). */
+/* Emission order = this order (the design.md trial config, plus the extra keys). */
 static const KeySpec KEYS[] = {
     KSTR("data.root", data.root),
     KINT("data.image_size", data.image_size, 32, 1024),
     KENUM("data.interpolation", data.interpolation, "nearest|bilinear"),
     KREAL("data.validation_split", data.validation_split, 0, 0, 0.9, 0),
     KREAL("data.train_fraction", data.train_fraction, 1, 0, 1, 0),
-    {"data.classes", K_CLASSES, OFF(data.classes), SZ(data.classes), 0, 0, 0, 0, NULL},
+    {"data.classes", K_CLASSES, OFF(data.classes), SZ(data.classes), 0, 0, 0, 0, NULL, NULL, 0},
     KENUM("model.backbone", model.backbone, "resnet50|resnet101|resnet152"),
     KSTR("model.weights", model.weights),
     KSTR("model.trainable", model.trainable),
     KBOOL("model.train_bn_affine", model.train_bn_affine),
-    KENUM("model.precision", model.precision, "fp32|tf32|fp16|bf16"),
+    KNAMED("model.precision", model.precision, PRECISION_NAMES),
     KBOOL("model.head.batchnorm", model.head.batchnorm),
     KINT("model.head.hidden", model.head.hidden, 0, INF),
     KREAL("model.head.dropout", model.head.dropout, 0, 0, 1, 1),
     KREAL("model.head.l2", model.head.l2, 0, 0, INF, 0),
     KINT("train.epochs", train.epochs, 1, INF),
     KINT("train.batch_size", train.batch_size, 1, 4096),
-    KCHOICE("train.optimizer", train.optimizer, "adam|sgd"),
+    KNAMED("train.optimizer", train.optimizer, OPTIMIZER_NAMES),
     KREAL("train.lr", train.lr, 1, 0, INF, 0),
     KREAL("train.backbone_lr", train.backbone_lr, 0, 0, INF, 0),
     KREAL("train.momentum", train.momentum, 0, 0, 1, 1),
@@ -65,7 +70,7 @@ static const KeySpec KEYS[] = {
     KREAL("train.epsilon", train.epsilon, 1, 0, INF, 0),
     KREAL("train.label_smoothing", train.label_smoothing, 0, 0, 1, 1),
     KLONG("train.seed", train.seed, 0, INF),
-    KENUM("train.device", train.device, "auto|cpu|cuda"),
+    KNAMED("train.device", train.device, DEVICE_NAMES),
     KINT("train.threads", train.threads, 0, 1024),
     KREAL("augment.strength", augment.strength, 0, 0, 10, 0),
     KBOOL("augment.horizontal_flip", augment.horizontal_flip),
@@ -106,8 +111,6 @@ static const KeySpec KEYS[] = {
     KINT("finetune.after_epochs", finetune.after_epochs, 0, INF),
 };
 enum { N_KEYS = sizeof KEYS / sizeof KEYS[0] };
-_Static_assert(OPT_ADAM == 0 && OPT_SGD == 1 && sizeof(OptimizerKind) == sizeof(int),
-               "train.optimizer: the choices \"adam|sgd\" are OptimizerKind's values in order");
 
 /* Mappings of the config; the two callback switches may also be a plain boolean. */
 static const char *const SECTIONS[] = {"data", "model", "model.head", "train", "augment", "schedule",
@@ -134,7 +137,7 @@ void config_defaults(TrialConfig *c) {
     SET_STR(m->backbone, "resnet50");
     SET_STR(m->trainable, "head");
     m->train_bn_affine = 1; /* Keras: unfrozen BN layers train gamma/beta */
-    SET_STR(m->precision, "tf32");
+    m->precision = PREC_TF32;
     m->head = (HeadConfig){.batchnorm = 1, .hidden = 512, .dropout = 0.6, .l2 = 5e-4};
 
     TrainConfig *t = &c->train;
@@ -146,7 +149,7 @@ void config_defaults(TrialConfig *c) {
     t->beta_1 = 0.9, t->beta_2 = 0.999, t->epsilon = 1e-7;
     t->label_smoothing = 0.1;
     t->seed = 42;
-    SET_STR(t->device, "auto");
+    t->device = DEVICE_AUTO;
 
     AugmentConfig *a = &c->augment;
     a->strength = 1.0;
@@ -214,28 +217,15 @@ static int in_range(const KeySpec *k, double v) {
     return 1;
 }
 
-/* Index of s in "a|b|c", -1 when it is none of them. */
-static int choice_index(const char *choices, const char *s) {
+static int choice_ok(const char *choices, const char *s) {
     size_t len = strlen(s);
-    int i = 0;
-    for (const char *p = choices; *p; i++) {
+    for (const char *p = choices; *p;) {
         const char *bar = strchr(p, '|');
         size_t n = bar ? (size_t)(bar - p) : strlen(p);
-        if (n == len && !strncmp(p, s, n)) return i;
+        if (n == len && !strncmp(p, s, n)) return 1;
         p += n + (bar != NULL);
     }
-    return -1;
-}
-
-/* Name number i of "a|b|c" into buf ("" when out of range). */
-static const char *choice_name(const char *choices, int i, char *buf, size_t n) {
-    const char *p = choices;
-    while (i-- > 0 && p) {
-        p = strchr(p, '|');
-        if (p) p++;
-    }
-    snprintf(buf, n, "%.*s", p ? (int)strcspn(p, "|") : 0, p ? p : "");
-    return buf;
+    return 0;
 }
 
 static int read_classes(TrialConfig *c, const KeySpec *k, const YamlNode *n, const char *file, Err *e) {
@@ -277,13 +267,33 @@ static int read_number(void *field, const KeySpec *k, const YamlNode *n, const c
 static int read_text(char *field, const KeySpec *k, const YamlNode *n, const char *file, Err *e) {
     const char *s;
     if (yaml_as_string(n, k->path, &s, e)) return -1;
-    int choice = k->choices ? choice_index(k->choices, s) : 0;
-    if (choice < 0)
+    if (k->type == K_ENUM && !choice_ok(k->choices, s))
         return err_fail(e, "%s:%d: key '%s' must be one of %s, got '%s'", node_file(n, file), n->line, k->path, k->choices, s);
-    if (k->type == K_CHOICE) { *(int *)field = choice; return 0; }
     if (strlen(s) >= k->size)
         return err_fail(e, "%s:%d: key '%s' must be shorter than %zu characters", node_file(n, file), n->line, k->path, k->size);
     set_str(field, k->size, s);
+    return 0;
+}
+
+/* "fp32|tf32|fp16|bf16": the names of a K_NAMED key as K_ENUM's choices read. */
+static void named_choices(const KeySpec *k, char *buf, size_t size) {
+    buf[0] = 0;
+    for (int i = 0; i < k->n_names; i++) {
+        size_t len = strlen(buf);
+        snprintf(buf + len, size - len, "%s%s", i ? "|" : "", k->names[i]);
+    }
+}
+
+static int read_named(int *field, const KeySpec *k, const YamlNode *n, const char *file, Err *e) {
+    const char *s;
+    if (yaml_as_string(n, k->path, &s, e)) return -1;
+    int i = backend_name_index(k->names, k->n_names, s);
+    if (i < 0) {
+        char choices[128];
+        named_choices(k, choices, sizeof choices);
+        return err_fail(e, "%s:%d: key '%s' must be one of %s, got '%s'", node_file(n, file), n->line, k->path, choices, s);
+    }
+    *field = i;
     return 0;
 }
 
@@ -292,7 +302,8 @@ static int read_key(TrialConfig *c, const KeySpec *k, const YamlNode *n, const c
     switch (k->type) {
     case K_INT: case K_LONG: case K_REAL: return read_number(field, k, n, file, e);
     case K_BOOL: return yaml_as_bool(n, k->path, (int *)field, e);
-    case K_ENUM: case K_CHOICE: case K_STRING: return read_text(field, k, n, file, e);
+    case K_ENUM: case K_STRING: return read_text(field, k, n, file, e);
+    case K_NAMED: return read_named((int *)field, k, n, file, e);
     case K_CLASSES: return read_classes(c, k, n, file, e);
     }
     return -1;
@@ -390,10 +401,7 @@ static YamlNode *key_node(const TrialConfig *c, const KeySpec *k) {
     case K_REAL: return yaml_new_double(*(const double *)field);
     case K_BOOL: return yaml_new_bool(*(const int *)field);
     case K_ENUM: case K_STRING: return yaml_new_string(field);
-    case K_CHOICE: {
-        char name[32];
-        return yaml_new_string(choice_name(k->choices, *(const int *)field, name, sizeof name));
-    }
+    case K_NAMED: return yaml_new_string(k->names[*(const int *)field]);
     case K_CLASSES: break;
     }
     YamlNode *seq = yaml_new_seq();
@@ -442,7 +450,7 @@ int config_value_text(const TrialConfig *c, const char *path, char *buf, size_t 
     case K_REAL: yaml_format_double(buf, n, *(const double *)field); break;
     case K_BOOL: snprintf(buf, n, "%s", *(const int *)field ? "true" : "false"); break;
     case K_ENUM: case K_STRING: snprintf(buf, n, "%s", field); break;
-    case K_CHOICE: choice_name(k->choices, *(const int *)field, buf, n); break;
+    case K_NAMED: snprintf(buf, n, "%s", k->names[*(const int *)field]); break;
     case K_CLASSES:
         buf[0] = 0;
         for (int i = 0; i < c->data.n_classes_listed; i++) {

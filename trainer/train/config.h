@@ -6,10 +6,11 @@
 
 #include <stdio.h>
 
+#include "backend/backend.h"
 #include "core/error.h"
 #include "core/yaml_tree.h"
 #include "data/data_config.h"
-#include "train/optimizer.h"
+#include "model/optimizer.h"
 
 enum { CONFIG_NAME_MAX = 64 };
 
@@ -25,7 +26,7 @@ typedef struct ModelConfig {
     char weights[CONFIG_PATH_MAX];   /* Keras .h5 path, or "random:SEED" */
     char trainable[32];              /* "head" | "conv5" | "conv4_block6" | ... | "all" */
     int train_bn_affine;             /* fine-tuning: backbone BN gamma/beta trainable */
-    char precision[8];               /* backbone: "fp32" | "tf32" | "fp16" | "bf16" */
+    Precision precision;             /* backbone: fp32 | tf32 | fp16 | bf16 (PRECISION_NAMES) */
     HeadConfig head;
 } ModelConfig;
 
@@ -40,7 +41,7 @@ typedef struct TrainConfig {
     double beta_1, beta_2, epsilon;  /* adam: 0.9, 0.999, 1e-7 */
     double label_smoothing;          /* [0, 1) */
     long seed;
-    char device[8];                  /* "auto" | "cpu" | "cuda" */
+    BackendDevice device;            /* auto | cpu | cuda (DEVICE_NAMES) */
     int threads;                     /* 0 = all cores */
 } TrainConfig;
 

@@ -79,7 +79,7 @@ static void hash_augment(Hash128 *h, const AugmentConfig *a, long seed) {
 void cache_hash_backbone_setup(Hash128 *h, const TrialConfig *c, const Backend *be) {
     hash_str(h, be->name);                    /* cpu fp32 and cuda tf32 numbers differ slightly */
     hash_i64(h, be->native_layout);           /* so do the CPU's two layouts (summation order) */
-    hash_str(h, strcmp(be->name, "cpu") ? c->model.precision : "fp32");
+    hash_str(h, backend_has(be, BACKEND_CAP_PRECISION) ? PRECISION_NAMES[c->model.precision] : "fp32");
     hash_i64(h, c->data.image_size);
     hash_str(h, c->data.interpolation);
 }

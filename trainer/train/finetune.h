@@ -19,8 +19,8 @@
 #include "train/callbacks.h"
 #include "train/epoch.h"
 #include "train/head_trainer.h"
-#include "train/optimizer.h"
-#include "train/trial.h"
+#include "model/optimizer.h"
+#include "train/trial_options.h"
 #include "train/trial_data.h"
 
 typedef struct Finetune {

@@ -15,7 +15,7 @@
 #include "train/config.h"
 #include "train/epoch.h"
 #include "train/metrics.h"
-#include "train/optimizer.h"
+#include "model/optimizer.h"
 #include "train/trial_data.h"
 
 typedef struct HeadTrainer {

@@ -5,7 +5,7 @@
 
 #include "model/head.h"
 #include "train/config.h"
-#include "train/optimizer.h"
+#include "model/optimizer.h"
 
 /* model.head over RESNET_FEATURES inputs, `classes` outputs, batches of up to max_batch,
  * seeded by train.seed. */

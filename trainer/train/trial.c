@@ -77,7 +77,7 @@ static int setup_model(Trial *t, Err *e) {
 }
 
 /* The head on the GPU for head epochs on cached features (backend cuda). */
-static int gpu_head_wanted(const Trial *t) { return strcmp(t->be->name, "cuda") == 0; }
+static int gpu_head_wanted(const Trial *t) { return backend_has(t->be, BACKEND_CAP_GPU); }
 
 /* The weights vector (n_weights): head params then, when fine-tuning, suffix params. */
 static void weights_get(const Trial *t, float *dst) {

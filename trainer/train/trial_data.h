@@ -11,7 +11,7 @@
 #include "data/dataset.h"
 #include "train/config.h"
 #include "train/feature_cache.h"
-#include "train/trial.h"
+#include "train/trial_options.h"
 
 typedef struct TrialData {
     Dataset ds;

@@ -9,7 +9,7 @@
 #include "core/error.h"
 #include "train/callbacks.h"
 #include "train/config.h"
-#include "train/trial.h"
+#include "train/trial_result.h"
 
 /* Per-epoch logs (capacity = train.epochs). */
 typedef struct History {

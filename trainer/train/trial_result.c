@@ -5,7 +5,7 @@
 
 #include "core/fsutil.h"
 #include "train/result_columns.h"
-#include "train/trial.h"
+#include "train/trial_result.h"
 
 const char *trial_status_name(TrialStatus s) {
     switch (s) {

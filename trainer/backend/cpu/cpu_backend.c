@@ -12,7 +12,7 @@
 
 #include "backend/backend.h"
 #include "backend/backend_train.h"
-#include "backend/dnnl_check.h"
+#include "backend/cpu/dnnl_check.h"
 
 typedef struct CpuCtx {
     dnnl_engine_t engine;
@@ -30,19 +30,6 @@ typedef struct CpuConv {
  * AVX-512 direct convolutions run fastest; element (n, c, h, w) of a C-channel tensor
  * sits at ((n * C/16 + c/16) * H + h) * W + w) * 16 + c%16. */
 enum { BLOCK = 16 };
-
-const char *dnnl_status_name(dnnl_status_t s) {
-    switch (s) {
-    case dnnl_success: return "success";
-    case dnnl_out_of_memory: return "out of memory";
-    case dnnl_invalid_arguments: return "invalid arguments";
-    case dnnl_unimplemented: return "unimplemented";
-    case dnnl_iterator_ends: return "iterator ends";
-    case dnnl_runtime_error: return "runtime error";
-    case dnnl_not_required: return "not required";
-    default: return "unknown status";
-    }
-}
 
 static int cpu_alloc(Backend *b, size_t bytes, void **ptr, Err *e) {
     (void)b;
@@ -248,32 +235,33 @@ static void cpu_destroy(Backend *b) {
     free(b);
 }
 
+static const BackendOps CPU_OPS = {
+    .alloc = cpu_alloc,
+    .release = cpu_release,
+    .upload = cpu_copy,
+    .download = cpu_copy,
+    .sync = cpu_sync,
+    .conv_create = cpu_conv_create,
+    .conv_forward = cpu_conv_forward,
+    .conv_destroy = cpu_conv_destroy,
+    .maxpool3x3s2 = cpu_maxpool,
+    .global_avgpool = cpu_gap,
+    .maxpool3x3s2_native = cpu_maxpool_native,
+    .global_avgpool_native = cpu_gap_native,
+    .destroy = cpu_destroy,
+};
+
 int backend_cpu_create(Backend **out, int threads, Err *e) {
     Backend *b = tl_calloc(e, 1, sizeof *b, "backend");
     CpuCtx *ctx = tl_calloc(e, 1, sizeof *ctx, "backend context");
     if (!b || !ctx) { free(b); free(ctx); return -1; }
-    b->ctx = ctx;
-    b->name = "cpu";
-    b->threads = threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    omp_set_num_threads(b->threads); /* oneDNN's OpenMP runtime reads this */
-    openblas_set_num_threads(b->threads); /* the head's GEMMs: one thread budget for both pools */
-    b->alloc = cpu_alloc;
-    b->release = cpu_release;
-    b->upload = cpu_copy;
-    b->download = cpu_copy;
-    b->sync = cpu_sync;
-    b->conv_create = cpu_conv_create;
-    b->conv_forward = cpu_conv_forward;
-    b->conv_destroy = cpu_conv_destroy;
-    b->maxpool3x3s2 = cpu_maxpool;
-    b->global_avgpool = cpu_gap;
     /* TL_CPU_LAYOUT=nhwc turns the blocked layout off (for benchmarks and debugging). */
     const char *layout = getenv("TL_CPU_LAYOUT");
-    b->native_layout = !(layout && !strcmp(layout, "nhwc"));
-    b->maxpool3x3s2_native = cpu_maxpool_native;
-    b->global_avgpool_native = cpu_gap_native;
-    b->destroy = cpu_destroy;
-    b->train = backend_cpu_train_ops();
+    *b = (Backend){.ops = &CPU_OPS, .ctx = ctx, .name = "cpu",
+                   .threads = threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
+                   .native_layout = !(layout && !strcmp(layout, "nhwc")), .train = backend_cpu_train_ops()};
+    omp_set_num_threads(b->threads); /* oneDNN's OpenMP runtime reads this */
+    openblas_set_num_threads(b->threads); /* the head's GEMMs: one thread budget for both pools */
     dnnl_status_t st = dnnl_engine_create(&ctx->engine, dnnl_cpu, 0);
     if (st == dnnl_success) st = dnnl_stream_create(&ctx->stream, ctx->engine, dnnl_stream_default_flags);
     if (st != dnnl_success) {

@@ -1,23 +1,23 @@
-/* BackendTrainOps.optimizer_step of the CUDA backend: optimizer_step (train/optimizer.h)
- * over device arrays, so that a fine-tuned suffix keeps its parameters, gradients and
- * moments on the GPU for a whole epoch.
+/* BackendTrainOps.optimizer_step of the CUDA backend: optimizer_update_ranges
+ * (backend/optimizer_math.h) over device arrays, so that a fine-tuned suffix keeps its
+ * parameters, gradients and moments on the GPU for a whole epoch.
  *
- * The scalars (Adam's alpha and 1 - beta) come from optimizer.c (optimizer_adam_scalars),
- * then one kernel per trainable range applies optimizer.c's
- * elementwise update (cuda_optimizer_kernels.cuh, no FMA contraction): the same bits as
- * optimizer_step on the host arrays. Queued on the backend's stream; returns once queued. */
+ * The scalars (Adam's alpha and 1 - beta) come from optimizer_math.c
+ * (optimizer_adam_scalars), then one kernel per trainable range applies its elementwise
+ * update (cuda_optimizer_kernels.cuh, no FMA contraction): the same bits as the update
+ * on the host arrays. Queued on the backend's stream; returns once queued. */
 #include <cuda_runtime.h>
 
 #include <math.h>
 #include <stddef.h>
 
-#include "backend/cuda_check.h"
-#include "backend/cuda_internal.h"
-#include "backend/cuda_optimizer_kernels.cuh"
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_internal.h"
+#include "backend/cuda/cuda_optimizer_kernels.cuh"
 
 extern "C" {
 #include "backend/backend_train.h"
-#include "train/optimizer.h"
+#include "backend/optimizer_math.h"
 }
 
 enum { OPT_THREADS = 256 };
@@ -35,8 +35,8 @@ static int check_ranges(const OptRange *ranges, int n_ranges, Err *e) {
     return 0;
 }
 
-int cuda_optimizer_launch(cudaStream_t stream, const struct OptimizerSpec *spec, long iterations, float lr, float *params,
-                          const float *grads, float *m, float *v, const struct OptRange *ranges, int n_ranges,
+int cuda_optimizer_launch(cudaStream_t stream, const OptimizerSpec *spec, long iterations, float lr, float *params,
+                          const float *grads, float *m, float *v, const OptRange *ranges, int n_ranges,
                           const int *stop_step, int step, Err *e) {
     float alpha = 0.0f, omb1 = 0.0f, omb2 = 0.0f;
     if (spec->kind == OPT_ADAM) optimizer_adam_scalars(spec, iterations, lr, &alpha, &omb1, &omb2);
@@ -56,8 +56,8 @@ int cuda_optimizer_launch(cudaStream_t stream, const struct OptimizerSpec *spec,
     return 0;
 }
 
-int cuda_optimizer_step(Backend *b, const struct OptimizerSpec *spec, long iterations, float lr, float *params,
-                        const float *grads, float *m, float *v, const struct OptRange *ranges, int n_ranges, Err *e) {
+int cuda_optimizer_step(Backend *b, const OptimizerSpec *spec, long iterations, float lr, float *params,
+                        const float *grads, float *m, float *v, const OptRange *ranges, int n_ranges, Err *e) {
     CudaCtx *c = ctx_of(b);
     int adam = spec->kind == OPT_ADAM;
     if (check_ranges(ranges, n_ranges, e)) return -1;

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "backend/backend_train.h"
-#include "backend/dnnl_check.h"
+#include "backend/cpu/dnnl_check.h"
 
 /* A user (HWIO) weight tensor and the layout one primitive wants; `reorder` is NULL
  * when the two are the same and the user memory is passed straight through. */

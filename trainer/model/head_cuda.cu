@@ -32,8 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cuda_check.h"
-#include "backend/cuda_internal.h"
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_internal.h"
 
 extern "C" {
 #include "model/head_cuda.h"
@@ -491,7 +491,7 @@ static int reset_stats(GpuHead *g, Err *e) {
 /* Waits for the stream: loss sum, count, correct, stop_step. */
 static int read_stats(GpuHead *g, float out[3], int *stop_step, Err *e) {
     float host[4];
-    if (g->be->download(g->be, host, g->stats, sizeof host, e)) return -1;
+    if (g->be->ops->download(g->be, host, g->stats, sizeof host, e)) return -1;
     memcpy(out, host, 3 * sizeof(float));
     memcpy(stop_step, &host[3], sizeof(int));
     return 0;
@@ -509,8 +509,8 @@ extern "C" int gpu_head_train_epoch(GpuHead *g, const int *rows, const int *labe
         if (labels[p] < 0 || labels[p] >= g->spec.classes)
             return err_fail(e, "GPU head: position %d has label %d, not in [0, %d)", p, labels[p], g->spec.classes);
     }
-    if (cuda_use_device(g->c, e) || g->be->upload(g->be, g->pos_rows, rows, (size_t)n * sizeof(int), e) ||
-        g->be->upload(g->be, g->pos_labels, labels, (size_t)n * sizeof(int), e) || reset_stats(g, e))
+    if (cuda_use_device(g->c, e) || g->be->ops->upload(g->be, g->pos_rows, rows, (size_t)n * sizeof(int), e) ||
+        g->be->ops->upload(g->be, g->pos_labels, labels, (size_t)n * sizeof(int), e) || reset_stats(g, e))
         return -1;
     int B = g->spec.max_batch, steps = (n + B - 1) / B;
     for (int step = 0; step < steps; step++) {
@@ -548,7 +548,7 @@ extern "C" int gpu_head_evaluate(GpuHead *g, int n, float *loss, float *accuracy
 
 extern "C" int gpu_head_upload_train(GpuHead *g, const float *x, int rows, Err *e) {
     if (rows < 0 || rows > g->train_cap) return err_fail(e, "GPU head: %d training rows, room for %d", rows, g->train_cap);
-    if (cuda_use_device(g->c, e) || g->be->upload(g->be, g->train_x, x, (size_t)rows * g->spec.in_dim * sizeof(float), e))
+    if (cuda_use_device(g->c, e) || g->be->ops->upload(g->be, g->train_x, x, (size_t)rows * g->spec.in_dim * sizeof(float), e))
         return -1;
     g->train_n = rows;
     return 0;
@@ -559,8 +559,8 @@ extern "C" int gpu_head_upload_eval(GpuHead *g, const float *x, const int *y, in
     for (int i = 0; i < n; i++)
         if (y[i] < 0 || y[i] >= g->spec.classes)
             return err_fail(e, "GPU head: evaluation row %d has label %d, not in [0, %d)", i, y[i], g->spec.classes);
-    if (cuda_use_device(g->c, e) || g->be->upload(g->be, g->eval_x, x, (size_t)n * g->spec.in_dim * sizeof(float), e) ||
-        g->be->upload(g->be, g->eval_y, y, (size_t)n * sizeof(int), e))
+    if (cuda_use_device(g->c, e) || g->be->ops->upload(g->be, g->eval_x, x, (size_t)n * g->spec.in_dim * sizeof(float), e) ||
+        g->be->ops->upload(g->be, g->eval_y, y, (size_t)n * sizeof(int), e))
         return -1;
     g->eval_n = n;
     return 0;
@@ -575,8 +575,8 @@ static int check_same(const GpuHead *g, const Head *h, const Optimizer *o, Err *
 
 extern "C" int gpu_head_upload_params(GpuHead *g, const Head *h, const Optimizer *o, Err *e) {
     size_t bytes = g->n_params * sizeof(float);
-    if (check_same(g, h, o, e) || cuda_use_device(g->c, e) || g->be->upload(g->be, g->params, h->params, bytes, e) ||
-        g->be->upload(g->be, g->m, o->m, bytes, e) || (g->v && g->be->upload(g->be, g->v, o->v, bytes, e)))
+    if (check_same(g, h, o, e) || cuda_use_device(g->c, e) || g->be->ops->upload(g->be, g->params, h->params, bytes, e) ||
+        g->be->ops->upload(g->be, g->m, o->m, bytes, e) || (g->v && g->be->ops->upload(g->be, g->v, o->v, bytes, e)))
         return -1;
     g->iterations = o->iterations;
     return 0;
@@ -584,8 +584,8 @@ extern "C" int gpu_head_upload_params(GpuHead *g, const Head *h, const Optimizer
 
 extern "C" int gpu_head_download_params(GpuHead *g, Head *h, Optimizer *o, Err *e) {
     size_t bytes = g->n_params * sizeof(float);
-    if (check_same(g, h, o, e) || cuda_use_device(g->c, e) || g->be->download(g->be, h->params, g->params, bytes, e) ||
-        g->be->download(g->be, o->m, g->m, bytes, e) || (g->v && g->be->download(g->be, o->v, g->v, bytes, e)))
+    if (check_same(g, h, o, e) || cuda_use_device(g->c, e) || g->be->ops->download(g->be, h->params, g->params, bytes, e) ||
+        g->be->ops->download(g->be, o->m, g->m, bytes, e) || (g->v && g->be->ops->download(g->be, o->v, g->v, bytes, e)))
         return -1;
     o->iterations = g->iterations;
     return 0;
@@ -680,7 +680,7 @@ static int alloc_buffers(GpuHead *g, int train_rows, int eval_rows, Err *e) {
 extern "C" int gpu_head_create(GpuHead **out, Backend *be, const Head *h, const Optimizer *o, int train_rows,
                                int eval_rows, const GpuHeadLoss *loss, Err *e) {
     *out = NULL;
-    if (!be || !be->name || strcmp(be->name, "cuda"))
+    if (!be || !backend_has(be, BACKEND_CAP_GPU))
         return err_fail(e, "GPU head: needs the cuda backend (got '%s')", be && be->name ? be->name : "none");
     if (o->n != h->n_params) return err_fail(e, "GPU head: optimizer over %zu values, head has %zu", o->n, h->n_params);
     if (train_rows < 0 || eval_rows < 0) return err_fail(e, "GPU head: negative table size");

@@ -1,4 +1,5 @@
-/* DNNL_CHECK: every oneDNN call's status checked, naming the call, file and line. */
+/* DNNL_CHECK: every oneDNN call's status checked, naming the call, file and line (the CPU
+ * backend's two files; dnnl_status_name is in dnnl_check.c). */
 #ifndef TL_DNNL_CHECK_H
 #define TL_DNNL_CHECK_H
 

@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cuda_check.h"
-#include "backend/cuda_internal.h"
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_internal.h"
 
 extern "C" {
 #include "backend/backend_train.h"
@@ -251,21 +251,8 @@ static int no_algo(const TrainConv *tc, const char *direction, int count, Err *e
 }
 
 static int choose_forward(CudaCtx *c, TrainConv *tc, Err *e) {
-    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-    int count = 0;
-    if (c->find_algo)
-        CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(c->cudnn, tc->x_desc, tc->w_desc, tc->fwd_desc, tc->y_desc,
-                                                         CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, perf));
-    else
-        CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(c->cudnn, tc->x_desc, tc->w_desc, tc->fwd_desc, tc->y_desc,
-                                                           CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, perf));
-    int i = cuda_pick_algo(perf, count, c->precision);
-    if (i < 0) return no_algo(tc, "forward", count, e);
-    tc->fwd_algo = perf[i].algo;
-    CUDNN_CHECK(cudnnSetConvolutionMathType(tc->fwd_desc, perf[i].mathType));
-    CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(c->cudnn, tc->x_desc, tc->w_desc, tc->fwd_desc, tc->y_desc,
-                                                        tc->fwd_algo, &tc->fwd_ws));
-    return 0;
+    return cuda_choose_forward_algo(c, tc->x_desc, tc->w_desc, tc->fwd_desc, tc->y_desc, &tc->d, "CUDA training conv",
+                                    &tc->fwd_algo, &tc->fwd_ws, e);
 }
 
 static int choose_backward_data(CudaCtx *c, TrainConv *tc, Err *e) {

@@ -125,23 +125,24 @@ static int ref_gap(Backend *b, const float *x, int n, int h, int w, int c, float
 
 static void ref_destroy(Backend *b) { free(b); }
 
+static const BackendOps REFERENCE_OPS = {
+    .alloc = ref_alloc,
+    .release = ref_release,
+    .upload = ref_copy,
+    .download = ref_copy,
+    .sync = ref_sync,
+    .conv_create = ref_conv_create,
+    .conv_forward = ref_conv_forward,
+    .conv_destroy = ref_conv_destroy,
+    .maxpool3x3s2 = ref_maxpool,
+    .global_avgpool = ref_gap,
+    .destroy = ref_destroy,
+};
+
 int backend_reference_create(Backend **out, Err *e) {
     Backend *b = tl_calloc(e, 1, sizeof *b, "backend");
     if (!b) return -1;
-    b->name = "reference";
-    b->threads = 1;
-    b->alloc = ref_alloc;
-    b->release = ref_release;
-    b->upload = ref_copy;
-    b->download = ref_copy;
-    b->sync = ref_sync;
-    b->conv_create = ref_conv_create;
-    b->conv_forward = ref_conv_forward;
-    b->conv_destroy = ref_conv_destroy;
-    b->maxpool3x3s2 = ref_maxpool;
-    b->global_avgpool = ref_gap;
-    b->destroy = ref_destroy;
-    b->train = backend_reference_train_ops();
+    *b = (Backend){.ops = &REFERENCE_OPS, .name = "reference", .threads = 1, .train = backend_reference_train_ops()};
     *out = b;
     return 0;
 }

@@ -1,53 +1,12 @@
-#include "train/optimizer.h"
+#include "backend/optimizer_math.h"
 
 #include <math.h>
-#include <stdlib.h>
-#include <string.h>
 
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
 
-int optimizer_kind_parse(const char *name, OptimizerKind *kind, Err *e) {
-    if (strcmp(name, "adam") == 0) *kind = OPT_ADAM;
-    else if (strcmp(name, "sgd") == 0) *kind = OPT_SGD;
-    else return err_fail(e, "unknown optimizer '%s' (adam | sgd)", name);
-    return 0;
-}
-
-int optimizer_create(Optimizer *o, const OptimizerSpec *spec, size_t n_params, Err *e) {
-    memset(o, 0, sizeof *o);
-    o->spec = *spec;
-    o->n = n_params;
-    if (spec->kind == OPT_ADAM &&
-        !(spec->beta_1 >= 0 && spec->beta_1 < 1 && spec->beta_2 >= 0 && spec->beta_2 < 1 && spec->epsilon >= 0))
-        return err_fail(e, "adam: need 0 <= beta_1, beta_2 < 1 and epsilon >= 0");
-    if (spec->kind == OPT_SGD && !(spec->momentum >= 0 && spec->momentum < 1))
-        return err_fail(e, "sgd: momentum must be in [0, 1) (got %g)", spec->momentum);
-    o->m = tl_calloc(e, n_params, sizeof(float), "optimizer m");
-    if (o->m && spec->kind == OPT_ADAM) o->v = tl_calloc(e, n_params, sizeof(float), "optimizer v");
-    if (!o->m || (spec->kind == OPT_ADAM && !o->v)) { optimizer_free(o); return -1; }
-    return 0;
-}
-
-int optimizer_add_range(Optimizer *o, size_t offset, size_t count, Err *e) {
-    if (offset > o->n || count > o->n - offset)
-        return err_fail(e, "optimizer: range [%zu, +%zu) outside %zu parameters", offset, count, o->n);
-    if (count == 0) return 0;
-    if (o->n_ranges && o->ranges[o->n_ranges - 1].offset + o->ranges[o->n_ranges - 1].count == offset) {
-        o->ranges[o->n_ranges - 1].count += count;
-        return 0;
-    }
-    if (o->n_ranges == o->cap_ranges) {
-        int cap = o->cap_ranges ? 2 * o->cap_ranges : 8;
-        OptRange *r = realloc(o->ranges, (size_t)cap * sizeof *r);
-        TL_CHECK_ALLOC(e, r);
-        o->ranges = r;
-        o->cap_ranges = cap;
-    }
-    o->ranges[o->n_ranges++] = (OptRange){offset, count};
-    return 0;
-}
+const char *const OPTIMIZER_NAMES[N_OPTIMIZERS] = {"adam", "sgd"};
 
 /* Elements per OpenMP work item; the head's 1.15M parameters stay on one thread (the
  * update is memory-bound and a second pool would fight OpenBLAS's threads), backbone-size
@@ -104,29 +63,19 @@ void optimizer_adam_scalars(const OptimizerSpec *s, long iterations, float lr, f
     *omb2 = (float)(1.0 - s->beta_2);
 }
 
-void optimizer_step(Optimizer *o, float *params, const float *grads, float lr) {
-    const OptimizerSpec *s = &o->spec;
+void optimizer_update_ranges(const OptimizerSpec *s, long iterations, float lr, float *params, const float *grads,
+                             float *m, float *v, const OptRange *ranges, int n_ranges) {
     if (s->kind == OPT_ADAM) {
         float alpha, omb1, omb2;
-        optimizer_adam_scalars(s, o->iterations, lr, &alpha, &omb1, &omb2);
-        for (int r = 0; r < o->n_ranges; r++) {
-            size_t off = o->ranges[r].offset;
-            adam_update(params + off, o->m + off, o->v + off, grads + off, o->ranges[r].count,
-                        alpha, omb1, omb2, (float)s->epsilon);
+        optimizer_adam_scalars(s, iterations, lr, &alpha, &omb1, &omb2);
+        for (int r = 0; r < n_ranges; r++) {
+            size_t off = ranges[r].offset;
+            adam_update(params + off, m + off, v + off, grads + off, ranges[r].count, alpha, omb1, omb2, (float)s->epsilon);
         }
     } else {
-        for (int r = 0; r < o->n_ranges; r++) {
-            size_t off = o->ranges[r].offset;
-            sgd_update(params + off, o->m + off, grads + off, o->ranges[r].count,
-                       lr, (float)s->momentum, s->nesterov);
+        for (int r = 0; r < n_ranges; r++) {
+            size_t off = ranges[r].offset;
+            sgd_update(params + off, m + off, grads + off, ranges[r].count, lr, (float)s->momentum, s->nesterov);
         }
     }
-    o->iterations++;
-}
-
-void optimizer_free(Optimizer *o) {
-    free(o->m);
-    free(o->v);
-    free(o->ranges);
-    memset(o, 0, sizeof *o);
 }

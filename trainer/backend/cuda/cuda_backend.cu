@@ -32,8 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cuda_check.h"
-#include "backend/cuda_internal.h"
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_internal.h"
 #include "core/parallel_copy.h"
 
 extern "C" {
@@ -71,15 +71,6 @@ static cudnnMathType_t math_type(Precision p) {
 
 static cublasMath_t cublas_math(Precision p) {
     return p == PREC_TF32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
-}
-
-static int parse_precision(const char *s, Precision *p, Err *e) {
-    if (!s || !strcmp(s, "fp32")) *p = PREC_FP32;
-    else if (!strcmp(s, "tf32")) *p = PREC_TF32;
-    else if (!strcmp(s, "fp16")) *p = PREC_FP16;
-    else if (!strcmp(s, "bf16")) *p = PREC_BF16;
-    else return err_fail(e, "CUDA backend: unknown precision '%s' (fp32, tf32, fp16 or bf16)", s);
-    return 0;
 }
 
 /* ---------------------------------------------------------------- kernels */
@@ -186,74 +177,6 @@ static size_t allocs_remove(CudaCtx *c, void *ptr) {
     return 0;
 }
 
-/* ---------------------------------------------------------------- shadows (half copies) */
-
-static int ranges_overlap(const void *a, size_t a_bytes, const void *b, size_t b_bytes) {
-    uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
-    return x < y + b_bytes && y < x + a_bytes;
-}
-
-/* Float32 memory [p, p + bytes) is about to be written: its half copies go stale. */
-void cuda_shadows_invalidate(CudaCtx *c, const void *p, size_t bytes) {
-    for (int i = 0; i < c->n_shadows; i++) {
-        Shadow *s = &c->shadows[i];
-        if (s->valid && ranges_overlap(s->ptr, s->valid * sizeof(float), p, bytes)) s->valid = 0;
-    }
-}
-
-/* The half copy of the float32 tensor x[0, elems), or NULL when there is none. */
-static const void *shadows_lookup(CudaCtx *c, const float *x, size_t elems) {
-    for (int i = 0; i < c->n_shadows; i++) {
-        const Shadow *s = &c->shadows[i];
-        if (s->ptr == (const char *)x && s->valid >= elems) return s->half;
-    }
-    return NULL;
-}
-
-/* The shadow slot for the float32 tensor at y with room for elems half values (made or
- * grown as needed; the caller sets ->valid once it has queued the write). Grows only
- * when a larger tensor appears at y, so steady-state batches allocate nothing. */
-static int shadows_slot(CudaCtx *c, const float *y, size_t elems, Shadow **out, Err *e) {
-    Shadow *s = NULL;
-    for (int i = 0; i < c->n_shadows && !s; i++)
-        if (c->shadows[i].ptr == (const char *)y) s = &c->shadows[i];
-    if (!s) {
-        if (c->n_shadows == c->cap_shadows) {
-            int cap = c->cap_shadows ? 2 * c->cap_shadows : 32;
-            Shadow *a = (Shadow *)realloc(c->shadows, (size_t)cap * sizeof *a);
-            if (!a) return err_fail(e, "CUDA backend: out of host memory for the shadow table");
-            c->shadows = a;
-            c->cap_shadows = cap;
-        }
-        s = &c->shadows[c->n_shadows++];
-        memset(s, 0, sizeof *s);
-        s->ptr = (const char *)y;
-    }
-    if (s->cap < elems) {
-        s->valid = 0;
-        CUDA_CHECK(cudaFree(s->half));          /* cudaFree waits for queued work using it */
-        s->half = NULL;
-        s->cap = 0;
-        CUDA_CHECK(cudaMalloc(&s->half, elems * 2));
-        s->cap = elems;
-    }
-    *out = s;
-    return 0;
-}
-
-/* Frees the shadows of float32 tensors inside [p, p + bytes) (memory being released). */
-static void shadows_drop(CudaCtx *c, const void *p, size_t bytes) {
-    for (int i = 0; i < c->n_shadows;) {
-        Shadow *s = &c->shadows[i];
-        if ((uintptr_t)s->ptr - (uintptr_t)p < bytes) {       /* p <= s->ptr < p + bytes */
-            (void)cudaFree(s->half);            /* teardown: nothing to report to */
-            *s = c->shadows[--c->n_shadows];
-        } else {
-            i++;
-        }
-    }
-}
-
 /* ---------------------------------------------------------------- memory ops */
 
 static int cuda_alloc(Backend *b, size_t bytes, void **ptr, Err *e) {
@@ -273,7 +196,7 @@ static void cuda_release(Backend *b, void *ptr) {
     CudaCtx *c = ctx_of(b);
     if (!ptr) return;
     (void)cudaSetDevice(c->device);             /* void op: errors have nowhere to go */
-    shadows_drop(c, ptr, allocs_remove(c, ptr));
+    cuda_shadows_drop(c, ptr, allocs_remove(c, ptr));
     (void)cudaFree(ptr);
 }
 
@@ -403,25 +326,11 @@ static int conv_describe(CudaCtx *c, CudaConv *cv, Err *e) {
     return 0;
 }
 
+/* fp32: the descriptor already has CUDNN_FMA_MATH, the only math cuda_pick_algo accepts
+ * there, so setting the algorithm's math type changes nothing. */
 static int conv_choose_algo(CudaCtx *c, CudaConv *cv, Err *e) {
-    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-    int count = 0;
-    if (c->find_algo)
-        CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(c->cudnn, cv->x_desc, cv->w_desc, cv->conv_desc, cv->y_desc,
-                                                         CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, perf));
-    else
-        CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(c->cudnn, cv->x_desc, cv->w_desc, cv->conv_desc, cv->y_desc,
-                                                           CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, perf));
-    int i = cuda_pick_algo(perf, count, c->precision);
-    const ConvDesc *d = &cv->d;
-    if (i < 0)
-        return err_fail(e, "CUDA conv: cuDNN offers no forward algorithm for %dx%d stride %d, %dx%dx%d -> %d channels "
-                           "(%d candidates)", d->kh, d->kw, d->stride, d->h, d->w, d->cin, d->cout, count);
-    cv->algo = perf[i].algo;
-    if (c->precision != PREC_FP32) CUDNN_CHECK(cudnnSetConvolutionMathType(cv->conv_desc, perf[i].mathType));
-    CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(c->cudnn, cv->x_desc, cv->w_desc, cv->conv_desc, cv->y_desc,
-                                                        cv->algo, &cv->workspace_bytes));
-    return 0;
+    return cuda_choose_forward_algo(c, cv->x_desc, cv->w_desc, cv->conv_desc, cv->y_desc, &cv->d, "CUDA conv", &cv->algo,
+                                    &cv->workspace_bytes, e);
 }
 
 static void conv_free(CudaConv *cv) {
@@ -489,17 +398,17 @@ static int conv_forward_half(CudaCtx *c, CudaConv *cv, const float *x, const flo
     const ConvDesc *d = &cv->d;
     size_t x_elems = (size_t)d->n * d->h * d->w * d->cin;
     size_t y_elems = (size_t)d->n * d->oh * d->ow * d->cout;
-    const void *xh = shadows_lookup(c, x, x_elems);
+    const void *xh = cuda_shadows_lookup(c, x, x_elems);
     if (!xh) {
         Shadow *xs;
-        if (shadows_slot(c, x, x_elems, &xs, e)) return -1;
+        if (cuda_shadows_slot(c, x, x_elems, &xs, e)) return -1;
         to_half_kernel<T><<<cuda_blocks_for(x_elems), CUDA_THREADS, 0, c->stream>>>(x, (T *)xs->half, (unsigned)x_elems);
         CUDA_CHECK_LAUNCH("to_half_kernel");
         xs->valid = x_elems;
         xh = xs->half;
     }
     Shadow *ys;
-    if (shadows_slot(c, y, y_elems, &ys, e)) return -1;
+    if (cuda_shadows_slot(c, y, y_elems, &ys, e)) return -1;
     const float one = 1.f, zero = 0.f;
     CUDNN_CHECK(cudnnConvolutionForward(c->cudnn, &one, cv->x_desc, xh, cv->w_desc, cv->w, cv->conv_desc, cv->algo,
                                         c->workspace, cv->workspace_bytes, &zero, cv->y_desc, ys->half));
@@ -517,8 +426,8 @@ static int cuda_conv_forward(Backend *b, void *conv, const float *x, const float
     size_t x_bytes = (size_t)d->n * d->h * d->w * d->cin * sizeof(float);
     size_t y_bytes = (size_t)d->n * d->oh * d->ow * d->cout * sizeof(float);
     if (d->has_residual && !res) return err_fail(e, "CUDA conv: the descriptor has a residual but res is NULL");
-    if (ranges_overlap(x, x_bytes, y, y_bytes)) return err_fail(e, "CUDA conv: x and y overlap (no in-place convs)");
-    if (d->has_residual && res != y && ranges_overlap(res, y_bytes, y, y_bytes))
+    if (cuda_ranges_overlap(x, x_bytes, y, y_bytes)) return err_fail(e, "CUDA conv: x and y overlap (no in-place convs)");
+    if (d->has_residual && res != y && cuda_ranges_overlap(res, y_bytes, y, y_bytes))
         return err_fail(e, "CUDA conv: res overlaps y without being y");
     if (cuda_check_elems(x_bytes / sizeof(float), "CUDA backend", "conv input", e) ||
         cuda_check_elems(y_bytes / sizeof(float), "CUDA backend", "conv output", e))
@@ -621,10 +530,17 @@ static int ctx_open(CudaCtx *c, Err *e) {
     return 0;
 }
 
-int backend_cuda_create(Backend **out, int device, const char *precision, Err *e) {
+static const BackendOps CUDA_OPS = {
+    cuda_alloc, cuda_release, cuda_upload, cuda_download, cuda_sync,
+    cuda_conv_create, cuda_conv_forward, cuda_conv_destroy,
+    cuda_maxpool3x3s2, cuda_global_avgpool,
+    NULL, NULL,                             /* no native layout */
+    cuda_destroy,
+};
+
+int backend_cuda_create(Backend **out, int device, Precision p, Err *e) {
     *out = NULL;
-    Precision p = PREC_FP32;
-    if (parse_precision(precision, &p, e)) return -1;
+    if (p < PREC_FP32 || p >= N_PRECISIONS) return err_fail(e, "CUDA backend: unknown precision %d", (int)p);
     CudaCtx *c = (CudaCtx *)tl_calloc(e, 1, sizeof *c, "CUDA backend");
     if (!c) return -1;
     c->device = device;
@@ -637,21 +553,11 @@ int backend_cuda_create(Backend **out, int device, const char *precision, Err *e
         free(b);
         return -1;
     }
-    b->name = "cuda";
+    b->ops = &CUDA_OPS;
     b->ctx = c;
-    b->threads = 0;
-    b->alloc = cuda_alloc;
-    b->release = cuda_release;
-    b->upload = cuda_upload;
-    b->download = cuda_download;
-    b->sync = cuda_sync;
-    b->conv_create = cuda_conv_create;
-    b->conv_forward = cuda_conv_forward;
-    b->conv_destroy = cuda_conv_destroy;
-    b->maxpool3x3s2 = cuda_maxpool3x3s2;
-    b->global_avgpool = cuda_global_avgpool;
-    b->destroy = cuda_destroy;
-    b->train = backend_cuda_train_ops();
+    b->name = "cuda";
+    b->caps = BACKEND_CAP_GPU | BACKEND_CAP_PRECISION;
+    b->train = backend_cuda_train_ops();    /* threads 0 and no native layout: calloc's zeros */
     *out = b;
     return 0;
 }

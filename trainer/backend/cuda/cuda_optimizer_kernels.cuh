@@ -1,9 +1,10 @@
-/* optimizer.c's Adam and SGD updates as CUDA kernels, shared by the GPU head (cuda_head.cu)
- * and the backend's optimizer_step (cuda_optimizer.cu): one copy of the formulas.
+/* optimizer_math.c's Adam and SGD updates as CUDA kernels, shared by the GPU head
+ * (model/head_cuda.cu) and the backend's optimizer_step (cuda_optimizer.cu): one copy of
+ * the formulas.
  *
  * Every op is written with the _rn intrinsics so that nvcc cannot contract a*b+c into an
  * FMA: the CPU build has no FMA and each op rounds on its own, so the results are the same
- * bits as optimizer.c's (sqrt and division are correctly rounded on both sides).
+ * bits as optimizer_math.c's (sqrt and division are correctly rounded on both sides).
  * One thread per element, i = blockIdx.x * blockDim.x + threadIdx.x < n (the grid covers n).
  * stop_step (device, may be NULL): the kernel does nothing when *stop_step < step (the GPU
  * head's TerminateOnNaN); NULL always updates. */
@@ -14,7 +15,7 @@
 
 #include <stddef.h>
 
-/* optimizer.c's Adam ("epsilon-hat"): m += (g - m) omb1; v += (g^2 - v) omb2;
+/* optimizer_math.c's Adam ("epsilon-hat"): m += (g - m) omb1; v += (g^2 - v) omb2;
  * w -= (m alpha) / (sqrt(v) + eps). */
 static __global__ void adam_kernel(float *w, float *m, float *v, const float *g, size_t n, float alpha, float omb1,
                                    float omb2, float eps, const int *stop_step, int step) {
@@ -29,7 +30,7 @@ static __global__ void adam_kernel(float *w, float *m, float *v, const float *g,
     w[i] = __fsub_rn(w[i], st);
 }
 
-/* optimizer.c's SGD: w += -g lr; with momentum m = -g lr + m mom, then w += m, or
+/* optimizer_math.c's SGD: w += -g lr; with momentum m = -g lr + m mom, then w += m, or
  * (nesterov) w += -g lr + m mom. m is not touched when mom == 0. */
 static __global__ void sgd_kernel(float *w, float *m, const float *g, size_t n, float lr, float mom, int nesterov,
                                   const int *stop_step, int step) {

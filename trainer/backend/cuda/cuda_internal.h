@@ -8,21 +8,21 @@
 #include <cudnn.h>
 
 #include <stddef.h>
+#include <stdint.h>
 
-#include "backend/cuda_check.h"
+#include "backend/cuda/cuda_check.h"
 
 extern "C" {
 #include "backend/backend.h"
+#include "backend/optimizer_math.h"
 }
-
-typedef enum Precision { PREC_FP32, PREC_TF32, PREC_FP16, PREC_BF16 } Precision;
 
 typedef struct Allocation {
     void *ptr;
     size_t bytes;
 } Allocation;
 
-/* A half copy of a float32 tensor in device memory (see the top of cuda_backend.cu). */
+/* A half copy of a float32 tensor in device memory (cuda_shadows.cu). */
 typedef struct Shadow {
     const char *ptr;    /* the float32 tensor mirrored (device) */
     size_t cap;         /* elements the half buffer holds */
@@ -54,20 +54,25 @@ static inline int is_half(Precision p) { return p == PREC_FP16 || p == PREC_BF16
 
 static inline size_t elem_bytes(Precision p) { return is_half(p) ? 2 : 4; }
 
-/* Every op that writes float32 device memory calls this first: the half copies of
- * [p, p + bytes) go stale (cuda_backend.cu). */
+/* The shadow table (cuda_shadows.cu). Every op that writes float32 device memory calls
+ * cuda_shadows_invalidate first: the half copies of [p, p + bytes) go stale. */
 void cuda_shadows_invalidate(CudaCtx *c, const void *p, size_t bytes);
+/* The valid half copy of the float32 tensor x[0, elems), or NULL. */
+const void *cuda_shadows_lookup(CudaCtx *c, const float *x, size_t elems);
+/* The slot for the tensor at y with room for elems half values (the caller sets ->valid
+ * once it has queued the write). */
+int cuda_shadows_slot(CudaCtx *c, const float *y, size_t elems, Shadow **out, Err *e);
+/* Frees the copies of tensors inside [p, p + bytes) (memory being released). */
+void cuda_shadows_drop(CudaCtx *c, const void *p, size_t bytes);
 
 /* BackendTrainOps.optimizer_step of the CUDA backend (cuda_optimizer.cu). */
-struct OptimizerSpec;
-struct OptRange;
-int cuda_optimizer_step(Backend *b, const struct OptimizerSpec *spec, long iterations, float lr, float *params,
-                        const float *grads, float *m, float *v, const struct OptRange *ranges, int n_ranges, Err *e);
+int cuda_optimizer_step(Backend *b, const OptimizerSpec *spec, long iterations, float lr, float *params,
+                        const float *grads, float *m, float *v, const OptRange *ranges, int n_ranges, Err *e);
 /* Its launches alone, also used by the GPU head: optimizer_step's update of every range of
  * device arrays, queued on stream. stop_step (device, may be NULL): skip the update when
  * *stop_step < step (the head's TerminateOnNaN). m may be NULL for SGD without momentum. */
-int cuda_optimizer_launch(cudaStream_t stream, const struct OptimizerSpec *spec, long iterations, float lr, float *params,
-                          const float *grads, float *m, float *v, const struct OptRange *ranges, int n_ranges,
+int cuda_optimizer_launch(cudaStream_t stream, const OptimizerSpec *spec, long iterations, float lr, float *params,
+                          const float *grads, float *m, float *v, const OptRange *ranges, int n_ranges,
                           const int *stop_step, int step, Err *e);
 
 /* The training-op table (cuda_train.cu) that backend_cuda_create installs in Backend.train. */
@@ -86,6 +91,12 @@ static const size_t CUDA_WORKSPACE_LIMIT = (size_t)1 << 30;
 
 #define GRID_STRIDE_LOOP(i, n) \
     for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += gridDim.x * blockDim.x)
+
+/* Do [a, a + a_bytes) and [b, b + b_bytes) share a byte? */
+static inline int cuda_ranges_overlap(const void *a, size_t a_bytes, const void *b, size_t b_bytes) {
+    uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+    return x < y + b_bytes && y < x + a_bytes;
+}
 
 /* One device per backend: every op selects it first. */
 static inline int cuda_use_device(CudaCtx *c, Err *e) {
@@ -132,6 +143,33 @@ static inline int cuda_pick_algo(const Perf *perf, int count, Precision p) {
             return i;
         }
     return -1;
+}
+
+/* The forward algorithm of one convolution x (*) w -> y: cuDNN's ranked list (timed when
+ * TL_CUDNN_FIND=1, else its heuristics), its first usable entry (cuda_pick_algo), conv's
+ * math type set to that entry's, and the workspace bytes it needs. Used by inference
+ * (cuda_backend.cu) and training (cuda_train.cu) plans alike. who: the message's prefix
+ * ("CUDA conv", "CUDA training conv"); d: the shapes, for the message. */
+static inline int cuda_choose_forward_algo(CudaCtx *c, cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w,
+                                           cudnnConvolutionDescriptor_t conv, cudnnTensorDescriptor_t y,
+                                           const ConvDesc *d, const char *who, cudnnConvolutionFwdAlgo_t *algo,
+                                           size_t *workspace_bytes, Err *e) {
+    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    int count = 0;
+    if (c->find_algo)
+        CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(c->cudnn, x, w, conv, y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+                                                         &count, perf));
+    else
+        CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(c->cudnn, x, w, conv, y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+                                                           &count, perf));
+    int i = cuda_pick_algo(perf, count, c->precision);
+    if (i < 0)
+        return err_fail(e, "%s: cuDNN offers no forward algorithm for %dx%d stride %d, %dx%dx%d -> %d channels "
+                           "(%d candidates)", who, d->kh, d->kw, d->stride, d->h, d->w, d->cin, d->cout, count);
+    *algo = perf[i].algo;
+    CUDNN_CHECK(cudnnSetConvolutionMathType(conv, perf[i].mathType));
+    CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(c->cudnn, x, w, conv, y, *algo, workspace_bytes));
+    return 0;
 }
 
 #endif

@@ -1,23 +1,10 @@
-/* The CUDA backend's entry points for builds without CUDA (CMake drops this file and
- * compiles cuda_backend.cu instead when the CUDA toolkit and cuDNN are found). */
+/* The GPU head (model/head_cuda.h) for builds without CUDA (CMake drops this file and
+ * compiles head_cuda.cu instead when the CUDA toolkit and cuDNN are found): every entry
+ * fails; there is never a GpuHead. */
 #include <string.h>
 
-#include "backend/backend.h"
 #include "model/head_cuda.h"
 
-int backend_cuda_create(Backend **out, int device, const char *precision, Err *e) {
-    (void)device;
-    (void)precision;
-    *out = NULL;
-    return err_fail(e, "CUDA backend: this program was built without CUDA "
-                       "(reconfigure with -DTL_CUDA=ON on a machine with the CUDA toolkit and cuDNN)");
-}
-
-int backend_cuda_compiled(void) { return 0; }
-
-int backend_cuda_device_count(void) { return 0; }
-
-/* The GPU head (model/head_cuda.h): every entry fails; there is never a GpuHead. */
 static int no_gpu_head(Err *e) {
     return err_fail(e, "GPU head: this program was built without CUDA (reconfigure with -DTL_CUDA=ON)");
 }
