@@ -48,9 +48,11 @@ int summary_write(const char *path, const SweepSpec *s, const TrialSet *ts, cons
     return fs_atomic_commit(&af, e);
 }
 
-/* Sort key: finished first, then failed, interrupted, pending. */
+/* Sort key: finished first, then pruned (stopped early: partial results), failed,
+ * interrupted, pending. */
 static int status_rank(TrialStatus s) {
-    return s == STATUS_DONE || s == STATUS_DIVERGED ? 0 : s == STATUS_FAILED ? 1 : s == STATUS_INTERRUPTED ? 2 : 3;
+    if (s == STATUS_DONE || s == STATUS_DIVERGED) return 0;
+    return s == STATUS_PRUNED ? 1 : s == STATUS_FAILED ? 2 : s == STATUS_INTERRUPTED ? 3 : 4;
 }
 
 
@@ -116,7 +118,7 @@ static void report_axis_means(FILE *f, const SweepSpec *s, const TrialSet *ts, c
             int n = 0, na = 0, ng = 0;
             double acc = 0, gap = 0;
             for (int u = t; u < ts->n; u++) {
-                if (strcmp(ts->trials[u].text[i], ts->trials[t].text[i]) != 0 || !status_finished(results[u].status)) continue;
+                if (strcmp(ts->trials[u].text[i], ts->trials[t].text[i]) != 0 || status_rank(results[u].status) != 0) continue;
                 n++;
                 if (!isnan(results[u].val_accuracy)) acc += results[u].val_accuracy, na++;
                 if (!isnan(results[u].gap)) gap += results[u].gap, ng++;
@@ -143,15 +145,17 @@ static void report_charts(FILE *f, const SweepSpec *s) {
 }
 
 static void report_header(FILE *f, const SweepSpec *s, const TrialSet *ts, const TrialResult *results, const int *order) {
-    int count[5] = {0};
+    int count[STATUS_PRUNED + 1] = {0};
     for (int t = 0; t < ts->n; t++) count[results[t].status]++;
     char what[2048];
     sweep_spec_describe(s, ts->n, what, sizeof what);
     fprintf(f, "# Sweep `%s`\n\n", s->name);
     if (s->description[0]) fprintf(f, "%s\n\n", s->description);
     fprintf(f, "From `%s` (copy: [sweep.yaml](sweep.yaml)): %s.\n\n", s->file, what);
-    fprintf(f, "Trials: %d done, %d diverged, %d failed, %d interrupted, %d pending. Data: [summary.csv](summary.csv).\n\n",
-            count[STATUS_DONE], count[STATUS_DIVERGED], count[STATUS_FAILED], count[STATUS_INTERRUPTED], count[STATUS_PENDING]);
+    fprintf(f, "Trials: %d done, %d diverged, %d failed, %d interrupted, %d pending", count[STATUS_DONE],
+            count[STATUS_DIVERGED], count[STATUS_FAILED], count[STATUS_INTERRUPTED], count[STATUS_PENDING]);
+    if (count[STATUS_PRUNED]) fprintf(f, ", %d pruned (stopped early by sweep.early_stop)", count[STATUS_PRUNED]);
+    fputs(". Data: [summary.csv](summary.csv).\n\n", f);
     const TrialResult *best = ts->n ? &results[order[0]] : NULL;
     if (best && status_finished(best->status) && !isnan(best->val_accuracy))
         fprintf(f, "Best: **%s**, val_accuracy %.4f, val_loss %.4f, gap %.4f (train - val accuracy at the best epoch).\n\n",
