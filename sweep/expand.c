@@ -42,6 +42,7 @@ static YamlNode *scalar_at(const SweepSpec *s, const Axis *a, const char *text) 
 
 double axis_round(const Axis *a, double v) {
     char text[64];
+    if (a->dist == DIST_LIST) return v;   /* an index */
     if (a->dist == DIST_INT_UNIFORM) v = round(v);
     else if (a->dist == DIST_UNIFORM || a->dist == DIST_LOG_UNIFORM) {
         snprintf(text, sizeof text, "%.4g", v);

@@ -137,6 +137,7 @@ PruneDecision pruner_decide(const Pruner *p, int trial, int epoch) {
 }
 
 int pruner_report(Pruner *p, int trial, int epoch, double value, PruneDecision *d, Err *e) {
+    *d = PRUNE_CONTINUE;
     if (pruner_record(p, trial, epoch, value, e)) return -1;
     *d = pruner_decide(p, trial, epoch);
     return 0;

@@ -77,25 +77,27 @@ static int centre_cmp(const void *pa, const void *pb) {
     return a->index - b->index;
 }
 
-/* sigma per observation kernel: the larger gap to its sorted neighbours (prior centre
- * included, domain ends as outer neighbours except for the outermost two), clipped. */
+/* sigma per observation kernel: the larger gap to its neighbours among the sorted
+ * observations, the domain's ends counting as neighbours except for the outermost two
+ * (which take their inner gap), clipped to [range / min(100, n + 2), range]. */
 static int numeric_sigmas(Parzen *p, int n_obs, Err *e) {
-    int m = n_obs + 1;
-    Centre *c = malloc((size_t)m * sizeof *c);
-    double *ext = malloc((size_t)(m + 2) * sizeof *ext);
+    double range = p->hi - p->lo;
+    p->sigma[n_obs] = range;   /* the prior */
+    if (n_obs == 0) return 0;
+    Centre *c = malloc((size_t)n_obs * sizeof *c);
+    double *ext = malloc((size_t)(n_obs + 2) * sizeof *ext);
     if (!c || !ext) { free(c), free(ext); return err_fail(e, "out of memory (TPE)"); }
-    for (int i = 0; i < m; i++) c[i] = (Centre){p->mu[i], i};
-    qsort(c, (size_t)m, sizeof *c, centre_cmp);
-    ext[0] = p->lo, ext[m + 1] = p->hi;
-    for (int i = 0; i < m; i++) ext[i + 1] = c[i].v;
-    double range = p->hi - p->lo, min_sigma = range / fmin(100.0, 1.0 + m);
-    for (int k = 0; k < m; k++) {
+    for (int i = 0; i < n_obs; i++) c[i] = (Centre){p->mu[i], i};
+    qsort(c, (size_t)n_obs, sizeof *c, centre_cmp);
+    ext[0] = p->lo, ext[n_obs + 1] = p->hi;
+    for (int i = 0; i < n_obs; i++) ext[i + 1] = c[i].v;
+    double min_sigma = range / fmin(100.0, 2.0 + n_obs);
+    for (int k = 0; k < n_obs; k++) {
         double s = fmax(ext[k + 1] - ext[k], ext[k + 2] - ext[k + 1]);
-        if (m >= 2 && k == 0) s = ext[2] - ext[1];
-        if (m >= 2 && k == m - 1) s = ext[m] - ext[m - 1];
+        if (n_obs >= 2 && k == 0) s = ext[2] - ext[1];
+        if (n_obs >= 2 && k == n_obs - 1) s = ext[n_obs] - ext[n_obs - 1];
         p->sigma[c[k].index] = fmin(fmax(s, min_sigma), range);
     }
-    p->sigma[n_obs] = range;   /* the prior */
     free(c), free(ext);
     return 0;
 }

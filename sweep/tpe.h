@@ -6,15 +6,16 @@
  *     -> per dimension, two Parzen estimators (mixtures): l(x) of the good, g(x) of the bad
  *     -> `candidates` draws from l(x); the one with the largest log l(x) - log g(x) wins
  *
- * Estimators, per dimension (Optuna's, with its defaults: prior weight 1, magic clip, no
- * endpoints): one kernel per observation plus a prior kernel. Mixture weights are 1 per
- * observation while there are fewer than 25, else a ramp from 1/n up to 1 for the oldest
- * n - 25 and 1 for the newest 25; the prior weighs prior_weight; all normalised.
+ * Estimators, per dimension (Optuna 5's independent TPESampler with its defaults: prior
+ * weight 1, magic clip, no endpoints): one kernel per observation plus a prior kernel.
+ * Mixture weights are 1 per observation while there are fewer than 25, else a ramp from
+ * 1/n up to 1 for the oldest n - 25 and 1 for the newest 25; the prior weighs
+ * prior_weight; all normalised.
  *   uniform, log_uniform (in log space), int_uniform (on [lo - 0.5, hi + 0.5], rounded):
  *     truncated normals centred on the observations; a kernel's sigma is the larger gap to
- *     its neighbours in the sorted observations plus the prior's centre (the domain's ends
- *     count as neighbours, except for the outermost two, which use their inner gap),
- *     clipped to [range / min(100, n + 2), range]; the prior is N(mid, range).
+ *     its neighbours in the sorted observations (the domain's ends count as neighbours,
+ *     except for the outermost two, which use their inner gap), clipped to
+ *     [range / min(100, n + 2), range]; the prior is N(mid, range).
  *   choice (and a zip group): per observation, weight prior_weight / (n + 1) on every
  *     choice plus 1 on the observed one, normalised; the prior is uniform.
  *
