@@ -131,6 +131,26 @@ static void report_axis_means(FILE *f, const SweepSpec *s, const TrialSet *ts, c
     }
 }
 
+/* Axes the heatmaps pair up: every axis but seeds (those are averaged over). */
+static int heatmap_axis(const Axis *a) {
+    size_t n = strlen(a->path);
+    return !(strcmp(a->path, "seed") == 0 || (n > 5 && strcmp(a->path + n - 5, ".seed") == 0));
+}
+
+static void report_adaptive_charts(FILE *f, const SweepSpec *s) {
+    for (int i = 0; i < s->n_axes; i++)
+        for (int j = i + 1; j < s->n_axes; j++) {
+            if (!heatmap_axis(&s->axes[i]) || !heatmap_axis(&s->axes[j])) continue;
+            for (int m = 0; m < 2; m++)
+                fprintf(f, "![%s over %s x %s](plots/heatmap_%s_%s_x_%s.png)\n", m ? "Train-val gap" : "Best val accuracy",
+                        s->axes[i].path, s->axes[j].path, m ? "gap" : "val_accuracy", s->axes[i].path, s->axes[j].path);
+            fputc('\n', f);
+        }
+    fputs("![Parallel coordinates of every trial](plots/parallel_coordinates.png)\n\n", f);
+    fputs("![Hyperparameter importance](plots/importance.png)\n\n", f);
+    if (s->random) fputs("![Optimisation history](plots/history.png)\n\n", f);
+}
+
 static void report_charts(FILE *f, const SweepSpec *s) {
     fputs("\n## Charts\n\nRendered by `make plots SWEEP=runs/<name>` (gnuplot) into plots/.\n\n", f);
     fputs("![Learning curves: accuracy](plots/learning_curves_accuracy.png)\n\n", f);
@@ -139,6 +159,7 @@ static void report_charts(FILE *f, const SweepSpec *s) {
         fprintf(f, "![Train-val gap vs %s](plots/gap_vs_%s.png)\n", s->axes[i].path, s->axes[i].path);
         fprintf(f, "![Best val accuracy vs %s](plots/val_accuracy_vs_%s.png)\n\n", s->axes[i].path, s->axes[i].path);
     }
+    if (s->n_axes) report_adaptive_charts(f, s);
     fputs("![Learning rate per trial](plots/lr.png)\n\n", f);
     fputs("![Gap vs val accuracy](plots/gap_vs_val_accuracy.png)\n\n", f);
     fputs("![Every sweep under runs/: gap vs val accuracy](../plots/gap_vs_val_accuracy_all_sweeps.png)\n", f);
