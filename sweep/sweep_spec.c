@@ -180,32 +180,31 @@ static int parse_zip(SweepSpec *s, YamlNode *zip, Err *e) {
     return 0;
 }
 
-/* An optional integer key of an options mapping, within [lo, hi]. */
-static int get_int_in(const SweepSpec *s, YamlNode *map, const char *prefix, const char *key, long lo, long hi, int *out,
-                      Err *e) {
-    YamlNode *v = yaml_map_get(map, key);
-    if (!v) return 0;
-    char path[64];
-    long x;
-    snprintf(path, sizeof path, "%s%s", prefix, key);
-    if (yaml_as_int(v, path, &x, e)) return -1;
-    if (x < lo || x > hi) return err_fail(e, "%s:%d: %s must be in %ld..%ld, got %ld", s->file, v->line, path, lo, hi, x);
-    *out = (int)x;
-    return 0;
-}
-
-/* An optional number key within (lo, hi]. */
-static int get_double_in(const SweepSpec *s, YamlNode *map, const char *prefix, const char *key, double lo, double hi,
-                         double *out, Err *e) {
+/* An optional number key of an options mapping: an integer in lo..hi, or any number in
+ * (lo, hi]. */
+static int get_number_in(const SweepSpec *s, YamlNode *map, const char *prefix, const char *key, double lo, double hi,
+                         int integer, double *out, Err *e) {
     YamlNode *v = yaml_map_get(map, key);
     if (!v) return 0;
     char path[64];
     double x;
+    long i;
     snprintf(path, sizeof path, "%s%s", prefix, key);
-    if (yaml_as_double(v, path, &x, e)) return -1;
-    if (!(x > lo && x <= hi)) return err_fail(e, "%s:%d: %s must be in (%g, %g], got %g", s->file, v->line, path, lo, hi, x);
+    if (integer ? yaml_as_int(v, path, &i, e) : yaml_as_double(v, path, &x, e)) return -1;
+    if (integer) x = (double)i;
+    if (integer && (x < lo || x > hi))
+        return err_fail(e, "%s:%d: %s must be in %.0f..%.0f, got %.0f", s->file, v->line, path, lo, hi, x);
+    if (!integer && !(x > lo && x <= hi)) return err_fail(e, "%s:%d: %s must be in (%g, %g], got %g", s->file, v->line, path, lo, hi, x);
     *out = x;
     return 0;
+}
+
+static int get_int_in(const SweepSpec *s, YamlNode *map, const char *prefix, const char *key, long lo, long hi, int *out,
+                      Err *e) {
+    double x = *out;
+    int rc = get_number_in(s, map, prefix, key, (double)lo, (double)hi, 1, &x, e);
+    *out = (int)x;
+    return rc;
 }
 
 /* metric (one of `allowed`, space separated) and mode (min | max; default: max for
@@ -236,8 +235,8 @@ static int parse_tpe(SweepSpec *s, YamlNode *map, Err *e) {
     TpeOptions *o = &s->tpe;
     if (get_int_in(s, map, "sweep.tpe.", "startup_trials", 1, SWEEP_MAX_TRIALS, &o->startup_trials, e) ||
         get_int_in(s, map, "sweep.tpe.", "candidates", 1, 100000, &o->candidates, e) ||
-        get_double_in(s, map, "sweep.tpe.", "gamma", 0, 1, &o->gamma, e) ||
-        get_double_in(s, map, "sweep.tpe.", "prior_weight", 0, 1e6, &o->prior_weight, e) ||
+        get_number_in(s, map, "sweep.tpe.", "gamma", 0, 1, 0, &o->gamma, e) ||
+        get_number_in(s, map, "sweep.tpe.", "prior_weight", 0, 1e6, 0, &o->prior_weight, e) ||
         get_metric_mode(s, map, "sweep.tpe.", "val_accuracy val_loss gap final_gap", s->objective.metric,
                         sizeof s->objective.metric, &s->objective.maximize, e))
         return -1;
