@@ -32,9 +32,16 @@ FNR == 1 {
     # stay apart; drawn worst first, so the best lie on top.
     jit = ((FNR * 7) % 11 - 5) * 0.004
     line = ""
-    for (a = 1; a <= n_axes; a++) line = line sprintf("%d,%.6g,%s\n", a - 1, ax_pos(AXES[a], f[col[AXES[a]]]) + (AX_cat[AXES[a]] ? jit : 0), v)
+    for (a = 1; a <= n_axes; a++) line = line sprintf("%d,%.6g,%s\n", a - 1, spread(AXES[a], ax_pos(AXES[a], f[col[AXES[a]]]), jit), v)
     out[++n_out] = line sprintf("%d,%.6g,%s\n", n_axes, (v - lo) / span, v)
     key[n_out] = v + 0
+}
+# A category value's position moved by jit, inwards at the axis's ends.
+function spread(a, y, jit) {
+    if (!AX_cat[a]) return y
+    if (y <= 0) return jit < 0 ? -jit : jit
+    if (y >= 1) return 1 - (jit < 0 ? -jit : jit)
+    return y + jit
 }
 function short(p,    parts, k, i, j, clash) {
     k = split(p, parts, ".")
