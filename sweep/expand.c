@@ -215,7 +215,7 @@ int sweep_expand(const SweepSpec *s, TrialSet *ts, Err *e) {
 
 int trial_set_add_draw(const SweepSpec *s, TrialSet *ts, const double *x, Err *e) {
     if (ts->n + 1 > ts->cap) {
-        int cap = 2 * ts->cap + 1;
+        int cap = 2 * (ts->cap > ts->n ? ts->cap : ts->n) + 1;
         Trial *tr = realloc(ts->trials, (size_t)cap * sizeof *tr);
         TL_CHECK_ALLOC(e, tr);
         memset(tr + ts->n, 0, (size_t)(cap - ts->n) * sizeof *tr);
