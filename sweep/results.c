@@ -15,11 +15,12 @@ const char *status_name(TrialStatus s) {
     case STATUS_DONE: return "done";
     case STATUS_DIVERGED: return "diverged";
     case STATUS_FAILED: return "failed";
+    case STATUS_PRUNED: return "pruned";
     }
     return "?";
 }
 
-int status_finished(TrialStatus s) { return s == STATUS_DONE || s == STATUS_DIVERGED; }
+int status_finished(TrialStatus s) { return s == STATUS_DONE || s == STATUS_DIVERGED || s == STATUS_PRUNED; }
 
 static void set_message(TrialResult *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_message(TrialResult *r, const char *fmt, ...) {
@@ -53,6 +54,7 @@ int result_read(const char *dir, TrialResult *r) {
     const char *st = csv_get(&r->csv, 0, RESULT_COLUMNS[RESULT_COL_STATUS]);
     if (strcmp(st, "done") == 0) r->status = STATUS_DONE;
     else if (strcmp(st, "diverged") == 0) r->status = STATUS_DIVERGED;
+    else if (strcmp(st, "pruned") == 0) r->status = STATUS_PRUNED;
     else if (strcmp(st, "failed") != 0) set_message(r, "%s: unknown status '%s'", path, st);
     if (!r->message[0]) set_message(r, "%s", csv_get(&r->csv, 0, RESULT_COLUMNS[RESULT_COL_MESSAGE]));
     r->val_accuracy = field_number(&r->csv, RESULT_COL_VAL_ACCURACY);

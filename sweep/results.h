@@ -13,6 +13,7 @@ typedef enum TrialStatus {
     STATUS_DONE,
     STATUS_DIVERGED,
     STATUS_FAILED,
+    STATUS_PRUNED,          /* stopped early by sweep.early_stop; --retry-pruned continues it */
 } TrialStatus;
 
 typedef struct TrialResult {
@@ -23,7 +24,7 @@ typedef struct TrialResult {
 } TrialResult;
 
 const char *status_name(TrialStatus s);
-/* 1 for done and diverged: the trial ran to its end and a rerun skips it. */
+/* 1 for done, diverged and pruned: the trial ended and a rerun skips it. */
 int status_finished(TrialStatus s);
 
 /* Reads dir/result.csv. A missing file is not an error: status pending, or interrupted

@@ -35,6 +35,9 @@ int sweep_dry_run(const SweepArgs *a) {
         plan_print_table(&p, stdout);
         printf("%d trial%s to run (dry run: nothing was run)\n", plan_todo(&p, a->retry_failed, todo),
                plan_todo(&p, a->retry_failed, todo) == 1 ? "" : "s");
+        if (p.spec.method == METHOD_TPE && p.spec.n_trials > p.ts.n)
+            printf("then %ld more drawn adaptively by TPE as results come in (recorded in %s/study.csv)\n",
+                   p.spec.n_trials - p.ts.n, p.sweep_dir);
     }
     plan_free(&p);
     return 0;

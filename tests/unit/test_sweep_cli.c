@@ -67,6 +67,9 @@ static void test_progress(void) {
     CHECK(strstr(line, "best val_acc 0.8000 (dropout=0.4 seed=42)"), "%s", line);
     /* 50 s of trials for 2 trials run now, 1 left: 25 s; elapsed counts phase 1 too. */
     CHECK(strstr(line, "1m00s, ETA 25s"), "%s", line);
+    progress_add(&p, 3, STATUS_PRUNED, 0.95, 0);    /* a partial result is never the best */
+    progress_line(&p, &ts, "demo", 170.0, line, sizeof line);
+    CHECK(strstr(line, "4/4 done, 1 failed, 1 pruned") && strstr(line, "best val_acc 0.8000"), "%s", line);
 }
 
 int main(void) {
