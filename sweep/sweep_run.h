@@ -44,6 +44,8 @@ int plan_aggregate(SweepPlan *p, Err *e);
 void plan_print_table(const SweepPlan *p, FILE *f);
 /* Trials in scope that failed. */
 int plan_count_failed(const SweepPlan *p);
+/* Trials in scope that have not run to their end (pending or interrupted). */
+int plan_count_unfinished(const SweepPlan *p);
 /* 1 when the trial's config reads backbone features from the cache (phase 1 is for it). */
 int trial_uses_cache(const TrialConfig *c);
 
