@@ -7,7 +7,8 @@
 #   cluster_up N [--scratch DIR]   makes hosts h1..hN; DIR (absolute) becomes a private
 #                                  tmpfs on each host (node-local scratch)
 #   cluster_exec HOST CMD...       runs CMD on HOST (in the current directory)
-#   cluster_mpirun MPIRUN-ARGS...  mpirun on h1 with the launcher and TCP settings
+#   cluster_mpirun MPIRUN-ARGS...  mpirun on h1 with the launcher and TCP settings (ended
+#                                  after CLUSTER_TIMEOUT seconds, default 600)
 #   cluster_kill_host HOST         kill -9 every process on HOST (the host stays up)
 #   cluster_down                   removes everything (cluster_up installs it as an EXIT trap)
 # Every address is in the test subnet 10.231.K.0/24, on a bridge inside a namespace of its
@@ -113,10 +114,12 @@ cluster_mpi_args() {
          "--mca btl_tcp_if_include $CLUSTER_SUBNET --mca oob_tcp_if_include $CLUSTER_SUBNET --bind-to none"
 }
 
+# cluster_mpirun ARGS...: mpirun on h1, ended (SIGTERM, then SIGKILL 10 s later) after
+# CLUSTER_TIMEOUT seconds (default 600) so that a hung job cannot hang a test.
 cluster_mpirun() {
     # shellcheck disable=SC2046
     cluster_exec h1 env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 \
-        mpirun $(cluster_mpi_args) "$@"
+        timeout -k 10 "${CLUSTER_TIMEOUT:-600}" mpirun $(cluster_mpi_args) "$@"
 }
 
 # cluster_pids HOST: every process on HOST but the namespace holder.
