@@ -52,6 +52,8 @@ int trial_uses_cache(const TrialConfig *c);
 /* Modes. Each returns the process exit status (0, 1, 2 or 130). */
 int sweep_dry_run(const SweepArgs *a);
 int sweep_aggregate_only(const SweepArgs *a);
+/* --status RUNDIR: each trial's state and the sweep's ETA, from the files alone. */
+int sweep_status(const SweepArgs *a);
 /* Under MPI (initialised by the caller). signals counts SIGINT/SIGTERM received. */
 int sweep_run_mpi(const SweepArgs *a, volatile sig_atomic_t *signals);
 
