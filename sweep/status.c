@@ -20,6 +20,7 @@
 typedef struct TrialState {
     char status[96];        /* e.g. "running on h2/rank 3" */
     int epochs_logged, running;
+    int epochs;             /* train.epochs from the trial's config.yaml; 0 = not written yet */
     double best_val;        /* NAN: none yet */
 } TrialState;
 
@@ -66,6 +67,11 @@ static void trial_state(const SweepPlan *p, int t, TrialState *st) {
     memset(st, 0, sizeof *st);
     st->best_val = NAN;
     read_log(dir, st);
+    char path[sizeof dir + 16];
+    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    TrialConfig cfg;
+    Err e;
+    if (fs_exists(path) && config_load_file(&cfg, path, &e) == 0) st->epochs = cfg.train.epochs, config_free(&cfg);
     TrialStatus s = p->results[t].status;
     if (s == STATUS_DONE || s == STATUS_DIVERGED || s == STATUS_FAILED) {
         snprintf(st->status, sizeof st->status, "%s", status_name(s));
@@ -86,7 +92,7 @@ static double eta_seconds(const SweepPlan *p, const TrialState *st) {
         const TrialResult *r = &p->results[t];
         if (status_finished(r->status) && !isnan(r->seconds)) sum += r->seconds, n++;
         if (status_finished(r->status) || r->status == STATUS_FAILED) continue;
-        int epochs = p->ts.trials[t].cfg.train.epochs;
+        int epochs = st[t].epochs;
         left += epochs > 0 ? 1.0 - (double)st[t].epochs_logged / epochs : 1.0;
         running += st[t].running;
     }
@@ -113,8 +119,8 @@ static void print_status(const SweepPlan *p, const TrialState *st, FILE *f) {
             "#", wid, "trial", "status", "epoch", "best val_acc");
     for (int t = 0; t < p->ts.n; t++) {
         if (!p->selected[t]) continue;
-        char ep[32], acc[32] = "";
-        snprintf(ep, sizeof ep, "%d of %d", st[t].epochs_logged, p->ts.trials[t].cfg.train.epochs);
+        char ep[32] = "-", acc[32] = "";
+        if (st[t].epochs) snprintf(ep, sizeof ep, "%d of %d", st[t].epochs_logged, st[t].epochs);
         if (!isnan(st[t].best_val)) snprintf(acc, sizeof acc, "%.4f", st[t].best_val);
         fprintf(f, "%4d  %-*s  %-36s  %-9s  %s\n", t + 1, wid, p->ts.trials[t].id, st[t].status, ep, acc);
     }
