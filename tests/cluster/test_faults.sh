@@ -20,8 +20,8 @@ trap 'cluster_down; rm -rf "$work"' EXIT
 cd "$work"
 export CLUSTER_TIMEOUT=300 TRAINER OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 
-"$TRAINER" demo-data data/small --train 20 --val 5 --test 5 > /dev/null || { echo "demo-data failed"; exit 1; }
-"$TRAINER" demo-data data/large --train 80 --val 5 --test 5 > /dev/null || { echo "demo-data failed"; exit 1; }
+"$TRAINER" demo-data data/small --train 10 --val 5 --test 5 > /dev/null || { echo "demo-data failed"; exit 1; }
+"$TRAINER" demo-data data/large --train 60 --val 5 --test 5 > /dev/null || { echo "demo-data failed"; exit 1; }
 write_sweep() {  # write_sweep NAME DATA VIEWS EPOCHS
     cat > "$1.yaml" <<YAML
 name: $1
@@ -40,7 +40,7 @@ YAML
 # p1: phase 1 takes a while (800 training images, 2 views); p2: no cache, every epoch runs
 # the backbone, so a kill lands inside a trial.
 write_sweep p1 large 2 2
-write_sweep p2 small 0 4
+write_sweep p2 small 0 3
 on_two_hosts() { cluster_mpirun -n 2 --host h1:1,h2:1 "$SWEEP_BIN" "$@"; }
 wait_for() {  # wait_for SECONDS COMMAND...: polls every 0.2 s
     local end=$((SECONDS + $1)); shift
@@ -86,7 +86,7 @@ kill_h2_when() {  # kill_h2_when SWEEP CONDITION: runs SWEEP over 2 hosts, kills
 kill_h2_when p1 h2_in_phase1
 check_eval "p1: every epoch once" "epochs_once p1 2"
 kill_h2_when p2 h2_trial_has_epoch
-check_eval "p2: every epoch once" "epochs_once p2 4"
+check_eval "p2: every epoch once" "epochs_once p2 3"
 check_eval "p2: train logs equal the uninterrupted run's" \
     "for t in ref/p2/*/train_log.csv; do diff <(untimed \$t) <(untimed runs/p2/\${t#ref/p2/}) || exit 1; done"
 

@@ -23,14 +23,14 @@ cd "$work"
 export TRAINER SWEEP_BIN
 SBATCH=$TL_SOURCE_DIR/scripts/slurm/sweep.sbatch
 
-"$TRAINER" demo-data data/fashion --train 20 --val 5 --test 5 > /dev/null || { echo "demo-data failed"; exit 1; }
+"$TRAINER" demo-data data/fashion --train 10 --val 5 --test 5 > /dev/null || { echo "demo-data failed"; exit 1; }
 # No cache: every epoch runs the backbone, so a signal lands inside a trial.
 cat > c.yaml <<'YAML'
 name: c
 base:
   data: {root: data/fashion, image_size: 32}
   model: {weights: random:1, head: {hidden: 32}}
-  train: {epochs: 4, batch_size: 32}
+  train: {epochs: 3, batch_size: 32}
   augment: {strength: 1}
   feature_cache: {views: 0}
 sweep:
@@ -68,8 +68,8 @@ wait_for 120 some_epoch C; check_eval "job $job got going" "[ $? -eq 0 ]"
 "$SWEEP_BIN" --status C/c > status-running.txt; rc=$?
 cat status-running.txt
 check_eval "--status while running: exit 0" "[ $rc -eq 0 ]"
-check_eval "--status while running: trials running on a host/rank, epoch k of 4" \
-    "grep -Eq 'running on [^ ]+/rank [01] +[0-9] of 4' status-running.txt"
+check_eval "--status while running: trials running on a host/rank, epoch k of 3" \
+    "grep -Eq 'running on [^ ]+/rank [01] +[0-9] of 3' status-running.txt"
 check_eval "--status while running: pending trials and an ETA" "grep -q ' pending ' status-running.txt && grep -q 'ETA' status-running.txt"
 scancel --signal=TERM "$job"
 wait_for 120 job_gone "$job"; check_eval "cancelled job ended" "[ $? -eq 0 ]"
