@@ -130,6 +130,9 @@ static void note_signal(Sweep *s) {
     }
 }
 
+/* Queue hook: a rank waiting on the queue still notices a signal or the STOP file. */
+static void queue_idle(void *ctx) { note_signal(ctx); }
+
 /* Called every ~100 ms while a child runs: signals, the STOP file, and the queue (rank 0
  * answers requests; every rank learns of a stop). */
 static int poll_child(void *ctx) {
@@ -447,7 +450,7 @@ static int setup(Sweep *s, Err *e) {
     s->log = fopen(path, "a");
     fprintf(stderr, "sweep: %s\n", note);
     rank_log(s, "%s; trainer %s", note, s->trainer);
-    QueueHooks hooks = {.ctx = s, .next_item = next_trial, .trial_done = trial_finished};
+    QueueHooks hooks = {.ctx = s, .next_item = next_trial, .trial_done = trial_finished, .idle = queue_idle};
     if (queue_create(&s->queue, &hooks, e)) return -1;
     s->have_queue = 1;
     if (s->ri.rank == 0) start_progress(s);

@@ -11,6 +11,12 @@ static void nap_ms(int ms) {
     nanosleep(&t, NULL);
 }
 
+/* One round of a wait: the caller's idle hook, then a nap. */
+static void idle_round(WorkQueue *q, int ms) {
+    if (q->hooks.idle) q->hooks.idle(q->hooks.ctx);
+    nap_ms(ms);
+}
+
 static int send_msg(WorkQueue *q, int to, int tag, long a, long b, Err *e) {
     long m[QUEUE_MSG_LEN] = {a, b, 0, 0};
     MPI_CHECK(MPI_Send(m, QUEUE_MSG_LEN, MPI_LONG, to, tag, q->comm));
@@ -105,7 +111,7 @@ int queue_claim(WorkQueue *q, long *item, Err *e) {
     for (;;) {
         if (queue_poll(q, e)) return -1;
         if (q->has_reply) { *item = q->stop ? -1 : q->reply; return 0; }
-        nap_ms(2);
+        idle_round(q, 2);
     }
 }
 
@@ -128,7 +134,7 @@ int queue_rank_done(WorkQueue *q, int failed, int *any_stop, int *any_failed, Er
     if (q->rank != 0) return send_msg(q, 0, QT_RANK_DONE, q->stop, failed, e);
     while (q->ranks_done < q->size - 1) {
         if (queue_poll(q, e)) return -1;
-        nap_ms(20);
+        idle_round(q, 20);
     }
     *any_stop = q->stop, *any_failed = failed || q->any_failed;
     return 0;
@@ -142,7 +148,7 @@ int queue_finish(WorkQueue *q, int *code, Err *e) {
     }
     while (!q->finished) {
         if (queue_poll(q, e)) return -1;
-        if (!q->finished) nap_ms(20);
+        if (!q->finished) idle_round(q, 20);
     }
     *code = q->code;
     return 0;
@@ -154,6 +160,6 @@ int queue_wait(WorkQueue *q, MPI_Request *req, Err *e) {
         MPI_CHECK(MPI_Test(req, &done, MPI_STATUS_IGNORE));
         if (done) return 0;
         if (queue_poll(q, e)) return -1;
-        nap_ms(5);
+        idle_round(q, 5);
     }
 }

@@ -36,12 +36,15 @@ typedef enum QueueTag {
     QT_EPOCH, QT_DECISION,   /* reserved (see above) */
 } QueueTag;
 
-/* What rank 0 does with the queue's events. next_item returns the next item for `rank`, or
- * -1 when there is none; trial_done sees every finished trial (its own ones too). */
+/* What the sweep does with the queue's events. Rank 0: next_item returns the next item for
+ * `rank`, or -1 when there is none; trial_done sees every finished trial (its own ones too).
+ * Every rank: idle is called on each round of a wait (about every 2-20 ms), so a signal or a
+ * STOP file is noticed while the rank waits (it may call queue_request_stop). */
 typedef struct QueueHooks {
     void *ctx;
     long (*next_item)(void *ctx, int rank);
     void (*trial_done)(void *ctx, int rank, int trial, int status);
+    void (*idle)(void *ctx);
 } QueueHooks;
 
 typedef struct WorkQueue {
@@ -59,7 +62,7 @@ typedef struct WorkQueue {
     int any_failed;         /* some rank said it failed */
 } WorkQueue;
 
-/* Collective over MPI_COMM_WORLD (duplicates it). hooks matter on rank 0 only. */
+/* Collective over MPI_COMM_WORLD (duplicates it). */
 int queue_create(WorkQueue *q, const QueueHooks *hooks, Err *e);
 int queue_free(WorkQueue *q);
 /* Handles what has arrived: rank 0 answers requests and records results; every rank

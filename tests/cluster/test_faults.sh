@@ -8,17 +8,12 @@
 #    in its own signal handler, whatever the ranks return), the ranks exit 130 and the sweep says
 #    it was interrupted; <sweep>/STOP stops it with 130 from mpirun; a bad sweep file gives 2, a
 #    failed trial 1, a finished sweep 0
-set -uo pipefail
-: "${TRAINER:?}" "${SWEEP_BIN:?}" "${TL_SOURCE_DIR:?}"
-source "$TL_SOURCE_DIR/tests/e2e/lib/checks.sh"
-source "$TL_SOURCE_DIR/tests/cluster/lib.sh"
-why=$(cluster_can_run) || { echo "skipped: $why"; exit 77; }
-[ -d /usr/share/datasets/fashion-mnist ] || { echo "skipped: no Fashion-MNIST"; exit 77; }
+source "${TL_SOURCE_DIR:?}/tests/cluster/test-env.sh"
+skip_unless cluster_can_run
 work=$(mktemp -d /tmp/cluster_faults.XXXXXX)
 cluster_up 2 || { echo "cluster_up failed"; exit 1; }
 trap 'cluster_down; rm -rf "$work"' EXIT
 cd "$work"
-export CLUSTER_TIMEOUT=300 TRAINER OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 
 "$TRAINER" demo-data data/small --train 10 --val 5 --test 5 > /dev/null || { echo "demo-data failed"; exit 1; }
 "$TRAINER" demo-data data/large --train 60 --val 5 --test 5 > /dev/null || { echo "demo-data failed"; exit 1; }
@@ -42,10 +37,6 @@ YAML
 write_sweep p1 large 2 2
 write_sweep p2 small 0 3
 on_two_hosts() { cluster_mpirun -n 2 --host h1:1,h2:1 "$SWEEP_BIN" "$@"; }
-wait_for() {  # wait_for SECONDS COMMAND...: polls every 0.2 s
-    local end=$((SECONDS + $1)); shift
-    until "$@"; do [ $SECONDS -lt $end ] || return 1; sleep 0.2; done
-}
 h2_in_phase1() { [ -s runs/p1/logs/cache-group1-rank1.log ]; }
 h2_trial_has_epoch() {
     for d in $(awk '/trial .*: start/ { sub(":", "", $6); print $6 }' runs/p2/logs/rank1.log 2>/dev/null); do

@@ -10,17 +10,12 @@
 #  - pre-emption (SIGTERM to the batch script, as --signal=B:TERM@120 sends): the script stops
 #    the sweep through its STOP file and requeues the job (--requeue), which resumes when it runs
 #    again and ends with the same summary
-set -uo pipefail
-: "${TRAINER:?}" "${SWEEP_BIN:?}" "${TL_SOURCE_DIR:?}"
-source "$TL_SOURCE_DIR/tests/e2e/lib/checks.sh"
-source "$TL_SOURCE_DIR/tests/cluster/slurm-lib.sh"
-why=$(slurm_can_run) || { echo "skipped: $why"; exit 77; }
-[ -d /usr/share/datasets/fashion-mnist ] || { echo "skipped: no Fashion-MNIST"; exit 77; }
+source "${TL_SOURCE_DIR:?}/tests/cluster/test-env.sh"
+skip_unless slurm_can_run
 work=$(mktemp -d /tmp/cluster_slurm.XXXXXX)
 trap 'scancel --quiet --user=root 2>/dev/null; slurm_down; rm -rf "$work"' EXIT
 slurm_up "$work/slurm" || { echo "slurm_up failed"; exit 1; }
 cd "$work"
-export TRAINER SWEEP_BIN
 SBATCH=$TL_SOURCE_DIR/scripts/slurm/sweep.sbatch
 
 "$TRAINER" demo-data data/fashion --train 10 --val 5 --test 5 > /dev/null || { echo "demo-data failed"; exit 1; }
@@ -38,10 +33,6 @@ sweep:
     model.head.dropout: [0.2, 0.6]
     train.seed: [1, 2]
 YAML
-wait_for() {  # wait_for SECONDS COMMAND...
-    local end=$((SECONDS + $1)); shift
-    until "$@"; do [ $SECONDS -lt $end ] || return 1; sleep 0.2; done
-}
 some_epoch() { compgen -G "$1/c/*/train_log.csv" >/dev/null && [ "$(cat "$1"/c/*/train_log.csv | grep -c '^[0-9]')" -ge 2 ]; }
 job_gone() { [ -z "$(squeue -h -j "$1" 2>/dev/null)" ]; }
 same_as_ref() { diff <(untimed ref/c/summary.csv) <(untimed "$1/c/summary.csv"); }

@@ -9,19 +9,14 @@
 #  - feature_cache.dir on node-local scratch (a private tmpfs per host): each node fills a whole
 #    copy of its own, the summary is unchanged
 #  - --runs on node-local scratch: refused before any work, naming the host and the folder
-set -uo pipefail
-: "${TRAINER:?}" "${SWEEP_BIN:?}" "${TL_SOURCE_DIR:?}"
-source "$TL_SOURCE_DIR/tests/e2e/lib/checks.sh"
-source "$TL_SOURCE_DIR/tests/cluster/lib.sh"
-why=$(cluster_can_run) || { echo "skipped: $why"; exit 77; }
-[ -d /usr/share/datasets/fashion-mnist ] || { echo "skipped: no Fashion-MNIST"; exit 77; }
+source "${TL_SOURCE_DIR:?}/tests/cluster/test-env.sh"
+skip_unless cluster_can_run
 work=$(mktemp -d /tmp/cluster_sweep.XXXXXX)
 scratch=$work/scratch   # a private tmpfs on each test host
 mkdir -p "$scratch"
 cluster_up 2 --scratch "$scratch" || { echo "cluster_up failed"; exit 1; }
 trap 'cluster_down; rm -rf "$work"' EXIT
 cd "$work"
-export CLUSTER_TIMEOUT=300 TRAINER OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 
 "$TRAINER" demo-data data/fashion --train 20 --val 5 --test 5 > /dev/null || { echo "demo-data failed"; exit 1; }
 write_sweep() {  # write_sweep FILE CACHE_DIR
