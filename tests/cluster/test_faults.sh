@@ -63,6 +63,7 @@ kill_h2_when() {  # kill_h2_when SWEEP CONDITION: runs SWEEP over 2 hosts, kills
     cluster_kill_host h2
     wait $mp; rc=$?
     cat "$1-killed.out"
+    echo "$1: mpirun ended $((SECONDS - t0)) s after the kill, status $rc"
     check_eval "$1: the job ended within 60 s of the kill" "[ $((SECONDS - t0)) -le 60 ]"
     check_eval "$1: non-zero status ($rc)" "[ $rc -ne 0 ] && [ $rc -ne 124 ]"
     check_eval "$1: mpirun says a node or process was lost" "grep -qi 'daemon\|lost\|terminated\|killed' $1-killed.out"
