@@ -1,7 +1,8 @@
 /* sweep --status RUNDIR: where a sweep stands, from its files alone (so it works from any
  * shell or node that sees the runs folder, while the sweep runs or after it ended):
  *   result.csv      done / diverged / failed, the trial's val accuracy
- *   running         "host rank pid start": a rank is running the trial now
+ *   running         "host rank pid start": a rank is running the trial now (its mtime is the
+ *                   rank's heartbeat, every 30 s: stale or dead-process markers read interrupted)
  *   train_log.csv   epochs logged so far, best val accuracy so far
  *   last.safetensors without result.csv and without `running`: interrupted
  * ETA = mean wall time of the trials finished so far x trials left / trials running now. */
@@ -12,6 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,11 +44,12 @@ static void read_log(const char *dir, TrialState *st) {
 }
 
 /* "running on HOST/rank R", or "interrupted" when the marker's process is gone (checked
- * only when it ran on this host: elsewhere the marker is taken at its word). */
+ * when it ran on this host) or its heartbeat (the file's mtime) is stale (any host). */
 static void read_running(const char *dir, TrialState *st) {
     char path[SWEEP_PATH_MAX + TRIAL_ID_MAX + 32], *text, host[64], me[64] = "";
     snprintf(path, sizeof path, "%s/running", dir);
-    if (fs_read_all(path, &text, NULL, NULL)) return;
+    struct stat sb;
+    if (stat(path, &sb) != 0 || fs_read_all(path, &text, NULL, NULL)) return;
     int rank = -1;
     long pid = 0, since = 0;
     int n = sscanf(text, "%63s %d %ld %ld", host, &rank, &pid, &since);
@@ -55,6 +58,11 @@ static void read_running(const char *dir, TrialState *st) {
     gethostname(me, sizeof me - 1);
     if (strcmp(host, me) == 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
         snprintf(st->status, sizeof st->status, "interrupted (rank %d on %s is gone)", rank, host);
+        return;
+    }
+    double quiet = difftime(time(NULL), sb.st_mtime);
+    if (quiet > HEARTBEAT_STALE_SECONDS) {
+        snprintf(st->status, sizeof st->status, "interrupted (%s/rank %d silent %.0fs)", host, rank, quiet);
         return;
     }
     st->running = 1;

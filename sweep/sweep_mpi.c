@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +32,8 @@ typedef struct Sweep {
     volatile sig_atomic_t *signals; /* SIGINT/SIGTERM count, from the handler */
     int stop;                       /* stop claiming trials */
     double next_stop_file_check;    /* rank 0 */
+    char running[SWEEP_PATH_MAX + TRIAL_ID_MAX + 16];   /* <trial>/running of the trial this rank runs, or "" */
+    double next_heartbeat;          /* when to touch it again */
     FILE *log;                      /* <sweep>/logs/rank<R>.log */
 } Sweep;
 
@@ -133,12 +136,22 @@ static void note_signal(Sweep *s) {
 /* Queue hook: a rank waiting on the queue still notices a signal or the STOP file. */
 static void queue_idle(void *ctx) { note_signal(ctx); }
 
-/* Called every ~100 ms while a child runs: signals, the STOP file, and the queue (rank 0
- * answers requests; every rank learns of a stop). */
+/* The running marker's mtime is the rank's heartbeat (every 30 s): `sweep --status` on any
+ * node tells a live run from one whose node died. */
+static void heartbeat(Sweep *s) {
+    double now = now_seconds();
+    if (!s->running[0] || now < s->next_heartbeat) return;
+    s->next_heartbeat = now + HEARTBEAT_SECONDS;
+    utimes(s->running, NULL);
+}
+
+/* Called every ~100 ms while a child runs: signals, the STOP file, the heartbeat, and the
+ * queue (rank 0 answers requests; every rank learns of a stop). */
 static int poll_child(void *ctx) {
     Sweep *s = ctx;
     if (*s->signals >= 2) return 2;
     note_signal(s);
+    heartbeat(s);
     Err e;
     if (s->have_queue && queue_poll(&s->queue, &e)) rank_log(s, "%s", e.msg);
     if (s->have_queue && s->queue.stop && !s->stop) s->stop = 1, rank_log(s, "another rank asked to stop");
@@ -224,20 +237,21 @@ static int lock_trial(Sweep *s, const char *dir, const char *id) {
 }
 
 /* <trial>/running while this rank runs it: "host rank pid unix-start-time", for
- * `sweep --status` (which reads files only). A rank killed with -9 leaves it behind;
- * --status then tells a dead run from a live one by the lock (same host) or says since when. */
+ * `sweep --status` (which reads files only), touched every HEARTBEAT_SECONDS. A rank killed
+ * with -9 leaves it behind: --status then sees its process gone (same host) or its heartbeat
+ * stale (any host). */
 static void mark_running(Sweep *s, const char *dir, const char *id) {
-    char path[SWEEP_PATH_MAX + TRIAL_ID_MAX + 16], text[160];
-    snprintf(path, sizeof path, "%s/running", dir);
+    char text[160];
+    snprintf(s->running, sizeof s->running, "%s/running", dir);
     int n = snprintf(text, sizeof text, "%s %d %ld %ld\n", s->ri.host, s->ri.rank, (long)getpid(), (long)time(NULL));
     Err e;
-    if (fs_write_atomic(path, text, (size_t)n, &e)) rank_log(s, "trial %s: %s", id, e.msg);
+    if (fs_write_atomic(s->running, text, (size_t)n, &e)) rank_log(s, "trial %s: %s", id, e.msg);
+    s->next_heartbeat = now_seconds() + HEARTBEAT_SECONDS;
 }
 
-static void unmark_running(const char *dir) {
-    char path[SWEEP_PATH_MAX + TRIAL_ID_MAX + 16];
-    snprintf(path, sizeof path, "%s/running", dir);
-    unlink(path);
+static void unmark_running(Sweep *s) {
+    unlink(s->running);
+    s->running[0] = 0;
 }
 
 static void run_trial(Sweep *s, int t) {
@@ -259,7 +273,7 @@ static void run_trial(Sweep *s, int t) {
     Err e;
     TrialStatus st;
     int rc = child_run(argv, log, poll_child, s, &cr, &e);
-    unmark_running(dir);
+    unmark_running(s);
     if (lock != INT_MAX) close(lock);
     if (rc) {
         rank_log(s, "trial %s: %s", tr->id, e.msg);

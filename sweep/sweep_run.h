@@ -15,6 +15,9 @@
 #include "results.h"
 
 enum { SWEEP_PATH_MAX = 1024 };
+/* A rank touches <trial>/running this often while it runs the trial; `sweep --status` calls
+ * a marker stale after 4 missed beats. */
+enum { HEARTBEAT_SECONDS = 30, HEARTBEAT_STALE_SECONDS = 4 * HEARTBEAT_SECONDS };
 
 /* What every mode (run, dry run, aggregate) loads first. */
 typedef struct SweepPlan {
