@@ -123,14 +123,14 @@ static void print_status(const SweepPlan *p, const TrialState *st, FILE *f) {
     double eta = eta_seconds(p, st);
     char el[32] = "?";
     if (!isnan(eta)) format_duration(eta, el, sizeof el);
-    fprintf(f, "; ETA %s\n%4s  %-*s  %-36s  %-9s  %s\n", counts[5] + counts[STATUS_INTERRUPTED] + counts[STATUS_PENDING] ? el : "0s",
+    fprintf(f, "; ETA %s\n%4s  %-*s  %-44s  %-9s  %s\n", counts[5] + counts[STATUS_INTERRUPTED] + counts[STATUS_PENDING] ? el : "0s",
             "#", wid, "trial", "status", "epoch", "best val_acc");
     for (int t = 0; t < p->ts.n; t++) {
         if (!p->selected[t]) continue;
         char ep[32] = "-", acc[32] = "";
         if (st[t].epochs) snprintf(ep, sizeof ep, "%d of %d", st[t].epochs_logged, st[t].epochs);
         if (!isnan(st[t].best_val)) snprintf(acc, sizeof acc, "%.4f", st[t].best_val);
-        fprintf(f, "%4d  %-*s  %-36s  %-9s  %s\n", t + 1, wid, p->ts.trials[t].id, st[t].status, ep, acc);
+        fprintf(f, "%4d  %-*s  %-44s  %-9s  %s\n", t + 1, wid, p->ts.trials[t].id, st[t].status, ep, acc);
     }
 }
 
