@@ -11,6 +11,7 @@ typedef struct SweepArgs {
     const char *only;           /* --only PATTERN[,PATTERN]: trial ids (fnmatch patterns) */
     int retry_failed;           /* --retry-failed */
     const char *aggregate;      /* --aggregate RUNDIR: only write summary.csv and report.md */
+    const char *status;         /* --status RUNDIR: print where the sweep stands */
     const char *trainer;        /* --trainer PATH (default: $TRAINER, then next to this program) */
     int threads;                /* --threads N per rank (default: node cores / local ranks) */
     int help;

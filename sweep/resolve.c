@@ -53,11 +53,12 @@ static int resolve_weights(const SweepSpec *s, Trial *t, YamlNode *tree, const R
 }
 
 /* The sweep's settings on top of the trial's own: absolute paths (config.yaml then runs
- * from any directory) and the shared feature cache. */
+ * from any directory) and the feature cache: <sweep>/cache, unless the sweep's base names
+ * an absolute feature_cache.dir (e.g. node-local scratch on a cluster). */
 static int apply_sweep_settings(const SweepSpec *s, Trial *t, YamlNode *tree, const ResolveOptions *o, Err *e) {
     TrialConfig *c = &t->cfg;
     char at[1200], train_dir[CONFIG_PATH_MAX + 16];
-    if (o->sweep_dir && snprintf(c->feature_cache.dir, sizeof c->feature_cache.dir, "%s/cache", o->sweep_dir) >=
+    if (o->sweep_dir && c->feature_cache.dir[0] != '/' && snprintf(c->feature_cache.dir, sizeof c->feature_cache.dir, "%s/cache", o->sweep_dir) >=
                             (int)sizeof c->feature_cache.dir)
         return err_fail(e, "sweep folder path too long: %s", o->sweep_dir);
     if (make_absolute(c->data.root, sizeof c->data.root, o->cwd, e)) return -1;

@@ -1,5 +1,5 @@
 /* The sweep under MPI: phase 1 (feature cache shards), phase 2 (trials claimed from the
- * shared counter, each run as a `trainer train` child), then rank 0 aggregates. */
+ * queue rank 0 serves, each run as a `trainer train` child), then rank 0 aggregates. */
 #include "sweep_run.h"
 
 #include <errno.h>
@@ -9,14 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "child.h"
 #include "core/fsutil.h"
 #include "mpi_env.h"
-
-enum { TAG_DONE = 11, TAG_EXIT = 12 };
+#include "shared_dir.h"
+#include "work_queue.h"
 
 typedef struct Sweep {
     const SweepArgs *args;
@@ -24,14 +25,15 @@ typedef struct Sweep {
     RankInfo ri;
     WorkQueue queue;
     int have_queue;
-    MPI_Comm comm;                  /* trial-finished messages to rank 0 */
     char trainer[SWEEP_PATH_MAX];
     int *todo, n_todo;              /* trial indices still to run, same on every rank */
+    int next_todo;                  /* rank 0: the queue's cursor into todo */
     Progress progress;              /* rank 0 */
     volatile sig_atomic_t *signals; /* SIGINT/SIGTERM count, from the handler */
     int stop;                       /* stop claiming trials */
-    int exits;                      /* rank 0: ranks that said they are done */
-    double next_flag_check;
+    double next_stop_file_check;    /* rank 0 */
+    char running[SWEEP_PATH_MAX + TRIAL_ID_MAX + 16];   /* <trial>/running of the trial this rank runs, or "" */
+    double next_heartbeat;          /* when to touch it again */
     FILE *log;                      /* <sweep>/logs/rank<R>.log */
 } Sweep;
 
@@ -82,8 +84,11 @@ static int find_trainer(const char *given, char *out, size_t n, Err *e) {
                     k > 1 ? ", " : "", k > 1 ? cand[k - 1] : "");
 }
 
-/* Rank 0 prints the status line for a trial that just finished on any rank. */
-static void trial_finished(Sweep *s, int t) {
+/* Rank 0 (queue hook): prints the status line for a trial that just finished on any rank. */
+static void trial_finished(void *ctx, int rank, int t, int status) {
+    Sweep *s = ctx;
+    (void)status;
+    if (t < 0 || t >= s->plan.ts.n) { rank_log(s, "rank %d reported an unknown trial %d", rank, t); return; }
     plan_reload_result(&s->plan, t);
     const TrialResult *r = &s->plan.results[t];
     progress_add(&s->progress, t, r->status, r->val_accuracy, 0);
@@ -93,48 +98,63 @@ static void trial_finished(Sweep *s, int t) {
     fflush(stdout);
 }
 
-static void process_messages(Sweep *s) {
-    for (;;) {
-        int flag = 0, msg[2] = {0};
-        MPI_Status st;
-        if (MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, s->comm, &flag, &st) != MPI_SUCCESS || !flag) return;
-        if (MPI_Recv(msg, 2, MPI_INT, st.MPI_SOURCE, st.MPI_TAG, s->comm, MPI_STATUS_IGNORE) != MPI_SUCCESS) return;
-        if (st.MPI_TAG == TAG_EXIT) s->exits++;
-        else if (msg[0] >= 0 && msg[0] < s->plan.ts.n) trial_finished(s, msg[0]);
-    }
+/* Rank 0 (queue hook): the next trial to run, in the order of the sweep file. */
+static long next_trial(void *ctx, int rank) {
+    Sweep *s = ctx;
+    (void)rank;
+    return s->next_todo < s->n_todo ? s->todo[s->next_todo++] : -1;
+}
+
+static void stop_file(const Sweep *s, char *out, size_t n) { snprintf(out, n, "%s/STOP", s->plan.sweep_dir); }
+
+/* A stop asked for by a signal to this rank, or (rank 0, checked every second) by the file
+ * <sweep>/STOP: the way to stop a sweep under mpirun with exit status 130 (mpirun itself
+ * answers SIGINT/SIGTERM with status 1, whatever its ranks return). */
+static int stop_asked(Sweep *s) {
+    if (*s->signals) return 1;
+    if (s->ri.rank != 0) return 0;
+    double now = now_seconds();
+    if (now < s->next_stop_file_check) return 0;
+    s->next_stop_file_check = now + 1.0;
+    char path[SWEEP_PATH_MAX + 16];
+    stop_file(s, path, sizeof path);
+    return fs_exists(path);
 }
 
 static void note_signal(Sweep *s) {
-    if (!*s->signals || s->stop) return;
+    if (s->stop || !stop_asked(s)) return;
     s->stop = 1;
     Err e;
-    if (queue_request_stop(&s->queue, &e)) rank_log(s, "%s", e.msg);
-    rank_log(s, "SIGINT/SIGTERM: stopping after the running trial saves its epoch");
+    if (s->have_queue && queue_request_stop(&s->queue, &e)) rank_log(s, "%s", e.msg);
+    rank_log(s, "%s: stopping after the running trial saves its epoch", *s->signals ? "SIGINT/SIGTERM" : "STOP file");
     if (s->ri.rank == 0) {
         printf("[%s] stopping: running trials save their last epoch; rerun the same command to resume\n", s->plan.spec.name);
         fflush(stdout);
     }
 }
 
-/* Called every ~100 ms while a child runs: signals, the shared stop flag, messages
- * (rank 0), and MPI progress for the one-sided counter (all ranks). */
+/* Queue hook: a rank waiting on the queue still notices a signal or the STOP file. */
+static void queue_idle(void *ctx) { note_signal(ctx); }
+
+/* The running marker's mtime is the rank's heartbeat (every 30 s): `sweep --status` on any
+ * node tells a live run from one whose node died. */
+static void heartbeat(Sweep *s) {
+    double now = now_seconds();
+    if (!s->running[0] || now < s->next_heartbeat) return;
+    s->next_heartbeat = now + HEARTBEAT_SECONDS;
+    utimes(s->running, NULL);
+}
+
+/* Called every ~100 ms while a child runs: signals, the STOP file, the heartbeat, and the
+ * queue (rank 0 answers requests; every rank learns of a stop). */
 static int poll_child(void *ctx) {
     Sweep *s = ctx;
     if (*s->signals >= 2) return 2;
     note_signal(s);
-    if (s->ri.rank == 0) process_messages(s);
-    else {
-        int flag;
-        MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, s->comm, &flag, MPI_STATUS_IGNORE);
-    }
-    double now = now_seconds();
-    if (!s->stop && now >= s->next_flag_check) {
-        int stop = 0;
-        Err e;
-        s->next_flag_check = now + 1.0;
-        if (queue_stop_requested(&s->queue, &stop, &e)) rank_log(s, "%s", e.msg);
-        if (stop) s->stop = 1, rank_log(s, "another rank asked to stop");
-    }
+    heartbeat(s);
+    Err e;
+    if (s->have_queue && queue_poll(&s->queue, &e)) rank_log(s, "%s", e.msg);
+    if (s->have_queue && s->queue.stop && !s->stop) s->stop = 1, rank_log(s, "another rank asked to stop");
     return s->stop ? 1 : 0;
 }
 
@@ -216,6 +236,24 @@ static int lock_trial(Sweep *s, const char *dir, const char *id) {
     return fd;
 }
 
+/* <trial>/running while this rank runs it: "host rank pid unix-start-time", for
+ * `sweep --status` (which reads files only), touched every HEARTBEAT_SECONDS. A rank killed
+ * with -9 leaves it behind: --status then sees its process gone (same host) or its heartbeat
+ * stale (any host). */
+static void mark_running(Sweep *s, const char *dir, const char *id) {
+    char text[160];
+    snprintf(s->running, sizeof s->running, "%s/running", dir);
+    int n = snprintf(text, sizeof text, "%s %d %ld %ld\n", s->ri.host, s->ri.rank, (long)getpid(), (long)time(NULL));
+    Err e;
+    if (fs_write_atomic(s->running, text, (size_t)n, &e)) rank_log(s, "trial %s: %s", id, e.msg);
+    s->next_heartbeat = now_seconds() + HEARTBEAT_SECONDS;
+}
+
+static void unmark_running(Sweep *s) {
+    unlink(s->running);
+    s->running[0] = 0;
+}
+
 static void run_trial(Sweep *s, int t) {
     const Trial *tr = &s->plan.ts.trials[t];
     char dir[SWEEP_PATH_MAX + TRIAL_ID_MAX], cfg[sizeof dir + 16], log[sizeof dir + 16], bufs[3][32];
@@ -230,10 +268,12 @@ static void run_trial(Sweep *s, int t) {
     int lock = lock_trial(s, dir, tr->id);
     if (lock < 0) return;
     rank_log(s, "trial %s: start (%d threads, gpu %d)", tr->id, s->ri.threads, s->ri.gpu);
+    mark_running(s, dir, tr->id);
     ChildResult cr;
     Err e;
     TrialStatus st;
     int rc = child_run(argv, log, poll_child, s, &cr, &e);
+    unmark_running(s);
     if (lock != INT_MAX) close(lock);
     if (rc) {
         rank_log(s, "trial %s: %s", tr->id, e.msg);
@@ -244,21 +284,18 @@ static void run_trial(Sweep *s, int t) {
         st = record_outcome(s, t, dir, &cr);
     }
     if (st == STATUS_INTERRUPTED) return;
-    if (s->ri.rank == 0) trial_finished(s, t);
-    else {
-        int msg[2] = {t, (int)st};
-        if (MPI_Send(msg, 2, MPI_INT, 0, TAG_DONE, s->comm) != MPI_SUCCESS) rank_log(s, "MPI_Send to rank 0 failed");
-    }
+    Err qe;
+    if (queue_trial_done(&s->queue, t, (int)st, &qe)) rank_log(s, "%s", qe.msg);
 }
 
-/* Phase 1, one cache group: every rank computes shard rank/size. Returns 0 ok,
+/* Phase 1, one cache group: this rank computes shard `shard` of `shards`. Returns 0 ok,
  * 1 interrupted, 2 failed (on this rank). */
-static int cache_group_shard(Sweep *s, int g, int first) {
+static int cache_group_shard(Sweep *s, int g, int first, int shard_k, int shards) {
     char dir[SWEEP_PATH_MAX + TRIAL_ID_MAX], cfg[sizeof dir + 16], log[SWEEP_PATH_MAX + 64], shard[32], bufs[3][32];
     plan_trial_dir(&s->plan, first, dir, sizeof dir);
     snprintf(cfg, sizeof cfg, "%s/config.yaml", dir);
-    snprintf(log, sizeof log, "%s/logs/cache-group%d-shard%d.log", s->plan.sweep_dir, g + 1, s->ri.rank);
-    snprintf(shard, sizeof shard, "%d/%d", s->ri.rank, s->ri.size);
+    snprintf(log, sizeof log, "%s/logs/cache-group%d-rank%d.log", s->plan.sweep_dir, g + 1, s->ri.rank);
+    snprintf(shard, sizeof shard, "%d/%d", shard_k, shards);
     char *argv[16];
     trainer_argv(s, argv, "cache-features", cfg, s->plan.ts.trials[first].cfg.train.device != DEVICE_CPU, bufs);
     int k = 0;
@@ -275,26 +312,63 @@ static int cache_group_shard(Sweep *s, int g, int first) {
     return 2;
 }
 
-/* Phase 1: backbone features once per cache group, the images split across all ranks.
+/* The cache folder of a trial, absolute (relative ones are under the sweep folder). */
+static void cache_dir_of(const Sweep *s, int t, char *out, size_t n) {
+    const char *d = s->plan.ts.trials[t].cfg.feature_cache.dir;
+    if (d[0] == '/') snprintf(out, n, "%s", d);
+    else snprintf(out, n, "%s/%s", s->plan.sweep_dir, d[0] ? d : "cache");
+}
+
+/* Which shard this rank fills: over all ranks when every rank sees the cache folder, over
+ * the node's ranks when it is node-local (each node then holds a whole copy, and a trial
+ * never waits for, or reads, another node's part). */
+static int cache_shard_of(Sweep *s, int g, int first, int *shard, int *shards, Err *e) {
+    char dir[SWEEP_PATH_MAX + 64];
+    cache_dir_of(s, first, dir, sizeof dir);
+    SharedCheck sc;
+    if (dir_shared_check(dir, &s->ri, &sc, e)) return -1;
+    *shard = sc.shared ? s->ri.rank : s->ri.local_rank;
+    *shards = sc.shared ? s->ri.size : s->ri.local_size;
+    rank_log(s, "cache group %d: %s is %s; this rank fills shard %d/%d", g + 1, dir,
+             sc.shared ? "shared by every rank" : "node-local", *shard, *shards);
+    if (!sc.shared && s->ri.rank == 0) {
+        printf("[%s] phase 1: %s is not shared (rank %d on %s does not see it): each of the %d nodes fills its own copy\n",
+               s->plan.spec.name, dir, sc.blind_rank, sc.blind_host, s->ri.n_nodes);
+        fflush(stdout);
+    }
+    return 0;
+}
+
+/* MPI_MAX of v over every rank, sleeping (and serving the queue) while others still work. */
+static int max_over_ranks(Sweep *s, int v, int *out, Err *e) {
+    MPI_Request req;
+    MPI_CHECK(MPI_Iallreduce(&v, out, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD, &req));
+    return queue_wait(&s->queue, &req, e);
+}
+
+/* Phase 1: backbone features once per cache group, the images split across ranks.
  * A group that fails here is not fatal: its trials run anyway and compute (or fail to
  * compute) their features themselves, and each failure is recorded with its message. */
 static int phase1(Sweep *s, Err *e) {
     const TrialSet *ts = &s->plan.ts;
     for (int g = 0; g < ts->n_cache_groups; g++) {
-        int first = -1;
+        int first = -1, shard, shards;
         for (int k = 0; k < s->n_todo && first < 0; k++) {
             const Trial *t = &ts->trials[s->todo[k]];
             if (t->cache_group == g && trial_uses_cache(&t->cfg)) first = s->todo[k];
         }
         if (first < 0) continue;
+        if (cache_shard_of(s, g, first, &shard, &shards, e)) return -1;
         if (s->ri.rank == 0) {
             printf("[%s] phase 1: backbone features, cache group %d of %d (%d views; first trial %s), %d shard%s\n",
-                   s->plan.spec.name, g + 1, ts->n_cache_groups, ts->trials[first].cfg.feature_cache.views, ts->trials[first].id, s->ri.size,
-                   s->ri.size == 1 ? "" : "s");
+                   s->plan.spec.name, g + 1, ts->n_cache_groups, ts->trials[first].cfg.feature_cache.views, ts->trials[first].id,
+                   shards, shards == 1 ? "" : "s");
             fflush(stdout);
         }
-        int mine = s->stop ? 1 : cache_group_shard(s, g, first), worst = 0;
-        MPI_CHECK(MPI_Allreduce(&mine, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+        note_signal(s);
+        int mine = s->stop ? 1 : cache_group_shard(s, g, first, shard, shards), worst = 0;
+        if (mine == 1 && !s->stop) s->stop = 1, queue_request_stop(&s->queue, e);
+        if (max_over_ranks(s, mine, &worst, e)) return -1;
         if (worst == 2 && s->ri.rank == 0) {
             printf("[%s] phase 1: cache group %d failed (see %s/logs/cache-group%d-*.log); its trials will report why\n",
                    s->plan.spec.name, g + 1, s->plan.sweep_dir, g + 1);
@@ -311,14 +385,25 @@ static int phase2(Sweep *s, Err *e) {
     for (;;) {
         note_signal(s);
         if (s->stop) break;
-        long next;
-        int stop;
-        if (queue_claim(&s->queue, &next, &stop, e)) return -1;
-        if (stop) { s->stop = 1; break; }
-        if (next >= s->n_todo) break;
-        run_trial(s, s->todo[next]);
+        long t;
+        if (queue_claim(&s->queue, &t, e)) return -1;
+        if (s->queue.stop) s->stop = 1;
+        if (t < 0) break;
+        if (t >= s->plan.ts.n) return err_fail(e, "rank 0 sent trial %ld of a sweep of %d", t, s->plan.ts.n);
+        run_trial(s, (int)t);
     }
     return 0;
+}
+
+/* --runs must be a folder every rank sees: rank 0 writes the trial folders and the
+ * summary, every rank writes into its trials' folders. Checked before any work. */
+static int check_runs_shared(Sweep *s, Err *e) {
+    SharedCheck sc;
+    if (dir_shared_check(s->plan.sweep_dir, &s->ri, &sc, e)) return -1;
+    if (sc.shared) return 0;
+    return err_fail(e, "rank %d on host %s does not see %s, which rank 0 made on host %s: --runs must be a folder "
+                    "every rank sees (a shared filesystem such as NFS, mounted at the same path on every node)",
+                    sc.blind_rank, sc.blind_host, s->plan.sweep_dir, s->ri.host);
 }
 
 /* Rank 0 sets up the folders and decides what runs; every rank gets the list. */
@@ -328,6 +413,9 @@ static int share_todo(Sweep *s, Err *e) {
     if (s->ri.rank == 0) {
         s->n_todo = plan_todo(&s->plan, s->args->retry_failed, s->todo);
         const char *file = s->args->file;
+        char path[SWEEP_PATH_MAX + 16];
+        stop_file(s, path, sizeof path);
+        unlink(path);   /* a STOP left from the last run was obeyed then */
         failed = plan_prepare_dirs(&s->plan, file, s->todo, s->n_todo, &local) != 0;
     }
     if (!all_ok(failed, &local)) return err_fail(e, "%s", "");   /* already printed */
@@ -352,8 +440,9 @@ static void start_progress(Sweep *s) {
     if (fallback)
         printf("[%s] note: model.weights not found; using weights_fallback %s (%s:%d)\n", s->plan.spec.name,
                s->plan.spec.weights_fallback, s->plan.spec.file, s->plan.spec.weights_fallback_line);
-    printf("[%s] %d trials, %d finished before, %d to run on %d rank%s; output %s\n", s->plan.spec.name, in_scope, skipped,
-           s->n_todo, s->ri.size, s->ri.size == 1 ? "" : "s", s->plan.sweep_dir);
+    printf("[%s] %d trials, %d finished before, %d to run on %d rank%s (%d node%s); output %s\n", s->plan.spec.name, in_scope,
+           skipped, s->n_todo, s->ri.size, s->ri.size == 1 ? "" : "s", s->ri.n_nodes, s->ri.n_nodes == 1 ? "" : "s",
+           s->plan.sweep_dir);
     fflush(stdout);
 }
 
@@ -365,6 +454,8 @@ static int setup(Sweep *s, Err *e) {
     Err local = {{0}};
     if (!all_ok(find_trainer(s->args->trainer, s->trainer, sizeof s->trainer, &local) != 0, &local))
         return err_fail(e, "%s", "");
+    local.msg[0] = 0;
+    if (!all_ok(check_runs_shared(s, &local) != 0, &local)) return err_fail(e, "%s", "");
     s->todo = calloc((size_t)s->plan.ts.n + 1, sizeof *s->todo);
     TL_CHECK_ALLOC(e, s->todo);
     if (share_todo(s, e)) return -1;
@@ -373,30 +464,26 @@ static int setup(Sweep *s, Err *e) {
     s->log = fopen(path, "a");
     fprintf(stderr, "sweep: %s\n", note);
     rank_log(s, "%s; trainer %s", note, s->trainer);
-    if (queue_create(&s->queue, e)) return -1;
+    QueueHooks hooks = {.ctx = s, .next_item = next_trial, .trial_done = trial_finished, .idle = queue_idle};
+    if (queue_create(&s->queue, &hooks, e)) return -1;
     s->have_queue = 1;
-    MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &s->comm));
     if (s->ri.rank == 0) start_progress(s);
     return 0;
 }
 
-/* Everyone reports to rank 0, which prints the last line and writes the summary. */
+/* Everyone reports to rank 0, which prints the last line, writes the summary and sends
+ * every rank the exit status. */
 static int finish(Sweep *s, int failed_phase, Err *e) {
-    int msg[2] = {-1, 0};
-    if (s->ri.rank != 0) MPI_CHECK(MPI_Send(msg, 2, MPI_INT, 0, TAG_EXIT, s->comm));
-    else
-        while (s->exits < s->ri.size - 1) {
-            process_messages(s);
-            struct timespec nap = {0, 50 * 1000 * 1000};
-            nanosleep(&nap, NULL);
-        }
-    int stop = s->stop, any_stop = 0, code = 0;
-    MPI_CHECK(MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+    int any_stop = 0, any_failed = 0, code = 0;
+    if (queue_rank_done(&s->queue, failed_phase, &any_stop, &any_failed, e)) return -1;
     if (s->ri.rank == 0) {
         Err agg;
         if (plan_aggregate(&s->plan, &agg)) fprintf(stderr, "sweep: %s\n", agg.msg);
-        int failed = plan_count_failed(&s->plan);
-        code = any_stop ? 130 : failed_phase || failed ? 1 : 0;
+        int failed = plan_count_failed(&s->plan), unfinished = plan_count_unfinished(&s->plan);
+        if (!any_stop && unfinished)
+            printf("[%s] %d trial%s did not run to the end (see %s/logs/rank*.log); rerun the same command to run %s\n",
+                   s->plan.spec.name, unfinished, unfinished == 1 ? "" : "s", s->plan.sweep_dir, unfinished == 1 ? "it" : "them");
+        code = any_stop ? 130 : any_failed || failed || unfinished ? 1 : 0;
         char line[1024];
         progress_line(&s->progress, &s->plan.ts, s->plan.spec.name, now_seconds(), line, sizeof line);
         if (s->progress.finished == s->progress.finished_before) printf("%s\n", line);   /* none finished just now */
@@ -405,12 +492,12 @@ static int finish(Sweep *s, int failed_phase, Err *e) {
                s->plan.sweep_dir, s->plan.sweep_dir);
         fflush(stdout);
     }
-    MPI_CHECK(MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD));
+    if (queue_finish(&s->queue, &code, e)) return -1;
     return code;
 }
 
 int sweep_run_mpi(const SweepArgs *a, volatile sig_atomic_t *signals) {
-    Sweep s = {.args = a, .signals = signals, .comm = MPI_COMM_NULL};
+    Sweep s = {.args = a, .signals = signals};
     Err e = {{0}};
     int code;
     if (!all_ok(plan_load(&s.plan, a, 1, &e) != 0, &e)) code = 2;
@@ -428,8 +515,7 @@ int sweep_run_mpi(const SweepArgs *a, volatile sig_atomic_t *signals) {
         code = finish(&s, failed_phase, &e);
         if (code < 0) fprintf(stderr, "sweep: rank %d: %s\n", s.ri.rank, e.msg), code = 1;
     }
-    if (s.have_queue && queue_free(&s.queue, &e)) fprintf(stderr, "sweep: %s\n", e.msg);
-    if (s.comm != MPI_COMM_NULL) MPI_Comm_free(&s.comm);
+    if (s.have_queue) queue_free(&s.queue);
     if (s.log) fclose(s.log);
     free(s.todo);
     plan_free(&s.plan);

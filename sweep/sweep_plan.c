@@ -182,6 +182,13 @@ int plan_count_failed(const SweepPlan *p) {
     return n;
 }
 
+int plan_count_unfinished(const SweepPlan *p) {
+    int n = 0;
+    for (int t = 0; t < p->ts.n; t++)
+        n += p->selected[t] && (p->results[t].status == STATUS_PENDING || p->results[t].status == STATUS_INTERRUPTED);
+    return n;
+}
+
 void plan_print_table(const SweepPlan *p, FILE *f) {
     const TrialSet *ts = &p->ts;
     int wid = 5, wval[ts->n_axes + 1];

@@ -15,6 +15,9 @@
 #include "results.h"
 
 enum { SWEEP_PATH_MAX = 1024 };
+/* A rank touches <trial>/running this often while it runs the trial; `sweep --status` calls
+ * a marker stale after 4 missed beats. */
+enum { HEARTBEAT_SECONDS = 30, HEARTBEAT_STALE_SECONDS = 4 * HEARTBEAT_SECONDS };
 
 /* What every mode (run, dry run, aggregate) loads first. */
 typedef struct SweepPlan {
@@ -44,12 +47,16 @@ int plan_aggregate(SweepPlan *p, Err *e);
 void plan_print_table(const SweepPlan *p, FILE *f);
 /* Trials in scope that failed. */
 int plan_count_failed(const SweepPlan *p);
+/* Trials in scope that have not run to their end (pending or interrupted). */
+int plan_count_unfinished(const SweepPlan *p);
 /* 1 when the trial's config reads backbone features from the cache (phase 1 is for it). */
 int trial_uses_cache(const TrialConfig *c);
 
 /* Modes. Each returns the process exit status (0, 1, 2 or 130). */
 int sweep_dry_run(const SweepArgs *a);
 int sweep_aggregate_only(const SweepArgs *a);
+/* --status RUNDIR: each trial's state and the sweep's ETA, from the files alone. */
+int sweep_status(const SweepArgs *a);
 /* Under MPI (initialised by the caller). signals counts SIGINT/SIGTERM received. */
 int sweep_run_mpi(const SweepArgs *a, volatile sig_atomic_t *signals);
 

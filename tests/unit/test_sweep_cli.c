@@ -32,6 +32,10 @@ static void test_args(void) {
     CHECK(parse(&a, "sweep a.yaml --runs", &e) != 0 && strstr(e.msg, "needs a value"), "%s", e.msg);
     CHECK(parse(&a, "sweep a.yaml --threads 0", &e) != 0, "threads >= 1");
     CHECK(parse(&a, "sweep --aggregate r --dry-run", &e) != 0, "aggregate runs nothing");
+    CHECK_OK(parse(&a, "sweep --status runs/x", &e), &e);
+    CHECK(!a.file && !strcmp(a.status, "runs/x"), "status alone");
+    CHECK(parse(&a, "sweep x.yaml --status runs/x", &e) != 0 && strstr(e.msg, "--status"), "%s", e.msg);
+    CHECK(parse(&a, "sweep --status", &e) != 0 && strstr(e.msg, "needs a value"), "%s", e.msg);
     CHECK(trial_selected(NULL, "x"), "no --only: all");
     CHECK(trial_selected("dropout-0.2*,seed-9", "dropout-0.2_seed-1"), "pattern");
     CHECK(trial_selected("dropout-0.2*,seed-9", "seed-9"), "second pattern");
