@@ -5,7 +5,6 @@
 #ifndef SWEEP_CHILD_H
 #define SWEEP_CHILD_H
 
-#include "core/clock.h"   /* now_seconds, for the callers that time children (sweep_mpi.c) */
 #include "core/error.h"
 
 /* Called about every 100 ms while the child runs. Returns 0 to keep going, 1 to ask the

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "core/clock.h"
 #include "core/fsutil.h"
 #include "mpi_env.h"
 #include "shared_dir.h"

@@ -10,6 +10,8 @@
 #   cluster_mpirun MPIRUN-ARGS...  mpirun on h1 with the launcher and TCP settings (ended
 #                                  after CLUSTER_TIMEOUT seconds, default 600)
 #   cluster_kill_host HOST         kill -9 every process on HOST (the host stays up)
+#   cluster_signal HOST SIG NAME   sends SIG to HOST's processes named NAME (only this test's:
+#                                  the hosts share the machine's PID space, so never pkill)
 #   cluster_down                   removes everything (cluster_up installs it as an EXIT trap)
 # Every address is in the test subnet 10.231.K.0/24, on a bridge inside a namespace of its
 # own: nothing is added to the machine's own network stack, and no traffic leaves the
@@ -133,6 +135,14 @@ cluster_kill_host() {
     local pids
     pids=$(cluster_pids "$1")
     [ -z "$pids" ] || kill -9 $pids 2>/dev/null
+    return 0
+}
+
+cluster_signal() {
+    local pid
+    for pid in $(cluster_pids "$1"); do
+        [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = "$3" ] && kill -"$2" "$pid" 2>/dev/null
+    done
     return 0
 }
 

@@ -89,7 +89,7 @@ interrupt() {  # interrupt HOW: HOW = INT | TERM | STOP
     local mp=$!
     wait_for 120 test -s "sig-$1/p2/logs/rank1.log"
     sleep 3
-    if [ "$1" = STOP ]; then touch "sig-$1/p2/STOP"; else cluster_exec h1 pkill -"$1" -x mpirun; fi
+    if [ "$1" = STOP ]; then touch "sig-$1/p2/STOP"; else cluster_signal h1 "$1" mpirun; fi
     wait $mp; rc=$?
 }
 interrupt INT
