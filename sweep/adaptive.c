@@ -66,16 +66,18 @@ void adaptive_close(Adaptive *ad) {
     memset(ad, 0, sizeof *ad);
 }
 
-/* tpe: a draw. 1 and *t when it is to run; 0 when it is not (an expanded trial that
- * study.csv lacked, finished or failed already: a finished one is told); -1 error. */
+/* tpe: a draw. 1 and *t when it is to run; 0 when it is not: its folder holds a result
+ * already (study.csv was lost, the trial folders were not: a finished one is told, so the
+ * study is rebuilt as it was), or it is a startup trial that failed (no --retry-failed);
+ * -1 error. */
 static int draw(Adaptive *ad, const int *todo, int n_todo, int *cursor, long *t, Err *e) {
     SweepPlan *p = ad->plan;
     int known = p->ts.n, rc = study_ask(&ad->study, &p->ts, t, e);
     if (rc != 0) return rc < 0 ? -1 : (*t = -1, 1);
-    if (*t >= known) return plan_add_drawn(p, (int)*t, e) ? -1 : 1;
-    if (*cursor < n_todo && todo[*cursor] == *t) return (*cursor)++, 1;
-    if (status_finished(p->results[*t].status) && study_tell_result(&ad->study, *t, &p->results[*t], e)) return -1;
-    return 0;
+    if (*t >= known && plan_add_drawn(p, (int)*t, e)) return -1;
+    if (*t < known && *cursor < n_todo && todo[*cursor] == *t) return (*cursor)++, 1;
+    if (status_finished(p->results[*t].status)) return study_tell_result(&ad->study, *t, &p->results[*t], e) ? -1 : 0;
+    return *t >= known && p->results[*t].status != STATUS_FAILED;
 }
 
 int adaptive_next(Adaptive *ad, const int *todo, int n_todo, int *cursor, long *t, Err *e) {

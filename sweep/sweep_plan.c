@@ -185,7 +185,9 @@ static int resolve_drawn(SweepPlan *p, int t, Err *e) {
 }
 
 int plan_add_drawn(SweepPlan *p, int t, Err *e) {
-    return resolve_drawn(p, t, e) || plan_prepare_trial(p, t, e) ? -1 : 0;
+    if (resolve_drawn(p, t, e)) return -1;
+    TrialStatus st = p->results[t].status;   /* a result there already: study.csv was lost */
+    return status_finished(st) || st == STATUS_FAILED ? 0 : plan_prepare_trial(p, t, e);
 }
 
 int plan_sync_drawn(SweepPlan *p, Err *e) {

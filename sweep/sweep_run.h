@@ -47,7 +47,7 @@ int plan_prepare_dirs(SweepPlan *p, const char *sweep_file, const int *todo, int
  * as result.failed.csv or result.pruned.csv. */
 int plan_prepare_trial(SweepPlan *p, int t, Err *e);
 /* tpe, rank 0: trial t was just drawn (study_ask appended it): its config, cache group,
- * result (pending) and folder. */
+ * result (pending, unless its folder holds one) and folder. */
 int plan_add_drawn(SweepPlan *p, int t, Err *e);
 /* tpe, other ranks: the trials rank 0 drew since, read back from study.csv (rank 0 appends
  * and closes it before it sends a drawn trial out). */

@@ -3,7 +3,8 @@
 #  1. tpe + ASHA on one rank, killed (SIGTERM) after TPE's first draws and run again: the
 #     study continues as if never interrupted (study.csv, the early-stopping decisions and
 #     the summary equal those of an uninterrupted run: with one rank the order of results
-#     is fixed, so the draws are too).
+#     is fixed, so the draws are too). A study.csv lost afterwards is rebuilt as it was
+#     from the trial folders, running nothing again.
 #  2. A pruned trial's folder is complete (config, log, best and last checkpoints, result
 #     with status pruned at its best epoch, confusion), and `--retry-pruned` continues it to
 #     its whole budget (old result kept as result.pruned.csv), ending with the log of the
@@ -69,6 +70,11 @@ check_eval "study.csv equals the uninterrupted one (same draws, same results, sa
 decisions() { awk -F, 'NR > 1 { last[$1 "," $3] = $0 } END { for (k in last) print last[k] }' "$1" | sort; }
 check_eval "early-stopping decisions equal" "diff <(decisions A/t/early_stop.csv) <(decisions B/t/early_stop.csv)"
 check_eval "summary equals the uninterrupted one" "diff <(untimed A/t/summary.csv) <(untimed B/t/summary.csv)"
+starts=$(grep -c ': start (' B/t/logs/rank0.log)
+mv B/t/study.csv B/t/study.lost.csv
+"$SWEEP_BIN" t.yaml --runs B --threads 1 > b3.out 2>&1; rc=$?
+check_eval "a lost study.csv is rebuilt from the trial folders (exit 0)" "[ $rc -eq 0 ] && cmp A/t/study.csv B/t/study.csv"
+check_eval "... and no trial ran again" "[ \$(grep -c ': start (' B/t/logs/rank0.log) -eq $starts ]"
 
 # --- 2. a pruned trial's folder, and --retry-pruned
 p=$(awk -F, '$0 ~ /,pruned,/ && $4 == "pruned" { print $1; exit }' A/t/summary.csv)
