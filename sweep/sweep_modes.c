@@ -24,7 +24,7 @@ int sweep_dry_run(const SweepArgs *a) {
     }
     if (is_rank0()) {
         char what[2048];
-        int todo[p.ts.n + 1], fallback = 0;
+        int todo[p.capacity + 1], fallback = 0;
         for (int t = 0; t < p.ts.n; t++) fallback |= p.ts.trials[t].weights_fallback;
         sweep_spec_describe(&p.spec, p.ts.n, what, sizeof what);
         printf("sweep %s (%s): %s; %d feature cache group%s\noutput: %s\n", p.spec.name, p.spec.file, what,
@@ -33,8 +33,8 @@ int sweep_dry_run(const SweepArgs *a) {
             printf("note: model.weights not found; trials use weights_fallback %s (%s:%d)\n", p.spec.weights_fallback,
                    p.spec.file, p.spec.weights_fallback_line);
         plan_print_table(&p, stdout);
-        printf("%d trial%s to run (dry run: nothing was run)\n", plan_todo(&p, a->retry_failed, todo),
-               plan_todo(&p, a->retry_failed, todo) == 1 ? "" : "s");
+        printf("%d trial%s to run (dry run: nothing was run)\n", plan_todo(&p, a, todo),
+               plan_todo(&p, a, todo) == 1 ? "" : "s");
         if (p.spec.method == METHOD_TPE && p.spec.n_trials > p.ts.n)
             printf("then %ld more drawn adaptively by TPE as results come in (recorded in %s/study.csv)\n",
                    p.spec.n_trials - p.ts.n, p.sweep_dir);
