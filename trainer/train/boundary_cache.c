@@ -191,22 +191,25 @@ static int header_check(const BoundaryCache *bc, const BoundaryTable *t, const F
     return 0;
 }
 
-/* Every row read once: the CRC over header and rows, and every value finite. */
+/* Every row read once: the CRC over header and rows, then (the data being what was
+ * written) every value finite. */
 static int verify_rows(BoundaryCache *bc, const BoundaryTable *t, int fd, const FileHeader *h, const char *path, Err *e) {
     FileHeader zero = *h;
     zero.crc = 0;
     uint32_t crc = checksum_update(0, &zero, sizeof zero);
     size_t row_bytes = bc->row_floats * sizeof(uint16_t);
+    long bad_row = -1;
     for (int r = 0; r < t->n; r += bc->max_batch) {
         int n = t->n - r < bc->max_batch ? t->n - r : bc->max_batch;
         size_t bytes = (size_t)n * row_bytes;
         if (pread(fd, bc->host_h, bytes, (off_t)sizeof *h + (off_t)r * (off_t)row_bytes) != (ssize_t)bytes)
             return err_fail(e, "%s: short read at row %d", path, r);
         crc = checksum_update(crc, bc->host_h, bytes);
-        long bad = halves_first_nonfinite(bc->host_h, (size_t)n * bc->row_floats);
-        if (bad >= 0) return err_fail(e, "%s: value at row %ld is not finite", path, r + bad / (long)bc->row_floats);
+        long bad = bad_row >= 0 ? -1 : halves_first_nonfinite(bc->host_h, (size_t)n * bc->row_floats);
+        if (bad >= 0) bad_row = r + bad / (long)bc->row_floats;
     }
-    return crc == h->crc ? 0 : err_fail(e, "%s: checksum mismatch (damaged data)", path);
+    if (crc != h->crc) return err_fail(e, "%s: checksum mismatch (damaged data)", path);
+    return bad_row < 0 ? 0 : err_fail(e, "%s: value at row %ld is not finite", path, bad_row);
 }
 
 /* Opens the table and verifies all of it: header, key, shape, size, checksum, values. */
