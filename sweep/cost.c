@@ -162,6 +162,7 @@ int cost_plan(SweepCost *c, const SweepPlan *p, const int *todo, int n_todo, int
         int t = plan_group_first(p, todo, n_todo, g);
         if (t < 0) continue;
         c->groups++;
+        if (strcmp(c->dtype, p->ts.trials[t].cfg.feature_cache.dtype)) snprintf(c->dtype, sizeof c->dtype, "mixed");
         rc = plan_group(c, &seen, &p->ts.trials[t].cfg, t, gpu, e);
     }
     free(seen.keys);

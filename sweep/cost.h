@@ -42,7 +42,7 @@ typedef struct SweepCost {
     double bytes_total;         /* the tables on disk */
     double bytes_new;           /* of which still to write */
     char cache_dir[CONFIG_PATH_MAX];
-    char dtype[8];
+    char dtype[8];              /* fp32, fp16, or "mixed" when groups differ */
     double limit;               /* bytes: bytes_new may not exceed it (auto) or bytes_total (max_gib) */
     int limit_auto;
     double free_bytes;          /* on the cache folder's filesystem */
