@@ -264,8 +264,7 @@ static void print_estimate(const SweepCost *c, FILE *f, const char *prefix) {
 
 void cost_print(const SweepCost *c, FILE *f, const char *prefix) {
     print_passes(c, f, prefix);
-    print_bytes(c, f, prefix);
-    print_estimate(c, f, prefix);
+    if (c->groups) print_bytes(c, f, prefix), print_estimate(c, f, prefix);
     fprintf(f, "%sphase 2: %d trial%s, at most %ld epochs\n", prefix, c->trials, c->trials == 1 ? "" : "s", c->epochs);
 }
 

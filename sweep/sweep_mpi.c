@@ -414,7 +414,7 @@ static int announce_cost(Sweep *s, Err *e) {
 static int timed_phase1(Sweep *s, Err *e) {
     double t0 = now_seconds();
     if (phase1(s, e)) return -1;
-    if (s->ri.rank != 0 || s->stop) return 0;
+    if (s->ri.rank != 0 || s->stop || (s->cost.planned && !s->cost.groups)) return 0;
     char took[32], est[32] = "none";
     double estimate = s->cost.planned ? cost_seconds(&s->cost) : -1;
     cost_duration(now_seconds() - t0, took, sizeof took);
