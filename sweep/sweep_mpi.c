@@ -20,6 +20,7 @@
 #include "child.h"
 #include "core/clock.h"
 #include "core/fsutil.h"
+#include "cost.h"
 #include "mpi_env.h"
 #include "shared_dir.h"
 #include "trial_link.h"
@@ -45,6 +46,7 @@ typedef struct Sweep {
     int have_ad, adaptive_failed;   /* rank 0: opened; a draw or a tell failed (exit 1) */
     TrialLink link;                 /* early stopping: to the running trainer (rank_fd -1: none) */
     int link_trial;
+    SweepCost cost;                 /* what phase 1 and 2 will do (cost.h) */
 } Sweep;
 
 static void rank_log(Sweep *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -424,11 +426,7 @@ static int max_over_ranks(Sweep *s, int v, int *out, Err *e) {
 static int phase1(Sweep *s, Err *e) {
     const TrialSet *ts = &s->plan.ts;
     for (int g = 0; g < ts->n_cache_groups; g++) {
-        int first = -1, shard, shards;
-        for (int k = 0; k < s->n_todo && first < 0; k++) {
-            const Trial *t = &ts->trials[s->todo[k]];
-            if (t->cache_group == g && trial_uses_cache(&t->cfg)) first = s->todo[k];
-        }
+        int first = plan_group_first(&s->plan, s->todo, s->n_todo, g), shard, shards;
         if (first < 0) continue;
         if (cache_shard_of(s, g, first, &shard, &shards, e)) return -1;
         if (s->ri.rank == 0) {
@@ -449,6 +447,53 @@ static int phase1(Sweep *s, Err *e) {
         if (worst == 1) s->stop = 1;
         if (s->stop) break;
     }
+    return 0;
+}
+
+/* Before any work: every rank finds the tables and measures the backbone at once (the
+ * rates add up to the sweep's), rank 0 says what phase 1 and 2 will do, and a cache over
+ * its limit stops the sweep on every rank. A plan that cannot be made (the data cannot be
+ * listed) is said and skipped: the trials then report the problem themselves. */
+static int announce_cost(Sweep *s, Err *e) {
+    Err local = {{0}};
+    int ok = cost_plan(&s->cost, &s->plan, s->todo, s->n_todo, s->ri.threads, s->ri.gpu, &local) == 0, all_planned = 0;
+    if (ok) cost_measure(&s->cost, &s->plan);
+    cost_free(&s->cost);
+    MPI_CHECK(MPI_Allreduce(&ok, &all_planned, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD));
+    if (!all_planned) {
+        s->cost.planned = 0;
+        if (s->ri.rank == 0) printf("[%s] cost: unknown (%s)\n", s->plan.spec.name, ok ? "another rank could not plan" : local.msg);
+        return 0;
+    }
+    s->cost.ranks = s->ri.size;
+    for (int i = 0; i < s->cost.n_setups; i++) {
+        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &s->cost.setups[i].rate, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
+        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &s->cost.setups[i].setup_seconds, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
+    }
+    if (s->ri.rank == 0) {
+        char prefix[80];
+        snprintf(prefix, sizeof prefix, "[%s] ", s->plan.spec.name);
+        cost_print(&s->cost, stdout, prefix);
+        fflush(stdout);
+        if (cost_write(&s->cost, s->plan.sweep_dir, &local)) fprintf(stderr, "sweep: %s\n", local.msg);
+    }
+    if (!all_ok(cost_check_limit(&s->cost, &local) != 0, &local)) return err_fail(e, "%s", "");
+    return 0;
+}
+
+/* Phase 1 and the time it took, next to the estimate (rank 0: printed and in cost.txt). */
+static int timed_phase1(Sweep *s, Err *e) {
+    double t0 = now_seconds();
+    if (phase1(s, e)) return -1;
+    if (s->ri.rank != 0 || s->stop || (s->cost.planned && !s->cost.groups)) return 0;
+    char took[32], est[32] = "none";
+    double estimate = s->cost.planned ? cost_seconds(&s->cost) : -1;
+    cost_duration(now_seconds() - t0, took, sizeof took);
+    if (estimate >= 0) cost_duration(estimate, est, sizeof est);
+    printf("[%s] phase 1 done in %s (estimate %s)\n", s->plan.spec.name, took, est);
+    fflush(stdout);
+    Err local;
+    if (cost_phase1_done(&s->cost, s->plan.sweep_dir, now_seconds() - t0, &local)) fprintf(stderr, "sweep: %s\n", local.msg);
     return 0;
 }
 
@@ -581,8 +626,9 @@ int sweep_run_mpi(const SweepArgs *a, volatile sig_atomic_t *signals) {
         if (e.msg[0]) fprintf(stderr, "sweep: rank %d: %s\n", s.ri.rank, e.msg);
         code = 2;
     }
+    else if (announce_cost(&s, &e)) code = 2;
     else {
-        int failed_phase = phase1(&s, &e) != 0;
+        int failed_phase = timed_phase1(&s, &e) != 0;
         if (failed_phase) fprintf(stderr, "sweep: rank %d: %s\n", s.ri.rank, e.msg);
         if (!failed_phase && phase2(&s, &e)) {
             fprintf(stderr, "sweep: rank %d: %s\n", s.ri.rank, e.msg);

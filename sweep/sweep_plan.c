@@ -134,6 +134,14 @@ int trial_uses_cache(const TrialConfig *c) {
     return c->feature_cache.views > 0 && (strcmp(c->model.trainable, "head") == 0 || c->finetune.after_epochs > 0);
 }
 
+int plan_group_first(const SweepPlan *p, const int *todo, int n_todo, int g) {
+    for (int k = 0; k < n_todo; k++) {
+        const Trial *t = &p->ts.trials[todo[k]];
+        if (t->cache_group == g && trial_uses_cache(&t->cfg)) return todo[k];
+    }
+    return -1;
+}
+
 static int copy_file(const char *from, const char *to, Err *e) {
     char *text;
     size_t size;

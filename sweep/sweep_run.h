@@ -64,6 +64,9 @@ int plan_count_unfinished(const SweepPlan *p);
 int plan_max_epochs(const SweepPlan *p);
 /* 1 when the trial's config reads backbone features from the cache (phase 1 is for it). */
 int trial_uses_cache(const TrialConfig *c);
+/* The trial phase 1 fills cache group g with: the first of todo in g that reads the cache;
+ * -1 when none does (the group is skipped). */
+int plan_group_first(const SweepPlan *p, const int *todo, int n_todo, int g);
 
 /* Modes. Each returns the process exit status (0, 1, 2 or 130). */
 int sweep_dry_run(const SweepArgs *a);
