@@ -1,12 +1,16 @@
 #include "fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "host.h"
 
 int fs_mkdir_p(const char *path, Err *e) {
     char buf[1024];
@@ -59,7 +63,9 @@ int fs_read_all(const char *path, char **out, size_t *size, Err *e) {
 
 int fs_atomic_open(AtomicFile *af, const char *path, Err *e) {
     snprintf(af->path, sizeof af->path, "%s", path);
-    snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld", path, (long)getpid());
+    char host[HOST_NAME_MAX_LEN];
+    host_name(host);
+    snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld.%s", path, (long)getpid(), host);
     af->f = fopen(af->tmp, "wb");
     if (!af->f) return err_fail(e, "%s: cannot create: %s", af->tmp, strerror(errno));
     return 0;
@@ -134,5 +140,41 @@ int fs_copy_file(const char *src, const char *dst, void *buf, size_t buf_size, E
     }
     close(in);
     if (close(out) != 0 && rc == 0) rc = err_fail(e, "%s: write error: %s", dst, strerror(errno));
+    return rc;
+}
+
+/* NAME.tmp.<pid>[.<host>]: the writer's pid and host ("" when the name has none). */
+static int parse_tmp_name(const char *name, long *pid, const char **host) {
+    const char *tmp = NULL;
+    for (const char *p = strstr(name, ".tmp."); p; p = strstr(p + 1, ".tmp.")) tmp = p;
+    if (!tmp || tmp == name) return 0;
+    char *end;
+    errno = 0;
+    *pid = strtol(tmp + 5, &end, 10);
+    if (end == tmp + 5 || errno || *pid <= 0 || (*end && *end != '.')) return 0;
+    *host = *end ? end + 1 : "";
+    return 1;
+}
+
+int fs_remove_dead_tmp(const char *dir, double foreign_age, int *removed, Err *e) {
+    if (removed) *removed = 0;
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? 0 : err_fail(e, "%s: cannot list: %s", dir, strerror(errno));
+    int rc = 0;
+    for (struct dirent *de; (de = readdir(d));) {
+        long pid;
+        const char *host;
+        char path[2048];
+        struct stat st;
+        if (!parse_tmp_name(de->d_name, &pid, &host)) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        ProcState ps = host_process_state(host, pid);
+        int dead = ps == PROC_GONE || (ps == PROC_ELSEWHERE && difftime(time(NULL), st.st_mtime) > foreign_age);
+        if (!dead) continue;
+        if (unlink(path) != 0 && errno != ENOENT) { rc = err_fail(e, "%s: cannot remove: %s", path, strerror(errno)); break; }
+        if (removed) (*removed)++;
+    }
+    closedir(d);
     return rc;
 }
