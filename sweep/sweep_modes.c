@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "changed_trials.h"
+
 /* Under mpirun every rank runs these; only rank 0 prints. */
 static int is_rank0(void) {
     const char *vars[] = {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"};
@@ -33,6 +35,7 @@ int sweep_dry_run(const SweepArgs *a) {
             printf("note: model.weights not found; trials use weights_fallback %s (%s:%d)\n", p.spec.weights_fallback,
                    p.spec.file, p.spec.weights_fallback_line);
         plan_print_table(&p, stdout);
+        plan_print_changes(&p, stdout);
         printf("%d trial%s to run (dry run: nothing was run)\n", plan_todo(&p, a->retry_failed, todo),
                plan_todo(&p, a->retry_failed, todo) == 1 ? "" : "s");
         if (p.spec.method == METHOD_TPE && p.spec.n_trials > p.ts.n)

@@ -26,6 +26,7 @@ typedef struct SweepPlan {
     char sweep_dir[SWEEP_PATH_MAX];  /* absolute <runs>/<name> (or the --aggregate folder) */
     TrialResult *results;            /* per trial, as found on disk */
     int *selected;                   /* per trial: in scope of --only */
+    int renamed;                     /* --rename: spec.name is not the file's own */
 } SweepPlan;
 
 /* Loads, expands and (resolve != 0) validates the sweep; reads every trial's result. */
@@ -33,13 +34,17 @@ int plan_load(SweepPlan *p, const SweepArgs *a, int resolve, Err *e);
 void plan_free(SweepPlan *p);
 /* <sweep_dir>/<trial id> */
 void plan_trial_dir(const SweepPlan *p, int t, char *out, size_t n);
+/* The feature cache folder of trial t, absolute (relative ones are under the sweep folder). */
+void plan_cache_dir(const SweepPlan *p, int t, char *out, size_t n);
 /* Rereads results[t] from disk. */
 void plan_reload_result(SweepPlan *p, int t);
 
 /* Trials that need to run now: selected, not finished, failed only with retry. */
 int plan_todo(const SweepPlan *p, int retry_failed, int *todo);
-/* Rank 0 before any trial runs: folders, sweep.yaml copy, config.yaml per trial to run;
- * failed results of trials to retry are kept as result.failed.csv. */
+/* Rank 0 before any trial runs (after plan_check_changes): folders, sweep.yaml copy (an
+ * older, different copy kept as sweep.yaml.old-N), config.yaml per trial to run (written
+ * once: rewritten only for a trial that never ran, or for keys that never change the
+ * numbers); failed results of trials to retry are kept as result.failed.csv. */
 int plan_prepare_dirs(SweepPlan *p, const char *sweep_file, const int *todo, int n_todo, Err *e);
 /* summary.csv and report.md from what is on disk now. */
 int plan_aggregate(SweepPlan *p, Err *e);
