@@ -97,10 +97,9 @@ static int is_same_file(const char *a, const char *b) {
     return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
 }
 
-/* DIR/config.yaml is what the trial runs with, written once: a folder that already ran with
- * other values of the keys that change a trial's numbers is refused (exit 2, nothing
- * written); one that did not (or differs only in where and how it runs) gets the config. */
-static int settle_config(const TrialConfig *cfg, const TrainArgs *a) {
+/* A folder that already ran with other values of the keys that change a trial's numbers is
+ * refused (exit 2, nothing written). */
+static int check_config(const TrialConfig *cfg, const TrainArgs *a) {
     char path[1100], changes[2048];
     fs_join(path, sizeof path, a->out, "config.yaml");
     if (is_same_file(path, a->config)) return 0;
@@ -110,6 +109,16 @@ static int settle_config(const TrialConfig *cfg, const TrainArgs *a) {
                 "start over.\n", a->out, changes, a->out);
         return 2;
     }
+    return 0;
+}
+
+/* DIR/config.yaml is what the trial runs with, written once: when the trial is about to run
+ * and the folder has none, or one that differs only where check_config allows it (a trial
+ * that never ran, or keys that never change the numbers). */
+static int write_config(const TrialConfig *cfg, const TrainArgs *a) {
+    char path[1100];
+    fs_join(path, sizeof path, a->out, "config.yaml");
+    if (is_same_file(path, a->config)) return 0;
     TrialConfig old;
     Err e = {{0}};
     if (fs_exists(path) && config_load_file(&old, path, &e) == 0) {
@@ -152,11 +161,12 @@ static int train_locked(const TrialConfig *cfg, const TrainArgs *a, DirLock *loc
     if (a->restart && (rc = restart_folder(lock, fresh, a))) return rc;
     /* Nobody else writes in a locked folder: every temp file not ours is a dead writer's. */
     if (fs_remove_dead_tmp(a->out, 0, &removed, &e)) fprintf(stderr, "trainer train: %s\n", e.msg);
-    if ((rc = settle_config(cfg, a))) return rc;
+    if ((rc = check_config(cfg, a))) return rc;
     if (finished_before(a->out)) {
         printf("%s: already finished (result.csv exists); delete it, or use --restart, to run it again\n", a->out);
         return 0;
     }
+    if ((rc = write_config(cfg, a))) return rc;
     FILE *log = stdout;
     if (a->quiet && !(log = fopen(fs_join(path, sizeof path, a->out, "trainer.log"), "a"))) {
         fprintf(stderr, "trainer train: %s: cannot open\n", path);
