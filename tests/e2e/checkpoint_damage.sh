@@ -2,7 +2,8 @@
 # Damaged checkpoints are detected and handled, never resumed into other numbers (issue 11,
 # finding 4). A reference trial runs 4 epochs; copies of its folder, made to look interrupted
 # (result.csv removed), get one kind of damage each, and are rerun:
-#  - last.safetensors with flipped data bytes, truncated, or another trial's (wrong key):
+#  - last.safetensors with flipped bits (in its history: before, resumed without a word into a
+#    result with other numbers), truncated, or another trial's (wrong key):
 #    the trainer says so in its log, resumes from last.prev.safetensors (one epoch earlier),
 #    keeps the bad file as last.damaged.safetensors, and ends with the reference's numbers
 #  - last.safetensors from before checksums (none in its header): not trusted, same fallback
@@ -54,6 +55,15 @@ PYEOF
 check_eval "headers: JSON, string metadata, checksum first, config digest" "grep -q 'headers ok' header.out"
 
 flip() { $PY -c "import sys; f = open(sys.argv[1], 'r+b'); f.seek(int(sys.argv[2]), 2); b = f.read(1); f.seek(int(sys.argv[2]), 2); f.write(bytes([b[0] ^ 0x40])); f.close()" "$1" "$2"; }
+flip_tensor() {  # flip_tensor FILE TENSOR: one bit in every float32 of the tensor
+    $PY -c "
+import json, struct, sys
+f = open(sys.argv[1], 'r+b'); n = struct.unpack('<Q', f.read(8))[0]
+b, e = json.loads(f.read(n))[sys.argv[2]]['data_offsets']
+f.seek(8 + n + b); d = bytearray(f.read(e - b))
+for i in range(2, len(d), 4): d[i] ^= 0x40
+f.seek(8 + n + b); f.write(d); f.close()" "$1" "$2"
+}
 strip_checksum() {  # the same file as a writer before checksums made it
     $PY -c "
 import json, struct, sys
@@ -75,7 +85,7 @@ fallback() {  # fallback NAME WHAT-THE-LOG-SAYS: damage done by the caller in NA
     check_eval "$1: the damaged file is kept aside" "[ -s $1/last.damaged.safetensors ]"
     check_eval "$1: ends with the reference's numbers" "same_as_ref $1"
 }
-interrupted FLIP; flip FLIP/last.safetensors -20
+interrupted FLIP; flip_tensor FLIP/last.safetensors hist.val_loss
 fallback FLIP "FLIP/last.safetensors: checksum mismatch"
 interrupted TRUNC; truncate -s 5000 TRUNC/last.safetensors
 fallback TRUNC "TRUNC/last.safetensors"
@@ -85,7 +95,7 @@ interrupted OLD; strip_checksum OLD/last.safetensors
 fallback OLD "OLD/last.safetensors: has no checksum"
 
 # --- both damaged: an error naming the files and how to restart, the same on a retry
-interrupted BOTH; flip BOTH/last.safetensors -20; truncate -s 100 BOTH/last.prev.safetensors
+interrupted BOTH; flip_tensor BOTH/last.safetensors head.params; truncate -s 100 BOTH/last.prev.safetensors
 "$T" train BOTH/config.yaml --out BOTH --threads 1 --quiet > both.out 2>&1; rc=$?
 cat both.out
 check_eval "both damaged: exit 1" "[ $rc -eq 1 ]"
@@ -98,7 +108,7 @@ check_eval "--restart recovers: the reference's numbers, the damaged run kept" "
 
 # --- a damaged best.safetensors
 img=$(ls data/test/*/*.jpg | head -1)
-cp -r REF BEST && flip BEST/best.safetensors -8
+cp -r REF BEST && flip_tensor BEST/best.safetensors dense1.kernel
 "$T" predict --run BEST "$img" > best.out 2>&1; rc=$?
 cat best.out
 check_eval "predict on a damaged best: fails naming the file and --restart" \
