@@ -42,7 +42,7 @@ check_eval "last.prev.safetensors kept beside last" "[ -s REF/last.prev.safetens
 
 # The header as JSON: metadata values strings, a checksum first, the config digest.
 $PY - REF/last.safetensors REF/best.safetensors > header.out 2>&1 <<'PYEOF'
-import json, struct, sys
+import json, struct, sys, zlib
 for path in sys.argv[1:]:
     raw = open(path, 'rb').read()
     n = struct.unpack('<Q', raw[:8])[0]
@@ -50,9 +50,13 @@ for path in sys.argv[1:]:
     assert all(isinstance(v, str) for v in meta.values()), meta
     assert list(meta)[0] == 'checksum' and meta['checksum'].startswith('crc32:'), meta
     assert len(meta['config_digest']) == 32, meta
+    # The checksum, as any Python verifies it: zlib.crc32 of the file with its 8 digits as zeros.
+    at = raw.index(b'crc32:') + 6
+    want = raw[at:at + 8].decode()
+    assert '%08x' % zlib.crc32(raw[:at] + b'0' * 8 + raw[at + 8:]) == want, path
 print('headers ok')
 PYEOF
-check_eval "headers: JSON, string metadata, checksum first, config digest" "grep -q 'headers ok' header.out"
+check_eval "headers: JSON, string metadata, checksum first (Python's zlib.crc32 agrees), config digest" "grep -q 'headers ok' header.out"
 
 flip() { $PY -c "import sys; f = open(sys.argv[1], 'r+b'); f.seek(int(sys.argv[2]), 2); b = f.read(1); f.seek(int(sys.argv[2]), 2); f.write(bytes([b[0] ^ 0x40])); f.close()" "$1" "$2"; }
 flip_tensor() {  # flip_tensor FILE TENSOR: one bit in every float32 of the tensor
