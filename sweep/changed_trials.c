@@ -1,9 +1,11 @@
 #include "changed_trials.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/dir_lock.h"
+#include "core/fsutil.h"
 #include "train/trial_folder.h"
 
 enum { CHANGES_MAX = 1024, LISTED_MAX = 20 };
@@ -93,4 +95,17 @@ int plan_check_changes(SweepPlan *p, const SweepArgs *a, FILE *out, Err *e) {
     fflush(out);
     free(c);
     return rc;
+}
+
+int plan_count_strays(const SweepPlan *p) {
+    DIR *d = opendir(p->sweep_dir);
+    int n = 0;
+    for (struct dirent *de; d && (de = readdir(d));) {
+        char cfg[SWEEP_PATH_MAX + 300];
+        snprintf(cfg, sizeof cfg, "%s/%s/config.yaml", p->sweep_dir, de->d_name);
+        if (de->d_name[0] == '.' || strstr(de->d_name, ".old-") || trial_set_find(&p->ts, de->d_name) >= 0) continue;
+        n += fs_exists(cfg);
+    }
+    if (d) closedir(d);
+    return n;
 }

@@ -18,6 +18,9 @@
 /* 0 when the run may go on; -1 when refused (the list is printed on `out`, e says what to do)
  * or when setting a folder aside failed. */
 int plan_check_changes(SweepPlan *p, const SweepArgs *a, FILE *out, Err *e);
+/* Trial folders in the sweep folder that the file no longer has (an edit changed an axis
+ * value or a random sweep's draws; not the .old-N ones): left as they are, outside the summary. */
+int plan_count_strays(const SweepPlan *p);
 /* For --dry-run: prints the trials the file would change (nothing when none); returns their count. */
 int plan_print_changes(const SweepPlan *p, FILE *out);
 

@@ -1,6 +1,5 @@
 #include "run_guard.h"
 
-#include <dirent.h>
 #include <string.h>
 #include <time.h>
 
@@ -50,38 +49,16 @@ void run_guard_end(RunGuard *g, int code) {
     dir_lock_release(&g->lock);
 }
 
-/* dir and its subfolders (a cache folder: <dir>/<key>/chunk-*). */
-static int clean_two_levels(const char *dir, int *removed, Err *e) {
-    int n = 0;
-    if (fs_remove_dead_tmp(dir, FOREIGN_TMP_SECONDS, &n, e)) return -1;
-    *removed += n;
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    int rc = 0;
-    for (struct dirent *de; rc == 0 && (de = readdir(d));) {
-        char sub[SWEEP_PATH_MAX + 300];
-        if (de->d_name[0] == '.') continue;
-        snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
-        if (!fs_is_dir(sub)) continue;
-        rc = fs_remove_dead_tmp(sub, FOREIGN_TMP_SECONDS, &n, e);
-        *removed += n;
-    }
-    closedir(d);
-    return rc;
-}
-
 int run_guard_clean_tmp(const SweepPlan *p, int *removed, Err *e) {
     *removed = 0;
-    int n = 0;
-    if (fs_remove_dead_tmp(p->sweep_dir, FOREIGN_TMP_SECONDS, &n, e)) return -1;
-    *removed += n;
+    if (fs_remove_dead_tmp(p->sweep_dir, 0, FS_FOREIGN_TMP_SECONDS, removed, e)) return -1;
     for (int t = 0; t < p->ts.n; t++) {
         char dir[SWEEP_PATH_MAX + 64];
         const char *d = p->ts.trials[t].cfg.feature_cache.dir;
         int seen = 0;   /* trials mostly share one cache folder: clean it once */
         for (int u = 0; u < t && !seen; u++) seen = !strcmp(p->ts.trials[u].cfg.feature_cache.dir, d);
         plan_cache_dir(p, t, dir, sizeof dir);
-        if (!seen && clean_two_levels(dir, removed, e)) return -1;
+        if (!seen && fs_remove_dead_tmp(dir, 1, FS_FOREIGN_TMP_SECONDS, removed, e)) return -1;
     }
     return 0;
 }

@@ -15,9 +15,6 @@
 #include "run_status.h"
 #include "sweep_run.h"
 
-/* A temp file from another host is taken as its dead writer's after this long unchanged. */
-enum { FOREIGN_TMP_SECONDS = 3600 };
-
 typedef struct RunGuard {
     DirLock lock;               /* never copied: its heartbeat thread holds its address */
     RunStatus status;

@@ -435,7 +435,11 @@ static int prepare_run(Sweep *s, Err *e) {
     stop_file(s, path, sizeof path);
     unlink(path);   /* a STOP left from the last run was obeyed then */
     if (plan_prepare_dirs(p, s->args->file, s->todo, s->n_todo, e) || run_guard_start(&s->guard, e)) return -1;
-    int removed = 0;
+    int removed = 0, strays = plan_count_strays(p);
+    if (strays)
+        printf("[%s] note: %d trial folder%s in %s %s not in this sweep file (an edited axis or draw): left as %s, outside the "
+               "summary\n", p->spec.name, strays, strays == 1 ? "" : "s", p->sweep_dir, strays == 1 ? "is" : "are",
+               strays == 1 ? "it is" : "they are");
     Err clean;
     if (run_guard_clean_tmp(p, &removed, &clean)) fprintf(stderr, "sweep: %s\n", clean.msg);
     if (removed) printf("[%s] removed %d temp file%s left by writers that died\n", p->spec.name, removed, removed == 1 ? "" : "s");

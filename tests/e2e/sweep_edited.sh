@@ -9,7 +9,8 @@
 #    <trial>.old-1 with the old config.yaml and results, the old sweep.yaml as sweep.yaml.old-1,
 #    and the new results equal those of a fresh sweep of the edited file
 #  - trials that never ran take new values freely (a new axis value), and keys that never
-#    change the numbers (train.threads) are no reason to refuse
+#    change the numbers (train.threads) are no reason to refuse; a trial the file no longer
+#    has keeps its folder, outside the summary, and the run says so
 set -uo pipefail
 : "${TRAINER:?}" "${SWEEP_BIN:?}" "${TL_SOURCE_DIR:?}"
 [ -d /usr/share/datasets/fashion-mnist ] || { echo "no Fashion-MNIST: skipped"; exit 77; }
@@ -82,5 +83,10 @@ check_eval "a new trial and train.threads: not refused" "[ $rc -eq 0 ] && grep -
 check_eval "finished trials keep their results" "[ \$(grep -c ',done,2,' runs/ed/summary.csv) -eq 3 ]"
 check_eval "the new trial ran with the new values" "grep -q '  threads: 1' runs/ed/dropout-0.7/config.yaml"
 check_eval "a finished trial's config.yaml stays as it ran" "grep -q '  threads: 0' runs/ed/dropout-0.2/config.yaml"
+
+write_sweep ed4.yaml 2 "0.2, 0.7" 1
+"$SWEEP_BIN" ed4.yaml --threads 1 > stray.out 2>&1; rc=$?
+check_eval "an axis value taken out: its folder is left, outside the summary, and said" \
+    "[ $rc -eq 0 ] && grep -q 'note: 1 trial folder in .* is not in this sweep file' stray.out && [ -d runs/ed/dropout-0.5 ] && ! grep -q '^dropout-0.5,' runs/ed/summary.csv"
 
 checks_end

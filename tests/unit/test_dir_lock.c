@@ -114,23 +114,29 @@ static void test_stale(void) {
 }
 
 static void test_dead_tmp(void) {
-    char me[HOST_NAME_MAX_LEN], p[6][256];
+    char me[HOST_NAME_MAX_LEN], p[7][256], sub[300];
     host_name(me);
+    snprintf(sub, sizeof sub, "%s/key", dir);
+    mkdir(sub, 0755);
     snprintf(p[0], sizeof p[0], "%s/last.safetensors.tmp.%ld.%s", dir, dead_pid(), me);       /* dead, here: removed */
     snprintf(p[1], sizeof p[1], "%s/result.csv.tmp.%ld", dir, dead_pid());                   /* older name form: removed */
     snprintf(p[2], sizeof p[2], "%s/summary.csv.tmp.%ld.%s", dir, (long)getpid(), me);       /* alive: kept */
     snprintf(p[3], sizeof p[3], "%s/chunk-00001.f32.tmp.77.node9", dir);                      /* another host, fresh: kept */
     snprintf(p[4], sizeof p[4], "%s/chunk-00002.f32.tmp.78.node9", dir);                      /* another host, old: removed */
     snprintf(p[5], sizeof p[5], "%s/notes.tmp.txt", dir);                                     /* not a temp name: kept */
-    for (int i = 0; i < 6; i++) write_file(p[i], "x");
+    snprintf(p[6], sizeof p[6], "%s/chunk-00009.f32.tmp.%ld.%s", sub, dead_pid(), me);       /* one level down */
+    for (int i = 0; i < 7; i++) write_file(p[i], "x");
     age_file(p[4], 7200);
-    int removed = -1;
+    int removed = 0;
     Err e = {{0}};
-    CHECK_OK(fs_remove_dead_tmp(dir, 3600, &removed, &e), &e);
-    CHECK(removed == 3, "3 removed (%d)", removed);
-    int want[6] = {0, 0, 1, 1, 0, 1};
-    for (int i = 0; i < 6; i++) CHECK(fs_exists(p[i]) == want[i], "%s %s", p[i], want[i] ? "kept" : "removed");
-    CHECK_OK(fs_remove_dead_tmp("/nonexistent/folder", 0, &removed, &e), &e);
+    CHECK_OK(fs_remove_dead_tmp(dir, 0, 3600, &removed, &e), &e);
+    CHECK(removed == 3, "levels 0: 3 removed (%d)", removed);
+    int want[7] = {0, 0, 1, 1, 0, 1, 1};
+    for (int i = 0; i < 7; i++) CHECK(fs_exists(p[i]) == want[i], "%s %s", p[i], want[i] ? "kept" : "removed");
+    removed = 0;
+    CHECK_OK(fs_remove_dead_tmp(dir, 1, 3600, &removed, &e), &e);
+    CHECK(removed == 1 && !fs_exists(p[6]), "levels 1: the subfolder's removed too (%d)", removed);
+    CHECK_OK(fs_remove_dead_tmp("/nonexistent/folder", 1, 0, &removed, &e), &e);
 }
 
 int main(void) {

@@ -21,6 +21,7 @@
 #include "core/fsutil.h"
 #include "train/result_columns.h"
 #include "train/trial.h"
+#include "train/trial_data.h"
 #include "train/trial_folder.h"
 
 static const char *USAGE = "usage: trainer train CONFIG.yaml --out DIR [--threads N] [--gpu I] [--quiet] [--restart]\n";
@@ -159,8 +160,12 @@ static int train_locked(const TrialConfig *cfg, const TrainArgs *a, DirLock *loc
     char path[1100];
     int removed = 0, rc;
     if (a->restart && (rc = restart_folder(lock, fresh, a))) return rc;
-    /* Nobody else writes in a locked folder: every temp file not ours is a dead writer's. */
-    if (fs_remove_dead_tmp(a->out, 0, &removed, &e)) fprintf(stderr, "trainer train: %s\n", e.msg);
+    /* Nobody else writes in a locked folder: every temp file not ours is a dead writer's. Its
+     * cache folder may be shared (other trainers, a sweep's ranks on other hosts). */
+    char cache[1100];
+    trial_cache_dir(cfg, a->out, cache, sizeof cache);
+    if (fs_remove_dead_tmp(a->out, 0, 0, &removed, &e) || fs_remove_dead_tmp(cache, 1, FS_FOREIGN_TMP_SECONDS, &removed, &e))
+        fprintf(stderr, "trainer train: %s\n", e.msg);
     if ((rc = check_config(cfg, a))) return rc;
     if (finished_before(a->out)) {
         printf("%s: already finished (result.csv exists); delete it, or use --restart, to run it again\n", a->out);

@@ -156,25 +156,36 @@ static int parse_tmp_name(const char *name, long *pid, const char **host) {
     return 1;
 }
 
-int fs_remove_dead_tmp(const char *dir, double foreign_age, int *removed, Err *e) {
-    if (removed) *removed = 0;
-    DIR *d = opendir(dir);
-    if (!d) return errno == ENOENT ? 0 : err_fail(e, "%s: cannot list: %s", dir, strerror(errno));
-    int rc = 0;
+/* One folder's entries: temp files judged, subfolders (levels > 0) walked. */
+static int remove_dead_in(DIR *d, const char *dir, int levels, double foreign_age, int *removed, Err *e) {
     for (struct dirent *de; (de = readdir(d));) {
         long pid;
         const char *host;
         char path[2048];
         struct stat st;
-        if (!parse_tmp_name(de->d_name, &pid, &host)) continue;
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (lstat(path, &st) != 0) continue;
+        if (S_ISDIR(st.st_mode) && levels > 0) {
+            if (fs_remove_dead_tmp(path, levels - 1, foreign_age, removed, e)) return -1;
+            continue;
+        }
+        if (!S_ISREG(st.st_mode) || !parse_tmp_name(de->d_name, &pid, &host)) continue;
         ProcState ps = host_process_state(host, pid);
         int dead = ps == PROC_GONE || (ps == PROC_ELSEWHERE && difftime(time(NULL), st.st_mtime) > foreign_age);
         if (!dead) continue;
-        if (unlink(path) != 0 && errno != ENOENT) { rc = err_fail(e, "%s: cannot remove: %s", path, strerror(errno)); break; }
-        if (removed) (*removed)++;
+        if (unlink(path) != 0 && errno != ENOENT) return err_fail(e, "%s: cannot remove: %s", path, strerror(errno));
+        (*removed)++;
     }
+    return 0;
+}
+
+int fs_remove_dead_tmp(const char *dir, int levels, double foreign_age, int *removed, Err *e) {
+    int none = 0;
+    if (!removed) removed = &none;
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? 0 : err_fail(e, "%s: cannot list: %s", dir, strerror(errno));
+    int rc = remove_dead_in(d, dir, levels, foreign_age, removed, e);
     closedir(d);
     return rc;
 }
