@@ -7,7 +7,7 @@
 
 const char SWEEP_USAGE[] =
     "usage: sweep FILE.yaml [--runs DIR] [--dry-run] [--only TRIAL[,TRIAL]] [--retry-failed]\n"
-    "                       [--rename NEW | --rerun-changed] [--threads N] [--trainer PATH]\n"
+    "                       [--rename NEW | --rerun-changed] [--retry-pruned] [--threads N] [--trainer PATH]\n"
     "       sweep [FILE.yaml] --aggregate RUNDIR\n"
     "       sweep --status RUNDIR\n"
     "Runs every trial of a sweep (under mpirun -n N: N ranks share the trials) into\n"
@@ -18,6 +18,7 @@ const char SWEEP_USAGE[] =
     "  --rename NEW    run this file as sweep NEW (DIR/NEW), e.g. after editing a sweep that ran\n"
     "  --rerun-changed rerun the trials an edited file changes (their old folders are kept as\n"
     "                  <trial>.old-N); without it (or --rename) such an edit is refused\n"
+    "  --retry-pruned  continue trials that sweep.early_stop stopped, to their whole budget\n"
     "  --aggregate R   rewrite R/summary.csv and R/report.md from the trial folders in R\n"
     "  --status R      each trial's state (pending, running on host/rank, epoch k of N, done,\n"
     "                  failed, diverged), best val accuracy and ETA, from R's files (any shell)\n"
@@ -45,6 +46,7 @@ int sweep_args_parse(SweepArgs *a, int argc, char **argv, Err *e) {
         else if (!strcmp(s, "--retry-failed")) a->retry_failed = 1;
         else if (!strcmp(s, "--rerun-changed")) a->rerun_changed = 1;
         else if (!strcmp(s, "--rename")) { if (need_value(i, argc, argv, e)) return -1; a->rename = argv[++i]; }
+        else if (!strcmp(s, "--retry-pruned")) a->retry_pruned = 1;
         else if (!strcmp(s, "--runs")) { if (need_value(i, argc, argv, e)) return -1; a->runs = argv[++i]; }
         else if (!strcmp(s, "--only")) { if (need_value(i, argc, argv, e)) return -1; a->only = argv[++i]; }
         else if (!strcmp(s, "--aggregate")) { if (need_value(i, argc, argv, e)) return -1; a->aggregate = argv[++i]; }
@@ -62,11 +64,12 @@ int sweep_args_parse(SweepArgs *a, int argc, char **argv, Err *e) {
         else a->file = s;
     }
     if (a->help) return 0;
-    if (a->status && (a->file || a->aggregate || a->dry_run || a->only || a->retry_failed || a->rename || a->rerun_changed))
+    if (a->status && (a->file || a->aggregate || a->dry_run || a->only || a->retry_failed || a->retry_pruned || a->rename ||
+                      a->rerun_changed))
         return err_fail(e, "--status RUNDIR takes no other argument");
     if (!a->file && !a->aggregate && !a->status) return err_fail(e, "no sweep file given");
-    if (a->aggregate && (a->dry_run || a->only || a->retry_failed || a->rename || a->rerun_changed))
-        return err_fail(e, "--aggregate only rewrites the summary; it takes no --dry-run, --only, --retry-failed, --rename or "
+    if (a->aggregate && (a->dry_run || a->only || a->retry_failed || a->retry_pruned || a->rename || a->rerun_changed))
+        return err_fail(e, "--aggregate only rewrites the summary; it takes no --dry-run, --only, --retry-*, --rename or "
                         "--rerun-changed");
     if (a->rename && a->rerun_changed)
         return err_fail(e, "--rename NEW starts a new sweep, --rerun-changed reruns trials of this one: choose one");

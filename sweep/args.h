@@ -12,6 +12,7 @@ typedef struct SweepArgs {
     int retry_failed;           /* --retry-failed */
     const char *rename;         /* --rename NEW: run the file as sweep NEW (runs/NEW), whatever its name: says */
     int rerun_changed;          /* --rerun-changed: trials the edited file changes rerun; old folders kept as <trial>.old-N */
+    int retry_pruned;           /* --retry-pruned: continue pruned trials to their whole budget */
     const char *aggregate;      /* --aggregate RUNDIR: only write summary.csv and report.md */
     const char *status;         /* --status RUNDIR: print where the sweep stands */
     const char *trainer;        /* --trainer PATH (default: $TRAINER, then next to this program) */

@@ -5,10 +5,10 @@
  * Files in the wild differ: fixed- or variable-length string attributes, names with or
  * without ":0", datasets nested under the layer name or not. The reader takes all of them:
  * it matches weights by their final name component ("kernel", "gamma", ...). */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/floats.h"
 #include "model/h5_check.h"
 #include "model/resnet.h"
 
@@ -104,13 +104,12 @@ static herr_t visit_find(hid_t obj, const char *name, const H5O_info_t *info, vo
 
 /* NaN or Inf in a weight would turn every feature into NaN: a damaged file, refused. */
 static int check_finite(const char *path, const char *layer, const char *kind, const float *w, const hsize_t *dims, int nd, Err *e) {
-    size_t n = 1, bad = 0, first = 0;
+    size_t n = 1;
     for (int i = 0; i < nd; i++) n *= (size_t)dims[i];
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(w[i]) && !bad++) first = i;
-    if (!bad) return 0;
-    return err_fail(e, "%s: layer '%s' weight '%s' holds %zu non-finite value%s (NaN or Inf; the first at index %zu, %g): "
-                    "the weight file is damaged", path, layer, kind, bad, bad == 1 ? "" : "s", first, (double)w[first]);
+    long first = floats_first_nonfinite(w, n);
+    if (first < 0) return 0;
+    return err_fail(e, "%s: layer '%s' weight '%s' holds a non-finite value (NaN or Inf; the first at index %ld, %g): "
+                    "the weight file is damaged", path, layer, kind, first, (double)w[first]);
 }
 
 /* Reads dataset `kind` of layer group `layer` into dst after checking its shape and values. */

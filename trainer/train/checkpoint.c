@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <zlib.h>
 
+#include "core/checksum.h"
 #include "core/fsutil.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -204,15 +204,15 @@ static char *header_text(const Checkpoint *ck, size_t *len, Err *e) {
 
 /* The file's CRC-32 with the checksum digits as zeros (hdr holds them so): length, header, data. */
 static uint32_t file_crc(const Checkpoint *ck, const unsigned char *len8, const char *hdr, size_t n) {
-    uLong crc = crc32_z(0L, len8, 8);
-    crc = crc32_z(crc, (const Bytef *)hdr, n);
+    uint32_t crc = checksum_update(0, len8, 8);
+    crc = checksum_update(crc, hdr, n);
     for (size_t i = 0; i < ck->n_tensors; i++) {
         const CkptTensor *t = &ck->tensors[i];
         size_t bytes = (size_t)tensor_bytes(t->dtype, t->ndim, t->shape);
         const void *src = t->data ? t->data : t->own;
-        if (bytes && (t->data || !t->ndim)) crc = crc32_z(crc, src, bytes);
+        if (bytes && (t->data || !t->ndim)) crc = checksum_update(crc, src, bytes);
     }
-    return (uint32_t)crc;
+    return crc;
 }
 
 int ckpt_write_atomic(const Checkpoint *ck, const char *path, Err *e) {
@@ -410,17 +410,17 @@ static int crc_of_file(const CkptReader *r, uint64_t size, uint32_t *out, Err *e
     enum { BLOCK = 1 << 20 };
     unsigned char *buf = tl_malloc(e, BLOCK, "checksum buffer");
     if (!buf) return -1;
-    uLong crc = 0;
+    uint32_t crc = 0;
     for (uint64_t off = 0; off < size;) {
         size_t n = size - off < BLOCK ? (size_t)(size - off) : BLOCK;
         if (read_exact(r->fd, buf, n, off)) { free(buf); return err_fail(e, "%s: read failed: %s", r->path, strerror(errno)); }
         for (uint64_t k = off; k < off + n; k++)
             if (k >= CHECKSUM_AT && k < CHECKSUM_AT + CHECKSUM_DIGITS) buf[k - off] = '0';
-        crc = crc32_z(crc, buf, n);
+        crc = checksum_update(crc, buf, n);
         off += n;
     }
     free(buf);
-    *out = (uint32_t)crc;
+    *out = crc;
     return 0;
 }
 

@@ -5,7 +5,7 @@
  *          "name": {"dtype": "F32", "shape": [d0, d1], "data_offsets": [begin, end]}, ...}
  * with offsets in bytes from the start of the data section.
  *
- * Integrity: the writer puts a CRC-32 (zlib's crc32) of the whole file first in the
+ * Integrity: the writer puts a CRC-32 (core/checksum.h: zlib's) of the whole file first in the
  * metadata, "checksum": "crc32:xxxxxxxx", so the header begins with
  * {"__metadata__":{"checksum":"crc32: and the 8 hex digits sit at a fixed offset; the CRC is
  * computed over every byte of the file with those 8 digits as "00000000". ckpt_open

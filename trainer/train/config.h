@@ -82,10 +82,15 @@ typedef struct CallbacksConfig {
     int terminate_on_nan;
 } CallbacksConfig;
 
+enum { CACHE_SEED_TRIAL = -1, CACHE_MAX_GIB_AUTO = -1 };
+
 typedef struct FeatureCacheConfig {
     char dir[CONFIG_PATH_MAX];       /* relative paths resolve against the trial out dir's parent */
     int views;                       /* augmented draws per training image; 0 = recompute */
     int boundary_mib;                /* fine-tuning: most MiB of fp16 boundary activations cached; 0 = never */
+    long seed;                       /* what is cached is drawn from it (config_cache_seed); CACHE_SEED_TRIAL = train.seed */
+    char dtype[8];                   /* fp32 | fp16: how feature chunks are stored */
+    double max_gib;                  /* sweep: most GiB the cache may hold; CACHE_MAX_GIB_AUTO = the disk's free space less a margin */
 } FeatureCacheConfig;
 
 typedef struct FinetuneConfig {
@@ -136,6 +141,10 @@ int config_diff(const TrialConfig *old, const TrialConfig *now, int numbers, cha
 /* 32 hex digits naming what the trial is: every key that changes its numbers. Checkpoints
  * carry it, so a state file is only ever resumed by the trial it belongs to. */
 void config_digest(const TrialConfig *c, char out[33]);
+/* The seed of what the feature cache holds and trials share: the validation_split and
+ * train_fraction selection of the images and the augmented training views. It is
+ * feature_cache.seed, or train.seed when that is "trial" (each seed its own pool). */
+long config_cache_seed(const TrialConfig *c);
 /* Effective augmentation range = base range * strength. */
 double config_aug(const AugmentConfig *a, double range);
 
