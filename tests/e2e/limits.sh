@@ -80,10 +80,11 @@ check_eval "a Latin-1 byte: exit 2 at its line and column" "[ $rc -eq 2 ] && gre
 me=$(hostname)
 "$T" train ok.yaml --out D --threads 1 > /dev/null 2>&1
 rm D/result.csv
-touch D/last.safetensors.tmp.$dead.$me D/result.csv.tmp.$dead
+ckey=$(ls cache | head -1)
+touch D/last.safetensors.tmp.$dead.$me D/result.csv.tmp.$dead "cache/$ckey/chunk-00000.f32.tmp.$dead.$me"
 "$T" train ok.yaml --out D --threads 1 --quiet > d.out 2>&1; rc=$?
-check_eval "trainer: a dead writer's temp files removed, and said" \
-    "[ $rc -eq 0 ] && ! ls D/*.tmp.* 2>/dev/null && grep -q 'removed 2 temp files left by a writer that died' D/trainer.log"
+check_eval "trainer: a dead writer's temp files (its folder, its cache folder) removed, and said" \
+    "[ $rc -eq 0 ] && [ -n '$ckey' ] && ! ls D/*.tmp.* cache/*/*.tmp.* 2>/dev/null && grep -q 'removed 3 temp files left by a writer that died' D/trainer.log"
 printf 'name: tmp\nbase:\n  data: {root: data, image_size: 32}\n  model: {weights: random:1, head: {hidden: 16}}\n  train: {epochs: 1}\n  feature_cache: {views: 1}\nsweep:\n  axes: {model.head.dropout: [0.2]}\n' > tmp.yaml
 "$SWEEP_BIN" tmp.yaml --threads 1 > /dev/null 2>&1
 key=$(ls runs/tmp/cache | head -1)
