@@ -8,6 +8,8 @@
 #  - while a sweep runs it says "running" with its host and PID; a second sweep on the same
 #    folder is refused (exit 2) naming that PID and host, before anything runs: phase 1 once,
 #    no second binding in the rank logs, no trainer started twice
+#  - a trainer started by hand in a trial's folder: the sweep waits for it, naming its PID and
+#    host, then finishes; the trial's epochs are logged once
 #  - a sweep killed with -9 leaves "running"; `sweep --status` reads it as interrupted
 #  - a sweep with a failed trial ends "failed 1", and its plain rerun says how many failed and
 #    suggests --retry-failed; a refused edit (exit 2) leaves the file as it was
@@ -83,6 +85,19 @@ wait $mp; rc=$?
 check_eval "the first sweep finishes (mpirun's status 0)" "[ $rc -eq 0 ] && [ \"\$(first_line TWO)\" = 'done 0' ]"
 check_eval "its rank logs hold one run: one binding line per rank" "[ \$(grep -c 'trainer /' TWO/s/logs/rank0.log) -eq 1 ] && [ \$(grep -c 'trainer /' TWO/s/logs/rank1.log) -eq 1 ]"
 check_eval "each trial ran once" "[ \$(cat TWO/s/logs/rank*.log | grep -c ': start (') -eq 2 ]"
+
+# --- a trainer started by hand in a trial's folder: the sweep waits for it, naming its PID
+# and host, then goes on (the trial's lock, adopted by the sweep's own trainers, never deadlocks)
+mkdir -p W/s/dropout-0.2 && cp TWO/s/dropout-0.2/config.yaml W/s/dropout-0.2/
+"$TRAINER" train W/s/dropout-0.2/config.yaml --out W/s/dropout-0.2 --threads 1 --quiet > hand.out 2>&1 &
+hand=$!
+for _ in $(seq 300); do [ -s W/s/dropout-0.2/.lock ] && break; sleep 0.1; done
+mpirun -n 2 "$SWEEP_BIN" s.yaml --runs W --threads 1 > w.out 2>&1; rc=$?
+wait $hand; hrc=$?
+check_eval "a hand-started trainer holds a trial: the sweep waits naming its PID and host" \
+    "grep -q \"trial dropout-0.2: waiting for its folder: .*trainer train, PID $hand on host $(hostname)\" w.out"
+check_eval "both finish (trainer 0, mpirun 0), the trial's epochs logged once" \
+    "[ $hrc -eq 0 ] && [ $rc -eq 0 ] && [ \$(grep -c . W/s/dropout-0.2/train_log.csv) -eq 4 ] && [ \"\$(first_line W)\" = 'done 0' ]"
 
 # --- killed with -9: "running" left, read as interrupted
 "$SWEEP_BIN" s.yaml --runs K9 --threads 1 > k9.out 2>&1 &
