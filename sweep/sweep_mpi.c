@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "changed_trials.h"
 #include "adaptive.h"
+#include "changed_trials.h"
 #include "child.h"
 #include "core/clock.h"
 #include "core/dir_lock.h"
