@@ -7,7 +7,7 @@
 
 const char SWEEP_USAGE[] =
     "usage: sweep FILE.yaml [--runs DIR] [--dry-run] [--only TRIAL[,TRIAL]] [--retry-failed]\n"
-    "                       [--retry-pruned] [--threads N] [--trainer PATH]\n"
+    "                       [--rename NEW | --rerun-changed] [--retry-pruned] [--threads N] [--trainer PATH]\n"
     "       sweep [FILE.yaml] --aggregate RUNDIR\n"
     "       sweep --status RUNDIR\n"
     "Runs every trial of a sweep (under mpirun -n N: N ranks share the trials) into\n"
@@ -15,15 +15,21 @@ const char SWEEP_USAGE[] =
     "  --dry-run       validate, print the trial table and exit\n"
     "  --only T        run only trials whose id matches T (shell patterns, comma separated)\n"
     "  --retry-failed  rerun trials whose result is failed (finished ones are always skipped)\n"
+    "  --rename NEW    run this file as sweep NEW (DIR/NEW), e.g. after editing a sweep that ran\n"
+    "  --rerun-changed rerun the trials an edited file changes (their old folders are kept as\n"
+    "                  <trial>.old-N); without it (or --rename) such an edit is refused\n"
     "  --retry-pruned  continue trials that sweep.early_stop stopped, to their whole budget\n"
     "  --aggregate R   rewrite R/summary.csv and R/report.md from the trial folders in R\n"
     "  --status R      each trial's state (pending, running on host/rank, epoch k of N, done,\n"
     "                  failed, diverged), best val accuracy and ETA, from R's files (any shell)\n"
-    "  --threads N     CPU threads per rank (default: the node's cores / ranks on the node)\n"
+    "  --threads N     CPU threads per rank, 1..1024 (default: the node's cores / ranks on the node)\n"
     "  --trainer PATH  the trainer program (default: $TRAINER, or the one next to sweep)\n"
-    "Exit status: 0 all trials finished, 1 some trial failed, 2 bad usage or sweep file,\n"
-    "130 interrupted (rerun the same command to resume). Under mpirun, SIGINT/SIGTERM to mpirun\n"
-    "end with mpirun's own status 1; `touch R/STOP` stops the sweep with status 130.\n";
+    "Exit status: 0 all trials finished, 1 some trial failed, 2 bad usage or sweep file, an edit\n"
+    "that changes trials that ran, or another sweep running in the same folder (nothing was\n"
+    "started), 130 interrupted (rerun the same command to resume). Under mpirun, SIGINT/SIGTERM\n"
+    "to mpirun end with mpirun's own status 1: the first line of R/sweep_status says what the\n"
+    "sweep itself ended with (done 0, failed 1, interrupted 130); `touch R/STOP` stops the sweep\n"
+    "with status 130.\n";
 
 static int need_value(int i, int argc, char **argv, Err *e) {
     if (i + 1 >= argc) return err_fail(e, "%s needs a value", argv[i]);
@@ -38,6 +44,8 @@ int sweep_args_parse(SweepArgs *a, int argc, char **argv, Err *e) {
         if (!strcmp(s, "--help") || !strcmp(s, "-h")) a->help = 1;
         else if (!strcmp(s, "--dry-run")) a->dry_run = 1;
         else if (!strcmp(s, "--retry-failed")) a->retry_failed = 1;
+        else if (!strcmp(s, "--rerun-changed")) a->rerun_changed = 1;
+        else if (!strcmp(s, "--rename")) { if (need_value(i, argc, argv, e)) return -1; a->rename = argv[++i]; }
         else if (!strcmp(s, "--retry-pruned")) a->retry_pruned = 1;
         else if (!strcmp(s, "--runs")) { if (need_value(i, argc, argv, e)) return -1; a->runs = argv[++i]; }
         else if (!strcmp(s, "--only")) { if (need_value(i, argc, argv, e)) return -1; a->only = argv[++i]; }
@@ -48,7 +56,7 @@ int sweep_args_parse(SweepArgs *a, int argc, char **argv, Err *e) {
             if (need_value(i, argc, argv, e)) return -1;
             char *end;
             long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > 4096) return err_fail(e, "--threads takes a count 1..4096, not '%s'", argv[i]);
+            if (!argv[i][0] || *end || v < 1 || v > 1024) return err_fail(e, "--threads takes a count 1..1024, not '%s'", argv[i]);
             a->threads = (int)v;
         }
         else if (s[0] == '-') return err_fail(e, "unknown option '%s'", s);
@@ -56,11 +64,15 @@ int sweep_args_parse(SweepArgs *a, int argc, char **argv, Err *e) {
         else a->file = s;
     }
     if (a->help) return 0;
-    if (a->status && (a->file || a->aggregate || a->dry_run || a->only || a->retry_failed || a->retry_pruned))
+    if (a->status && (a->file || a->aggregate || a->dry_run || a->only || a->retry_failed || a->retry_pruned || a->rename ||
+                      a->rerun_changed))
         return err_fail(e, "--status RUNDIR takes no other argument");
     if (!a->file && !a->aggregate && !a->status) return err_fail(e, "no sweep file given");
-    if (a->aggregate && (a->dry_run || a->only || a->retry_failed || a->retry_pruned))
-        return err_fail(e, "--aggregate only rewrites the summary; it takes no --dry-run, --only or --retry-*");
+    if (a->aggregate && (a->dry_run || a->only || a->retry_failed || a->retry_pruned || a->rename || a->rerun_changed))
+        return err_fail(e, "--aggregate only rewrites the summary; it takes no --dry-run, --only, --retry-*, --rename or "
+                        "--rerun-changed");
+    if (a->rename && a->rerun_changed)
+        return err_fail(e, "--rename NEW starts a new sweep, --rerun-changed reruns trials of this one: choose one");
     return 0;
 }
 

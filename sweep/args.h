@@ -10,6 +10,8 @@ typedef struct SweepArgs {
     int dry_run;                /* --dry-run: print the trial table, run nothing */
     const char *only;           /* --only PATTERN[,PATTERN]: trial ids (fnmatch patterns) */
     int retry_failed;           /* --retry-failed */
+    const char *rename;         /* --rename NEW: run the file as sweep NEW (runs/NEW), whatever its name: says */
+    int rerun_changed;          /* --rerun-changed: trials the edited file changes rerun; old folders kept as <trial>.old-N */
     int retry_pruned;           /* --retry-pruned: continue pruned trials to their whole budget */
     const char *aggregate;      /* --aggregate RUNDIR: only write summary.csv and report.md */
     const char *status;         /* --status RUNDIR: print where the sweep stands */

@@ -44,8 +44,10 @@ int result_read(const char *dir, TrialResult *r) {
     Err e;
     snprintf(path, sizeof path, "%s/result.csv", dir);
     if (!fs_exists(path)) {
+        char prev[1200];
         snprintf(path, sizeof path, "%s/last.safetensors", dir);
-        r->status = fs_exists(path) ? STATUS_INTERRUPTED : STATUS_PENDING;
+        snprintf(prev, sizeof prev, "%s/last.prev.safetensors", dir);
+        r->status = fs_exists(path) || fs_exists(prev) ? STATUS_INTERRUPTED : STATUS_PENDING;
         return 0;
     }
     r->status = STATUS_FAILED;

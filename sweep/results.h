@@ -28,7 +28,7 @@ const char *status_name(TrialStatus s);
 int status_finished(TrialStatus s);
 
 /* Reads dir/result.csv. A missing file is not an error: status pending, or interrupted
- * when dir/last.safetensors exists. An unreadable one reads as failed (message says why). */
+ * when dir/last.safetensors (or its backup last.prev.safetensors) exists. An unreadable one reads as failed (message says why). */
 int result_read(const char *dir, TrialResult *r);
 void result_free(TrialResult *r);
 

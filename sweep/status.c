@@ -5,6 +5,8 @@
  *                   rank's heartbeat, every 30 s: stale or dead-process markers read interrupted)
  *   train_log.csv   epochs logged so far, best val accuracy so far
  *   last.safetensors without result.csv and without `running`: interrupted
+ *   sweep_status    the sweep's own word on its run (run_status.h): running, done, failed,
+ *                   interrupted; a `running` whose sweep is gone reads interrupted
  * ETA = mean wall time of the trials finished so far x trials left / trials running now. */
 #include "sweep_run.h"
 
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/fsutil.h"
+#include "run_status.h"
 
 typedef struct TrialState {
     char status[96];        /* e.g. "running on h2/rank 3" */
@@ -152,6 +155,14 @@ int sweep_status(const SweepArgs *a) {
     if (!st) { plan_free(&p); fprintf(stderr, "sweep: out of memory\n"); return 1; }
     for (int t = 0; t < p.ts.n; t++) trial_state(&p, t, &st[t]);
     print_status(&p, st, stdout);
+    RunStatus rs;
+    char line[512];
+    if (run_status_read(p.sweep_dir, &rs) == 0) {
+        run_status_now(p.sweep_dir, &rs, line, sizeof line);
+        printf("sweep run: %s\n", line);
+    } else {
+        printf("sweep run: no sweep_status (never started, or started before this version)\n");
+    }
     free(st);
     plan_free(&p);
     return 0;

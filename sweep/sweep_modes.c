@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "changed_trials.h"
 #include "cost.h"
 
 /* Under mpirun every rank runs these; only rank 0 prints. */
@@ -51,6 +52,7 @@ int sweep_dry_run(const SweepArgs *a) {
             printf("note: model.weights not found; trials use weights_fallback %s (%s:%d)\n", p.spec.weights_fallback,
                    p.spec.file, p.spec.weights_fallback_line);
         plan_print_table(&p, stdout);
+        plan_print_changes(&p, stdout);
         int n_todo = plan_todo(&p, a, todo);
         printf("%d trial%s to run (dry run: nothing was run)\n", n_todo, n_todo == 1 ? "" : "s");
         if (p.spec.method == METHOD_TPE && p.spec.n_trials > p.ts.n)

@@ -17,11 +17,14 @@
 #include <unistd.h>
 
 #include "adaptive.h"
+#include "changed_trials.h"
 #include "child.h"
 #include "core/clock.h"
+#include "core/dir_lock.h"
 #include "core/fsutil.h"
 #include "cost.h"
 #include "mpi_env.h"
+#include "run_guard.h"
 #include "shared_dir.h"
 #include "trial_link.h"
 #include "work_queue.h"
@@ -42,6 +45,8 @@ typedef struct Sweep {
     char running[SWEEP_PATH_MAX + TRIAL_ID_MAX + 16];   /* <trial>/running of the trial this rank runs, or "" */
     double next_heartbeat;          /* when to touch it again */
     FILE *log;                      /* <sweep>/logs/rank<R>.log */
+    RunGuard guard;                 /* rank 0: the sweep's lock and sweep_status */
+    DirLock trial_lock;             /* <trial>/.lock of the trial this rank runs */
     Adaptive ad;                    /* rank 0: the next trial, tpe's study, the pruner */
     int have_ad, adaptive_failed;   /* rank 0: opened; a draw or a tell failed (exit 1) */
     TrialLink link;                 /* early stopping: to the running trainer (rank_fd -1: none) */
@@ -155,9 +160,17 @@ static int stop_asked(Sweep *s) {
     return fs_exists(path);
 }
 
+/* Rank 0: once a stop is asked, sweep_status says interrupted at once (mpirun SIGKILLs the
+ * ranks a second after its SIGTERM: the end of the run may never come). */
+static void say_stopping(Sweep *s) {
+    if (s->stop && s->ri.rank == 0) run_guard_interrupted(&s->guard);
+}
+
 static void note_signal(Sweep *s) {
+    say_stopping(s);
     if (s->stop || !stop_asked(s)) return;
     s->stop = 1;
+    say_stopping(s);
     Err e;
     if (s->have_queue && queue_request_stop(&s->queue, &e)) rank_log(s, "%s", e.msg);
     rank_log(s, "%s: stopping after the running trial saves its epoch", *s->signals ? "SIGINT/SIGTERM" : "STOP file");
@@ -214,6 +227,7 @@ static int poll_child(void *ctx) {
     Err e;
     if (s->have_queue && queue_poll(&s->queue, &e)) rank_log(s, "%s", e.msg);
     if (s->have_queue && s->queue.stop && !s->stop) s->stop = 1, rank_log(s, "another rank asked to stop");
+    say_stopping(s);
     return s->stop ? 1 : 0;
 }
 
@@ -276,23 +290,34 @@ static TrialStatus record_outcome(Sweep *s, int t, const char *dir, const ChildR
     return st;
 }
 
-/* Holds <trial>/.lock (flock) for as long as the trial's trainer lives: the trainer
- * inherits the descriptor, so a trainer left running by a killed rank keeps it. A rerun
- * waits for such a trainer instead of running a second one on the same folder.
- * Returns the descriptor, or -1 when stopped while waiting. */
+/* Holds <trial>/.lock (core/dir_lock.h) for as long as the trial's trainer lives: the
+ * trainer inherits the descriptor and adopts the lock, so a trainer left running by a killed
+ * rank keeps it. A rerun waits for such a trainer (or for a `trainer train` someone started
+ * on the folder) instead of running a second one on it, saying whose it is.
+ * Returns 0 held, 1 when stopped while waiting, -1 when the lock cannot be made (the trial
+ * then runs unlocked: its trainer still takes the lock itself). */
 static int lock_trial(Sweep *s, const char *dir, const char *id) {
-    char path[SWEEP_PATH_MAX + TRIAL_ID_MAX + 16];
+    char path[SWEEP_PATH_MAX + TRIAL_ID_MAX + 16], what[96], note[600];
     snprintf(path, sizeof path, "%s/.lock", dir);
-    int fd = open(path, O_RDWR | O_CREAT, 0644);   /* no O_CLOEXEC: the trainer keeps it */
-    if (fd < 0) { rank_log(s, "trial %s: %s: %s (running unlocked)", id, path, strerror(errno)); return INT_MAX; }
-    int told = 0;
-    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        if (!told++) rank_log(s, "trial %s: a trainer from an earlier run still holds %s; waiting for it", id, path);
-        if (poll_child(s)) { close(fd); return -1; }
+    snprintf(what, sizeof what, "sweep %s rank %d", s->plan.spec.name, s->ri.rank);
+    DirLockHolder held;
+    Err e;
+    for (int told = 0;;) {
+        int rc = dir_lock_try(&s->trial_lock, path, what, DIR_LOCK_INHERITABLE, &held, note, sizeof note, &e);
+        if (rc < 0) { rank_log(s, "trial %s: %s (running it unlocked)", id, e.msg); return -1; }
+        if (rc == 0) {
+            if (note[0]) rank_log(s, "trial %s: %s", id, note);
+            return 0;
+        }
+        if (!told++) {
+            rank_log(s, "trial %s: waiting: %s", id, e.msg);
+            printf("[%s] trial %s: waiting for its folder: %s\n", s->plan.spec.name, id, e.msg);
+            fflush(stdout);
+        }
+        if (poll_child(s)) return 1;
         struct timespec nap = {0, 200 * 1000 * 1000};
         nanosleep(&nap, NULL);
     }
-    return fd;
 }
 
 /* <trial>/running while this rank runs it: "host rank pid unix-start-time", for
@@ -336,8 +361,7 @@ static void run_trial(Sweep *s, int t) {
     int k = 0;
     while (argv[k]) k++;
     argv[k++] = "--out", argv[k++] = dir, argv[k++] = "--quiet", argv[k] = NULL;
-    int lock = lock_trial(s, dir, tr->id);
-    if (lock < 0) return;
+    if (lock_trial(s, dir, tr->id) > 0) return;   /* interrupted while waiting for it */
     ChildResult cr;
     Err e;
     TrialStatus st;
@@ -348,7 +372,7 @@ static void run_trial(Sweep *s, int t) {
     s->link.child_fd = -1;   /* child_run_linked closed it */
     trial_link_close(&s->link);
     unmark_running(s);
-    if (lock != INT_MAX) close(lock);
+    dir_lock_release(&s->trial_lock);
     if (rc) {
         rank_log(s, "trial %s: %s", tr->id, e.msg);
         Err e2;
@@ -386,19 +410,12 @@ static int cache_group_shard(Sweep *s, int g, int first, int shard_k, int shards
     return 2;
 }
 
-/* The cache folder of a trial, absolute (relative ones are under the sweep folder). */
-static void cache_dir_of(const Sweep *s, int t, char *out, size_t n) {
-    const char *d = s->plan.ts.trials[t].cfg.feature_cache.dir;
-    if (d[0] == '/') snprintf(out, n, "%s", d);
-    else snprintf(out, n, "%s/%s", s->plan.sweep_dir, d[0] ? d : "cache");
-}
-
 /* Which shard this rank fills: over all ranks when every rank sees the cache folder, over
  * the node's ranks when it is node-local (each node then holds a whole copy, and a trial
  * never waits for, or reads, another node's part). */
 static int cache_shard_of(Sweep *s, int g, int first, int *shard, int *shards, Err *e) {
     char dir[SWEEP_PATH_MAX + 64];
-    cache_dir_of(s, first, dir, sizeof dir);
+    plan_cache_dir(&s->plan, first, dir, sizeof dir);
     SharedCheck sc;
     if (dir_shared_check(dir, &s->ri, &sc, e)) return -1;
     *shard = sc.shared ? s->ri.rank : s->ri.local_rank;
@@ -524,20 +541,36 @@ static int check_runs_shared(Sweep *s, Err *e) {
                     sc.blind_rank, sc.blind_host, s->plan.sweep_dir, s->ri.host);
 }
 
-/* Rank 0 sets up the folders and decides what runs; every rank gets the list. */
+/* Rank 0, holding the sweep's lock: results as they are now, edits of trials that ran
+ * (refused, or set aside), what runs, the folders, sweep_status, dead writers' temp files. */
+static int prepare_run(Sweep *s, Err *e) {
+    SweepPlan *p = &s->plan;
+    for (int t = 0; t < p->ts.n; t++) plan_reload_result(p, t);
+    if (plan_check_changes(p, s->args, stderr, e)) return -1;
+    s->n_todo = plan_todo(p, s->args, s->todo);
+    char path[SWEEP_PATH_MAX + 16];
+    stop_file(s, path, sizeof path);
+    unlink(path);   /* a STOP left from the last run was obeyed then */
+    if (adaptive_open(&s->ad, &s->plan, s->todo, s->n_todo, e)) return -1;
+    s->have_ad = 1;
+    if (plan_prepare_dirs(p, s->args->file, s->todo, s->n_todo, e) || run_guard_start(&s->guard, e)) return -1;
+    int removed = 0, strays = plan_count_strays(p);
+    if (strays)
+        printf("[%s] note: %d trial folder%s in %s %s not in this sweep file (an edited axis or draw): left as %s, outside the "
+               "summary\n", p->spec.name, strays, strays == 1 ? "" : "s", p->sweep_dir, strays == 1 ? "is" : "are",
+               strays == 1 ? "it is" : "they are");
+    Err clean;
+    if (run_guard_clean_tmp(p, &removed, &clean)) fprintf(stderr, "sweep: %s\n", clean.msg);
+    if (removed) printf("[%s] removed %d temp file%s left by writers that died\n", p->spec.name, removed, removed == 1 ? "" : "s");
+    return 0;
+}
+
+/* Rank 0 takes the sweep's lock, sets up the folders and decides what runs; every rank gets
+ * the list. */
 static int share_todo(Sweep *s, Err *e) {
     Err local = {{0}};
     int failed = 0;
-    if (s->ri.rank == 0) {
-        s->n_todo = plan_todo(&s->plan, s->args, s->todo);
-        const char *file = s->args->file;
-        char path[SWEEP_PATH_MAX + 16];
-        stop_file(s, path, sizeof path);
-        unlink(path);   /* a STOP left from the last run was obeyed then */
-        failed = adaptive_open(&s->ad, &s->plan, s->todo, s->n_todo, &local) != 0;
-        s->have_ad = !failed;
-        failed = failed || plan_prepare_dirs(&s->plan, file, s->todo, s->n_todo, &local) != 0;
-    }
+    if (s->ri.rank == 0) failed = run_guard_take(&s->guard, &s->plan, s->ri.size, &local) || prepare_run(s, &local);
     if (!all_ok(failed, &local)) return err_fail(e, "%s", "");   /* already printed */
     MPI_CHECK(MPI_Bcast(&s->n_todo, 1, MPI_INT, 0, MPI_COMM_WORLD));
     MPI_CHECK(MPI_Bcast(s->todo, s->n_todo, MPI_INT, 0, MPI_COMM_WORLD));
@@ -563,6 +596,11 @@ static void start_progress(Sweep *s) {
     printf("[%s] %d trials, %d finished before, %d to run on %d rank%s (%d node%s); output %s\n", s->plan.spec.name, in_scope,
            skipped, s->n_todo, s->ri.size, s->ri.size == 1 ? "" : "s", s->ri.n_nodes, s->ri.n_nodes == 1 ? "" : "s",
            s->plan.sweep_dir);
+    int failed = plan_count_failed(&s->plan);
+    if (failed && !s->args->retry_failed)
+        printf("[%s] %d trial%s failed before and %s skipped: rerun with --retry-failed to run %s again (their messages: "
+               "summary.csv, report.md)\n", s->plan.spec.name, failed, failed == 1 ? "" : "s", failed == 1 ? "is" : "are",
+               failed == 1 ? "it" : "them");
     fflush(stdout);
 }
 
@@ -637,6 +675,7 @@ int sweep_run_mpi(const SweepArgs *a, volatile sig_atomic_t *signals) {
         code = finish(&s, failed_phase, &e);
         if (code < 0) fprintf(stderr, "sweep: rank %d: %s\n", s.ri.rank, e.msg), code = 1;
     }
+    if (s.ri.rank == 0) run_guard_end(&s.guard, code);
     if (s.have_queue) queue_free(&s.queue);
     if (s.have_ad) adaptive_close(&s.ad);
     if (s.log) fclose(s.log);

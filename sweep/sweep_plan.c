@@ -8,6 +8,7 @@
 
 #include "core/fsutil.h"
 #include "study.h"
+#include "train/trial_folder.h"
 #include "summary.h"
 
 static int absolute_dir(const char *dir, char *out, size_t n, Err *e) {
@@ -24,6 +25,12 @@ static int absolute_dir(const char *dir, char *out, size_t n, Err *e) {
 
 void plan_trial_dir(const SweepPlan *p, int t, char *out, size_t n) {
     snprintf(out, n, "%s/%s", p->sweep_dir, p->ts.trials[t].id);
+}
+
+void plan_cache_dir(const SweepPlan *p, int t, char *out, size_t n) {
+    const char *d = p->ts.trials[t].cfg.feature_cache.dir;
+    if (d[0] == '/') snprintf(out, n, "%s", d);
+    else snprintf(out, n, "%s/%s", p->sweep_dir, d[0] ? d : "cache");
 }
 
 void plan_reload_result(SweepPlan *p, int t) {
@@ -91,6 +98,9 @@ int plan_load(SweepPlan *p, const SweepArgs *a, int resolve, Err *e) {
     if (a->file) snprintf(file, sizeof file, "%s", a->file);
     else snprintf(file, sizeof file, "%s/sweep.yaml", a->aggregate);
     if (sweep_spec_load(&p->spec, file, e)) return -1;
+    if (a->rename && !sweep_name_valid(a->rename))
+        return err_fail(e, "--rename '%s': a sweep name must be letters, digits, '.', '_' or '-' (it names a folder)", a->rename);
+    if (a->rename) snprintf(p->spec.name, sizeof p->spec.name, "%s", a->rename), p->renamed = 1;
     if (sweep_expand(&p->spec, &p->ts, e) || sweep_folder(p, a, e) || plan_study_trials(p, e)) return -1;
     if (!getcwd(p->cwd, sizeof p->cwd)) return err_fail(e, "getcwd failed: %s", strerror(errno));
     ResolveOptions ro = {.sweep_dir = p->sweep_dir, .cwd = p->cwd, .check_files = 1};
@@ -142,16 +152,32 @@ int plan_group_first(const SweepPlan *p, const int *todo, int n_todo, int g) {
     return -1;
 }
 
-static int copy_file(const char *from, const char *to, Err *e) {
-    char *text;
-    size_t size;
-    if (fs_read_all(from, &text, &size, e)) return -1;
-    int rc = fs_write_atomic(to, text, size, e);
-    free(text);
-    return rc;
+/* config.yaml is what a trial runs with, written once: a rerun rewrites it only when the
+ * trial never ran (its values may change freely) or when only keys that never change the
+ * numbers differ (where the cache is, threads, the pixel limit); plan_check_changes has
+ * refused, or set aside, every trial that ran with other values of the keys that do.
+ * *fresh counts the trials that never ran and take new values. */
+static int write_trial_config(SweepPlan *p, int t, const char *dir, int *fresh, Err *e) {
+    char path[SWEEP_PATH_MAX + TRIAL_ID_MAX + 32], others[2048];
+    const TrialConfig *cfg = &p->ts.trials[t].cfg;
+    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    TrialConfig old;
+    Err ignored;
+    if (fs_exists(path) && config_load_file(&old, path, &ignored) == 0) {
+        int same = config_equal(&old, cfg), numbers = config_diff(&old, cfg, 1, NULL, 0);
+        config_diff(&old, cfg, 0, others, sizeof others);
+        config_free(&old);
+        if (same) return 0;
+        if (!numbers && trial_folder_started(dir))
+            printf("[%s] trial %s: config.yaml updated: %s (keys that do not change its numbers)\n", p->spec.name,
+                   p->ts.trials[t].id, others);
+        else *fresh += 1;
+    }
+    if (config_write_file(cfg, path, e)) return err_context(e, "trial %s", p->ts.trials[t].id);
+    return 0;
 }
 
-int plan_prepare_trial(SweepPlan *p, int t, Err *e) {
+static int prepare_trial(SweepPlan *p, int t, int *fresh, Err *e) {
     char dir[SWEEP_PATH_MAX + TRIAL_ID_MAX], path[SWEEP_PATH_MAX + TRIAL_ID_MAX + 32], old[sizeof path];
     plan_trial_dir(p, t, dir, sizeof dir);
     if (fs_mkdir_p(dir, e)) return -1;
@@ -162,9 +188,68 @@ int plan_prepare_trial(SweepPlan *p, int t, Err *e) {
         if (rename(old, path) != 0) return err_fail(e, "%s: cannot rename to %s: %s", old, path, strerror(errno));
         plan_reload_result(p, t);
     }
-    snprintf(path, sizeof path, "%s/config.yaml", dir);
-    if (config_write_file(&p->ts.trials[t].cfg, path, e)) return err_context(e, "trial %s", p->ts.trials[t].id);
-    return 0;
+    return write_trial_config(p, t, dir, fresh, e);
+}
+
+int plan_prepare_trial(SweepPlan *p, int t, Err *e) {
+    int fresh = 0;   /* a drawn trial is new: no note to give */
+    return prepare_trial(p, t, &fresh, e);
+}
+
+/* With --rename the copy names the new sweep, so `sweep runs/NEW/sweep.yaml` reruns it: its
+ * top-level "name:" line is replaced (left as it is, with a note, when the file writes it
+ * another way). */
+static char *renamed_text(const SweepPlan *p, const char *text, size_t *size) {
+    char *out = malloc(*size + 256);
+    if (!out) return NULL;
+    const char *line = text;
+    while (line && strncmp(line, "name:", 5) != 0) line = (line = strchr(line, '\n')) ? line + 1 : NULL;
+    if (!line) {
+        printf("[%s] note: the copy sweep.yaml keeps the file's own name (no top-level 'name:' line): rerun it with --rename %s\n",
+               p->spec.name, p->spec.name);
+        memcpy(out, text, *size);
+        return out;
+    }
+    const char *end = strchr(line, '\n');
+    size_t head = (size_t)(line - text), tail = end ? *size - (size_t)(end - text) : 0;
+    int n = snprintf(out + head, 200, "name: %s   # sweep --rename %s", p->spec.name, p->spec.name);
+    memcpy(out, text, head);
+    if (tail) memcpy(out + head + (size_t)n, end, tail);
+    *size = head + (size_t)n + tail;
+    return out;
+}
+
+/* runs/<name>/sweep.yaml: a copy of the file. A copy that differs (an edit of trials that never
+ * ran, or --rerun-changed) is kept as sweep.yaml.old-N, never overwritten unseen. */
+static int copy_sweep_file(SweepPlan *p, const char *sweep_file, Err *e) {
+    char path[SWEEP_PATH_MAX + 64], src[SWEEP_PATH_MAX], dst[SWEEP_PATH_MAX], *text, *old;
+    size_t size, old_size;
+    snprintf(path, sizeof path, "%s/sweep.yaml", p->sweep_dir);
+    /* Rerunning from the copy itself: nothing to copy. */
+    if (realpath(sweep_file, src) && realpath(path, dst) && strcmp(src, dst) == 0) return 0;
+    if (fs_read_all(sweep_file, &text, &size, e)) return -1;
+    if (p->renamed) {
+        char *renamed = renamed_text(p, text, &size);
+        free(text);
+        if (!(text = renamed)) return err_fail(e, "out of memory");
+    }
+    int rc = 0;
+    if (fs_exists(path) && fs_read_all(path, &old, &old_size, e) == 0) {
+        int same = old_size == size && memcmp(old, text, size) == 0;
+        free(old);
+        char aside[sizeof path + 32];
+        for (int k = 1; !same && k < 100000; k++) {
+            snprintf(aside, sizeof aside, "%s.old-%d", path, k);
+            if (fs_exists(aside)) continue;
+            if (rename(path, aside) != 0) rc = err_fail(e, "%s: cannot rename to %s: %s", path, aside, strerror(errno));
+            else printf("[%s] %s differs from the sweep.yaml of the last run; that copy is kept as %s\n", p->spec.name, sweep_file,
+                        strrchr(aside, '/') + 1);
+            break;
+        }
+    }
+    if (rc == 0) rc = fs_write_atomic(path, text, size, e);
+    free(text);
+    return rc;
 }
 
 int plan_prepare_dirs(SweepPlan *p, const char *sweep_file, const int *todo, int n_todo, Err *e) {
@@ -173,13 +258,14 @@ int plan_prepare_dirs(SweepPlan *p, const char *sweep_file, const int *todo, int
     if (fs_mkdir_p(path, e)) return -1;
     snprintf(path, sizeof path, "%s/cache", p->sweep_dir);
     if (fs_mkdir_p(path, e)) return -1;
-    snprintf(path, sizeof path, "%s/sweep.yaml", p->sweep_dir);
-    char src[SWEEP_PATH_MAX], dst[SWEEP_PATH_MAX];
-    /* Rerunning from the copy itself: nothing to copy. */
-    if (!(realpath(sweep_file, src) && realpath(path, dst) && strcmp(src, dst) == 0) && copy_file(sweep_file, path, e))
-        return -1;
+    if (copy_sweep_file(p, sweep_file, e)) return -1;
+    int fresh = 0;
     for (int k = 0; k < n_todo; k++)
-        if (plan_prepare_trial(p, todo[k], e)) return -1;
+        if (prepare_trial(p, todo[k], &fresh, e)) return -1;
+    if (fresh)
+        printf("[%s] %d trial%s that never ran take%s the file's new values\n", p->spec.name, fresh, fresh == 1 ? "" : "s",
+               fresh == 1 ? "s" : "");
+    fflush(stdout);
     return 0;
 }
 

@@ -27,6 +27,7 @@ typedef struct SweepPlan {
     char cwd[SWEEP_PATH_MAX];        /* relative data.root and model.weights are against it */
     TrialResult *results;            /* per trial, as found on disk */
     int *selected;                   /* per trial: in scope of --only */
+    int renamed;                     /* --rename: spec.name is not the file's own */
     int capacity;                    /* of results and selected: the trials there can be (tpe: sweep.trials) */
 } SweepPlan;
 
@@ -35,13 +36,18 @@ int plan_load(SweepPlan *p, const SweepArgs *a, int resolve, Err *e);
 void plan_free(SweepPlan *p);
 /* <sweep_dir>/<trial id> */
 void plan_trial_dir(const SweepPlan *p, int t, char *out, size_t n);
+/* The feature cache folder of trial t, absolute (relative ones are under the sweep folder). */
+void plan_cache_dir(const SweepPlan *p, int t, char *out, size_t n);
 /* Rereads results[t] from disk. */
 void plan_reload_result(SweepPlan *p, int t);
 
 /* Trials that need to run now: selected, not finished; failed and pruned ones only with
  * --retry-failed and --retry-pruned. todo: room for p->capacity. */
 int plan_todo(const SweepPlan *p, const SweepArgs *a, int *todo);
-/* Rank 0 before any trial runs: folders, sweep.yaml copy, config.yaml per trial to run. */
+/* Rank 0 before any trial runs (after plan_check_changes): folders, sweep.yaml copy (an
+ * older, different copy kept as sweep.yaml.old-N), config.yaml per trial to run (written
+ * once: rewritten only for a trial that never ran, or for keys that never change the
+ * numbers); failed results of trials to retry are kept as result.failed.csv. */
 int plan_prepare_dirs(SweepPlan *p, const char *sweep_file, const int *todo, int n_todo, Err *e);
 /* Trial t's folder and config.yaml; a failed or pruned result of a trial run again is kept
  * as result.failed.csv or result.pruned.csv. */

@@ -31,8 +31,8 @@ static int get_string(YamlNode *map, const char *key, const char *file, char *ou
     return 0;
 }
 
-static int valid_name(const char *s) {
-    if (!*s || *s == '.' || *s == '-') return 0;
+int sweep_name_valid(const char *s) {
+    if (strlen(s) >= SWEEP_NAME_MAX || !*s || *s == '.' || *s == '-') return 0;
     for (; *s; s++)
         if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", *s)) return 0;
     return 1;
@@ -335,7 +335,7 @@ static int parse_root(SweepSpec *s, Err *e) {
     int rc = get_string(root, "name", s->file, s->name, sizeof s->name, NULL, e);
     if (rc < 0) return -1;
     if (rc > 0) return err_fail(e, "%s:%d: missing key 'name' (the sweep's folder under runs/)", s->file, root->line);
-    if (!valid_name(s->name))
+    if (!sweep_name_valid(s->name))
         return err_fail(e, "%s:%d: name '%s' must be letters, digits, '.', '_' or '-' (it names a folder)", s->file,
                         yaml_map_peek(root, "name")->line, s->name);
     if (get_string(root, "description", s->file, s->description, sizeof s->description, NULL, e) < 0) return -1;

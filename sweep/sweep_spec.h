@@ -72,6 +72,8 @@ typedef struct SweepSpec {
 int sweep_spec_load(SweepSpec *s, const char *path, Err *e);
 int sweep_spec_parse(SweepSpec *s, const char *text, const char *name, Err *e);
 void sweep_spec_free(SweepSpec *s);
+/* A sweep name names a folder: letters, digits, '.', '_', '-', not starting with '.' or '-'. */
+int sweep_name_valid(const char *s);
 
 /* "grid over model.head.dropout (4), train.seed (3): 12 trials"; tpe and early_stop
  * add what they do. n_trials: the trials known (tpe: its sweep.trials is used). */

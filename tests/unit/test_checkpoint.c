@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "test_util.h"
+#include "core/fsutil.h"
 #include "train/checkpoint.h"
 
 static char dir[] = "/tmp/test_checkpoint.XXXXXX";
@@ -204,14 +205,16 @@ static void test_header_layout(void) {
     CHECK_OK(ckpt_add_scalar_i64(&ck, "step", 3, &e), &e);
     CHECK_OK(ckpt_write_atomic(&ck, path, &e), &e);
     ckpt_free(&ck);
-    static const char want[] = "{\"__metadata__\":{\"format\":\"tl \\\"1\\\" caf\xc3\xa9/x\"},"
+    static const char want[] = "{\"__metadata__\":{\"checksum\":\"crc32:00000000\",\"format\":\"tl \\\"1\\\" caf\xc3\xa9/x\"},"
                                "\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]},"
                                "\"step\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[24,32]}}";
     char got[256] = {0};
     FILE *f = fopen(path, "rb");
     size_t n = f ? fread(got, 1, sizeof got - 1, f) : 0;
     if (f) fclose(f);
-    size_t len = strlen(want), padded = len + (8 - (8 + len) % 8) % 8;
+    size_t len = strlen(want), padded = len + (8 - (8 + len) % 8) % 8, at = 8 + strlen("{\"__metadata__\":{\"checksum\":\"crc32:");
+    CHECK(n > at + 8 && strspn(got + at, "0123456789abcdef") >= 8, "8 hex digits of checksum at byte %zu: %.8s", at, got + at);
+    memset(got + at, '0', 8);   /* compared below as the placeholder the CRC is computed over */
     CHECK(n == 8 + padded + 32 && (unsigned char)got[0] == padded && !memcmp(got + 8, want, len), "header text:\n  want %s\n  got  %.*s",
           want, (int)(n > 8 ? n - 8 : 0), got + 8);
     for (size_t i = len; i < padded && n >= 8 + padded; i++) CHECK(got[8 + i] == ' ', "padding byte %zu", i);
@@ -224,6 +227,58 @@ static void test_header_layout(void) {
     CHECK(ckpt_write_atomic(&ck, bad, &e) == -1 && contains(e.msg, "metadata 'classes' is not UTF-8 text") && contains(e.msg, bad),
           "%s", e.msg);
     CHECK(access(bad, F_OK) != 0, "no file after a refused header");
+    ckpt_free(&ck);
+}
+
+/* The checksum: every flipped byte is caught (length, header, data), a file without one
+ * (an older writer's, or another tool's) opens and says so, one that is not ours is refused,
+ * and the key is the writer's own. */
+static void flip_byte(const char *src, const char *dst, long at) {
+    char *text;
+    size_t size;
+    Err e = {{0}};
+    if (fs_read_all(src, &text, &size, &e)) { CHECK(0, "%s", e.msg); return; }
+    if (at < 0) at += (long)size;
+    text[at] ^= 0x01;
+    FILE *f = fopen(dst, "wb");
+    if (f) { fwrite(text, 1, size, f); fclose(f); }
+    free(text);
+}
+
+static void test_checksum(void) {
+    char src[256], dst[256];
+    Err e = {{0}};
+    CkptReader r;
+    path_in(src, sizeof src, "sample.safetensors");
+    path_in(dst, sizeof dst, "flipped.safetensors");
+    CHECK_OK(ckpt_open(src, &r, &e), &e);
+    CHECK(r.checksum == CKPT_CHECKSUM_OK, "our file carries a verified checksum");
+    ckpt_close(&r);
+    long places[] = {-1, -9, 60, 100};   /* data (last tensor, an earlier one), header text (metadata, tensor names) */
+    for (int i = 0; i < 4; i++) {
+        flip_byte(src, dst, places[i]);
+        int rc = ckpt_open(dst, &r, &e);
+        if (rc == 0) ckpt_close(&r);
+        CHECK(rc == -1 && (contains(e.msg, "checksum mismatch") || contains(e.msg, "safetensors header")) && contains(e.msg, dst),
+              "byte %ld flipped: %s", places[i], rc ? e.msg : "(opened)");
+    }
+    char *text;
+    if (fs_read_all(src, &text, NULL, &e) == 0) {   /* a letter inside a metadata value: still valid JSON */
+        flip_byte(src, dst, (long)(strstr(text + 8, "back") - text));
+        free(text);
+        CHECK(ckpt_open(dst, &r, &e) == -1 && contains(e.msg, "checksum mismatch"), "a metadata letter flipped: %s", e.msg);
+    }
+    CHECK_OK(open_raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, &e), &e);
+    path_in(dst, sizeof dst, "raw.safetensors");
+    CHECK_OK(ckpt_open(dst, &r, &e), &e);
+    CHECK(r.checksum == CKPT_CHECKSUM_NONE, "a file without a checksum opens, marked unverified");
+    ckpt_close(&r);
+    expect_bad("{\"__metadata__\":{\"format\":\"x\",\"checksum\":\"crc32:00000000\"}}", 0, "not where or what this program writes");
+    expect_bad("{\"__metadata__\":{\"checksum\":\"sha1:00\"}}", 0, "not where or what this program writes");
+    Checkpoint ck;
+    ckpt_init(&ck);
+    CHECK_OK(ckpt_set_meta(&ck, "checksum", "mine", &e), &e);
+    CHECK(ckpt_write_atomic(&ck, dst, &e) == -1 && contains(e.msg, "'checksum' is the writer's own"), "%s", e.msg);
     ckpt_free(&ck);
 }
 
@@ -296,6 +351,7 @@ int main(void) {
     test_truncated();
     test_bad_headers();
     test_header_layout();
+    test_checksum();
     test_python();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -91,7 +91,7 @@ static void expected_image(int item, const AugmentConfig *aug, uint64_t seed, ui
 }
 
 static Loader *make_loader(int threads, int depth, const AugmentConfig *aug, int capacity) {
-    LoaderConfig cfg = {threads, S, INTERP_NEAREST, 0, aug, 42, capacity, depth};
+    LoaderConfig cfg = {threads, S, INTERP_NEAREST, 0, aug, 42, capacity, depth, 0};
     Loader *l;
     Err e;
     if (loader_create(&l, &cfg, &e) != 0) { fprintf(stderr, "%s\n", e.msg); exit(2); }

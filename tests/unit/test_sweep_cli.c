@@ -31,6 +31,15 @@ static void test_args(void) {
     CHECK(parse(&a, "sweep a.yaml --bogus", &e) != 0 && strstr(e.msg, "--bogus"), "%s", e.msg);
     CHECK(parse(&a, "sweep a.yaml --runs", &e) != 0 && strstr(e.msg, "needs a value"), "%s", e.msg);
     CHECK(parse(&a, "sweep a.yaml --threads 0", &e) != 0, "threads >= 1");
+    CHECK(parse(&a, "sweep a.yaml --threads abc", &e) != 0 && strstr(e.msg, "1..1024, not 'abc'"), "%s", e.msg);
+    CHECK(parse(&a, "sweep a.yaml --threads -1", &e) != 0 && strstr(e.msg, "not '-1'"), "%s", e.msg);
+    CHECK(parse(&a, "sweep a.yaml --threads 100000", &e) != 0 && strstr(e.msg, "not '100000'"), "%s", e.msg);
+    CHECK_OK(parse(&a, "sweep a.yaml --threads 1024 --rename b2", &e), &e);
+    CHECK(a.threads == 1024 && !strcmp(a.rename, "b2") && !a.rerun_changed, "--rename");
+    CHECK_OK(parse(&a, "sweep a.yaml --rerun-changed --only x*", &e), &e);
+    CHECK(a.rerun_changed && !a.rename, "--rerun-changed");
+    CHECK(parse(&a, "sweep a.yaml --rerun-changed --rename b", &e) != 0 && strstr(e.msg, "choose one"), "%s", e.msg);
+    CHECK(parse(&a, "sweep --aggregate r --rename b", &e) != 0, "aggregate takes no --rename");
     CHECK(parse(&a, "sweep --aggregate r --dry-run", &e) != 0, "aggregate runs nothing");
     CHECK_OK(parse(&a, "sweep --status runs/x", &e), &e);
     CHECK(!a.file && !strcmp(a.status, "runs/x"), "status alone");

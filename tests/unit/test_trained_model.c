@@ -1,13 +1,16 @@
 /* Loading a finished trial: a hand-made run folder (config.yaml from config_write_file,
  * best.safetensors written with the checkpoint writer the way trial_best_save lays it
  * out) loads bit for bit and gives the writer's head's logits; softmax and top-k; and
- * every broken folder fails with a message naming the file and what is wrong. */
+ * every broken folder fails with a message naming the file and what is wrong: flipped
+ * bytes (checksum), another trial's file (config digest); a file from before checksums is
+ * read with a warning. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "test_util.h"
+#include "core/fsutil.h"
 #include "model/resnet.h"
 #include "train/checkpoint.h"
 #include "train/trained_model.h"
@@ -47,7 +50,17 @@ static int make_head(Head *h, int batchnorm, int hidden, int classes) {
 
 typedef struct BestOptions {
     const char *format, *classes, *skip, *extra;
+    const char *digest;         /* NULL: the digest of dir/config.yaml */
 } BestOptions;
+
+static void digest_of_run(const char *dir, char out[33]) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    TrialConfig c;
+    Err e = {{0}};
+    snprintf(out, 33, "none");
+    if (config_load_file(&c, path, &e) == 0) config_digest(&c, out), config_free(&c);
+}
 
 /* best.safetensors from h's views, as trial_best_save writes it; skip drops a view,
  * extra adds a stray tensor. */
@@ -67,7 +80,9 @@ static void write_best(const char *dir, Head *h, const BestOptions *o) {
     if (rc == 0 && o->format) rc = ckpt_set_meta(&ck, "format", o->format, &e);
     if (rc == 0 && o->classes) rc = ckpt_set_meta(&ck, "classes", o->classes, &e);
     if (rc == 0) rc = ckpt_set_meta(&ck, "epoch", "4", &e);
-    char path[1200];
+    char digest[33], path[1200];
+    digest_of_run(dir, digest);
+    if (rc == 0) rc = ckpt_set_meta(&ck, "config_digest", o->digest ? o->digest : digest, &e);
     snprintf(path, sizeof path, "%s/best.safetensors", dir);
     if (rc == 0) rc = ckpt_write_atomic(&ck, path, &e);
     if (rc) fprintf(stderr, "write_best: %s\n", e.msg);
@@ -189,11 +204,66 @@ static void test_errors(void) {
     head_free(&h);
 }
 
+/* The file as a writer before checksums made it: the same header without its checksum. */
+static void strip_checksum(const char *path) {
+    char *text;
+    size_t size;
+    Err e = {{0}};
+    if (fs_read_all(path, &text, &size, &e)) { CHECK(0, "%s", e.msg); return; }
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--) n = n << 8 | (unsigned char)text[i];
+    char *hdr = text + 8, *key = strstr(hdr, "\"checksum\":\"crc32:");
+    size_t cut = strlen("\"checksum\":\"crc32:00000000\",");
+    FILE *f = fopen(path, "wb");
+    if (!key || !f) { CHECK(0, "no checksum to strip in %s", path); free(text); if (f) fclose(f); return; }
+    size_t n2 = (size_t)n - cut, pad = (8 - (8 + n2) % 8) % 8;
+    unsigned char len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)(n2 + pad) >> (8 * i));
+    fwrite(len8, 1, 8, f);
+    fwrite(hdr, 1, (size_t)(key - hdr), f);
+    fwrite(key + cut, 1, (size_t)n - (size_t)(key - hdr) - cut, f);
+    for (size_t i = 0; i < pad; i++) fputc(' ', f);
+    fwrite(text + 8 + n, 1, size - 8 - (size_t)n, f);
+    fclose(f);
+    free(text);
+}
+
+static void test_integrity(void) {
+    char dir[1100], path[1200];
+    Head h;
+    if (make_head(&h, 1, HIDDEN, CLASSES)) { CHECK(0, "head"); return; }
+    BestOptions good = {.format = "resnet-sweep head v1", .classes = CLASS_TEXT};
+    make_run(dir, sizeof dir, "flipped", 1, HIDDEN);
+    write_best(dir, &h, &good);
+    snprintf(path, sizeof path, "%s/best.safetensors", dir);
+    FILE *f = fopen(path, "r+b");
+    if (f) { fseek(f, -100, SEEK_END); int c = fgetc(f); fseek(f, -100, SEEK_END); fputc(c ^ 0x10, f); fclose(f); }
+    expect_error(dir, "flipped/best.safetensors: checksum mismatch", "--restart");
+    make_run(dir, sizeof dir, "other_trial", 1, HIDDEN);
+    write_best(dir, &h, &(BestOptions){.format = good.format, .classes = CLASS_TEXT, .digest = "0123456789abcdef0123456789abcdef"});
+    expect_error(dir, "other_trial/best.safetensors: belongs to another trial", "0123456789abcdef0123456789abcdef");
+
+    make_run(dir, sizeof dir, "old_file", 1, HIDDEN);
+    write_best(dir, &h, &good);
+    snprintf(path, sizeof path, "%s/best.safetensors", dir);
+    strip_checksum(path);
+    TrainedModel m;
+    Err e = {{0}};
+    CHECK_OK(trained_model_load(&m, dir, BATCH, &e), &e);
+    if (!e.msg[0]) {
+        CHECK(strstr(m.warning, "old_file/best.safetensors has no checksum"), "warning '%s'", m.warning);
+        CHECK(!memcmp(m.head.params, h.params, h.n_params * sizeof(float)), "old file's weights read");
+        trained_model_free(&m);
+    }
+    head_free(&h);
+}
+
 int main(void) {
     if (!mkdtemp(tmp)) { perror("mkdtemp"); return 1; }
     test_load_and_logits();
     test_softmax_top_k();
     test_errors();
+    test_integrity();
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);

@@ -125,6 +125,18 @@ static void test_bad_files(const ResnetArch *a, const ResnetWeights *w) {
     hid_t h = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     H5Fclose(h);
     CHECK(expect_error(a, path, "not a Keras weight file", NULL), "HDF5 without layer_names");
+    /* NaN and Inf weights: refused, naming the layer (they would make every feature NaN). */
+    float *k = w->w[10].kernel, *g = w->w[20].gamma, k5 = k[5], g0 = g[0];
+    k[5] = NAN;
+    snprintf(path, sizeof path, "%s/nan.h5", dir);
+    CHECK_OK(resnet_weights_save_h5(w, a, path, &e), &e);
+    k[5] = k5;
+    CHECK(expect_error(a, path, a->convs[10].conv, "weight 'kernel' holds a non-finite value (NaN or Inf; the first at index"), "NaN kernel");
+    g[0] = INFINITY;
+    snprintf(path, sizeof path, "%s/inf.h5", dir);
+    CHECK_OK(resnet_weights_save_h5(w, a, path, &e), &e);
+    g[0] = g0;
+    CHECK(expect_error(a, path, a->convs[20].bn, "weight 'gamma' holds a non-finite value (NaN or Inf; the first at index"), "Inf gamma");
 }
 
 int main(void) {

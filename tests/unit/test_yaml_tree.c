@@ -117,6 +117,11 @@ static void test_errors(void) {
     CHECK(yaml_load_string(&doc, "a: &x 1\nb: *x\n", "al.yaml", &e) == -1 && contains(e.msg, "al.yaml:2:"), "alias: %s", e.msg);
     CHECK(yaml_load_string(&doc, "a: 1\n---\nb: 2\n", "m.yaml", &e) == -1 && contains(e.msg, "m.yaml:2: more than one"), "%s", e.msg);
     CHECK(yaml_load_file(&doc, "/nonexistent/x.yaml", &e) == -1 && contains(e.msg, "/nonexistent/x.yaml"), "%s", e.msg);
+    /* A byte that is not UTF-8, at its own line and column (libyaml says only the offset). */
+    CHECK(yaml_load_string(&doc, "a: 1\nb: caf\xc3\xa9\nc: \"x\xff\"\n", "u.yaml", &e) == -1 &&
+          contains(e.msg, "u.yaml:3:6: not UTF-8 text: byte 0xff"), "bad leading byte: %s", e.msg);
+    CHECK(yaml_load_string(&doc, "a: 1\n\n  b: h\xe9" "ad\n", "u.yaml", &e) == -1 && contains(e.msg, "u.yaml:3:7: not UTF-8 text: byte 0xe9"),
+          "latin-1 letter: %s", e.msg);
     CHECK_OK(yaml_load_string(&doc, "", "empty.yaml", &e), &e);
     CHECK(doc.root && doc.root->kind == YAML_MAP && doc.root->n == 0, "empty file is an empty map");
     yaml_doc_free(&doc);

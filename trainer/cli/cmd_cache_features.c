@@ -43,7 +43,7 @@ int cmd_cache_features(int argc, char **argv) {
         const char *v;
         if (arg_value(argc, argv, &i, "--shard", &v)) shard_s = v;
         else if (arg_value(argc, argv, &i, "--out", &v)) out = v;
-        else if (arg_value(argc, argv, &i, "--threads", &v)) threads = atoi(v);
+        else if (arg_value(argc, argv, &i, "--threads", &v)) { if (arg_threads("trainer cache-features", v, &threads)) return 2; }
         else if (arg_value(argc, argv, &i, "--gpu", &v)) gpu = atoi(v);
         else if (argv[i][0] != '-' && !config) config = argv[i];
         else { fprintf(stderr, "trainer cache-features: unknown argument %s\n", argv[i]); return 2; }

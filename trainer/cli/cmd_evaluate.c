@@ -43,7 +43,9 @@ static int parse(int argc, char **argv, EvaluateArgs *a) {
     *a = (EvaluateArgs){.split = "test"};
     for (int i = 1; i < argc; i++) {
         const char *v;
-        if (run_option(argc, argv, &i, &a->trial)) continue;
+        int opt = run_option(argc, argv, &i, &a->trial);
+        if (opt < 0) return -1;
+        if (opt) continue;
         if (arg_value(argc, argv, &i, "--split", &v)) a->split = v;
         else if (!strcmp(argv[i], "--plots")) a->plots = 1;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(USAGE, stdout); return 1; }
@@ -88,7 +90,7 @@ static int finetuned_features(Evaluation *ev, Err *e) {
     int rc;
     LoaderConfig lc = {.threads = ev->be->threads, .image_size = c->data.image_size,
                        .interp = strcmp(c->data.interpolation, "bilinear") ? INTERP_NEAREST : INTERP_BILINEAR,
-                       .seed = (uint64_t)c->train.seed, .batch_capacity = batch, .depth = 3};
+                       .seed = (uint64_t)c->train.seed, .batch_capacity = batch, .depth = 3, .max_pixels = c->data.max_pixels};
     rc = backbone_create(&bb, ev->be, c->model.backbone, &w, c->data.image_size, batch, e) ||
          (suffix_made = resnet_suffix_create(&suffix, ev->be, c->model.backbone, &w, c->model.trainable, c->data.image_size, batch,
                                              c->model.train_bn_affine, e) == 0) == 0 ||
@@ -352,6 +354,7 @@ int cmd_evaluate(int argc, char **argv) {
         fprintf(stderr, "trainer evaluate: %s\n", e.msg);
         return 2;
     }
+    if (ev.model.warning[0]) fprintf(stderr, "trainer evaluate: warning: %s\n", ev.model.warning);
     int rc = run(&ev, &e);
     if (rc) fprintf(stderr, "trainer evaluate: %s\n", e.msg);
     evaluation_free(&ev);

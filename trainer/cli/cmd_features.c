@@ -42,7 +42,7 @@ static int parse(int argc, char **argv, FeaturesArgs *a) {
         else if (arg_value(argc, argv, &i, "--interpolation", &v)) a->interp = v;
         else if (arg_value(argc, argv, &i, "--image-size", &v)) a->image_size = atoi(v);
         else if (arg_value(argc, argv, &i, "--batch", &v)) a->batch = atoi(v);
-        else if (arg_value(argc, argv, &i, "--threads", &v)) a->threads = atoi(v);
+        else if (arg_value(argc, argv, &i, "--threads", &v)) { if (arg_threads("trainer features", v, &a->threads)) return -1; }
         else if (!strcmp(argv[i], "--fast-decode")) a->fast = 1;
         else if (!strcmp(argv[i], "--timing")) a->timing = 1;
         else if (!strcmp(argv[i], "--decode-only")) a->decode_only = a->timing = 1;

@@ -34,7 +34,9 @@ static int parse(int argc, char **argv, PredictArgs *a) {
     *a = (PredictArgs){.top = 5};
     for (int i = 1; i < argc; i++) {
         const char *v;
-        if (run_option(argc, argv, &i, &a->trial)) continue;
+        int opt = run_option(argc, argv, &i, &a->trial);
+        if (opt < 0) return -1;
+        if (opt) continue;
         if (arg_value(argc, argv, &i, "--top", &v)) a->top = atoi(v);
         else if (!strcmp(argv[i], "--csv")) a->csv = 1;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(USAGE, stdout); return 1; }
@@ -90,6 +92,7 @@ static int predictor_open(Predictor *p, const PredictArgs *a, Err *e) {
     p->args = a;
     p->batch = a->n_images < PREDICT_BATCH ? a->n_images : PREDICT_BATCH;
     if (trained_model_load(&p->model, a->trial.run, p->batch, e)) return -1;
+    if (p->model.warning[0]) fprintf(stderr, "trainer predict: warning: %s\n", p->model.warning);
     const TrialConfig *c = &p->model.cfg;
     p->image_size = c->data.image_size;
     p->interp = strcmp(c->data.interpolation, "bilinear") ? INTERP_NEAREST : INTERP_BILINEAR;

@@ -8,7 +8,7 @@
 int run_option(int argc, char **argv, int *i, RunOptions *o) {
     const char *v;
     if (arg_value(argc, argv, i, "--run", &v)) o->run = v;
-    else if (arg_value(argc, argv, i, "--threads", &v)) o->threads = atoi(v);
+    else if (arg_value(argc, argv, i, "--threads", &v)) { if (arg_threads("trainer", v, &o->threads)) return -1; }
     else if (arg_value(argc, argv, i, "--gpu", &v)) o->gpu = atoi(v);
     else return 0;
     return 1;

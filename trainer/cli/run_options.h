@@ -10,7 +10,7 @@ typedef struct RunOptions {
 } RunOptions;
 
 /* Takes argv[*i] (and its value, advancing *i) when it is one of these options: 1 when
- * taken, else 0. */
+ * taken, 0 when not, -1 when its value is bad (said on stderr: --threads abc). */
 int run_option(int argc, char **argv, int *i, RunOptions *o);
 /* 0 when --run was given; else "trainer CMD: --run RUNDIR is required ..." and the usage
  * on stderr, and -1. */

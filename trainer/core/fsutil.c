@@ -1,12 +1,16 @@
 #include "fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "host.h"
 
 int fs_mkdir_p(const char *path, Err *e) {
     char buf[1024];
@@ -59,7 +63,9 @@ int fs_read_all(const char *path, char **out, size_t *size, Err *e) {
 
 int fs_atomic_open(AtomicFile *af, const char *path, Err *e) {
     snprintf(af->path, sizeof af->path, "%s", path);
-    snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld", path, (long)getpid());
+    char host[HOST_NAME_MAX_LEN];
+    host_name(host);
+    snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld.%s", path, (long)getpid(), host);
     af->f = fopen(af->tmp, "wb");
     if (!af->f) return err_fail(e, "%s: cannot create: %s", af->tmp, strerror(errno));
     return 0;
@@ -134,5 +140,52 @@ int fs_copy_file(const char *src, const char *dst, void *buf, size_t buf_size, E
     }
     close(in);
     if (close(out) != 0 && rc == 0) rc = err_fail(e, "%s: write error: %s", dst, strerror(errno));
+    return rc;
+}
+
+/* NAME.tmp.<pid>[.<host>]: the writer's pid and host ("" when the name has none). */
+static int parse_tmp_name(const char *name, long *pid, const char **host) {
+    const char *tmp = NULL;
+    for (const char *p = strstr(name, ".tmp."); p; p = strstr(p + 1, ".tmp.")) tmp = p;
+    if (!tmp || tmp == name) return 0;
+    char *end;
+    errno = 0;
+    *pid = strtol(tmp + 5, &end, 10);
+    if (end == tmp + 5 || errno || *pid <= 0 || (*end && *end != '.')) return 0;
+    *host = *end ? end + 1 : "";
+    return 1;
+}
+
+/* One folder's entries: temp files judged, subfolders (levels > 0) walked. */
+static int remove_dead_in(DIR *d, const char *dir, int levels, double foreign_age, int *removed, Err *e) {
+    for (struct dirent *de; (de = readdir(d));) {
+        long pid;
+        const char *host;
+        char path[2048];
+        struct stat st;
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (lstat(path, &st) != 0) continue;
+        if (S_ISDIR(st.st_mode) && levels > 0) {
+            if (fs_remove_dead_tmp(path, levels - 1, foreign_age, removed, e)) return -1;
+            continue;
+        }
+        if (!S_ISREG(st.st_mode) || !parse_tmp_name(de->d_name, &pid, &host)) continue;
+        ProcState ps = host_process_state(host, pid);
+        int dead = ps == PROC_GONE || (ps == PROC_ELSEWHERE && difftime(time(NULL), st.st_mtime) > foreign_age);
+        if (!dead) continue;
+        if (unlink(path) != 0 && errno != ENOENT) return err_fail(e, "%s: cannot remove: %s", path, strerror(errno));
+        (*removed)++;
+    }
+    return 0;
+}
+
+int fs_remove_dead_tmp(const char *dir, int levels, double foreign_age, int *removed, Err *e) {
+    int none = 0;
+    if (!removed) removed = &none;
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? 0 : err_fail(e, "%s: cannot list: %s", dir, strerror(errno));
+    int rc = remove_dead_in(d, dir, levels, foreign_age, removed, e);
+    closedir(d);
     return rc;
 }

@@ -15,12 +15,13 @@ int fs_is_dir(const char *path);
 /* Reads a whole file; *out is malloc'ed and NUL-terminated (size excludes the NUL). */
 int fs_read_all(const char *path, char **out, size_t *size, Err *e);
 
-/* Atomic write: open PATH.tmp.<pid>, write, then fs_atomic_commit renames it over PATH
- * (fsync first). fs_atomic_abort removes the temp file. A crash leaves PATH untouched. */
+/* Atomic write: open PATH.tmp.<pid>.<host>, write, then fs_atomic_commit renames it over
+ * PATH (fsync first). fs_atomic_abort removes the temp file. A crash leaves PATH untouched
+ * and the temp file behind (fs_remove_dead_tmp). */
 typedef struct AtomicFile {
     FILE *f;
     char path[1024];
-    char tmp[1100];
+    char tmp[1200];
 } AtomicFile;
 
 int fs_atomic_open(AtomicFile *af, const char *path, Err *e);
@@ -34,6 +35,18 @@ int fs_remove_tree(const char *path, Err *e);
 /* Copies src to dst, which must not exist yet (O_EXCL), through buf (buf_size bytes, reused
  * by the caller across copies). Returns 0 or -1 naming the file. */
 int fs_copy_file(const char *src, const char *dst, void *buf, size_t buf_size, Err *e);
+
+/* Removes the temp files of atomic writes whose writer is dead from folder dir and, levels
+ * deep, its subfolders (a feature cache: <dir>/<key>/chunk-*, levels 1):
+ * NAME.tmp.<pid>.<host> (or NAME.tmp.<pid>, an older writer's, taken as this host's) when
+ * <host> is this host and no process <pid> exists, or when <host> is another and the file
+ * has not changed for foreign_age seconds (its writer's host cannot be asked; on a shared
+ * folder that age is the only sign it died). Regular files only. Their count is added to
+ * *removed (may be NULL). A missing folder is fine. */
+int fs_remove_dead_tmp(const char *dir, int levels, double foreign_age, int *removed, Err *e);
+/* A temp file written on another host, unchanged this long, is taken as its dead writer's
+ * where nothing else (a lock) says so. */
+enum { FS_FOREIGN_TMP_SECONDS = 3600 };
 
 /* path join into buf (size n): "a" + "b" -> "a/b". Returns buf. */
 char *fs_join(char *buf, size_t n, const char *a, const char *b);

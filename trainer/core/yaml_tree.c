@@ -162,13 +162,32 @@ static const char *where(char *buf, size_t size, const char *file, int line) {
  * (Not the image Loader of data/loader.h.) */
 typedef struct YamlReader {
     yaml_parser_t parser;
+    const char *text;          /* the input, for the line of a reader (encoding) error */
     const char *file;
     Err *e;
     char path[YAML_PATH_MAX];  /* dotted path of the mapping being read, for messages */
 } YamlReader;
 
+/* libyaml gives an encoding error as a byte offset only: its line and column (in
+ * characters) are counted here. A bad trailing byte is reported at the byte that began
+ * its sequence (the one the user typed: "\xe9" in "h\xe9ad", not the "a"). */
+static int reader_encoding_error(YamlReader *rd) {
+    const yaml_parser_t *p = &rd->parser;
+    const unsigned char *t = (const unsigned char *)rd->text;
+    size_t at = p->problem_offset, line = 1, column = 1;
+    if (p->problem && strstr(p->problem, "trailing") && at > 0)
+        for (at--; at > 0 && (t[at] & 0xC0) == 0x80; at--) {}
+    for (size_t i = 0; i < at && t[i]; i++) {
+        if (t[i] == '\n') line++, column = 1;
+        else if ((t[i] & 0xC0) != 0x80) column++;   /* not a UTF-8 continuation byte */
+    }
+    return err_fail(rd->e, "%s:%zu:%zu: not UTF-8 text: byte 0x%02x (%s); save the file as UTF-8", rd->file, line, column, t[at],
+                    p->problem ? p->problem : "invalid encoding");
+}
+
 static int reader_syntax_error(YamlReader *rd) {
     yaml_parser_t *p = &rd->parser;
+    if (p->error == YAML_READER_ERROR && rd->text) return reader_encoding_error(rd);
     const char *problem = p->problem ? p->problem : "invalid YAML";
     if (p->context)
         return err_fail(rd->e, "%s:%zu:%zu: YAML syntax error: %s (%s at line %zu)", rd->file,
@@ -302,7 +321,7 @@ int yaml_load_string(YamlDoc *doc, const char *text, const char *name, Err *e) {
     memset(doc, 0, sizeof *doc);
     doc->file = strdup(name ? name : "<string>");
     if (!doc->file) return err_fail(e, "out of memory");
-    YamlReader rd = {.file = doc->file, .e = e};
+    YamlReader rd = {.text = text, .file = doc->file, .e = e};
     if (!yaml_parser_initialize(&rd.parser)) { yaml_doc_free(doc); return err_fail(e, "%s: yaml_parser_initialize failed", name); }
     yaml_parser_set_input_string(&rd.parser, (const unsigned char *)text, strlen(text));
     YamlNode *root = NULL;

@@ -14,6 +14,7 @@ typedef struct DataConfig {
     double train_fraction;           /* (0, 1] */
     char **classes;                  /* optional explicit class order (NULL = sorted folders) */
     int n_classes_listed;
+    long max_pixels;                 /* a JPEG whose header claims more pixels is refused before decoding */
 } DataConfig;
 
 typedef struct AugmentConfig {

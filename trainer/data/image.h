@@ -9,10 +9,15 @@
 
 #include "core/error.h"
 
+/* Pixels a JPEG header may claim before the decoder refuses it (data.max_pixels), as PIL's
+ * decompression-bomb limit: 178956970 (a 20000 x 20000 photo would take 1.2 GB decoded). */
+#define IMAGE_MAX_PIXELS_DEFAULT 178956970L
+
 typedef struct Image {
     int h, w;                   /* rows, columns */
     uint8_t *rgb;               /* h * w * 3, owned; reused across decodes */
     size_t cap;                 /* bytes allocated */
+    long max_pixels;            /* refuse larger headers before decoding; 0 = IMAGE_MAX_PIXELS_DEFAULT */
 } Image;
 
 typedef enum Interp { INTERP_NEAREST = 0, INTERP_BILINEAR = 1 } Interp;
@@ -24,7 +29,8 @@ typedef struct ImageDecodeStats {
 /* Decodes a JPEG (by content, whatever its name) into img (buffer reused/grown).
  * Grayscale is replicated to RGB; CMYK/YCCK converted as PIL does. fast != 0 allows
  * the fast DCT and no fancy upsampling (not exact). Corrupt, truncated or non-JPEG
- * files fail with a message naming the file. stats may be NULL. */
+ * files fail with a message naming the file, and so does a header claiming more than
+ * img->max_pixels pixels (nothing decoded). stats may be NULL. */
 int image_decode_jpeg_file(const char *path, Image *img, int fast, ImageDecodeStats *stats, Err *e);
 int image_decode_jpeg_mem(const uint8_t *data, size_t size, const char *name, Image *img, int fast,
                           ImageDecodeStats *stats, Err *e);

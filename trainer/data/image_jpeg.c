@@ -70,6 +70,12 @@ int image_decode_jpeg_mem(const uint8_t *data, size_t size, const char *name, Im
     JPEG_CHECK(&jc, jpeg_create_decompress(&ci));
     JPEG_CHECK(&jc, jpeg_mem_src(&ci, data, (unsigned long)size));
     JPEG_CHECK(&jc, jpeg_read_header(&ci, TRUE));
+    long limit = img->max_pixels > 0 ? img->max_pixels : IMAGE_MAX_PIXELS_DEFAULT;
+    if ((double)ci.image_width * ci.image_height > (double)limit) {
+        jpeg_destroy_decompress(&ci);
+        return err_fail(e, "%s: %u x %u pixels is more than data.max_pixels (%ld): not decoded (raise data.max_pixels if "
+                        "the image is genuine)", name, ci.image_width, ci.image_height, limit);
+    }
     if (ci.jpeg_color_space == JCS_GRAYSCALE) ci.out_color_space = JCS_GRAYSCALE;
     else if (ci.jpeg_color_space == JCS_CMYK || ci.jpeg_color_space == JCS_YCCK) ci.out_color_space = JCS_CMYK;
     else ci.out_color_space = JCS_RGB;

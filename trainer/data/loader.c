@@ -199,6 +199,7 @@ static int workers_alloc(struct Loader *l, Err *e) {
     for (int i = 0; i < l->cfg.threads; i++) {
         Worker *w = &l->workers[i];
         w->l = l;
+        w->img.max_pixels = l->cfg.max_pixels;
         w->resized = tl_malloc(e, px, "loader resize buffer");
         w->rgb = tl_malloc(e, px * sizeof(float), "loader augmentation buffer");
         if (!w->resized || !w->rgb) return -1;

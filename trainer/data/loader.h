@@ -26,6 +26,7 @@ typedef struct LoaderConfig {
     uint64_t seed;                  /* augmentation key */
     int batch_capacity;             /* most images per batch */
     int depth;                      /* batch buffers in the ring, >= 2 */
+    long max_pixels;                /* data.max_pixels: larger JPEG headers fail, naming the file (0: the default) */
 } LoaderConfig;
 
 typedef struct LoaderBatch {

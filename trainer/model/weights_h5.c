@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/floats.h"
 #include "model/h5_check.h"
 #include "model/resnet.h"
 
@@ -101,7 +102,17 @@ static herr_t visit_find(hid_t obj, const char *name, const H5O_info_t *info, vo
     return 1;
 }
 
-/* Reads dataset `kind` of layer group `layer` into dst after checking its shape. */
+/* NaN or Inf in a weight would turn every feature into NaN: a damaged file, refused. */
+static int check_finite(const char *path, const char *layer, const char *kind, const float *w, const hsize_t *dims, int nd, Err *e) {
+    size_t n = 1;
+    for (int i = 0; i < nd; i++) n *= (size_t)dims[i];
+    long first = floats_first_nonfinite(w, n);
+    if (first < 0) return 0;
+    return err_fail(e, "%s: layer '%s' weight '%s' holds a non-finite value (NaN or Inf; the first at index %ld, %g): "
+                    "the weight file is damaged", path, layer, kind, first, (double)w[first]);
+}
+
+/* Reads dataset `kind` of layer group `layer` into dst after checking its shape and values. */
 static int read_weight(hid_t file, const char *path, const char *layer, const StrList *names, const char *kind,
                        int ndims, const hsize_t *shape, float *dst, Err *e) {
     hid_t g = H5Gopen2(file, layer, H5P_DEFAULT);
@@ -134,6 +145,8 @@ static int read_weight(hid_t file, const char *path, const char *layer, const St
             rc = err_fail(e, "%s: layer '%s' weight '%s' has shape (%s), expected (%s)", path, layer, kind, got, want);
         } else if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0) {
             rc = err_fail(e, "%s: layer '%s' weight '%s': read failed", path, layer, kind);
+        } else {
+            rc = check_finite(path, layer, kind, dst, dims, nd, e);
         }
     }
     if (sp >= 0) H5Sclose(sp);

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "core/checksum.h"
 #include "core/fsutil.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -21,6 +22,10 @@
 
 enum { CKPT_HEADER_MAX = 100 << 20 };
 #define METADATA_KEY "__metadata__"
+#define CHECKSUM_KEY "checksum"
+/* The header's first bytes when the file carries a checksum; its 8 hex digits follow. */
+static const char CHECKSUM_PREFIX[] = "{\"" METADATA_KEY "\":{\"" CHECKSUM_KEY "\":\"crc32:";
+enum { CHECKSUM_DIGITS = 8, CHECKSUM_AT = 8 + sizeof CHECKSUM_PREFIX - 1 };   /* file offset of the digits */
 
 /* ---------------------------------------------------------------- dtypes */
 
@@ -143,9 +148,14 @@ int ckpt_set_meta(Checkpoint *ck, const char *key, const char *value, Err *e) {
     ((call) == 0 ? 0 : err_fail((e), "checkpoint: %s '%s' is not UTF-8 text, or memory ran out (%s failed at %s:%d)", \
                                 (what), (name), #call, __FILE__, __LINE__))
 
+/* {"checksum": "crc32:00000000", the caller's keys...}: the checksum first (filled in later). */
 static int header_metadata(json_t *root, const Checkpoint *ck, Err *e) {
     json_t *meta = json_object();
-    if (JANSSON_CHECK(e, json_object_set_new(root, METADATA_KEY, meta), "metadata", METADATA_KEY)) return -1;
+    if (JANSSON_CHECK(e, json_object_set_new(root, METADATA_KEY, meta), "metadata", METADATA_KEY) ||
+        JANSSON_CHECK(e, json_object_set_new(meta, CHECKSUM_KEY, json_string("crc32:00000000")), "metadata", CHECKSUM_KEY))
+        return -1;
+    for (size_t i = 0; i < ck->n_meta; i++)
+        if (!strcmp(ck->meta_keys[i], CHECKSUM_KEY)) return err_fail(e, "checkpoint: metadata '%s' is the writer's own", CHECKSUM_KEY);
     for (size_t i = 0; i < ck->n_meta; i++)
         if (JANSSON_CHECK(e, json_object_set_new(meta, ck->meta_keys[i], json_string(ck->meta_values[i])), "metadata",
                           ck->meta_keys[i]))
@@ -172,7 +182,7 @@ static int header_tensor(json_t *root, const CkptTensor *t, uint64_t begin, uint
 static char *header_text(const Checkpoint *ck, size_t *len, Err *e) {
     json_t *root = json_object();
     int rc = root ? 0 : err_fail(e, "checkpoint: out of memory building the header");
-    if (rc == 0 && ck->n_meta) rc = header_metadata(root, ck, e);
+    if (rc == 0) rc = header_metadata(root, ck, e);
     uint64_t offset = 0;
     for (size_t i = 0; i < ck->n_tensors && rc == 0; i++) {
         const CkptTensor *t = &ck->tensors[i];
@@ -192,12 +202,32 @@ static char *header_text(const Checkpoint *ck, size_t *len, Err *e) {
     return text;
 }
 
+/* The file's CRC-32 with the checksum digits as zeros (hdr holds them so): length, header, data. */
+static uint32_t file_crc(const Checkpoint *ck, const unsigned char *len8, const char *hdr, size_t n) {
+    uint32_t crc = checksum_update(0, len8, 8);
+    crc = checksum_update(crc, hdr, n);
+    for (size_t i = 0; i < ck->n_tensors; i++) {
+        const CkptTensor *t = &ck->tensors[i];
+        size_t bytes = (size_t)tensor_bytes(t->dtype, t->ndim, t->shape);
+        const void *src = t->data ? t->data : t->own;
+        if (bytes && (t->data || !t->ndim)) crc = checksum_update(crc, src, bytes);
+    }
+    return crc;
+}
+
 int ckpt_write_atomic(const Checkpoint *ck, const char *path, Err *e) {
     size_t n = 0;
     char *hdr = header_text(ck, &n, e);
     if (!hdr) return err_context(e, "%s", path);
     unsigned char len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)n >> (8 * i));
+    if (strncmp(hdr, CHECKSUM_PREFIX, sizeof CHECKSUM_PREFIX - 1)) {   /* jansson kept insertion order until now */
+        free(hdr);
+        return err_fail(e, "%s: checkpoint header does not start with its checksum (jansson reordered the keys?)", path);
+    }
+    char digits[CHECKSUM_DIGITS + 1];
+    snprintf(digits, sizeof digits, "%08x", file_crc(ck, len8, hdr, n));
+    memcpy(hdr + CHECKSUM_AT - 8, digits, CHECKSUM_DIGITS);
     AtomicFile af;
     if (fs_atomic_open(&af, path, e)) { free(hdr); return -1; }
     int bad = fwrite(len8, 1, 8, af.f) != 8 || fwrite(hdr, 1, n, af.f) != n;
@@ -375,6 +405,47 @@ static int read_header_text(CkptReader *r, uint64_t file_size, char **text, uint
     return 0;
 }
 
+/* The CRC-32 of the whole file with the checksum digits read as zeros. */
+static int crc_of_file(const CkptReader *r, uint64_t size, uint32_t *out, Err *e) {
+    enum { BLOCK = 1 << 20 };
+    unsigned char *buf = tl_malloc(e, BLOCK, "checksum buffer");
+    if (!buf) return -1;
+    uint32_t crc = 0;
+    for (uint64_t off = 0; off < size;) {
+        size_t n = size - off < BLOCK ? (size_t)(size - off) : BLOCK;
+        if (read_exact(r->fd, buf, n, off)) { free(buf); return err_fail(e, "%s: read failed: %s", r->path, strerror(errno)); }
+        for (uint64_t k = off; k < off + n; k++)
+            if (k >= CHECKSUM_AT && k < CHECKSUM_AT + CHECKSUM_DIGITS) buf[k - off] = '0';
+        crc = checksum_update(crc, buf, n);
+        off += n;
+    }
+    free(buf);
+    *out = crc;
+    return 0;
+}
+
+/* A "checksum" metadata value must be ours ("crc32:" + 8 hex digits, first in the header)
+ * and match the bytes. */
+static int verify_checksum(CkptReader *r, const char *header, uint64_t file_size, Err *e) {
+    const char *v = ckpt_meta(r, CHECKSUM_KEY);
+    if (!v) return 0;
+    size_t plen = sizeof CHECKSUM_PREFIX - 1;
+    int ours = strlen(v) == 6 + CHECKSUM_DIGITS && !strncmp(v, "crc32:", 6) && strspn(v + 6, "0123456789abcdef") == CHECKSUM_DIGITS &&
+               !strncmp(header, CHECKSUM_PREFIX, plen) && !strncmp(header + plen, v + 6, CHECKSUM_DIGITS);
+    if (!ours)
+        return err_fail(e, "%s: metadata checksum '%s' is not where or what this program writes (the header was changed): "
+                        "the file cannot be verified", r->path, v);
+    uint32_t crc = 0;
+    if (crc_of_file(r, file_size, &crc, e)) return -1;
+    char got[CHECKSUM_DIGITS + 1];
+    snprintf(got, sizeof got, "%08x", crc);
+    if (strcmp(got, v + 6))
+        return err_fail(e, "%s: checksum mismatch (the header says crc32 %s, the bytes give %s): the file is damaged", r->path,
+                        v + 6, got);
+    r->checksum = CKPT_CHECKSUM_OK;
+    return 0;
+}
+
 int ckpt_open(const char *path, CkptReader *r, Err *e) {
     memset(r, 0, sizeof *r);
     snprintf(r->path, sizeof r->path, "%s", path);
@@ -388,7 +459,7 @@ int ckpt_open(const char *path, CkptReader *r, Err *e) {
     if (!rc) {
         r->data_start = 8 + len;
         r->data_size = (uint64_t)st.st_size - r->data_start;
-        rc = parse_header(r, text, (size_t)len, e) || validate_offsets(r, e);
+        rc = parse_header(r, text, (size_t)len, e) || validate_offsets(r, e) || verify_checksum(r, text, (uint64_t)st.st_size, e);
     }
     free(text);
     if (rc) { ckpt_close(r); return -1; }

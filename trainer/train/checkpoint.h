@@ -5,6 +5,14 @@
  *          "name": {"dtype": "F32", "shape": [d0, d1], "data_offsets": [begin, end]}, ...}
  * with offsets in bytes from the start of the data section.
  *
+ * Integrity: the writer puts a CRC-32 (core/checksum.h: zlib's) of the whole file first in the
+ * metadata, "checksum": "crc32:xxxxxxxx", so the header begins with
+ * {"__metadata__":{"checksum":"crc32: and the 8 hex digits sit at a fixed offset; the CRC is
+ * computed over every byte of the file with those 8 digits as "00000000". ckpt_open
+ * verifies it: a flipped bit anywhere (length, header, data) is an error. Files written
+ * before the checksum (or by other tools) have none: ckpt_open reads them and says so in
+ * CkptReader.checksum; whether to trust them is the caller's choice.
+ *
  * Writing: a Checkpoint collects tensors (borrowed pointers: the data must stay valid
  * until ckpt_write_atomic) and metadata strings (copied), then writes temp file + rename.
  * Reading: ckpt_open validates the whole header against the file size; ckpt_get_* read
@@ -58,11 +66,18 @@ int ckpt_add_scalar_i64(Checkpoint *ck, const char *name, int64_t value, Err *e)
 int ckpt_add_scalar_f64(Checkpoint *ck, const char *name, double value, Err *e);
 /* Metadata string (copied; setting a key again replaces it). */
 int ckpt_set_meta(Checkpoint *ck, const char *key, const char *value, Err *e);
-/* Writes PATH.tmp.<pid>, fsyncs, renames over PATH. */
+/* Writes PATH.tmp.<pid>.<host> (checksum included), fsyncs, renames over PATH. The
+ * metadata key "checksum" is the writer's own: setting it is an error. */
 int ckpt_write_atomic(const Checkpoint *ck, const char *path, Err *e);
+
+typedef enum CkptChecksum {
+    CKPT_CHECKSUM_NONE = 0,         /* the file carries none (an older writer's, or another tool's) */
+    CKPT_CHECKSUM_OK,               /* carried and verified */
+} CkptChecksum;
 
 typedef struct CkptReader {
     char path[1024];
+    CkptChecksum checksum;
     int fd;
     uint64_t data_start;            /* 8 + header length */
     uint64_t data_size;             /* bytes after the header */
@@ -74,7 +89,9 @@ typedef struct CkptReader {
 
 /* Opens and validates: header length within the file, JSON well formed, known dtypes,
  * end - begin = elements * dtype size, offsets inside the data, no two tensors
- * overlapping, no bytes after the last tensor, no duplicate names. */
+ * overlapping, no bytes after the last tensor, no duplicate names, and the checksum when
+ * the file has one (reading the whole file once). A mismatch fails with "checksum
+ * mismatch" and the path. */
 int ckpt_open(const char *path, CkptReader *r, Err *e);
 void ckpt_close(CkptReader *r);
 const CkptTensor *ckpt_find(const CkptReader *r, const char *name); /* NULL when absent */

@@ -10,6 +10,10 @@
 #include <string.h>
 
 #include "core/fsutil.h"
+#include "core/hash.h"
+#include "core/host.h"
+#include "data/image.h"
+#include "train/config_limits.h"
 
 /* K_ENUM: one of `choices`, kept as text; K_NAMED: one of `names`, kept as its index (an
  * enum of the layer that owns the table, e.g. backend.h's Precision). */
@@ -52,6 +56,7 @@ static const KeySpec KEYS[] = {
     KREAL("data.validation_split", data.validation_split, 0, 0, 0.9, 0),
     KREAL("data.train_fraction", data.train_fraction, 1, 0, 1, 0),
     {"data.classes", K_CLASSES, OFF(data.classes), SZ(data.classes), 0, 0, 0, 0, NULL, NULL, 0},
+    KLONG("data.max_pixels", data.max_pixels, 1, INF),
     KENUM("model.backbone", model.backbone, "resnet50|resnet101|resnet152"),
     KSTR("model.weights", model.weights),
     KSTR("model.trainable", model.trainable),
@@ -118,6 +123,12 @@ static const KeySpec KEYS[] = {
 };
 enum { N_KEYS = sizeof KEYS / sizeof KEYS[0] };
 
+/* Keys that say where a trial keeps its cache, how many cores it uses and which inputs it
+ * refuses: they never change a trial's numbers (the thread count does not change the
+ * arithmetic: README "Results do not depend on the layout"), so a trial may change them
+ * between runs. Every other key is part of what a trial is (config_digest). */
+static const char *const RUN_ONLY_KEYS[] = {"feature_cache.dir", "train.threads", "data.max_pixels", NULL};
+
 /* Mappings of the config; the two callback switches may also be a plain boolean. */
 static const char *const SECTIONS[] = {"data", "model", "model.head", "train", "augment", "schedule",
                                        "callbacks", "feature_cache", "finetune", NULL};
@@ -138,6 +149,7 @@ void config_defaults(TrialConfig *c) {
     SET_STR(d->interpolation, "nearest");
     d->validation_split = 0.0;
     d->train_fraction = 1.0;
+    d->max_pixels = IMAGE_MAX_PIXELS_DEFAULT;
 
     ModelConfig *m = &c->model;
     SET_STR(m->backbone, "resnet50");
@@ -407,7 +419,8 @@ int config_from_yaml(TrialConfig *c, YamlNode *root, const char *file, Err *e) {
     }
     int rc = check_trainable(&c->model, yaml_path_peek(root, "model.trainable"), file, e) ||
              check_weights(&c->model, yaml_path_peek(root, "model.weights"), file, e) ||
-             yaml_check_unused(root, file, "", e);
+             config_check_memory(c->model.head.hidden, c->train.batch_size, c->data.image_size, root, file,
+                                 (double)host_memory_bytes(), e) || yaml_check_unused(root, file, "", e);
     if (rc) { config_free(c); return -1; }
     return 0;
 }
@@ -531,3 +544,48 @@ int config_copy(TrialConfig *dst, const TrialConfig *src, Err *e) {
 }
 
 int config_has_key(const char *dotted) { return find_key(dotted) != NULL; }
+
+int config_key_changes_numbers(const char *dotted) {
+    for (int i = 0; RUN_ONLY_KEYS[i]; i++)
+        if (!strcmp(RUN_ONLY_KEYS[i], dotted)) return 0;
+    return 1;
+}
+
+/* "text" cut to at most 60 characters (the middle left out): paths can be long. */
+static void short_value(const char *text, char *out, size_t n) {
+    size_t len = strlen(text);
+    if (len <= 60) snprintf(out, n, "%s", text);
+    else snprintf(out, n, "%.28s...%s", text, text + len - 28);
+}
+
+int config_diff(const TrialConfig *old, const TrialConfig *now, int numbers, char *out, size_t n) {
+    char a[CONFIG_PATH_MAX * 2], b[CONFIG_PATH_MAX * 2], sa[64], sb[64];
+    int count = 0;
+    size_t len = 0;
+    if (n) out[0] = 0;
+    for (int i = 0; i < N_KEYS; i++) {
+        const char *key = KEYS[i].path;
+        if (config_key_changes_numbers(key) != numbers) continue;
+        config_value_text(old, key, a, sizeof a);
+        config_value_text(now, key, b, sizeof b);
+        if (!strcmp(a, b)) continue;
+        short_value(a, sa, sizeof sa);
+        short_value(b, sb, sizeof sb);
+        if (len < n) len += (size_t)snprintf(out + len, n - len, "%s%s %s -> %s", count ? ", " : "", key, sa[0] ? sa : "''", sb[0] ? sb : "''");
+        count++;
+    }
+    return count;
+}
+
+void config_digest(const TrialConfig *c, char out[33]) {
+    char text[CONFIG_PATH_MAX * 2];
+    Hash128 h;
+    hash_init(&h);
+    for (int i = 0; i < N_KEYS; i++) {
+        if (!config_key_changes_numbers(KEYS[i].path)) continue;
+        config_value_text(c, KEYS[i].path, text, sizeof text);
+        hash_str(&h, KEYS[i].path);
+        hash_str(&h, text);
+    }
+    hash_hex(&h, out);
+}

@@ -131,6 +131,16 @@ int config_has_key(const char *dotted);
 /* The value of key `dotted` as config.yaml writes it (data.classes joined by '|');
  * -1 for an unknown key. For summary.csv columns. */
 int config_value_text(const TrialConfig *c, const char *dotted, char *buf, size_t n);
+/* 0 for the keys that never change a trial's numbers (feature_cache.dir, train.threads,
+ * data.max_pixels: where and how it runs), 1 for every other key. */
+int config_key_changes_numbers(const char *dotted);
+/* The keys whose values differ between old and now, among those that change the numbers
+ * (numbers = 1) or those that do not (0), as "key OLD -> NEW" joined by ", " into out
+ * (long values shortened in the middle). Returns how many differ. */
+int config_diff(const TrialConfig *old, const TrialConfig *now, int numbers, char *out, size_t n);
+/* 32 hex digits naming what the trial is: every key that changes its numbers. Checkpoints
+ * carry it, so a state file is only ever resumed by the trial it belongs to. */
+void config_digest(const TrialConfig *c, char out[33]);
 /* The seed of what the feature cache holds and trials share: the validation_split and
  * train_fraction selection of the images and the augmented training views. It is
  * feature_cache.seed, or train.seed when that is "trial" (each seed its own pool). */

@@ -73,7 +73,8 @@ static int extractor_ready(FeatureExtractor *fx, Err *e) {
     if (rc) return -1;
     LoaderConfig lc = {.threads = fx->threads, .image_size = c->data.image_size,
                        .interp = strcmp(c->data.interpolation, "bilinear") ? INTERP_NEAREST : INTERP_BILINEAR,
-                       .augment = NULL, .seed = (uint64_t)view_seed(c), .batch_capacity = batch, .depth = 3};
+                       .augment = NULL, .seed = (uint64_t)view_seed(c), .batch_capacity = batch, .depth = 3,
+                       .max_pixels = c->data.max_pixels};
     fx->chunk = tl_malloc(e, (size_t)FEATURE_CHUNK * FEATURE_DIM * sizeof(float), "feature chunk");
     fx->halves = tl_malloc(e, (size_t)FEATURE_CHUNK * FEATURE_DIM * sizeof(uint16_t), "feature chunk (fp16)");
     int rc2 = !fx->chunk || !fx->halves || loader_create(&fx->loader, &lc, e);

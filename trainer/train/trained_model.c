@@ -84,13 +84,37 @@ static int check_tensors(const TrainedModel *m, const CkptReader *r, Err *e) {
     return 0;
 }
 
+/* Its checksum was verified by ckpt_open; its key: a head checkpoint of this config.yaml. */
+static int check_key(TrainedModel *m, const CkptReader *r, Err *e) {
+    const char *fmt = ckpt_meta(r, "format"), *digest = ckpt_meta(r, "config_digest");
+    if (!fmt || strcmp(fmt, HEAD_FORMAT))
+        return err_fail(e, "%s: not a head checkpoint (format '%s', expected '%s')", m->best_path, fmt ? fmt : "none", HEAD_FORMAT);
+    if (r->checksum == CKPT_CHECKSUM_NONE) {
+        snprintf(m->warning, sizeof m->warning, "%s has no checksum (written before checkpoints had one): read unverified",
+                 m->best_path);
+        return 0;
+    }
+    char want[33];
+    config_digest(&m->cfg, want);
+    if (!digest || strcmp(digest, want))
+        return err_fail(e, "%s: belongs to another trial than %s (config digest %s, expected %s)", m->best_path, m->config_path,
+                        digest ? digest : "none", want);
+    return 0;
+}
+
+/* A damaged best.safetensors cannot be repaired: the trial must run again. */
+static int damaged(const TrainedModel *m, Err *e) {
+    char why[sizeof e->msg];
+    snprintf(why, sizeof why, "%s", e->msg);
+    return err_fail(e, "%s. The best weights are lost; to run the trial again: trainer train %s --out %s --restart (the old "
+                    "folder is kept as %s.old-N)", why, m->config_path, m->run_dir, m->run_dir);
+}
+
 static int read_checkpoint(TrainedModel *m, int max_batch, Err *e) {
     CkptReader r;
-    if (ckpt_open(m->best_path, &r, e)) return -1;
-    const char *fmt = ckpt_meta(&r, "format"), *epoch = ckpt_meta(&r, "epoch");
-    int rc = 0;
-    if (!fmt || strcmp(fmt, HEAD_FORMAT))
-        rc = err_fail(e, "%s: not a head checkpoint (format '%s', expected '%s')", m->best_path, fmt ? fmt : "none", HEAD_FORMAT);
+    if (ckpt_open(m->best_path, &r, e)) return damaged(m, e);
+    const char *epoch = ckpt_meta(&r, "epoch");
+    int rc = check_key(m, &r, e);
     if (rc == 0) rc = parse_classes(m, ckpt_meta(&r, "classes"), e);
     if (rc == 0) rc = create_head(m, max_batch, e);
     if (rc == 0) rc = check_tensors(m, &r, e);

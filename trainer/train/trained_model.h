@@ -3,7 +3,11 @@
  *   RUN/best.safetensors  the head's weights by view name (bn.gamma, ..., dense2.bias), with
  *                         metadata "classes" (class names joined by '\n') and "epoch"
  * The head is rebuilt from the config and every tensor is checked against it by name and
- * shape, so a checkpoint from another config fails with a message naming the tensor. */
+ * shape, so a checkpoint from another config fails with a message naming the tensor. The
+ * file's checksum and key (format, config digest = config.yaml's) are verified; a damaged
+ * file fails naming it and how to rerun the trial. A file written before checkpoints had
+ * checksums is read (its header still checked strictly), with `warning` saying so: those are
+ * finished trials' results, and nothing else could read them. */
 #ifndef TL_TRAINED_MODEL_H
 #define TL_TRAINED_MODEL_H
 
@@ -21,6 +25,7 @@ typedef struct TrainedModel {
     char **class_names;         /* (n_classes) pointers into classes_text */
     char *classes_text;         /* the "classes" metadata, '\n' replaced by NUL */
     int epoch;                  /* best epoch (0-based) from the metadata, -1 when absent */
+    char warning[1300];         /* "" or what the caller should print (an unverified old file) */
 } TrainedModel;
 
 /* Loads config.yaml and best.safetensors from run_dir; the head takes batches of up to

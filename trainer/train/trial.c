@@ -16,7 +16,6 @@
 
 #include "core/clock.h"
 #include "core/fsutil.h"
-#include "core/hash.h"
 #include "train/callbacks.h"
 #include "train/finetune.h"
 #include "train/head_trainer.h"
@@ -36,30 +35,13 @@ typedef struct Trial {
     Callbacks cb;
     TrialRecord rec;                /* trial_record.h: history, counters, best weights */
     float *weights;                 /* (rec.n_weights) fine-tuning: head then suffix, the callbacks' weights vector */
-    char config_digest[33];         /* of the resolved config (config_emit) */
+    char config_digest[33];         /* of the resolved config (config_digest) */
     int pruned_after;               /* the sweep stopped the trial after this epoch; -1 = not */
 } Trial;
 
-static int config_digest(const TrialConfig *c, char out[33], Err *e) {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f) return err_fail(e, "out of memory");
-    int rc = config_emit(c, f, e);
-    fclose(f);
-    if (rc == 0) {
-        Hash128 h;
-        hash_init(&h);
-        hash_bytes(&h, text, len);
-        hash_hex(&h, out);
-    }
-    free(text);
-    return rc;
-}
-
 /* The parts the checkpoints hold. */
 static TrialState state_of(Trial *t) {
-    return (TrialState){.out_dir = t->opt->out_dir, .config_digest = t->config_digest, .ht = &t->ht, .ft = &t->ft,
+    return (TrialState){.out_dir = t->opt->out_dir, .config_digest = t->config_digest, .log = t->opt->log, .ht = &t->ht, .ft = &t->ft,
                         .cb = &t->cb, .sched = &t->sched, .rec = &t->rec};
 }
 
@@ -236,7 +218,8 @@ static int finish(Trial *t, TrialResult *res, Err *e) {
 
 static int prepare(Trial *t, Err *e) {
     const TrialConfig *c = t->cfg;
-    if (trial_data_open(&t->data, c, t->opt, e) || config_digest(c, t->config_digest, e)) return -1;
+    config_digest(c, t->config_digest);
+    if (trial_data_open(&t->data, c, t->opt, e)) return -1;
     if (backend_open(&t->be, c->train.device, t->opt->gpu, c->model.precision, t->opt->threads, e)) return -1;
     return trial_data_load_features(&t->data, c, t->be, t->opt, e) || setup_model(t, e) ? -1 : 0;
 }

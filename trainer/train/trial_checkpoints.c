@@ -1,13 +1,36 @@
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/fsutil.h"
 #include "train/checkpoint.h"
 #include "train/trial_checkpoints.h"
 
 static const char *STATE_FORMAT = "resnet-sweep trial state v1";
+static const char *HEAD_FORMAT = "resnet-sweep head v1";
+
+/* How to get out of a damaged checkpoint that has no intact backup: run the trial again
+ * from its first epoch, the old folder set aside (trial_folder.h). */
+static int restart_hint(Err *e, const char *dir) {
+    char why[sizeof e->msg];
+    snprintf(why, sizeof why, "%s", e->msg);
+    return err_fail(e, "%s. To run the trial again from its first epoch: trainer train %s/config.yaml --out %s --restart "
+                    "(the old folder is kept as %s.old-N)", why, dir, dir, dir);
+}
+
+/* The last epoch's state becomes the backup before a new one is written: a hard link, so
+ * last.safetensors exists at every moment (a rename where links are not supported). */
+static void keep_previous(const char *dir) {
+    char last[1100], prev[1100];
+    fs_join(last, sizeof last, dir, "last.safetensors");
+    fs_join(prev, sizeof prev, dir, "last.prev.safetensors");
+    if (!fs_exists(last)) return;
+    unlink(prev);
+    if (link(last, prev) != 0) rename(last, prev);
+}
 
 static int add_history(Checkpoint *ck, const History *h, Err *e) {
     int64_t n = h->n;
@@ -97,6 +120,7 @@ int trial_state_save(const TrialState *s, Err *e) {
              add_head_state(&ck, s->ht, e) || add_callback_state(&ck, s, es_state, plateau, e) ||
              add_history(&ck, &s->rec->hist, e) || add_record(&ck, s->rec, e) || add_suffix_state(&ck, s->ft, e) ? -1 : 0;
     char path[1100];
+    if (rc == 0) keep_previous(s->out_dir);
     if (rc == 0) rc = ckpt_write_atomic(&ck, fs_join(path, sizeof path, s->out_dir, "last.safetensors"), e);
     ckpt_free(&ck);
     return rc;
@@ -163,11 +187,23 @@ static int load_record(const CkptReader *r, TrialRecord *rec, Err *e) {
     return 0;
 }
 
-static int load_state(const CkptReader *r, const char *path, TrialState *s, Err *e) {
-    const char *fmt = ckpt_meta(r, "format"), *digest = ckpt_meta(r, "config_digest");
-    if (!fmt || strcmp(fmt, STATE_FORMAT)) return err_fail(e, "%s: not a trial state file", path);
-    if (!digest || strcmp(digest, s->config_digest))
-        return err_fail(e, "%s: belongs to a different configuration (delete the folder or use another --out)", path);
+/* Opens a checkpoint and checks that it is intact and this trial's: its checksum (none
+ * means an older writer's: not trusted for a resume), its role and its config digest. */
+static int open_checked(const char *path, const char *format, const char *digest, CkptReader *r, Err *e) {
+    if (ckpt_open(path, r, e)) return -1;
+    const char *fmt = ckpt_meta(r, "format"), *dig = ckpt_meta(r, "config_digest");
+    int rc = 0;
+    if (r->checksum == CKPT_CHECKSUM_NONE)
+        rc = err_fail(e, "%s: has no checksum (written by an earlier version of this program): its bytes cannot be verified", path);
+    else if (!fmt || strcmp(fmt, format))
+        rc = err_fail(e, "%s: is a '%s' file, not a '%s' (a file put in the wrong place?)", path, fmt ? fmt : "unknown", format);
+    else if (!dig || strcmp(dig, digest))
+        rc = err_fail(e, "%s: belongs to another trial (config digest %s, this trial's is %s)", path, dig ? dig : "none", digest);
+    if (rc) ckpt_close(r);
+    return rc;
+}
+
+static int load_state(const CkptReader *r, TrialState *s, Err *e) {
     return load_head_state(r, s->ht, e) || load_record(r, s->rec, e) || load_suffix_state(r, s->ft, e) ? -1 : 0;
 }
 
@@ -178,16 +214,41 @@ static int init_callbacks(TrialState *s, const CallbacksConfig *cbc, Err *e) {
     return callbacks_init(s->cb, cbc, s->rec->n_weights, csv, s->rec->hist.n, e);
 }
 
+/* last.safetensors failed (why in bad): resume from last.prev.safetensors when it is intact,
+ * setting the damaged file aside (the next save must not make it the backup). */
+static int open_backup(TrialState *s, const char *last, const Err *bad, CkptReader *r, Err *e) {
+    char prev[1100], aside[1100];
+    fs_join(prev, sizeof prev, s->out_dir, "last.prev.safetensors");
+    fs_join(aside, sizeof aside, s->out_dir, "last.damaged.safetensors");
+    Err why = {{0}};
+    if (!fs_exists(prev)) err_fail(&why, "no backup (%s does not exist)", prev);
+    else if (open_checked(prev, STATE_FORMAT, s->config_digest, r, &why) == 0) {
+        int moved = fs_exists(last) && rename(last, aside) == 0;
+        if (s->log) {
+            fprintf(s->log, "warning: %s; resuming from the backup %s (one epoch earlier)%s%s\n", bad->msg, prev,
+                    moved ? "; the damaged file is kept as " : "", moved ? aside : "");
+            fflush(s->log);
+        }
+        return 0;
+    }
+    err_fail(e, "%s; and the backup: %s", bad->msg, why.msg);
+    return restart_hint(e, s->out_dir);
+}
+
 int trial_state_load(TrialState *s, const CallbacksConfig *cbc, Err *e) {
-    char path[1100];
+    char path[1100], prev[1100];
     fs_join(path, sizeof path, s->out_dir, "last.safetensors");
-    if (!fs_exists(path)) return init_callbacks(s, cbc, e);
+    fs_join(prev, sizeof prev, s->out_dir, "last.prev.safetensors");
+    if (!fs_exists(path) && !fs_exists(prev)) return init_callbacks(s, cbc, e);
     CkptReader r;
-    if (ckpt_open(path, &r, e)) return -1;
+    Err bad = {{0}};
+    if (!fs_exists(path)) err_fail(&bad, "%s is missing", path);
+    if ((!fs_exists(path) || open_checked(path, STATE_FORMAT, s->config_digest, &r, &bad)) && open_backup(s, path, &bad, &r, e))
+        return -1;
     /* The callbacks then take their saved counters. */
-    int rc = load_state(&r, path, s, e) || init_callbacks(s, cbc, e) || load_callbacks(&r, s, e) ? -1 : 0;
+    int rc = load_state(&r, s, e) || init_callbacks(s, cbc, e) || load_callbacks(&r, s, e) ? -1 : 0;
     ckpt_close(&r);
-    return rc ? err_context(e, "resuming from %s", path) : 1;
+    return rc ? err_context(e, "resuming from %s", r.path) : 1;
 }
 
 /* Class names joined by newlines, for predict. */
@@ -216,7 +277,7 @@ int trial_best_save(const TrialState *s, const TrialConfig *c, const Dataset *ds
     if (rc == 0 && s->ft->enabled) rc = add_suffix_params(&ck, &s->ft->s, best + head->n_params, e) ||
                                         ckpt_set_meta(&ck, "trainable", c->model.trainable, e);
     snprintf(num, sizeof num, "%d", epoch);
-    if (rc == 0) rc = ckpt_set_meta(&ck, "format", "resnet-sweep head v1", e) || ckpt_set_meta(&ck, "classes", classes, e) ||
+    if (rc == 0) rc = ckpt_set_meta(&ck, "format", HEAD_FORMAT, e) || ckpt_set_meta(&ck, "classes", classes, e) ||
                       ckpt_set_meta(&ck, "epoch", num, e) || ckpt_set_meta(&ck, "config_digest", s->config_digest, e);
     snprintf(num, sizeof num, "%.9g", monitor);
     if (rc == 0) rc = ckpt_set_meta(&ck, c->callbacks.checkpoint_monitor, num, e);
@@ -234,7 +295,7 @@ int trial_best_load(TrialState *s, Err *e) {
     fs_join(path, sizeof path, s->out_dir, "best.safetensors");
     if (!fs_exists(path)) return 0;
     CkptReader r;
-    if (ckpt_open(path, &r, e)) return -1;
+    if (open_checked(path, HEAD_FORMAT, s->config_digest, &r, e)) return restart_hint(e, s->out_dir);
     int rc = 0;
     for (int i = 0; rc == 0 && i < head->n_views; i++) {
         const ParamView *v = &head->views[i];
