@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "backend/cpu_isa.h"
 #include "core/rng.h"
 #include "model/resnet.h"
 
@@ -49,18 +50,20 @@ __attribute__((target("avx512f"))) static double fma_ceiling_gflops(int threads)
 
 int main(int argc, char **argv) {
     int batch = 32, size = 224, threads = 2, iters = 3;
+    const char *precision = "fp32";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--size")) size = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--iters")) iters = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--precision")) precision = argv[i + 1];
     }
     Err e = {{0}};
     ResnetArch arch;
     ResnetWeights w;
     Backend *be;
     Backbone bb;
-    if (resnet_arch_init(&arch, "resnet50", &e) || resnet_weights_random(&w, &arch, 1, &e) || backend_cpu_create(&be, threads, &e) ||
+    if (resnet_arch_init(&arch, "resnet50", &e) || resnet_weights_random(&w, &arch, 1, &e) || backend_open(&be, "cpu", 0, precision, threads, &e) ||
         backbone_create(&bb, be, "resnet50", &w, size, batch, &e)) {
         fprintf(stderr, "bench_backbone: %s\n", e.msg);
         return 1;
@@ -88,6 +91,9 @@ int main(int argc, char **argv) {
     printf("fma_ceiling_gflops %.1f\n", ceiling);
     printf("fraction_of_ceiling %.3f\n", ips * gflop / ceiling);
     printf("peak_rss_mib %.0f\n", ru.ru_maxrss / 1024.0);
+    printf("precision %s\n", be->precision);
+    printf("onednn_isa %s\n", cpu_isa_name());
+    printf("onednn_kernels %s\n", be->kernels);
     free(images);
     free(feats);
     backbone_free(&bb);

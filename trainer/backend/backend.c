@@ -18,12 +18,16 @@ double conv_desc_flops(const ConvDesc *d) {
     return 2.0 * d->n * d->oh * d->ow * d->cout * (double)d->kh * d->kw * d->cin;
 }
 
+static int open_cpu(Backend **out, const char *precision, int threads, Err *e) {
+    return !strcmp(precision, "bf16") ? backend_cpu_bf16_create(out, threads, e) : backend_cpu_create(out, threads, e);
+}
+
 int backend_open(Backend **out, const char *device, int gpu_index, const char *precision, int threads, Err *e) {
-    if (!strcmp(device, "cpu")) return backend_cpu_create(out, threads, e);
+    if (!strcmp(device, "cpu")) return open_cpu(out, precision, threads, e);
     if (!strcmp(device, "cuda")) return backend_cuda_create(out, gpu_index, precision, e);
     if (!strcmp(device, "auto")) {
         if (backend_cuda_device_count() > 0) return backend_cuda_create(out, gpu_index, precision, e);
-        return backend_cpu_create(out, threads, e);
+        return open_cpu(out, precision, threads, e);
     }
     return err_fail(e, "unknown device '%s' (expected auto, cpu or cuda)", device);
 }

@@ -36,6 +36,12 @@ struct Backend {
     const char *name;           /* "reference", "cpu", "cuda" */
     void *ctx;
     int threads;
+    /* What the cpu backend's convolutions compute in: "fp32", or "bf16" (model.precision:
+     * bf16 on a CPU with AMX or AVX-512 BF16). Part of the cache keys. NULL elsewhere. */
+    const char *precision;
+    /* oneDNN's implementations of the convolutions planned so far, space separated (e.g.
+     * "brgconv:avx512_core_bf16 jit_bf16:avx512_core_bf16"), for logs and benchmarks. */
+    char kernels[160];
 
     int (*alloc)(Backend *b, size_t bytes, void **ptr, Err *e);
     void (*release)(Backend *b, void *ptr);
@@ -72,6 +78,9 @@ struct Backend {
 int backend_reference_create(Backend **out, Err *e);
 /* threads <= 0: all cores. */
 int backend_cpu_create(Backend **out, int threads, Err *e);
+/* The CPU backend in bfloat16 (cpu_bf16.c): fails, naming model.precision, on a CPU (or a
+ * oneDNN capped by ONEDNN_MAX_CPU_ISA) without AMX or AVX-512 BF16. */
+int backend_cpu_bf16_create(Backend **out, int threads, Err *e);
 /* Fails with a clear message when built without CUDA or when no GPU is visible.
  * precision: "fp32" | "tf32" | "fp16" | "bf16". */
 int backend_cuda_create(Backend **out, int device, const char *precision, Err *e);
@@ -79,7 +88,8 @@ int backend_cuda_create(Backend **out, int device, const char *precision, Err *e
 int backend_cuda_compiled(void);
 /* Number of visible GPUs (0 when none or when not compiled). */
 int backend_cuda_device_count(void);
-/* "auto" | "cpu" | "cuda": auto picks cuda when a GPU is visible. */
+/* "auto" | "cpu" | "cuda": auto picks cuda when a GPU is visible. On the CPU, precision
+ * "bf16" opens backend_cpu_bf16_create; any other precision runs float32. */
 int backend_open(Backend **out, const char *device, int gpu_index, const char *precision, int threads, Err *e);
 void backend_destroy(Backend *b);
 

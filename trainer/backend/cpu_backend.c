@@ -12,6 +12,7 @@
 
 #include "backend/backend.h"
 #include "backend/backend_train.h"
+#include "backend/cpu_isa.h"
 #include "backend/dnnl_check.h"
 
 typedef struct CpuCtx {
@@ -101,7 +102,7 @@ static int load_weights(CpuCtx *ctx, CpuConv *c, const dnnl_memory_desc_t *want,
     return 0;
 }
 
-static int build_conv(CpuCtx *ctx, CpuConv *c, const float *w, const float *bias, Err *e) {
+static int build_conv(CpuCtx *ctx, CpuConv *c, const float *w, const float *bias, char *kernels, size_t kernels_size, Err *e) {
     const ConvDesc *d = &c->d;
     dnnl_memory_desc_t src_md, dst_md, w_any, b_md;
     if (md_act(&src_md, d->n, d->cin, d->h, d->w, d->native_io, e) || md_act(&dst_md, d->n, d->cout, d->oh, d->ow, d->native_io, e))
@@ -122,6 +123,7 @@ static int build_conv(CpuCtx *ctx, CpuConv *c, const float *w, const float *bias
     dnnl_primitive_desc_t pd;
     DNNL_CHECK(e, dnnl_primitive_desc_create(&pd, &cd, attr, ctx->engine, NULL));
     DNNL_CHECK(e, dnnl_primitive_attr_destroy(attr));
+    cpu_note_kernel(kernels, kernels_size, pd);
     const dnnl_memory_desc_t *w_md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     if (load_weights(ctx, c, w_md, w, e)) { dnnl_primitive_desc_destroy(pd); return -1; }
     DNNL_CHECK(e, dnnl_memory_create(&c->bias, &b_md, ctx->engine, DNNL_MEMORY_ALLOCATE));
@@ -153,7 +155,7 @@ static int cpu_conv_create(Backend *b, const ConvDesc *d, const float *w, const 
     CpuConv *c = tl_calloc(e, 1, sizeof *c, "conv");
     if (!c) return -1;
     c->d = *d;
-    if (build_conv(b->ctx, c, w, bias, e)) {
+    if (build_conv(b->ctx, c, w, bias, b->kernels, sizeof b->kernels, e)) {
         cpu_conv_destroy(b, c);
         return err_context(e, "oneDNN convolution %dx%d/%d %d->%d on %dx%d", d->kh, d->kw, d->stride, d->cin, d->cout, d->h, d->w);
     }
@@ -254,6 +256,7 @@ int backend_cpu_create(Backend **out, int threads, Err *e) {
     if (!b || !ctx) { free(b); free(ctx); return -1; }
     b->ctx = ctx;
     b->name = "cpu";
+    b->precision = "fp32";
     b->threads = threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     omp_set_num_threads(b->threads); /* oneDNN's OpenMP runtime reads this */
     openblas_set_num_threads(b->threads); /* the head's GEMMs: one thread budget for both pools */

@@ -46,7 +46,7 @@ static int extractor_ready(FeatureExtractor *fx, Err *e) {
     if (rc) return -1;
     LoaderConfig lc = {.threads = fx->threads, .image_size = c->data.image_size,
                        .interp = strcmp(c->data.interpolation, "bilinear") ? INTERP_NEAREST : INTERP_BILINEAR,
-                       .augment = NULL, .seed = (uint64_t)c->train.seed, .batch_capacity = batch, .depth = 3};
+                       .fast_decode = c->data.fast_decode, .augment = NULL, .seed = (uint64_t)c->train.seed, .batch_capacity = batch, .depth = 3};
     fx->chunk = tl_malloc(e, (size_t)FEATURE_CHUNK * FEATURE_DIM * sizeof(float), "feature chunk");
     int rc2 = !fx->chunk || loader_create(&fx->loader, &lc, e);
     lc.augment = &c->augment; /* a second loader draws augmentation for training views */
@@ -79,9 +79,11 @@ static void hash_augment(Hash128 *h, const AugmentConfig *a, long seed) {
 void cache_hash_backbone_setup(Hash128 *h, const TrialConfig *c, const Backend *be) {
     hash_str(h, be->name);                    /* cpu fp32 and cuda tf32 numbers differ slightly */
     hash_i64(h, be->native_layout);           /* so do the CPU's two layouts (summation order) */
-    hash_str(h, strcmp(be->name, "cpu") ? c->model.precision : "fp32");
+    /* The CPU computes in be->precision ("fp32" whatever model.precision says, or "bf16"). */
+    hash_str(h, strcmp(be->name, "cpu") ? c->model.precision : be->precision);
     hash_i64(h, c->data.image_size);
     hash_str(h, c->data.interpolation);
+    if (c->data.fast_decode) hash_str(h, "fast_decode");   /* only when on: exact decoding keeps its keys */
 }
 
 void cache_hash_images(Hash128 *h, const DatasetItem *items, int n) {

@@ -36,7 +36,8 @@ static int create_loaders(Trial *t, Err *e) {
     const TrialConfig *c = t->cfg;
     LoaderConfig lc = {.threads = t->be->threads > 0 ? t->be->threads : 2, .image_size = c->data.image_size,
                        .interp = strcmp(c->data.interpolation, "bilinear") ? INTERP_NEAREST : INTERP_BILINEAR,
-                       .augment = NULL, .seed = (uint64_t)c->train.seed, .batch_capacity = c->train.batch_size, .depth = 3};
+                       .fast_decode = c->data.fast_decode, .augment = NULL, .seed = (uint64_t)c->train.seed,
+                       .batch_capacity = c->train.batch_size, .depth = 3};
     if (loader_create(&t->ft.eval_loader, &lc, e)) return -1;
     if (c->augment.strength > 0) lc.augment = &c->augment;
     return loader_create(&t->ft.train_loader, &lc, e);
