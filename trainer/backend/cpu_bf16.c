@@ -33,22 +33,36 @@ static int grow_slot(Bf16Ctx *ctx, int slot, size_t bytes, Err *e) {
     return 0;
 }
 
-int bf16_port_init(Bf16Ctx *ctx, Bf16Port *p, const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *want, int output,
-                   int slot, Err *e) {
-    memset(p, 0, sizeof *p);
-    p->slot = slot;
-    DNNL_CHECK(e, dnnl_memory_create(&p->user, user, ctx->engine, DNNL_MEMORY_NONE));
-    if (dnnl_memory_desc_equal(user, want)) return 0;
-    if (grow_slot(ctx, slot, dnnl_memory_desc_get_size(want), e)) return -1;
-    DNNL_CHECK(e, dnnl_memory_create(&p->prim, want, ctx->engine, DNNL_MEMORY_NONE));
+static int make_reorder(Bf16Ctx *ctx, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to, dnnl_primitive_t *r, Err *e) {
     dnnl_primitive_desc_t rpd;
-    DNNL_CHECK(e, dnnl_reorder_primitive_desc_create(&rpd, output ? want : user, ctx->engine, output ? user : want, ctx->engine,
-                                                     NULL));
-    dnnl_status_t st = dnnl_primitive_create(&p->reorder, rpd);
+    DNNL_CHECK(e, dnnl_reorder_primitive_desc_create(&rpd, from, ctx->engine, to, ctx->engine, NULL));
+    dnnl_status_t st = dnnl_primitive_create(r, rpd);
     dnnl_primitive_desc_destroy(rpd);
     if (st != dnnl_success)
         return err_fail(e, "%s:%d: dnnl_primitive_create(bf16 reorder) failed: %s", __FILE__, __LINE__, dnnl_status_name(st));
     return 0;
+}
+
+/* PORT_WEIGHTS: float32 user -> bf16 in the user's layout (same strides) -> want. */
+static int plan_mid(Bf16Ctx *ctx, Bf16Port *p, const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *want, Err *e) {
+    dnnl_memory_desc_t mid = *user;
+    mid.data_type = dnnl_bf16;
+    if (grow_slot(ctx, BF16_SLOT_MID, dnnl_memory_desc_get_size(&mid), e)) return -1;
+    DNNL_CHECK(e, dnnl_memory_create(&p->mid, &mid, ctx->engine, DNNL_MEMORY_NONE));
+    return make_reorder(ctx, user, &mid, &p->to_mid, e) || make_reorder(ctx, &mid, want, &p->reorder, e) ? -1 : 0;
+}
+
+int bf16_port_init(Bf16Ctx *ctx, Bf16Port *p, const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *want, Bf16PortKind kind,
+                   int slot, Err *e) {
+    memset(p, 0, sizeof *p);
+    p->slot = slot;
+    p->kind = kind;
+    DNNL_CHECK(e, dnnl_memory_create(&p->user, user, ctx->engine, DNNL_MEMORY_NONE));
+    if (dnnl_memory_desc_equal(user, want)) return 0;
+    if (grow_slot(ctx, slot, dnnl_memory_desc_get_size(want), e)) return -1;
+    DNNL_CHECK(e, dnnl_memory_create(&p->prim, want, ctx->engine, DNNL_MEMORY_NONE));
+    if (kind == PORT_WEIGHTS && user->data_type == dnnl_f32 && want->data_type == dnnl_bf16) return plan_mid(ctx, p, user, want, e);
+    return kind == PORT_OUT ? make_reorder(ctx, want, user, &p->reorder, e) : make_reorder(ctx, user, want, &p->reorder, e);
 }
 
 int bf16_execute(Bf16Ctx *ctx, dnnl_primitive_t prim, int n_args, const dnnl_exec_arg_t *args, Err *e) {
@@ -70,7 +84,14 @@ static int port_bind(Bf16Ctx *ctx, Bf16Port *p, const void *data, dnnl_memory_t 
 int bf16_port_in(Bf16Ctx *ctx, Bf16Port *p, const void *data, dnnl_memory_t *mem, Err *e) {
     if (port_bind(ctx, p, data, mem, e)) return -1;
     if (!p->reorder) return 0;
-    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, p->user}, {DNNL_ARG_TO, p->prim}};
+    dnnl_memory_t from = p->user;
+    if (p->to_mid) {
+        DNNL_CHECK(e, dnnl_memory_set_data_handle(p->mid, ctx->slot[BF16_SLOT_MID]));
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, p->user}, {DNNL_ARG_TO, p->mid}};
+        if (bf16_execute(ctx, p->to_mid, 2, args, e)) return -1;
+        from = p->mid;
+    }
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, p->prim}};
     return bf16_execute(ctx, p->reorder, 2, args, e);
 }
 
@@ -85,6 +106,8 @@ int bf16_port_flush(Bf16Ctx *ctx, Bf16Port *p, Err *e) {
 }
 
 void bf16_port_free(Bf16Port *p) {
+    if (p->to_mid) dnnl_primitive_destroy(p->to_mid);
+    if (p->mid) dnnl_memory_destroy(p->mid);
     if (p->reorder) dnnl_primitive_destroy(p->reorder);
     if (p->prim) dnnl_memory_destroy(p->prim);
     if (p->user) dnnl_memory_destroy(p->user);
@@ -131,22 +154,17 @@ static int post_ops_attr(const ConvDesc *d, dnnl_primitive_attr_t *attr, Err *e)
     return 0;
 }
 
-/* A new memory of to_md holding host data `from` (from_md) reordered: weights, once. */
+/* A new memory of to_md holding host float32 weights `from` (from_md), reordered once. */
 static int reorder_once(Bf16Ctx *ctx, const dnnl_memory_desc_t *from_md, const void *from, const dnnl_memory_desc_t *to_md,
                         dnnl_memory_t *to, Err *e) {
-    dnnl_memory_t user;
-    dnnl_primitive_desc_t rpd;
-    dnnl_primitive_t reorder;
+    Bf16Port p;
+    dnnl_memory_t m;
+    void *dst;
     DNNL_CHECK(e, dnnl_memory_create(to, to_md, ctx->engine, DNNL_MEMORY_ALLOCATE));
-    DNNL_CHECK(e, dnnl_memory_create(&user, from_md, ctx->engine, (void *)from));
-    DNNL_CHECK(e, dnnl_reorder_primitive_desc_create(&rpd, from_md, ctx->engine, to_md, ctx->engine, NULL));
-    dnnl_status_t st = dnnl_primitive_create(&reorder, rpd);
-    dnnl_primitive_desc_destroy(rpd);
-    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, *to}};
-    int rc = st == dnnl_success ? bf16_execute(ctx, reorder, 2, args, e)
-                                : err_fail(e, "%s:%d: weights reorder: %s", __FILE__, __LINE__, dnnl_status_name(st));
-    if (st == dnnl_success) dnnl_primitive_destroy(reorder);
-    dnnl_memory_destroy(user);
+    DNNL_CHECK(e, dnnl_memory_get_data_handle(*to, &dst));
+    int rc = bf16_port_init(ctx, &p, from_md, to_md, PORT_WEIGHTS, SLOT_IN, e) || bf16_port_in(ctx, &p, from, &m, e) ? -1 : 0;
+    if (rc == 0) memcpy(dst, p.reorder ? ctx->slot[SLOT_IN] : from, dnnl_memory_desc_get_size(to_md));
+    bf16_port_free(&p);
     return rc;
 }
 
@@ -175,9 +193,9 @@ static int plan_ports(Bf16Ctx *ctx, Bf16Conv *c, const_dnnl_primitive_desc_t pd,
     c->plain_out = !d->native_io;
     c->dst_bytes = dnnl_memory_desc_get_size(dst);
     if (md_plain(&plain_src, d->n, d->cin, d->h, d->w, e) || md_plain(&plain_dst, d->n, d->cout, d->oh, d->ow, e)) return -1;
-    if (c->plain_in && bf16_port_init(ctx, &c->in, &plain_src, src, 0, SLOT_IN, e)) return -1;
-    if (c->plain_out && (bf16_port_init(ctx, &c->out, &plain_dst, dst, 1, SLOT_OUT, e) ||
-                         (d->has_residual && bf16_port_init(ctx, &c->res, &plain_dst, dst, 0, SLOT_OUT, e))))
+    if (c->plain_in && bf16_port_init(ctx, &c->in, &plain_src, src, PORT_IN, SLOT_IN, e)) return -1;
+    if (c->plain_out && (bf16_port_init(ctx, &c->out, &plain_dst, dst, PORT_OUT, SLOT_OUT, e) ||
+                         (d->has_residual && bf16_port_init(ctx, &c->res, &plain_dst, dst, PORT_IN, SLOT_OUT, e))))
         return -1;
     DNNL_CHECK(e, dnnl_memory_create(&c->src, src, ctx->engine, DNNL_MEMORY_NONE));
     DNNL_CHECK(e, dnnl_memory_create(&c->dst, dst, ctx->engine, DNNL_MEMORY_NONE));
@@ -276,29 +294,30 @@ static void native_as_nhwc(const Bf16Ctx *ctx, int n, int c, int *images, int *c
     *channels = blocked ? BLOCK : c;
 }
 
-/* Keras ZeroPadding2D(1) + MaxPooling2D(3, 2) on post-ReLU bf16 (>= 0: the pad never wins
- * over an in-image value, so the window's in-image maximum is Keras's). Channels in
- * chunks of CHUNK so the running maxima stay in registers. */
+/* The loops below run only on CPUs with AVX-512 BF16 (the backend refuses others), so they
+ * are compiled for AVX-512 whatever the build's baseline. */
+#define AVX512 __attribute__((target("avx512f,avx512bw")))
+
+/* Keras ZeroPadding2D(1) + MaxPooling2D(3, 2) on post-ReLU bf16. Values >= 0 order like
+ * their bits read as int16; negative ones (and -0) read as negative int16s and lose to
+ * the pad's 0, as in Keras, so the pool is an integer max from 0. Channels in chunks of
+ * CHUNK so the running maxima stay in registers. */
 enum { CHUNK = 64 };
-static void maxpool_pixel(const uint16_t *x, int h, int w, int c, int r, int q, uint16_t *out) {
+AVX512 static void maxpool_pixel(const int16_t *x, int h, int w, int c, int r, int q, int16_t *out) {
     for (int c0 = 0; c0 < c; c0 += CHUNK) {
         int nc = c - c0 < CHUNK ? c - c0 : CHUNK;
-        float best[CHUNK] = {0};
+        int16_t best[CHUNK] = {0};
         for (int yy = 2 * r - 1; yy <= 2 * r + 1; yy++)
             for (int xx = 2 * q - 1; xx <= 2 * q + 1; xx++) {
                 if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
-                const uint16_t *in = x + ((size_t)yy * w + xx) * c + c0;
-                for (int k = 0; k < nc; k++) best[k] = bf16_to_f32(in[k]) > best[k] ? bf16_to_f32(in[k]) : best[k];
+                const int16_t *in = x + ((size_t)yy * w + xx) * c + c0;
+                for (int k = 0; k < nc; k++) best[k] = in[k] > best[k] ? in[k] : best[k];
             }
-        for (int k = 0; k < nc; k++) {
-            uint32_t u;
-            memcpy(&u, &best[k], sizeof u);
-            out[c0 + k] = (uint16_t)(u >> 16);   /* exact: an input value, or 0 */
-        }
+        memcpy(out + c0, best, (size_t)nc * sizeof *best);
     }
 }
 
-static void maxpool_bf16(const uint16_t *x, int n, int h, int w, int c, uint16_t *y, int threads) {
+AVX512 static void maxpool_bf16(const int16_t *x, int n, int h, int w, int c, int16_t *y, int threads) {
     int oh = (h + 2 - 3) / 2 + 1, ow = (w + 2 - 3) / 2 + 1;
 #pragma omp parallel for collapse(2) num_threads(threads)
     for (int i = 0; i < n; i++)
@@ -311,12 +330,12 @@ static int bf16_maxpool_native(Backend *b, const float *x, int n, int h, int w, 
     (void)e;
     int images, channels;
     native_as_nhwc(b->ctx, n, c, &images, &channels);
-    maxpool_bf16((const uint16_t *)x, images, h, w, channels, (uint16_t *)y, b->threads);
+    maxpool_bf16((const int16_t *)x, images, h, w, channels, (int16_t *)y, b->threads);
     return 0;
 }
 
 /* Mean over h*w in float32: (images, h, w, c) bf16 -> (images, c) float32. */
-static int bf16_gap_native(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e) {
+AVX512 static int bf16_gap_native(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e) {
     (void)e;
     int images, channels;
     native_as_nhwc(b->ctx, n, c, &images, &channels);

@@ -23,10 +23,13 @@ typedef struct Bf16TrainConv {
     dnnl_memory_t bias, diff_bias;   /* float32 (cout), handles set per call */
 } Bf16TrainConv;
 
-/* The caller's float32 descriptors and the bf16 "any" ones of one convolution. */
+/* The caller's float32 descriptors and the "any" ones of one convolution (with float32
+ * NHWC outputs oneDNN 2.6 falls back to its reference kernel; with "any" it picks the
+ * blocked layouts of its bf16 kernels and the ports convert). */
 typedef struct TrainMds {
     dnnl_memory_desc_t x, y, w, bias;             /* float32: NHWC, NHWC, HWIO, (cout) */
     dnnl_memory_desc_t x16, y16, w16;             /* bf16, format any */
+    dnnl_memory_desc_t x32, y32;                  /* float32, format any: y and dx as the kernel writes them */
     dnnl_dims_t strides, pad_l, pad_r;
 } TrainMds;
 
@@ -40,6 +43,8 @@ static int train_mds(const ConvDesc *d, TrainMds *m, Err *e) {
     DNNL_CHECK(e, dnnl_memory_desc_init_by_tag(&m->x16, 4, xd, dnnl_bf16, dnnl_format_tag_any));
     DNNL_CHECK(e, dnnl_memory_desc_init_by_tag(&m->y16, 4, yd, dnnl_bf16, dnnl_format_tag_any));
     DNNL_CHECK(e, dnnl_memory_desc_init_by_tag(&m->w16, 4, wd, dnnl_bf16, dnnl_format_tag_any));
+    DNNL_CHECK(e, dnnl_memory_desc_init_by_tag(&m->x32, 4, xd, dnnl_f32, dnnl_format_tag_any));
+    DNNL_CHECK(e, dnnl_memory_desc_init_by_tag(&m->y32, 4, yd, dnnl_f32, dnnl_format_tag_any));
     m->strides[0] = m->strides[1] = d->stride;
     m->pad_l[0] = d->pad_top, m->pad_l[1] = d->pad_left;
     m->pad_r[0] = d->pad_bottom, m->pad_r[1] = d->pad_right;
@@ -61,11 +66,11 @@ static int plan_forward(Backend *b, Bf16TrainConv *c, const TrainMds *m, dnnl_pr
     Bf16Ctx *ctx = b->ctx;
     dnnl_convolution_desc_t cd;
     DNNL_CHECK(e, dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct, &m->x16, &m->w16,
-                                                     &m->bias, &m->y, m->strides, m->pad_l, m->pad_r));
+                                                     &m->bias, &m->y32, m->strides, m->pad_l, m->pad_r));
     DNNL_CHECK(e, dnnl_primitive_desc_create(fwd_pd, &cd, NULL, ctx->engine, NULL));
-    if (bf16_port_init(ctx, &c->fwd_x, &m->x, md_of(*fwd_pd, dnnl_query_src_md), 0, 0, e) ||
-        bf16_port_init(ctx, &c->fwd_w, &m->w, md_of(*fwd_pd, dnnl_query_weights_md), 0, 1, e) ||
-        bf16_port_init(ctx, &c->fwd_y, &m->y, md_of(*fwd_pd, dnnl_query_dst_md), 1, 2, e))
+    if (bf16_port_init(ctx, &c->fwd_x, &m->x, md_of(*fwd_pd, dnnl_query_src_md), PORT_IN, 0, e) ||
+        bf16_port_init(ctx, &c->fwd_w, &m->w, md_of(*fwd_pd, dnnl_query_weights_md), PORT_WEIGHTS, 1, e) ||
+        bf16_port_init(ctx, &c->fwd_y, &m->y, md_of(*fwd_pd, dnnl_query_dst_md), PORT_OUT, 2, e))
         return -1;
     return make_prim(b, *fwd_pd, &c->fwd, e);
 }
@@ -74,12 +79,12 @@ static int plan_backward_data(Backend *b, Bf16TrainConv *c, const TrainMds *m, c
     Bf16Ctx *ctx = b->ctx;
     dnnl_convolution_desc_t cd;
     dnnl_primitive_desc_t pd;
-    DNNL_CHECK(e, dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &m->x, &m->w16, &m->y16, m->strides,
+    DNNL_CHECK(e, dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &m->x32, &m->w16, &m->y16, m->strides,
                                                            m->pad_l, m->pad_r));
     DNNL_CHECK(e, dnnl_primitive_desc_create(&pd, &cd, NULL, ctx->engine, fwd_pd));
-    int rc = bf16_port_init(ctx, &c->bd_dy, &m->y, md_of(pd, dnnl_query_diff_dst_md), 0, 0, e) ||
-             bf16_port_init(ctx, &c->bd_w, &m->w, md_of(pd, dnnl_query_weights_md), 0, 1, e) ||
-             bf16_port_init(ctx, &c->bd_dx, &m->x, md_of(pd, dnnl_query_diff_src_md), 1, 2, e) ||
+    int rc = bf16_port_init(ctx, &c->bd_dy, &m->y, md_of(pd, dnnl_query_diff_dst_md), PORT_IN, 0, e) ||
+             bf16_port_init(ctx, &c->bd_w, &m->w, md_of(pd, dnnl_query_weights_md), PORT_WEIGHTS, 1, e) ||
+             bf16_port_init(ctx, &c->bd_dx, &m->x, md_of(pd, dnnl_query_diff_src_md), PORT_OUT, 2, e) ||
              make_prim(b, pd, &c->bwd_data, e);
     dnnl_primitive_desc_destroy(pd);
     return rc ? -1 : 0;
@@ -95,9 +100,9 @@ static int plan_backward_weights(Backend *b, Bf16TrainConv *c, const TrainMds *m
     DNNL_CHECK(e, dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &m->x16, &dw_any, &m->bias, &m->y16,
                                                               m->strides, m->pad_l, m->pad_r));
     DNNL_CHECK(e, dnnl_primitive_desc_create(&pd, &cd, NULL, ctx->engine, fwd_pd));
-    int rc = bf16_port_init(ctx, &c->bw_x, &m->x, md_of(pd, dnnl_query_src_md), 0, 0, e) ||
-             bf16_port_init(ctx, &c->bw_dy, &m->y, md_of(pd, dnnl_query_diff_dst_md), 0, 2, e) ||
-             bf16_port_init(ctx, &c->bw_dw, &m->w, md_of(pd, dnnl_query_diff_weights_md), 1, 1, e) ||
+    int rc = bf16_port_init(ctx, &c->bw_x, &m->x, md_of(pd, dnnl_query_src_md), PORT_IN, 0, e) ||
+             bf16_port_init(ctx, &c->bw_dy, &m->y, md_of(pd, dnnl_query_diff_dst_md), PORT_IN, 2, e) ||
+             bf16_port_init(ctx, &c->bw_dw, &m->w, md_of(pd, dnnl_query_diff_weights_md), PORT_OUT, 1, e) ||
              make_prim(b, pd, &c->bwd_weights, e);
     dnnl_primitive_desc_destroy(pd);
     return rc ? -1 : 0;
@@ -182,8 +187,8 @@ static int bf16_conv_backward_weights(Backend *b, void *plan, const float *x, co
 }
 
 /* The backbone's bf16 native activation (cpu_bf16.c: nChw16c, or NHWC) -> float32 NHWC,
- * exact. nChw16c element (n, c, h, w) sits at (((n * C/16 + c/16) * H + h) * W + w) * 16 + c%16. */
-static int bf16_native_to_nhwc(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e) {
+ * exact (compiled for AVX-512: the backend runs only on CPUs with AVX-512 BF16). nChw16c element (n, c, h, w) sits at (((n * C/16 + c/16) * H + h) * W + w) * 16 + c%16. */
+__attribute__((target("avx512f,avx512bw"))) static int bf16_native_to_nhwc(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e) {
     enum { BLOCK = 16 };
     const Bf16Ctx *ctx = b->ctx;
     const uint16_t *in = (const uint16_t *)x;
