@@ -11,7 +11,7 @@
 #include <jpeglib.h>
 
 /* pixels: h*w*components bytes. color: JCS_RGB, JCS_GRAYSCALE or JCS_CMYK. */
-static int write_test_jpeg(const char *path, const uint8_t *pixels, int h, int w, int components, J_COLOR_SPACE color, int quality) {
+static inline int write_test_jpeg(const char *path, const uint8_t *pixels, int h, int w, int components, J_COLOR_SPACE color, int quality) {
     FILE *f = fopen(path, "wb");
     if (!f) return -1;
     struct jpeg_compress_struct c;
@@ -37,7 +37,7 @@ static int write_test_jpeg(const char *path, const uint8_t *pixels, int h, int w
 }
 
 /* A smooth pattern with a little texture (compresses like a photo, never all zeros). */
-static void test_pattern(uint8_t *p, int h, int w, int comps, unsigned seed) {
+static inline void test_pattern(uint8_t *p, int h, int w, int comps, unsigned seed) {
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++)
             for (int c = 0; c < comps; c++) {
@@ -47,7 +47,7 @@ static void test_pattern(uint8_t *p, int h, int w, int comps, unsigned seed) {
 }
 
 /* Copies the first `keep` bytes of src into dst. */
-static int truncate_copy(const char *src, const char *dst, long keep) {
+static inline int truncate_copy(const char *src, const char *dst, long keep) {
     FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
     if (!in || !out) return -1;
     for (long i = 0; i < keep; i++) {
@@ -59,7 +59,7 @@ static int truncate_copy(const char *src, const char *dst, long keep) {
     return fclose(out);
 }
 
-static int write_png_signature(const char *path) {
+static inline int write_png_signature(const char *path) {
     static const uint8_t sig[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
     FILE *f = fopen(path, "wb");
     if (!f) return -1;

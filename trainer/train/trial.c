@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backend/cpu_isa.h"
 #include "core/fsutil.h"
 #include "core/hash.h"
 #include "core/rng.h"
@@ -384,6 +385,21 @@ static int finish(Trial *t, TrialResult *res, Err *e) {
     return rc;
 }
 
+/* trainer.log: what computes the backbone. On the CPU: the precision and oneDNN's
+ * instruction set (avx512_core_amx: AMX tiles; avx512_core_bf16: AVX-512 BF16), and at the
+ * end the oneDNN kernels its convolutions got (none when every feature came from the cache). */
+static void log_backend(const Trial *t) {
+    if (!t->opt->log) return;
+    const Backend *be = t->be;
+    int cpu = !strcmp(be->name, "cpu");
+    fprintf(t->opt->log, "backend: %s, precision %s%s%s\n", be->name, be->precision ? be->precision : t->cfg->model.precision,
+            cpu ? ", oneDNN instruction set " : "", cpu ? cpu_isa_name() : "");
+}
+
+static void log_kernels(const Trial *t) {
+    if (t->opt->log && t->be->kernels[0]) fprintf(t->opt->log, "backbone kernels: %s\n", t->be->kernels);
+}
+
 static int prepare(Trial *t, Err *e) {
     const TrialConfig *c = t->cfg;
     if (!c->data.root[0]) return err_fail(e, "data.root is required");
@@ -394,6 +410,7 @@ static int prepare(Trial *t, Err *e) {
     if (config_digest(c, t->config_digest, e)) return -1;
     trial_cache_dir(c, t->opt->out_dir, t->cache_dir, sizeof t->cache_dir);
     if (backend_open(&t->be, c->train.device, t->opt->gpu, c->model.precision, t->opt->threads, e)) return -1;
+    log_backend(t);
     if (feature_extractor_init(&t->fx, c, t->be, t->be->threads, e) || trial_entries_init(&t->te, &t->fx, &t->ds, e)) return -1;
     t->fx.stop = t->opt->stop;
     t->fx.progress = t->opt->progress;
@@ -434,6 +451,7 @@ int trial_run(const TrialConfig *cfg, const TrialOptions *opt, TrialResult *res,
         t.untrained_val_accuracy = acc;
     }
     if (rc == 0) rc = run_epochs(&t, t_start, e);
+    if (t.be) log_kernels(&t);
     /* A stop request can also end feature extraction early: that is an interrupt too. */
     if (rc == 1 || (rc < 0 && opt->stop && *opt->stop)) { res->status = TRIAL_INTERRUPTED; rc = 1; }
     else if (rc == 0) rc = finish(&t, res, e);
