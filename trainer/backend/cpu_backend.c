@@ -12,7 +12,7 @@
 
 #include "backend/backend.h"
 #include "backend/backend_train.h"
-#include "backend/cpu_isa.h"
+#include "backend/cpu_onednn.h"
 #include "backend/dnnl_check.h"
 
 typedef struct CpuCtx {
@@ -69,17 +69,6 @@ static int md_act(dnnl_memory_desc_t *md, int n, int c, int h, int w, int native
     return 0;
 }
 
-static int make_post_ops_attr(const ConvDesc *d, dnnl_primitive_attr_t *attr, Err *e) {
-    dnnl_post_ops_t po;
-    DNNL_CHECK(e, dnnl_primitive_attr_create(attr));
-    DNNL_CHECK(e, dnnl_post_ops_create(&po));
-    if (d->has_residual) DNNL_CHECK(e, dnnl_post_ops_append_sum(po, 1.0f));
-    if (d->relu) DNNL_CHECK(e, dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f));
-    DNNL_CHECK(e, dnnl_primitive_attr_set_post_ops(*attr, po));
-    DNNL_CHECK(e, dnnl_post_ops_destroy(po));
-    return 0;
-}
-
 /* Reorders HWIO host weights into the layout the primitive prefers. */
 static int load_weights(CpuCtx *ctx, CpuConv *c, const dnnl_memory_desc_t *want, const float *w, Err *e) {
     const ConvDesc *d = &c->d;
@@ -119,7 +108,7 @@ static int build_conv(CpuCtx *ctx, CpuConv *c, const float *w, const float *bias
     DNNL_CHECK(e, dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &src_md, &w_any,
                                                      &b_md, &dst_md, strides, pl, pr));
     dnnl_primitive_attr_t attr;
-    if (make_post_ops_attr(d, &attr, e)) return -1;
+    if (cpu_conv_epilogue_attr(d, &attr, e)) return -1;
     dnnl_primitive_desc_t pd;
     DNNL_CHECK(e, dnnl_primitive_desc_create(&pd, &cd, attr, ctx->engine, NULL));
     DNNL_CHECK(e, dnnl_primitive_attr_destroy(attr));

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "backend/cpu_bf16.h"
-#include "backend/cpu_isa.h"
+#include "backend/cpu_onednn.h"
 
 enum { BLOCK = 16 };
 
@@ -143,17 +143,6 @@ static int md_bf16(const Bf16Ctx *ctx, dnnl_memory_desc_t *md, int n, int c, int
     return 0;
 }
 
-static int post_ops_attr(const ConvDesc *d, dnnl_primitive_attr_t *attr, Err *e) {
-    dnnl_post_ops_t po;
-    DNNL_CHECK(e, dnnl_primitive_attr_create(attr));
-    DNNL_CHECK(e, dnnl_post_ops_create(&po));
-    if (d->has_residual) DNNL_CHECK(e, dnnl_post_ops_append_sum(po, 1.0f));
-    if (d->relu) DNNL_CHECK(e, dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f));
-    DNNL_CHECK(e, dnnl_primitive_attr_set_post_ops(*attr, po));
-    DNNL_CHECK(e, dnnl_post_ops_destroy(po));
-    return 0;
-}
-
 /* A new memory of to_md holding host float32 weights `from` (from_md), reordered once. */
 static int reorder_once(Bf16Ctx *ctx, const dnnl_memory_desc_t *from_md, const void *from, const dnnl_memory_desc_t *to_md,
                         dnnl_memory_t *to, Err *e) {
@@ -215,7 +204,7 @@ static int build_conv(Backend *b, Bf16Conv *c, const float *w, const float *bias
     DNNL_CHECK(e, dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &src_md, &w_any,
                                                      &b_md, &dst_md, strides, pl, pr));
     dnnl_primitive_attr_t attr;
-    if (post_ops_attr(d, &attr, e)) return -1;
+    if (cpu_conv_epilogue_attr(d, &attr, e)) return -1;
     dnnl_primitive_desc_t pd;
     dnnl_status_t st = dnnl_primitive_desc_create(&pd, &cd, attr, ctx->engine, NULL);
     dnnl_primitive_attr_destroy(attr);

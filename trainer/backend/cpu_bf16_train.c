@@ -14,7 +14,7 @@
 #include <stdlib.h>
 
 #include "backend/cpu_bf16.h"
-#include "backend/cpu_isa.h"
+#include "backend/cpu_onednn.h"
 
 typedef struct Bf16TrainConv {
     ConvDesc d;

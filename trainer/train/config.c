@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu_isa.h"
+#include "backend/cpu_onednn.h"
 #include "core/fsutil.h"
 
 typedef enum KeyType { K_INT, K_LONG, K_REAL, K_BOOL, K_ENUM, K_STRING, K_CLASSES } KeyType;

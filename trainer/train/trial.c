@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "backend/cpu_isa.h"
+#include "backend/cpu_onednn.h"
 #include "core/fsutil.h"
 #include "core/hash.h"
 #include "core/rng.h"

@@ -1,8 +1,8 @@
-/* oneDNN's instruction set and implementation names (cpu_isa.h). */
+/* oneDNN helpers shared by the CPU backends (cpu_onednn.h). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu_isa.h"
+#include "backend/cpu_onednn.h"
 
 const char *cpu_isa_name(void) {
     /* Most capable first: each ISA's bits include those of the ones it extends. */
@@ -39,4 +39,15 @@ void cpu_note_kernel(char *kernels, size_t n, const_dnnl_primitive_desc_t pd) {
     if (len + add + 2 > n) return;
     if (len) kernels[len++] = ' ';
     memcpy(kernels + len, impl, add + 1);
+}
+
+int cpu_conv_epilogue_attr(const ConvDesc *d, dnnl_primitive_attr_t *attr, Err *e) {
+    dnnl_post_ops_t po;
+    DNNL_CHECK(e, dnnl_primitive_attr_create(attr));
+    DNNL_CHECK(e, dnnl_post_ops_create(&po));
+    if (d->has_residual) DNNL_CHECK(e, dnnl_post_ops_append_sum(po, 1.0f));
+    if (d->relu) DNNL_CHECK(e, dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f));
+    DNNL_CHECK(e, dnnl_primitive_attr_set_post_ops(*attr, po));
+    DNNL_CHECK(e, dnnl_post_ops_destroy(po));
+    return 0;
 }
