@@ -289,20 +289,25 @@ static void native_as_nhwc(const Bf16Ctx *ctx, int n, int c, int *images, int *c
 
 /* Keras ZeroPadding2D(1) + MaxPooling2D(3, 2) on post-ReLU bf16. Values >= 0 order like
  * their bits read as int16; negative ones (and -0) read as negative int16s and lose to
- * the pad's 0, as in Keras, so the pool is an integer max from 0. Channels in chunks of
- * CHUNK so the running maxima stay in registers. */
+ * the pad's 0, as in Keras, so the pool is an integer max from 0. One output row r of an
+ * image x (h, w, c) -> out (ow, c), channels in chunks of CHUNK held in registers; inlined
+ * with c = 16 (a block of nChw16c: one vector, the loops unrolled) and with any c. */
 enum { CHUNK = 64 };
-AVX512 static void maxpool_pixel(const int16_t *x, int h, int w, int c, int r, int q, int16_t *out) {
-    for (int c0 = 0; c0 < c; c0 += CHUNK) {
-        int nc = c - c0 < CHUNK ? c - c0 : CHUNK;
-        int16_t best[CHUNK] = {0};
-        for (int yy = 2 * r - 1; yy <= 2 * r + 1; yy++)
-            for (int xx = 2 * q - 1; xx <= 2 * q + 1; xx++) {
-                if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
-                const int16_t *in = x + ((size_t)yy * w + xx) * c + c0;
-                for (int k = 0; k < nc; k++) best[k] = in[k] > best[k] ? in[k] : best[k];
-            }
-        memcpy(out + c0, best, (size_t)nc * sizeof *best);
+static inline __attribute__((always_inline)) void maxpool_row(const int16_t *restrict x, int h, int w, int c, int r,
+                                                               int16_t *restrict out) {
+    int ow = (w + 2 - 3) / 2 + 1, y0 = 2 * r - 1 < 0 ? 0 : 2 * r - 1, y1 = 2 * r + 1 < h ? 2 * r + 1 : h - 1;
+    for (int q = 0; q < ow; q++) {
+        int x0 = 2 * q - 1 < 0 ? 0 : 2 * q - 1, x1 = 2 * q + 1 < w ? 2 * q + 1 : w - 1;
+        for (int c0 = 0; c0 < c; c0 += CHUNK) {
+            int nc = c - c0 < CHUNK ? c - c0 : CHUNK;
+            int16_t best[CHUNK] = {0};
+            for (int yy = y0; yy <= y1; yy++)
+                for (int xx = x0; xx <= x1; xx++) {
+                    const int16_t *restrict in = x + ((size_t)yy * w + xx) * c + c0;
+                    for (int k = 0; k < nc; k++) best[k] = in[k] > best[k] ? in[k] : best[k];
+                }
+            memcpy(out + (size_t)q * c + c0, best, (size_t)nc * sizeof *best);
+        }
     }
 }
 
@@ -310,9 +315,12 @@ AVX512 static void maxpool_bf16(const int16_t *x, int n, int h, int w, int c, in
     int oh = (h + 2 - 3) / 2 + 1, ow = (w + 2 - 3) / 2 + 1;
 #pragma omp parallel for collapse(2) num_threads(threads)
     for (int i = 0; i < n; i++)
-        for (int r = 0; r < oh; r++)
-            for (int q = 0; q < ow; q++)
-                maxpool_pixel(x + (size_t)i * h * w * c, h, w, c, r, q, y + (((size_t)i * oh + r) * ow + q) * c);
+        for (int r = 0; r < oh; r++) {
+            const int16_t *img = x + (size_t)i * h * w * c;
+            int16_t *out = y + ((size_t)i * oh + r) * ow * c;
+            if (c == 16) maxpool_row(img, h, w, 16, r, out);
+            else maxpool_row(img, h, w, c, r, out);
+        }
 }
 
 static int bf16_maxpool_native(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e) {
