@@ -8,7 +8,9 @@
  *     within GRADS_BAR, each view within VIEW_BAR (small sums cancel: a view's gradient is
  *     a sum over 2 images of few pixels, so bf16's 3e-3 input rounding grows; PyTorch's own
  *     bf16 autocast is as far from float64 on such data, tests/e2e/independent_grads.sh);
- *   - no plan fell back to oneDNN's reference kernels ("ref:").
+ *   - no plan fell back to oneDNN's reference kernels ("ref:");
+ *   - the same with the activations channels-last (TL_CPU_LAYOUT=nhwc; the layout AMX machines
+ *     get), so that both layouts' pools and conversions run here.
  * Skipped (77) on a CPU without AMX or AVX-512 BF16 (or with ONEDNN_MAX_CPU_ISA below
  * avx512_core_bf16), where the backend refuses to open. */
 #include <math.h>
@@ -170,6 +172,19 @@ int main(void) {
     test_grads(bf16, fp32, &w, "all", 64, VIEW_BAR_ALL);
     printf("bf16 kernels: %s\n", bf16->kernels);
     CHECK(!strstr(bf16->kernels, "ref:"), "a bf16 plan fell back to oneDNN's reference kernel: %s", bf16->kernels);
+    /* The other layout (channels-last: what AMX machines run) through the same checks. */
+    Backend *nhwc;
+    int layout = bf16->native_layout;
+    setenv("TL_CPU_LAYOUT", "nhwc", 1);
+    CHECK_OK(backend_cpu_bf16_create(&nhwc, 2, &e), &e);
+    unsetenv("TL_CPU_LAYOUT");
+    printf("bf16 layouts: %s by default, channels-last forced\n", layout == 1 ? "nChw16c" : "channels-last");
+    CHECK(nhwc->native_layout == 2, "TL_CPU_LAYOUT=nhwc gives channels-last bf16 (%d)", nhwc->native_layout);
+    test_photos(nhwc, fp32, &a);
+    test_grads(nhwc, fp32, &w, "conv5", 64, VIEW_BAR_CONV5);
+    printf("channels-last bf16 kernels: %s\n", nhwc->kernels);
+    CHECK(!strstr(nhwc->kernels, "ref:"), "a channels-last bf16 plan fell back to oneDNN's reference kernel: %s", nhwc->kernels);
+    backend_destroy(nhwc);
     resnet_weights_free(&w);
     resnet_arch_free(&a);
     backend_destroy(bf16);

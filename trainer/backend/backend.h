@@ -63,7 +63,9 @@ struct Backend {
     int (*global_avgpool)(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e);
 
     /* Native activation layout (e.g. oneDNN's nChw16c on AVX-512), NULL/0 when the backend
-     * has none: the same ops reading and writing that layout; avgpool's y is plain (n, c). */
+     * has none: the same ops reading and writing that layout; avgpool's y is plain (n, c).
+     * Nonzero values name the layout (part of the cache keys): cpu fp32 1; cpu bf16 1
+     * (nChw16c) or 2 (channels-last). */
     int native_layout;
     int (*maxpool3x3s2_native)(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e);
     int (*global_avgpool_native)(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e);
