@@ -11,21 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
-#include "backend/cpu_onednn.h"
+#include "backend/cpu/cpu_onednn.h"
+#include "core/clock.h"
 #include "core/rng.h"
 #include "model/resnet.h"
-
-static double clock_seconds(clockid_t id) {
-    struct timespec t;
-    clock_gettime(id, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-static double now(void) { return clock_seconds(CLOCK_MONOTONIC); }
-/* CPU seconds of the whole process: on a shared machine a pass's CPU time varies far less
- * than its wall time (with --threads 1; with more, OpenMP threads spin while they wait). */
-static double cpu_now(void) { return clock_seconds(CLOCK_PROCESS_CPUTIME_ID); }
 
 /* The machine's FMA peak: per thread 12 independent chains of 16-float FMAs held in
  * registers (an array of __m512 gets spilled to memory and measures the store path). */
@@ -35,7 +25,7 @@ static double cpu_now(void) { return clock_seconds(CLOCK_PROCESS_CPUTIME_ID); }
     a9 = _mm512_fmadd_ps(a9, m, b), a10 = _mm512_fmadd_ps(a10, m, b), a11 = _mm512_fmadd_ps(a11, m, b)
 __attribute__((target("avx512f"))) static double fma_ceiling_gflops(int threads) {
     const long iters = 50000000;
-    double t0 = now();
+    double t0 = now_seconds();
     float sink = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
     {
@@ -50,7 +40,7 @@ __attribute__((target("avx512f"))) static double fma_ceiling_gflops(int threads)
         s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
         sink += _mm512_reduce_add_ps(s);
     }
-    double dt = now() - t0;
+    double dt = now_seconds() - t0;
     if (sink == 42.0f) printf("#\n");
     return 2.0 * 16 * 12 * iters * threads / dt / 1e9;
 }
@@ -87,10 +77,10 @@ static double bf16_matmul_gflops(const char **impl, Err *e) {
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, mem[0]}, {DNNL_ARG_WEIGHTS, mem[1]}, {DNNL_ARG_DST, mem[2]}};
     double best = 1e30;
     for (int it = 0; it < 4; it++) {
-        double t0 = now();
+        double t0 = now_seconds();
         DNNL_CHECK(e, dnnl_primitive_execute(prim, st, 3, args));
         DNNL_CHECK(e, dnnl_stream_wait(st));
-        if (it > 0 && now() - t0 < best) best = now() - t0;
+        if (it > 0 && now_seconds() - t0 < best) best = now_seconds() - t0;
     }
     dnnl_primitive_destroy(prim);
     for (int i = 0; i < 3; i++) dnnl_memory_destroy(mem[i]);
@@ -103,6 +93,7 @@ static double bf16_matmul_gflops(const char **impl, Err *e) {
 int main(int argc, char **argv) {
     int batch = 32, size = 224, threads = 2, iters = 3;
     const char *precision = "fp32";
+    Precision prec = PREC_FP32;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--size")) size = atoi(argv[i + 1]);
@@ -115,7 +106,8 @@ int main(int argc, char **argv) {
     ResnetWeights w;
     Backend *be;
     Backbone bb;
-    if (resnet_arch_init(&arch, "resnet50", &e) || resnet_weights_random(&w, &arch, 1, &e) || backend_open(&be, "cpu", 0, precision, threads, &e) ||
+    if (resnet_arch_init(&arch, "resnet50", &e) || resnet_weights_random(&w, &arch, 1, &e) || backend_precision_parse(precision, &prec, &e) ||
+        backend_open(&be, DEVICE_CPU, 0, prec, threads, &e) ||
         backbone_create(&bb, be, "resnet50", &w, size, batch, &e)) {
         fprintf(stderr, "bench_backbone: %s\n", e.msg);
         return 1;
@@ -128,16 +120,16 @@ int main(int argc, char **argv) {
     if (backbone_forward(&bb, images, batch, feats, &e)) { fprintf(stderr, "bench_backbone: %s\n", e.msg); return 1; }
     double best = 1e30, best_cpu = 1e30;
     for (int it = 0; it < iters; it++) {
-        double t0 = now(), c0 = cpu_now();
+        double t0 = now_seconds(), c0 = cpu_seconds();
         if (backbone_forward(&bb, images, batch, feats, &e)) { fprintf(stderr, "bench_backbone: %s\n", e.msg); return 1; }
-        double dt = now() - t0, dc = cpu_now() - c0;
+        double dt = now_seconds() - t0, dc = cpu_seconds() - c0;
         best = dt < best ? dt : best;
         best_cpu = dc < best_cpu ? dc : best_cpu;
     }
     double gflop = resnet_arch_flops(&arch, size) / 1e9;
     double ips = batch / best, ceiling = fma_ceiling_gflops(threads), bf16_ceiling = 0;
     const char *matmul_impl = "";
-    if (!strcmp(be->precision, "bf16") && (bf16_ceiling = bf16_matmul_gflops(&matmul_impl, &e)) <= 0) {
+    if (backend_precision(be, prec) == PREC_BF16 && (bf16_ceiling = bf16_matmul_gflops(&matmul_impl, &e)) <= 0) {
         fprintf(stderr, "bench_backbone: %s\n", e.msg);
         return 1;
     }
@@ -155,8 +147,8 @@ int main(int argc, char **argv) {
         printf("fraction_of_bf16_ceiling %.3f\n", ips * gflop / bf16_ceiling);
     }
     printf("peak_rss_mib %.0f\n", ru.ru_maxrss / 1024.0);
-    printf("precision %s\n", be->precision);
-    printf("onednn_isa %s\n", cpu_isa_name());
+    printf("precision %s\n", PRECISION_NAMES[backend_precision(be, prec)]);
+    printf("onednn_isa %s\n", backend_cpu_isa());
     printf("onednn_kernels %s\n", be->kernels);
     free(images);
     free(feats);

@@ -15,20 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/rng.h"
 #include "model/resnet.h"
 #include "model/resnet_train.h"
-#include "train/optimizer.h"
-
-static double clock_seconds(clockid_t id) {
-    struct timespec t;
-    clock_gettime(id, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-static double now(void) { return clock_seconds(CLOCK_MONOTONIC); }
-static double cpu_now(void) { return clock_seconds(CLOCK_PROCESS_CPUTIME_ID); }
+#include "model/optimizer.h"
 
 /* o: plain SGD over the trainable views, used on a device-resident suffix. */
 static int step(ResnetSuffix *s, Backbone *bb, Optimizer *o, const float *images, int n, float *features, const float *dfeat,
@@ -37,7 +29,7 @@ static int step(ResnetSuffix *s, Backbone *bb, Optimizer *o, const float *images
     if (s->device_resident) {
         if (resnet_suffix_optimizer_step(s, &o->spec, o->iterations, 1e-4f, o->ranges, o->n_ranges, e)) return -1;
         o->iterations++;
-        return s->be->sync(s->be, e);
+        return s->be->ops->sync(s->be, e);
     }
     for (int v = 0; v < s->n_views; v++) {  /* plain SGD, as the PyTorch side */
         if (!s->views[v].trainable) continue;
@@ -58,20 +50,20 @@ static int phases(ResnetSuffix *s, Backbone *bb, Optimizer *o, const float *imag
     for (int it = 0; it < iters; it++) {
         double t[5];
         const float *x;
-        t[0] = now();
-        if (resnet_prefix_forward(bb, s->first_conv, images, n, &x, e) || be->sync(be, e)) return -1;
-        t[1] = now();
+        t[0] = now_seconds();
+        if (resnet_prefix_forward(bb, s->first_conv, images, n, &x, e) || be->ops->sync(be, e)) return -1;
+        t[1] = now_seconds();
         if (resnet_suffix_forward(s, x, e) ||
-            be->download(be, features, s->features, (size_t)n * 2048 * sizeof(float), e))
+            be->ops->download(be, features, s->features, (size_t)n * 2048 * sizeof(float), e))
             return -1;
-        t[2] = now();
-        if (resnet_suffix_backward(s, dfeat, n, NULL, e) || be->sync(be, e)) return -1;
-        t[3] = now();
+        t[2] = now_seconds();
+        if (resnet_suffix_backward(s, dfeat, n, NULL, e) || be->ops->sync(be, e)) return -1;
+        t[3] = now_seconds();
         if (resnet_suffix_optimizer_step(s, &o->spec, o->iterations, 1e-4f, o->ranges, o->n_ranges, e) ||
-            be->sync(be, e))
+            be->ops->sync(be, e))
             return -1;
         o->iterations++;
-        t[4] = now();
+        t[4] = now_seconds();
         for (int k = 0; k < 4; k++)
             if (t[k + 1] - t[k] < best[k]) best[k] = t[k + 1] - t[k];
     }
@@ -80,8 +72,11 @@ static int phases(ResnetSuffix *s, Backbone *bb, Optimizer *o, const float *imag
 }
 
 static int open_backend(const char *device, int threads, int gpu, const char *precision, Backend **be, Err *e) {
-    if (strcmp(device, "cpu") && strcmp(device, "cuda")) return err_fail(e, "--device '%s': cpu or cuda", device);
-    return backend_open(be, device, gpu, precision, threads, e);
+    Precision p;
+    BackendDevice d;
+    if (backend_device_parse(device, &d, e) || backend_precision_parse(precision, &p, e)) return -1;
+    if (d == DEVICE_AUTO) return err_fail(e, "--device '%s': cpu or cuda", device);
+    return backend_open(be, d, gpu, p, threads, e);
 }
 
 int main(int argc, char **argv) {
@@ -130,13 +125,15 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < (size_t)batch * 2048; i++) dfeat[i] = (float)rng_uniform(&r, -1e-3, 1e-3);
     double best = 1e30, best_cpu = 1e30;
     for (int it = 0; it <= iters; it++) {  /* the first step warms up (page faults, plans) */
-        double t0 = now(), c0 = cpu_now();
+        double t0 = now_seconds(), c0 = cpu_seconds();
         if (step(&s, &bb, &opt, images, batch, feats, dfeat, &e)) { fprintf(stderr, "bench_finetune: %s\n", e.msg); return 1; }
-        double dt = now() - t0, dc = cpu_now() - c0;
+        double dt = now_seconds() - t0, dc = cpu_seconds() - c0;
         if (it > 0 && dt < best) best = dt;
         if (it > 0 && dc < best_cpu) best_cpu = dc;
     }
-    const char *prec = be->precision ? be->precision : precision;
+    Precision asked = PREC_FP32;
+    backend_precision_parse(precision, &asked, &e); /* open_backend parsed it already */
+    const char *prec = PRECISION_NAMES[backend_precision(be, asked)];
     fprintf(stderr, "bench_finetune: %s %s, from %s, batch %d, %dx%d: best step %.2f ms of %d\n", device, prec, from, batch, size,
             size, best * 1e3, iters);
     printf("finetune_images_per_s %.2f\n", batch / best);

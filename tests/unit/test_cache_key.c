@@ -2,8 +2,9 @@
  * boundary cache are byte-identical to those computed before bf16 existed (GOLDEN_*:
  * computed with the code of commit 90e3df5, so existing caches are still found), while a
  * bf16 CPU backend and data.fast_decode each give keys of their own, different from
- * float32's and from each other's. Needs no bf16 hardware: only the precision the backend
- * reports enters the key, so the float32 backend with precision "bf16" stands in for it. */
+ * float32's and from each other's. Needs no bf16 hardware: the key follows the backend's
+ * BACKEND_CAP_PRECISION (which the bf16 CPU backend has), so the float32 backend with that
+ * flag set and model.precision bf16 stands in for it. */
 #include <string.h>
 
 #include "model/resnet.h"
@@ -58,16 +59,16 @@ int main(void) {
     CHECK(!strcmp(fp32.train, GOLDEN_BOUNDARY), "fp32 boundary key changed: %s (was %s)", fp32.train, GOLDEN_BOUNDARY);
     /* model.precision bf16 on a float32 CPU backend (device auto without bf16 units never
      * opens one, but the key follows the backend, not the config). */
-    snprintf(c.model.precision, sizeof c.model.precision, "bf16");
+    c.model.precision = PREC_BF16;
     Keys same;
     keys_for(cpu, &c, &same);
     CHECK(!strcmp(same.feature, fp32.feature) && !strcmp(same.train, fp32.train), "the fp32 backend keys by its own precision");
-    cpu->precision = "bf16";
+    cpu->caps |= BACKEND_CAP_PRECISION;
     keys_for(cpu, &c, &bf16);
-    cpu->precision = "fp32";
+    cpu->caps &= ~(unsigned)BACKEND_CAP_PRECISION;
     CHECK(strcmp(bf16.feature, fp32.feature) && strcmp(bf16.train, fp32.train) && strcmp(bf16.validation, fp32.validation),
           "bf16 keys differ from fp32's");
-    snprintf(c.model.precision, sizeof c.model.precision, "fp32");
+    c.model.precision = PREC_FP32;
     c.data.fast_decode = 1;
     keys_for(cpu, &c, &fast);
     CHECK(strcmp(fast.feature, fp32.feature) && strcmp(fast.train, fp32.train) && strcmp(fast.feature, bf16.feature),

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend/cpu_onednn.h"
+#include "backend/cpu/cpu_onednn.h"
 #include "data/image_batch.h"
 #include "model/resnet_train.h"
 #include "test_resnet_util.h"
@@ -165,7 +165,7 @@ int main(void) {
         fprintf(stderr, "%s\n", e.msg);
         return 1;
     }
-    printf("oneDNN ISA %s\n", cpu_isa_name());
+    printf("oneDNN ISA %s\n", backend_cpu_isa());
     test_randomize_bn(&w, &a, 12, 5, 0.5);
     test_photos(bf16, fp32, &a);
     test_grads(bf16, fp32, &w, "conv5", 64, VIEW_BAR_CONV5);

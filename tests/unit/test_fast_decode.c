@@ -21,7 +21,7 @@ static void write_photo(char *path, size_t n) {
     uint8_t *px = malloc((size_t)H * W * 3);
     test_pattern(px, H, W, 3, 5);
     snprintf(path, n, "%s/photo.jpg", dir);
-    CHECK(write_test_jpeg(path, px, H, W, 3, JCS_RGB, 90) == 0, "write photo");
+    CHECK(write_test_jpeg(path, px, H, W, 3, 90) == 0, "write photo");
     free(px);
 }
 
