@@ -80,28 +80,20 @@ static int load_weights(CpuCtx *ctx, CpuConv *c, const dnnl_memory_desc_t *want,
 
 static int build_conv(CpuCtx *ctx, CpuConv *c, const float *w, const float *bias, char *kernels, size_t kernels_size, Err *e) {
     const ConvDesc *d = &c->d;
-    dnnl_memory_desc_t src_md, dst_md, w_any, b_md;
+    dnnl_memory_desc_t src_md, dst_md, b_md;
     if (md_act(&src_md, d->n, d->cin, d->h, d->w, d->native_io, e) || md_act(&dst_md, d->n, d->cout, d->oh, d->ow, d->native_io, e))
         return -1;
     if (d->native_io && d->cin % BLOCK) {
         c->nchw = tl_malloc(e, sizeof(float) * (size_t)d->n * d->h * d->w * d->cin, "NCHW input");
         if (!c->nchw) return -1;
     }
-    dnnl_dims_t wdims = {d->cout, d->cin, d->kh, d->kw}, bdims = {d->cout};
-    DNNL_CHECK(e, dnnl_memory_desc_init_by_tag(&w_any, 4, wdims, dnnl_f32, dnnl_format_tag_any));
-    DNNL_CHECK(e, dnnl_memory_desc_init_by_tag(&b_md, 1, bdims, dnnl_f32, dnnl_x));
-    dnnl_dims_t strides = {d->stride, d->stride}, pl = {d->pad_top, d->pad_left}, pr = {d->pad_bottom, d->pad_right};
-    dnnl_convolution_desc_t cd;
-    DNNL_CHECK(e, dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &src_md, &w_any,
-                                                     &b_md, &dst_md, strides, pl, pr));
-    dnnl_primitive_attr_t attr;
-    if (cpu_conv_epilogue_attr(d, &attr, e)) return -1;
     dnnl_primitive_desc_t pd;
-    DNNL_CHECK(e, dnnl_primitive_desc_create(&pd, &cd, attr, ctx->engine, NULL));
-    DNNL_CHECK(e, dnnl_primitive_attr_destroy(attr));
+    if (cpu_conv_inference_pd(ctx->engine, d, &src_md, &dst_md, dnnl_f32, &pd, e)) return -1;
     cpu_note_kernel(kernels, kernels_size, pd);
     const dnnl_memory_desc_t *w_md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     if (load_weights(ctx, c, w_md, w, e)) { dnnl_primitive_desc_destroy(pd); return -1; }
+    dnnl_dims_t bdims = {d->cout};
+    DNNL_CHECK(e, dnnl_memory_desc_init_by_tag(&b_md, 1, bdims, dnnl_f32, dnnl_x));
     DNNL_CHECK(e, dnnl_memory_create(&c->bias, &b_md, ctx->engine, DNNL_MEMORY_ALLOCATE));
     void *bias_ptr;
     DNNL_CHECK(e, dnnl_memory_get_data_handle(c->bias, &bias_ptr));

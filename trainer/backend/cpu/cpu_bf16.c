@@ -194,22 +194,10 @@ static int plan_ports(Bf16Ctx *ctx, Bf16Conv *c, const_dnnl_primitive_desc_t pd,
 static int build_conv(Backend *b, Bf16Conv *c, const float *w, const float *bias, Err *e) {
     Bf16Ctx *ctx = b->ctx;
     const ConvDesc *d = &c->d;
-    dnnl_memory_desc_t src_md, dst_md, w_any, b_md;
+    dnnl_memory_desc_t src_md, dst_md;
     if (md_bf16(ctx, &src_md, d->n, d->cin, d->h, d->w, e) || md_bf16(ctx, &dst_md, d->n, d->cout, d->oh, d->ow, e)) return -1;
-    dnnl_dims_t wdims = {d->cout, d->cin, d->kh, d->kw}, bdims = {d->cout};
-    DNNL_CHECK(e, dnnl_memory_desc_init_by_tag(&w_any, 4, wdims, dnnl_bf16, dnnl_format_tag_any));
-    DNNL_CHECK(e, dnnl_memory_desc_init_by_tag(&b_md, 1, bdims, dnnl_f32, dnnl_x));
-    dnnl_dims_t strides = {d->stride, d->stride}, pl = {d->pad_top, d->pad_left}, pr = {d->pad_bottom, d->pad_right};
-    dnnl_convolution_desc_t cd;
-    DNNL_CHECK(e, dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &src_md, &w_any,
-                                                     &b_md, &dst_md, strides, pl, pr));
-    dnnl_primitive_attr_t attr;
-    if (cpu_conv_epilogue_attr(d, &attr, e)) return -1;
     dnnl_primitive_desc_t pd;
-    dnnl_status_t st = dnnl_primitive_desc_create(&pd, &cd, attr, ctx->engine, NULL);
-    dnnl_primitive_attr_destroy(attr);
-    if (st != dnnl_success) return err_fail(e, "%s:%d: bf16 convolution: dnnl_primitive_desc_create failed: %s", __FILE__, __LINE__,
-                                            dnnl_status_name(st));
+    if (cpu_conv_inference_pd(ctx->engine, d, &src_md, &dst_md, dnnl_bf16, &pd, e)) return err_context(e, "bf16 convolution");
     cpu_note_kernel(b->kernels, sizeof b->kernels, pd);
     int rc = load_params(ctx, c, pd, w, bias, e) || plan_ports(ctx, c, pd, e) ? -1 : 0;
     if (rc == 0 && dnnl_primitive_create(&c->prim, pd) != dnnl_success) rc = err_fail(e, "bf16 convolution: primitive creation failed");

@@ -41,7 +41,9 @@ void cpu_note_kernel(char *kernels, size_t n, const_dnnl_primitive_desc_t pd) {
     memcpy(kernels + len, impl, add + 1);
 }
 
-int cpu_conv_epilogue_attr(const ConvDesc *d, dnnl_primitive_attr_t *attr, Err *e) {
+/* d's epilogue as post-ops: the residual sum (into dst, which holds the residual) then ReLU,
+ * each when d asks for it. *attr is new; the caller destroys it. */
+static int epilogue_attr(const ConvDesc *d, dnnl_primitive_attr_t *attr, Err *e) {
     dnnl_post_ops_t po;
     DNNL_CHECK(e, dnnl_primitive_attr_create(attr));
     DNNL_CHECK(e, dnnl_post_ops_create(&po));
@@ -49,5 +51,24 @@ int cpu_conv_epilogue_attr(const ConvDesc *d, dnnl_primitive_attr_t *attr, Err *
     if (d->relu) DNNL_CHECK(e, dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f));
     DNNL_CHECK(e, dnnl_primitive_attr_set_post_ops(*attr, po));
     DNNL_CHECK(e, dnnl_post_ops_destroy(po));
+    return 0;
+}
+
+int cpu_conv_inference_pd(dnnl_engine_t engine, const ConvDesc *d, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst,
+                          dnnl_data_type_t weights_type, dnnl_primitive_desc_t *pd, Err *e) {
+    dnnl_memory_desc_t w_any, b_md;
+    dnnl_dims_t wdims = {d->cout, d->cin, d->kh, d->kw}, bdims = {d->cout};
+    DNNL_CHECK(e, dnnl_memory_desc_init_by_tag(&w_any, 4, wdims, weights_type, dnnl_format_tag_any));
+    DNNL_CHECK(e, dnnl_memory_desc_init_by_tag(&b_md, 1, bdims, dnnl_f32, dnnl_x));
+    dnnl_dims_t strides = {d->stride, d->stride}, pl = {d->pad_top, d->pad_left}, pr = {d->pad_bottom, d->pad_right};
+    dnnl_convolution_desc_t cd;
+    DNNL_CHECK(e, dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, src, &w_any, &b_md, dst,
+                                                     strides, pl, pr));
+    dnnl_primitive_attr_t attr;
+    if (epilogue_attr(d, &attr, e)) return -1;
+    dnnl_status_t st = dnnl_primitive_desc_create(pd, &cd, attr, engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    if (st != dnnl_success)
+        return err_fail(e, "%s:%d: dnnl_primitive_desc_create(convolution) failed: %s", __FILE__, __LINE__, dnnl_status_name(st));
     return 0;
 }

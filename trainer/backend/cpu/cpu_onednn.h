@@ -13,8 +13,11 @@
 /* Appends pd's implementation name (e.g. "brgconv:avx512_core_bf16") to the space
  * separated list `kernels` (n bytes) unless it is there already or does not fit. */
 void cpu_note_kernel(char *kernels, size_t n, const_dnnl_primitive_desc_t pd);
-/* *attr (new, the caller destroys it): d's epilogue as post-ops, the residual sum (into
- * dst, which holds the residual) then ReLU, each when d asks for it. */
-int cpu_conv_epilogue_attr(const ConvDesc *d, dnnl_primitive_attr_t *attr, Err *e);
+/* *pd (new, the caller destroys it): d as an inference convolution from src to dst, weights
+ * of weights_type in the layout oneDNN prefers (format any), a float32 bias (cout), and d's
+ * epilogue fused as post-ops: the residual sum (into dst, which holds the residual), then
+ * ReLU, each when d asks for it. */
+int cpu_conv_inference_pd(dnnl_engine_t engine, const ConvDesc *d, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst,
+                          dnnl_data_type_t weights_type, dnnl_primitive_desc_t *pd, Err *e);
 
 #endif
