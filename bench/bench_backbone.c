@@ -1,7 +1,10 @@
 /* ResNet forward throughput on the CPU backend: images/s, GFLOP/s against the AVX-512 FMA
  * ceiling measured in the same run, and peak RSS. Usage:
- *   bench_backbone [--batch 32] [--size 224] [--threads 2] [--iters 3] [--layers]
- * Prints key value lines that scripts/run-bench turns into the table. */
+ *   bench_backbone [--batch 32] [--size 224] [--threads 2] [--iters 3] [--precision fp32|bf16]
+ * --precision bf16: the bf16 backend (model.precision bf16), and the bf16 ceiling measured
+ * in the same run: a large oneDNN bf16 matmul on the CPU's AMX or AVX-512 BF16 units.
+ * Prints key value lines that scripts/run-bench turns into the table, with oneDNN's
+ * instruction set and the kernels the convolutions got. */
 #include <immintrin.h>
 #include <omp.h>
 #include <stdio.h>
@@ -9,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "backend/cpu/cpu_onednn.h"
 #include "core/clock.h"
 #include "core/rng.h"
 #include "model/resnet.h"
@@ -41,20 +45,69 @@ __attribute__((target("avx512f"))) static double fma_ceiling_gflops(int threads)
     return 2.0 * 16 * 12 * iters * threads / dt / 1e9;
 }
 
+/* The bf16 ceiling: GFLOP/s of oneDNN's bf16 matmul (float32 accumulation and output),
+ * M = N = K = 3072 (58 GFLOP: far past the caches, so the kernel runs at its steady
+ * rate), best of 3 after a warm-up. *impl gets oneDNN's implementation name. */
+static double bf16_matmul_gflops(const char **impl, Err *e) {
+    enum { M = 3072 };
+    dnnl_engine_t eng;
+    dnnl_stream_t st;
+    dnnl_memory_desc_t a, b, c;
+    dnnl_dims_t dims = {M, M};
+    DNNL_CHECK(e, dnnl_engine_create(&eng, dnnl_cpu, 0));
+    DNNL_CHECK(e, dnnl_stream_create(&st, eng, dnnl_stream_default_flags));
+    DNNL_CHECK(e, dnnl_memory_desc_init_by_tag(&a, 2, dims, dnnl_bf16, dnnl_ab));
+    DNNL_CHECK(e, dnnl_memory_desc_init_by_tag(&b, 2, dims, dnnl_bf16, dnnl_format_tag_any));
+    DNNL_CHECK(e, dnnl_memory_desc_init_by_tag(&c, 2, dims, dnnl_f32, dnnl_ab));
+    dnnl_matmul_desc_t md;
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t prim;
+    DNNL_CHECK(e, dnnl_matmul_desc_init(&md, &a, &b, NULL, &c));
+    DNNL_CHECK(e, dnnl_primitive_desc_create(&pd, &md, NULL, eng, NULL));
+    DNNL_CHECK(e, dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, impl));
+    const dnnl_memory_desc_t *mds[3] = {&a, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &c};
+    dnnl_memory_t mem[3];
+    for (int i = 0; i < 3; i++) {
+        void *p;
+        DNNL_CHECK(e, dnnl_memory_create(&mem[i], mds[i], eng, DNNL_MEMORY_ALLOCATE));
+        DNNL_CHECK(e, dnnl_memory_get_data_handle(mem[i], &p));
+        memset(p, 0x3c, dnnl_memory_desc_get_size(mds[i]));   /* bf16 0x3c3c = 0.0115 */
+    }
+    DNNL_CHECK(e, dnnl_primitive_create(&prim, pd));
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, mem[0]}, {DNNL_ARG_WEIGHTS, mem[1]}, {DNNL_ARG_DST, mem[2]}};
+    double best = 1e30;
+    for (int it = 0; it < 4; it++) {
+        double t0 = now_seconds();
+        DNNL_CHECK(e, dnnl_primitive_execute(prim, st, 3, args));
+        DNNL_CHECK(e, dnnl_stream_wait(st));
+        if (it > 0 && now_seconds() - t0 < best) best = now_seconds() - t0;
+    }
+    dnnl_primitive_destroy(prim);
+    for (int i = 0; i < 3; i++) dnnl_memory_destroy(mem[i]);
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_stream_destroy(st);
+    dnnl_engine_destroy(eng);
+    return 2.0 * M * M * (double)M / best / 1e9;
+}
+
 int main(int argc, char **argv) {
     int batch = 32, size = 224, threads = 2, iters = 3;
+    const char *precision = "fp32";
+    Precision prec = PREC_FP32;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--size")) size = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--iters")) iters = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--precision")) precision = argv[i + 1];
     }
     Err e = {{0}};
     ResnetArch arch;
     ResnetWeights w;
     Backend *be;
     Backbone bb;
-    if (resnet_arch_init(&arch, "resnet50", &e) || resnet_weights_random(&w, &arch, 1, &e) || backend_cpu_create(&be, threads, &e) ||
+    if (resnet_arch_init(&arch, "resnet50", &e) || resnet_weights_random(&w, &arch, 1, &e) || backend_precision_parse(precision, &prec, &e) ||
+        backend_open(&be, DEVICE_CPU, 0, prec, threads, &e) ||
         backbone_create(&bb, be, "resnet50", &w, size, batch, &e)) {
         fprintf(stderr, "bench_backbone: %s\n", e.msg);
         return 1;
@@ -65,23 +118,38 @@ int main(int argc, char **argv) {
     rng_init(&r, 7, RNG_INIT, 0, 0);
     for (size_t i = 0; i < n_in; i++) images[i] = (float)rng_uniform(&r, -120, 130);
     if (backbone_forward(&bb, images, batch, feats, &e)) { fprintf(stderr, "bench_backbone: %s\n", e.msg); return 1; }
-    double best = 1e30;
+    double best = 1e30, best_cpu = 1e30;
     for (int it = 0; it < iters; it++) {
-        double t0 = now_seconds();
+        double t0 = now_seconds(), c0 = cpu_seconds();
         if (backbone_forward(&bb, images, batch, feats, &e)) { fprintf(stderr, "bench_backbone: %s\n", e.msg); return 1; }
-        double dt = now_seconds() - t0;
+        double dt = now_seconds() - t0, dc = cpu_seconds() - c0;
         best = dt < best ? dt : best;
+        best_cpu = dc < best_cpu ? dc : best_cpu;
     }
     double gflop = resnet_arch_flops(&arch, size) / 1e9;
-    double ips = batch / best, ceiling = fma_ceiling_gflops(threads);
+    double ips = batch / best, ceiling = fma_ceiling_gflops(threads), bf16_ceiling = 0;
+    const char *matmul_impl = "";
+    if (backend_precision(be, prec) == PREC_BF16 && (bf16_ceiling = bf16_matmul_gflops(&matmul_impl, &e)) <= 0) {
+        fprintf(stderr, "bench_backbone: %s\n", e.msg);
+        return 1;
+    }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("backbone_images_per_s %.2f\n", ips);
+    printf("backbone_images_per_cpu_s %.2f\n", batch / best_cpu);
     printf("backbone_gflop_per_image %.3f\n", gflop);
     printf("backbone_gflops %.1f\n", ips * gflop);
     printf("fma_ceiling_gflops %.1f\n", ceiling);
     printf("fraction_of_ceiling %.3f\n", ips * gflop / ceiling);
+    if (bf16_ceiling > 0) {
+        printf("bf16_matmul_ceiling_gflops %.1f\n", bf16_ceiling);
+        printf("bf16_matmul_kernel %s\n", matmul_impl);
+        printf("fraction_of_bf16_ceiling %.3f\n", ips * gflop / bf16_ceiling);
+    }
     printf("peak_rss_mib %.0f\n", ru.ru_maxrss / 1024.0);
+    printf("precision %s\n", PRECISION_NAMES[backend_precision(be, prec)]);
+    printf("onednn_isa %s\n", backend_cpu_isa());
+    printf("onednn_kernels %s\n", be->kernels);
     free(images);
     free(feats);
     backbone_free(&bb);

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """PyTorch's side of the backbone benchmarks: the same ResNet50 the trainer runs, in PyTorch.
 
-  torch_backbone.py forward [--batch 32] [--size 224] [--threads 2] [--iters 3]
+  torch_backbone.py forward [--batch 32] [--size 224] [--threads 2] [--iters 3] [--precision fp32|bf16]
       Frozen forward pass on random NHWC input; prints backbone_images_per_s,
-      backbone_gflop_per_image, backbone_gflops, peak_rss_mib (as build/bench/bench_backbone).
-  torch_backbone.py job [--batch 32] [--size 224] [--threads 2] [--runs 2] IMAGE...
+      backbone_images_per_cpu_s, backbone_gflop_per_image, backbone_gflops, peak_rss_mib (as
+      build/bench/bench_backbone).
+  torch_backbone.py job [--batch 32] [--size 224] [--threads 2] [--runs 2] [--precision fp32|bf16] IMAGE...
       The whole job `trainer features` does: per image PIL decode -> RGB -> resize NEAREST to
       SIZE x SIZE if needed (Keras load_img) -> float32 caffe preprocess (BGR, minus mean), then
       forward in batches; prints job_images, job_seconds, job_images_per_s (best of --runs).
@@ -17,6 +18,11 @@ torch.jit.trace + freeze + optimize_for_inference (BatchNorm folded into the con
 Run it with MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ set large (scripts/run-bench
 does): otherwise glibc maps and unmaps every big activation buffer each pass, which makes
 PyTorch several times slower on this machine.
+
+--precision bf16: torch.autocast("cpu", dtype=torch.bfloat16) (float32 weights, bf16
+convolutions on the CPU's AMX or AVX-512 BF16 units through the same oneDNN), channels_last,
+eval, no_grad. Two builds are timed and the faster one counts (printed as torch_variant):
+the eager model under autocast, and the model traced and frozen under autocast.
 """
 import argparse
 import resource
@@ -69,6 +75,36 @@ def frozen(model, batch, size):
         return torch.jit.optimize_for_inference(torch.jit.freeze(traced))
 
 
+def autocast_bf16(fn):
+    """fn run under torch.autocast("cpu", bfloat16), features back as float32."""
+    def run(x):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return fn(x).float()
+    return run
+
+
+def bf16_nets(model, batch, size):
+    """PyTorch's two bf16 builds: {"eager": ..., "jit": ...} (trace + freeze under autocast;
+    optimize_for_inference would fold BN in float32 and undo the autocast casts)."""
+    example = torch.zeros(batch, 3, size, size).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        traced = torch.jit.freeze(torch.jit.trace(model, example, check_trace=False))
+    return {"eager": autocast_bf16(model), "jit": autocast_bf16(traced)}
+
+
+def timed(net, x, iters):
+    """(best wall seconds, best process CPU seconds) of iters passes after two warm-ups."""
+    best = best_cpu = float("inf")
+    with torch.no_grad():
+        for _ in range(2):  # JIT profiling runs, then the optimised graph's first run
+            net(x)
+        for _ in range(iters):
+            t0, c0 = time.perf_counter(), time.process_time()
+            net(x)
+            best, best_cpu = min(best, time.perf_counter() - t0), min(best_cpu, time.process_time() - c0)
+    return best, best_cpu
+
+
 def nhwc_to_input(nhwc):
     """float32 N x H x W x 3 array -> N x 3 x H x W tensor with channels_last strides (no copy)."""
     return torch.from_numpy(nhwc).permute(0, 3, 1, 2)
@@ -81,19 +117,16 @@ def peak_rss_mib():
 def bench_forward(a):
     model = keras_resnet50()
     gflop = conv_gflop_per_image(model, a.size)
-    net = frozen(model, a.batch, a.size)
+    nets = bf16_nets(model, a.batch, a.size) if a.precision == "bf16" else {"jit": frozen(model, a.batch, a.size)}
     rng = np.random.default_rng(7)
     x = nhwc_to_input(rng.uniform(-120, 130, (a.batch, a.size, a.size, 3)).astype(np.float32))
-    best = float("inf")
-    with torch.no_grad():
-        for _ in range(2):  # JIT profiling runs, then the optimised graph's first run
-            net(x)
-        for _ in range(a.iters):
-            t0 = time.perf_counter()
-            net(x)
-            best = min(best, time.perf_counter() - t0)
+    times = {name: timed(net, x, a.iters) for name, net in nets.items()}
+    variant = min(times, key=lambda k: times[k][0])
+    best, best_cpu = times[variant]
     ips = a.batch / best
+    print("torch_variant %s%s" % (a.precision, "_autocast_" + variant if a.precision == "bf16" else "_" + variant))
     print("backbone_images_per_s %.2f" % ips)
+    print("backbone_images_per_cpu_s %.2f" % (a.batch / best_cpu))
     print("backbone_gflop_per_image %.3f" % gflop)
     print("backbone_gflops %.1f" % (ips * gflop))
     print("peak_rss_mib %.0f" % peak_rss_mib())
@@ -123,7 +156,8 @@ def run_job(net, images, batch, size, buf):
 
 def bench_job(a):
     batch = min(a.batch, len(a.images))
-    net = frozen(keras_resnet50(), batch, a.size)
+    model = keras_resnet50()
+    net = bf16_nets(model, batch, a.size)["jit"] if a.precision == "bf16" else frozen(model, batch, a.size)
     buf = np.empty((batch, a.size, a.size, 3), dtype=np.float32)
     with torch.no_grad():  # warm up the JIT on the full batch shape (and a partial last batch)
         for n in sorted({batch, len(a.images) % batch or batch}):
@@ -149,6 +183,7 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--iters", type=int, default=3, help="forward: timed passes, best is kept")
     p.add_argument("--runs", type=int, default=2, help="job: timed passes over all images, best is kept")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: torch.autocast on the CPU")
     p.add_argument("images", nargs="*")
     a = p.parse_intermixed_args()
     if a.mode == "job" and not a.images:

@@ -2,6 +2,7 @@
  * runs this, then tests/tools/keras_resnet_grads.py recomputes them in PyTorch float64).
  *
  *   suffix_grads WEIGHTS.h5 DIR [--from conv5] [--size 64] [--batch 2] [--device cpu|reference]
+ *                [--precision fp32|bf16]   (bf16: the CPU backend in bfloat16)
  *
  * Reads a Keras-layout weight file, draws random preprocessed images (n, S, S, 3) and a random
  * d(features) r (n, 2048), runs prefix + suffix forward and the suffix backward of
@@ -19,12 +20,12 @@
 #include "model/resnet_train.h"
 
 typedef struct Args {
-    const char *weights, *dir, *from, *device;
+    const char *weights, *dir, *from, *device, *precision;
     int size, batch;
 } Args;
 
 static int parse(int argc, char **argv, Args *a) {
-    *a = (Args){.from = "conv5", .device = "cpu", .size = 64, .batch = 2};
+    *a = (Args){.from = "conv5", .device = "cpu", .precision = "fp32", .size = 64, .batch = 2};
     if (argc < 3) return -1;
     a->weights = argv[1];
     a->dir = argv[2];
@@ -33,6 +34,7 @@ static int parse(int argc, char **argv, Args *a) {
         else if (!strcmp(argv[i], "--size")) a->size = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--batch")) a->batch = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--device")) a->device = argv[i + 1];
+        else if (!strcmp(argv[i], "--precision")) a->precision = argv[i + 1];
         else return -1;
     }
     return a->size >= 32 && a->batch >= 1 ? 0 : -1;
@@ -81,7 +83,9 @@ static int run(const Args *a, Err *e) {
         free(features);
         return -1;
     }
-    rc = (!strcmp(a->device, "reference") ? backend_reference_create(&be, e) : backend_cpu_create(&be, 0, e)) ||
+    Precision prec;
+    rc = backend_precision_parse(a->precision, &prec, e) ||
+             (!strcmp(a->device, "reference") ? backend_reference_create(&be, e) : backend_open(&be, DEVICE_CPU, 0, prec, 0, e)) ||
              backbone_create(&bb, be, "resnet50", &w, a->size, n, e) ||
              resnet_suffix_create(&s, be, "resnet50", &w, a->from, a->size, n, 1, e) ||
              resnet_suffix_forward_images(&s, &bb, images, n, features, e) ||
@@ -104,7 +108,7 @@ static int run(const Args *a, Err *e) {
 int main(int argc, char **argv) {
     Args a;
     if (parse(argc, argv, &a)) {
-        fprintf(stderr, "usage: suffix_grads WEIGHTS.h5 DIR [--from conv5] [--size 64] [--batch 2] [--device cpu|reference]\n");
+        fprintf(stderr, "usage: suffix_grads WEIGHTS.h5 DIR [--from conv5] [--size 64] [--batch 2] [--device cpu|reference] [--precision fp32|bf16]\n");
         return 2;
     }
     Err e = {{0}};

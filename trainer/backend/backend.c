@@ -41,13 +41,17 @@ int backend_precision_parse(const char *name, Precision *out, Err *e) {
     return 0;
 }
 
+static int open_cpu(Backend **out, Precision precision, int threads, Err *e) {
+    return precision == PREC_BF16 ? backend_cpu_bf16_create(out, threads, e) : backend_cpu_create(out, threads, e);
+}
+
 int backend_open(Backend **out, BackendDevice device, int gpu_index, Precision precision, int threads, Err *e) {
     switch (device) {
-    case DEVICE_CPU: return backend_cpu_create(out, threads, e);
+    case DEVICE_CPU: return open_cpu(out, precision, threads, e);
     case DEVICE_CUDA: return backend_cuda_create(out, gpu_index, precision, e);
     case DEVICE_AUTO:
         if (backend_cuda_device_count() > 0) return backend_cuda_create(out, gpu_index, precision, e);
-        return backend_cpu_create(out, threads, e);
+        return open_cpu(out, precision, threads, e);
     default: break;
     }
     return err_fail(e, "unknown device %d (expected auto, cpu or cuda)", (int)device);
@@ -58,3 +62,7 @@ void backend_destroy(Backend *b) {
 }
 
 int backend_has(const Backend *b, unsigned caps) { return (b->caps & caps) == caps; }
+
+Precision backend_precision(const Backend *b, Precision asked) {
+    return backend_has(b, BACKEND_CAP_PRECISION) ? asked : PREC_FP32;
+}

@@ -70,7 +70,8 @@ enum {
     /* Runs on a CUDA GPU: Backend.ctx is the CUDA context (stream, cuBLAS handle) that the
      * GPU head (model/head_cuda.h) trains on. */
     BACKEND_CAP_GPU = 1u << 0,
-    /* Its numbers depend on the precision it was opened with (tf32, fp16, bf16). Without
+    /* Its numbers depend on the precision it was opened with (tf32, fp16, bf16; the CPU's
+     * bf16 backend). Without
      * it the backend computes in float32 whatever precision is asked, and feature caches
      * key its results as fp32. */
     BACKEND_CAP_PRECISION = 1u << 1,
@@ -85,8 +86,13 @@ struct Backend {
     int threads;
     /* Native activation layout (e.g. oneDNN's nChw16c on AVX-512) in use, 0 when the
      * backend has none or it is turned off: the layout ConvDesc.native_io and
-     * ops->*_native read and write. */
+     * ops->*_native read and write. Its value names the layout (part of the cache keys):
+     * cpu 1 (nChw16c); cpu bf16 1 or 2 (channels-last). */
     int native_layout;
+    /* oneDNN's implementations of the convolutions planned so far, space separated (e.g.
+     * "brgconv:avx512_core_bf16 jit_bf16:avx512_core_bf16"), for logs and benchmarks; empty
+     * on the other backends. */
+    char kernels[160];
     /* Training ops (backward passes, frozen BN; backend_train.h), or NULL on a backend
      * that only runs inference. */
     const struct BackendTrainOps *train;
@@ -96,7 +102,8 @@ struct Backend {
  * is visible, else the CPU. */
 typedef enum BackendDevice { DEVICE_AUTO, DEVICE_CPU, DEVICE_CUDA, N_DEVICES } BackendDevice;
 /* The CUDA backend's convolution arithmetic (model.precision; backend/cuda/cuda_backend.cu
- * says what each means). The CPU backends compute in float32 whatever is asked. */
+ * says what each means). The CPU computes in bf16 when asked for it (cpu/cpu_bf16.c), else
+ * in float32. */
 typedef enum Precision { PREC_FP32, PREC_TF32, PREC_FP16, PREC_BF16, N_PRECISIONS } Precision;
 /* Their names as config.yaml and the command line write them, in enum order:
  * "auto", "cpu", "cuda" and "fp32", "tf32", "fp16", "bf16". */
@@ -111,6 +118,19 @@ int backend_precision_parse(const char *name, Precision *out, Err *e);
 int backend_reference_create(Backend **out, Err *e);
 /* threads <= 0: all cores. */
 int backend_cpu_create(Backend **out, int threads, Err *e);
+/* The CPU backend in bfloat16 (cpu/cpu_bf16.c): fails, naming model.precision, on a CPU (or
+ * a oneDNN capped by ONEDNN_MAX_CPU_ISA) without AMX or AVX-512 BF16. */
+int backend_cpu_bf16_create(Backend **out, int threads, Err *e);
+/* oneDNN's effective ISA (the best the CPU has, capped by ONEDNN_MAX_CPU_ISA), e.g.
+ * "avx512_core_amx", "avx512_core_bf16", "avx512_core", "avx2". */
+const char *backend_cpu_isa(void);
+/* 1 when oneDNN may use bfloat16 units: AMX (Sapphire Rapids and later) or AVX-512 BF16
+ * (Zen 4, Cooper Lake and later). Without them oneDNN would emulate bf16, slower than fp32.
+ * Test hook: ONEDNN_MAX_CPU_ISA=AVX512_CORE (oneDNN's own setting) makes a bf16 CPU look
+ * like one without, as it also stops oneDNN from using the units. */
+int backend_cpu_has_bf16(void);
+/* 0, or fails with "this CPU has neither AMX nor AVX-512 BF16 (oneDNN ISA ...)" when !backend_cpu_has_bf16(). */
+int backend_cpu_bf16_check(Err *e);
 /* Fails with a clear message when built without CUDA or when no GPU is visible. */
 int backend_cuda_create(Backend **out, int device, Precision precision, Err *e);
 /* 1 when this build has the CUDA backend compiled in. */
@@ -118,10 +138,14 @@ int backend_cuda_compiled(void);
 /* Number of visible GPUs (0 when none or when not compiled). */
 int backend_cuda_device_count(void);
 /* The backend of `device` (DEVICE_AUTO: cuda when a GPU is visible): GPU gpu_index in
- * `precision`, or the CPU with `threads`. */
+ * `precision`, or the CPU with `threads`: in bfloat16 (backend_cpu_bf16_create) when
+ * precision is PREC_BF16, else in float32. */
 int backend_open(Backend **out, BackendDevice device, int gpu_index, Precision precision, int threads, Err *e);
 void backend_destroy(Backend *b);
 /* 1 when b has every capability in caps (BACKEND_CAP_* or'ed), else 0. */
 int backend_has(const Backend *b, unsigned caps);
+/* What b computes in when it was opened with `asked`: asked on a backend with
+ * BACKEND_CAP_PRECISION (cuda; cpu in bf16), else PREC_FP32. Logs and cache keys. */
+Precision backend_precision(const Backend *b, Precision asked);
 
 #endif

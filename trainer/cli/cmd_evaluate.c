@@ -90,7 +90,8 @@ static int finetuned_features(Evaluation *ev, Err *e) {
     int rc;
     LoaderConfig lc = {.threads = ev->be->threads, .image_size = c->data.image_size,
                        .interp = strcmp(c->data.interpolation, "bilinear") ? INTERP_NEAREST : INTERP_BILINEAR,
-                       .seed = (uint64_t)c->train.seed, .batch_capacity = batch, .depth = 3, .max_pixels = c->data.max_pixels};
+                       .fast_decode = c->data.fast_decode, .seed = (uint64_t)c->train.seed, .batch_capacity = batch, .depth = 3,
+                       .max_pixels = c->data.max_pixels};
     rc = backbone_create(&bb, ev->be, c->model.backbone, &w, c->data.image_size, batch, e) ||
          (suffix_made = resnet_suffix_create(&suffix, ev->be, c->model.backbone, &w, c->model.trainable, c->data.image_size, batch,
                                              c->model.train_bn_affine, e) == 0) == 0 ||

@@ -1,6 +1,6 @@
 /* trainer features --weights FILE.h5|random:SEED [--backbone resnet50] [--image-size N]
  *                 [--interpolation nearest|bilinear] [--batch N] [--threads N] [--device cpu|cuda|auto]
- *                 [--precision fp32|tf32|fp16|bf16] (GPU only; default tf32)
+ *                 [--precision fp32|tf32|fp16|bf16] (default tf32; the CPU runs bf16 in bfloat16, anything else in float32)
  *                 [--fast-decode] [--timing] [--decode-only] --out OUT.bin IMAGE...
  * --timing prints setup seconds and the decode+forward pipeline's images/s to stderr;
  * --decode-only times the loader alone (no network, no output). Decoding runs on one

@@ -162,7 +162,7 @@ static int classify_one_by_one(Predictor *p, int first, int n, Err *e) {
     for (int i = first; i < first + n; i++) {
         Err ie = {{0}};
         float *dst = p->retry + good * floats;
-        if (image_load_preprocessed(p->args->images[i], p->image_size, p->interp, 0, &p->decoded, p->resized, dst, &ie)) {
+        if (image_load_preprocessed(p->args->images[i], p->image_size, p->interp, p->model.cfg.data.fast_decode, &p->decoded, p->resized, dst, &ie)) {
             fprintf(stderr, "trainer predict: %s\n", ie.msg);
             p->failed++;
             continue;
@@ -174,7 +174,8 @@ static int classify_one_by_one(Predictor *p, int first, int n, Err *e) {
 
 static int predict_all(Predictor *p, Err *e) {
     ImageBatcher ib;
-    ImageBatcherConfig ic = {.image_size = p->image_size, .interp = p->interp, .batch = p->batch, .threads = p->be->threads};
+    ImageBatcherConfig ic = {.image_size = p->image_size, .interp = p->interp, .fast_decode = p->model.cfg.data.fast_decode,
+                            .batch = p->batch, .threads = p->be->threads};
     if (image_batcher_start(&ib, &ic, (const char *const *)p->args->images, p->args->n_images, e)) return -1;
     if (p->args->csv) puts("image,rank,class,probability");
     int rc = 0;

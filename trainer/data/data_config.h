@@ -10,6 +10,8 @@ typedef struct DataConfig {
     char root[CONFIG_PATH_MAX];      /* holds train/, validation/ (optional), test/ */
     int image_size;                  /* square side in pixels, 32..1024 */
     char interpolation[16];          /* "nearest" | "bilinear" */
+    int fast_decode;                 /* bool: libjpeg-turbo's fast DCT, and DCT-domain downscaling by
+                                        1/2..1/8 of photos at least twice image_size (not PIL's pixels) */
     double validation_split;         /* [0, 0.9]: used only when root/validation is absent */
     double train_fraction;           /* (0, 1] */
     char **classes;                  /* optional explicit class order (NULL = sorted folders) */

@@ -27,10 +27,12 @@ typedef struct ImageDecodeStats {
 } ImageDecodeStats;
 
 /* Decodes a JPEG (by content, whatever its name) into img (buffer reused/grown).
- * Grayscale is replicated to RGB; CMYK/YCCK converted as PIL does. fast != 0 allows
- * the fast DCT and no fancy upsampling (not exact). Corrupt, truncated or non-JPEG
- * files fail with a message naming the file, and so does a header claiming more than
- * img->max_pixels pixels (nothing decoded). stats may be NULL. */
+ * Grayscale is replicated to RGB; CMYK/YCCK converted as PIL does. fast: 0 exact (PIL's
+ * pixels); 1 the fast DCT and no fancy upsampling (not exact); N > 1 that, plus
+ * downscaling in the DCT domain by 1/2, 1/4 or 1/8 while both sides stay >= N (pass the
+ * size the image is resized to next: img is then smaller than the file's image).
+ * Corrupt, truncated or non-JPEG files fail with a message naming the file, and so does a
+ * header claiming more than img->max_pixels pixels (nothing decoded). stats may be NULL. */
 int image_decode_jpeg_file(const char *path, Image *img, int fast, ImageDecodeStats *stats, Err *e);
 int image_decode_jpeg_mem(const uint8_t *data, size_t size, const char *name, Image *img, int fast,
                           ImageDecodeStats *stats, Err *e);

@@ -5,7 +5,7 @@
 
 int image_load_preprocessed(const char *path, int image_size, Interp interp, int fast, Image *scratch, uint8_t *resized,
                             float *out, Err *e) {
-    if (image_decode_jpeg_file(path, scratch, fast, NULL, e)) return -1;
+    if (image_decode_jpeg_file(path, scratch, fast ? image_size : 0, NULL, e)) return -1;
     size_t n = (size_t)image_size * image_size;
     image_resize(scratch, image_size, image_size, interp, resized);
     rgb8_to_float(resized, out, n * 3);

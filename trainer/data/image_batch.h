@@ -33,7 +33,8 @@ typedef struct ImageBatcher {
     int n_workers;
 } ImageBatcher;
 
-/* Decodes one image file to preprocessed floats (S, S, 3) using caller scratch. */
+/* Decodes one image file to preprocessed floats (S, S, 3) using caller scratch. fast != 0:
+ * the fast decoder with DCT-domain downscaling (image_decode_jpeg_file, N = image_size). */
 int image_load_preprocessed(const char *path, int image_size, Interp interp, int fast, Image *scratch, uint8_t *resized,
                             float *out, Err *e);
 

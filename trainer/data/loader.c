@@ -133,7 +133,7 @@ static int load_item(struct Loader *l, Worker *w, const DatasetItem *it, int ite
     int s = l->cfg.image_size;
     size_t size = 0;
     if (read_file(it->path, w, &size, e) != 0) return -1;
-    if (image_decode_jpeg_mem(w->file, size, it->path, &w->img, l->cfg.fast_decode, stats, e) != 0) return -1;
+    if (image_decode_jpeg_mem(w->file, size, it->path, &w->img, l->cfg.fast_decode ? s : 0, stats, e) != 0) return -1;
     image_resize(&w->img, s, s, l->cfg.interp, w->resized);
     if (l->augment_on) {
         Rng r;

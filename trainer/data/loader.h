@@ -21,7 +21,7 @@ typedef struct LoaderConfig {
     int threads;                    /* worker threads, >= 1 */
     int image_size;                 /* S: output images are S x S */
     Interp interp;                  /* resize filter (Keras default: nearest) */
-    int fast_decode;                /* 0: exact PIL/libjpeg defaults */
+    int fast_decode;                /* 0: exact PIL/libjpeg defaults; 1: fast, DCT-domain downscaling (data.fast_decode) */
     const AugmentConfig *augment;   /* NULL (or strength 0): no augmentation; copied at create */
     uint64_t seed;                  /* augmentation key */
     int batch_capacity;             /* most images per batch */

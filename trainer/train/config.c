@@ -53,6 +53,7 @@ static const KeySpec KEYS[] = {
     KSTR("data.root", data.root),
     KINT("data.image_size", data.image_size, 32, 1024),
     KENUM("data.interpolation", data.interpolation, "nearest|bilinear"),
+    KBOOL("data.fast_decode", data.fast_decode),
     KREAL("data.validation_split", data.validation_split, 0, 0, 0.9, 0),
     KREAL("data.train_fraction", data.train_fraction, 1, 0, 1, 0),
     {"data.classes", K_CLASSES, OFF(data.classes), SZ(data.classes), 0, 0, 0, 0, NULL, NULL, 0},
@@ -408,6 +409,14 @@ static int check_weights(const ModelConfig *m, const YamlNode *n, const char *fi
     return 0;
 }
 
+/* bf16 on the CPU needs its bf16 units (AMX or AVX-512 BF16); with device auto the check
+ * waits for backend_open, which knows whether a GPU takes the trial. */
+static int check_precision(const TrialConfig *c, const YamlNode *n, const char *file, Err *e) {
+    if (c->model.precision != PREC_BF16 || c->train.device != DEVICE_CPU || backend_cpu_bf16_check(e) == 0) return 0;
+    return err_context(e, "%s:%d: key 'model.precision' is bf16 with train.device cpu", n ? node_file(n, file) : file,
+                       n ? n->line : 0);
+}
+
 int config_from_yaml(TrialConfig *c, YamlNode *root, const char *file, Err *e) {
     config_defaults(c);
     if (!root || root->kind != YAML_MAP)
@@ -419,6 +428,7 @@ int config_from_yaml(TrialConfig *c, YamlNode *root, const char *file, Err *e) {
     }
     int rc = check_trainable(&c->model, yaml_path_peek(root, "model.trainable"), file, e) ||
              check_weights(&c->model, yaml_path_peek(root, "model.weights"), file, e) ||
+             check_precision(c, yaml_path_peek(root, "model.precision"), file, e) ||
              config_check_memory(c->model.head.hidden, c->train.batch_size, c->data.image_size, root, file,
                                  (double)host_memory_bytes(), e) || yaml_check_unused(root, file, "", e);
     if (rc) { config_free(c); return -1; }

@@ -73,8 +73,8 @@ static int extractor_ready(FeatureExtractor *fx, Err *e) {
     if (rc) return -1;
     LoaderConfig lc = {.threads = fx->threads, .image_size = c->data.image_size,
                        .interp = strcmp(c->data.interpolation, "bilinear") ? INTERP_NEAREST : INTERP_BILINEAR,
-                       .augment = NULL, .seed = (uint64_t)view_seed(c), .batch_capacity = batch, .depth = 3,
-                       .max_pixels = c->data.max_pixels};
+                       .fast_decode = c->data.fast_decode, .augment = NULL, .seed = (uint64_t)view_seed(c),
+                       .batch_capacity = batch, .depth = 3, .max_pixels = c->data.max_pixels};
     fx->chunk = tl_malloc(e, (size_t)FEATURE_CHUNK * FEATURE_DIM * sizeof(float), "feature chunk");
     fx->halves = tl_malloc(e, (size_t)FEATURE_CHUNK * FEATURE_DIM * sizeof(uint16_t), "feature chunk (fp16)");
     int rc2 = !fx->chunk || !fx->halves || loader_create(&fx->loader, &lc, e);
@@ -112,9 +112,10 @@ static void hash_augment(Hash128 *h, const AugmentConfig *a, long seed) {
 void cache_hash_backbone_setup(Hash128 *h, const TrialConfig *c, const Backend *be) {
     hash_str(h, be->name);                    /* cpu fp32 and cuda tf32 numbers differ slightly */
     hash_i64(h, be->native_layout);           /* so do the CPU's two layouts (summation order) */
-    hash_str(h, backend_has(be, BACKEND_CAP_PRECISION) ? PRECISION_NAMES[c->model.precision] : "fp32");
+    hash_str(h, PRECISION_NAMES[backend_precision(be, c->model.precision)]); /* fp32 but on cuda and cpu bf16 */
     hash_i64(h, c->data.image_size);
     hash_str(h, c->data.interpolation);
+    if (c->data.fast_decode) hash_str(h, "fast_decode");   /* only when on: exact decoding keeps its keys */
 }
 
 void cache_hash_images(Hash128 *h, const DatasetItem *items, int n) {

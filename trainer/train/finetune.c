@@ -34,8 +34,8 @@ static int create_loaders(Finetune *ft, const Backend *be, Err *e) {
     const TrialConfig *c = ft->cfg;
     LoaderConfig lc = {.threads = be->threads > 0 ? be->threads : 2, .image_size = c->data.image_size,
                        .interp = strcmp(c->data.interpolation, "bilinear") ? INTERP_NEAREST : INTERP_BILINEAR,
-                       .augment = NULL, .seed = (uint64_t)c->train.seed, .batch_capacity = c->train.batch_size, .depth = 3,
-                       .max_pixels = c->data.max_pixels};
+                       .fast_decode = c->data.fast_decode, .augment = NULL, .seed = (uint64_t)c->train.seed,
+                       .batch_capacity = c->train.batch_size, .depth = 3, .max_pixels = c->data.max_pixels};
     if (loader_create(&ft->eval_loader, &lc, e)) return -1;
     if (c->augment.strength > 0) lc.augment = &c->augment;
     return loader_create(&ft->train_loader, &lc, e);

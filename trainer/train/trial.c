@@ -216,11 +216,27 @@ static int finish(Trial *t, TrialResult *res, Err *e) {
     return rc;
 }
 
+/* trainer.log: what computes the backbone. On the CPU: the precision and oneDNN's
+ * instruction set (avx512_core_amx: AMX tiles; avx512_core_bf16: AVX-512 BF16), and at the
+ * end the oneDNN kernels its convolutions got (none when every feature came from the cache). */
+static void log_backend(const Trial *t) {
+    if (!t->opt->log) return;
+    const Backend *be = t->be;
+    int cpu = !backend_has(be, BACKEND_CAP_GPU);
+    fprintf(t->opt->log, "backend: %s, precision %s%s%s\n", be->name, PRECISION_NAMES[backend_precision(be, t->cfg->model.precision)],
+            cpu ? ", oneDNN instruction set " : "", cpu ? backend_cpu_isa() : "");
+}
+
+static void log_kernels(const Trial *t) {
+    if (t->opt->log && t->be->kernels[0]) fprintf(t->opt->log, "backbone kernels: %s\n", t->be->kernels);
+}
+
 static int prepare(Trial *t, Err *e) {
     const TrialConfig *c = t->cfg;
     config_digest(c, t->config_digest);
     if (trial_data_open(&t->data, c, t->opt, e)) return -1;
     if (backend_open(&t->be, c->train.device, t->opt->gpu, c->model.precision, t->opt->threads, e)) return -1;
+    log_backend(t);
     return trial_data_load_features(&t->data, c, t->be, t->opt, e) || setup_model(t, e) ? -1 : 0;
 }
 
@@ -250,6 +266,7 @@ int trial_run(const TrialConfig *cfg, const TrialOptions *opt, TrialResult *res,
         t.rec.untrained_val_accuracy = v.accuracy;
     }
     if (rc == 0) rc = run_epochs(&t, t_start, e);
+    if (t.be) log_kernels(&t);
     /* A stop request can also end feature extraction early: that is an interrupt too. */
     if (rc == 1 || (rc < 0 && opt->stop && *opt->stop)) { res->status = TRIAL_INTERRUPTED; rc = 1; }
     else if (rc == 0) rc = finish(&t, res, e);

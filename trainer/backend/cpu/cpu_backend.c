@@ -12,6 +12,7 @@
 
 #include "backend/backend.h"
 #include "backend/backend_train.h"
+#include "backend/cpu/cpu_onednn.h"
 #include "backend/cpu/dnnl_check.h"
 
 typedef struct CpuCtx {
@@ -55,17 +56,6 @@ static int md_act(dnnl_memory_desc_t *md, int n, int c, int h, int w, int native
     return 0;
 }
 
-static int make_post_ops_attr(const ConvDesc *d, dnnl_primitive_attr_t *attr, Err *e) {
-    dnnl_post_ops_t po;
-    DNNL_CHECK(e, dnnl_primitive_attr_create(attr));
-    DNNL_CHECK(e, dnnl_post_ops_create(&po));
-    if (d->has_residual) DNNL_CHECK(e, dnnl_post_ops_append_sum(po, 1.0f));
-    if (d->relu) DNNL_CHECK(e, dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f));
-    DNNL_CHECK(e, dnnl_primitive_attr_set_post_ops(*attr, po));
-    DNNL_CHECK(e, dnnl_post_ops_destroy(po));
-    return 0;
-}
-
 /* Reorders HWIO host weights into the layout the primitive prefers. */
 static int load_weights(CpuCtx *ctx, CpuConv *c, const dnnl_memory_desc_t *want, const float *w, Err *e) {
     const ConvDesc *d = &c->d;
@@ -88,29 +78,22 @@ static int load_weights(CpuCtx *ctx, CpuConv *c, const dnnl_memory_desc_t *want,
     return 0;
 }
 
-static int build_conv(CpuCtx *ctx, CpuConv *c, const float *w, const float *bias, Err *e) {
+static int build_conv(CpuCtx *ctx, CpuConv *c, const float *w, const float *bias, char *kernels, size_t kernels_size, Err *e) {
     const ConvDesc *d = &c->d;
-    dnnl_memory_desc_t src_md, dst_md, w_any, b_md;
+    dnnl_memory_desc_t src_md, dst_md, b_md;
     if (md_act(&src_md, d->n, d->cin, d->h, d->w, d->native_io, e) || md_act(&dst_md, d->n, d->cout, d->oh, d->ow, d->native_io, e))
         return -1;
     if (d->native_io && d->cin % BLOCK) {
         c->nchw = tl_malloc(e, sizeof(float) * (size_t)d->n * d->h * d->w * d->cin, "NCHW input");
         if (!c->nchw) return -1;
     }
-    dnnl_dims_t wdims = {d->cout, d->cin, d->kh, d->kw}, bdims = {d->cout};
-    DNNL_CHECK(e, dnnl_memory_desc_init_by_tag(&w_any, 4, wdims, dnnl_f32, dnnl_format_tag_any));
-    DNNL_CHECK(e, dnnl_memory_desc_init_by_tag(&b_md, 1, bdims, dnnl_f32, dnnl_x));
-    dnnl_dims_t strides = {d->stride, d->stride}, pl = {d->pad_top, d->pad_left}, pr = {d->pad_bottom, d->pad_right};
-    dnnl_convolution_desc_t cd;
-    DNNL_CHECK(e, dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &src_md, &w_any,
-                                                     &b_md, &dst_md, strides, pl, pr));
-    dnnl_primitive_attr_t attr;
-    if (make_post_ops_attr(d, &attr, e)) return -1;
     dnnl_primitive_desc_t pd;
-    DNNL_CHECK(e, dnnl_primitive_desc_create(&pd, &cd, attr, ctx->engine, NULL));
-    DNNL_CHECK(e, dnnl_primitive_attr_destroy(attr));
+    if (cpu_conv_inference_pd(ctx->engine, d, &src_md, &dst_md, dnnl_f32, &pd, e)) return -1;
+    cpu_note_kernel(kernels, kernels_size, pd);
     const dnnl_memory_desc_t *w_md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     if (load_weights(ctx, c, w_md, w, e)) { dnnl_primitive_desc_destroy(pd); return -1; }
+    dnnl_dims_t bdims = {d->cout};
+    DNNL_CHECK(e, dnnl_memory_desc_init_by_tag(&b_md, 1, bdims, dnnl_f32, dnnl_x));
     DNNL_CHECK(e, dnnl_memory_create(&c->bias, &b_md, ctx->engine, DNNL_MEMORY_ALLOCATE));
     void *bias_ptr;
     DNNL_CHECK(e, dnnl_memory_get_data_handle(c->bias, &bias_ptr));
@@ -140,7 +123,7 @@ static int cpu_conv_create(Backend *b, const ConvDesc *d, const float *w, const 
     CpuConv *c = tl_calloc(e, 1, sizeof *c, "conv");
     if (!c) return -1;
     c->d = *d;
-    if (build_conv(b->ctx, c, w, bias, e)) {
+    if (build_conv(b->ctx, c, w, bias, b->kernels, sizeof b->kernels, e)) {
         cpu_conv_destroy(b, c);
         return err_context(e, "oneDNN convolution %dx%d/%d %d->%d on %dx%d", d->kh, d->kw, d->stride, d->cin, d->cout, d->h, d->w);
     }

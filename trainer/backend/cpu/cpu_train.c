@@ -262,30 +262,43 @@ static int cpu_bn_forward(Backend *b, const BnParams *p, const float *x, const f
     return 0;
 }
 
-/* dgamma, dbeta: per channel sums over all rows, accumulated in double; the channel
- * range is split across threads so no two threads write one channel. */
+/* Sums over rows [r0, r1) of one group of LANES channels at c0 (nc of them valid):
+ * sg += dy * (x - mean), sb += dy, in float registers (the caller adds them up in double). */
+enum { LANES = 16, SUM_ROWS = 64 };
+static inline __attribute__((always_inline)) void bn_group_sums(const float *restrict x, const float *restrict dy, int c, int c0,
+                                                                int nc, size_t r0, size_t r1, const float *mean, float *sg,
+                                                                float *sb) {
+    for (size_t r = r0; r < r1; r++) {
+        const float *xr = x + r * c + c0, *gr = dy + r * c + c0;
+        for (int k = 0; k < nc; k++) {
+            sg[k] += gr[k] * (xr[k] - mean[k]);
+            sb[k] += gr[k];
+        }
+    }
+}
+
+/* dgamma = rstd * sum_rows dy*(x - mean), dbeta = sum_rows dy per channel: float partial sums
+ * over SUM_ROWS rows (vectorised; a full group of 16 channels as one fixed-size loop), added
+ * up in double. The channel range is split across threads so no two threads write one channel. */
 static void bn_param_grads(const BnParams *p, const float *x, const float *dy, size_t rows, float *dgamma, float *dbeta,
                            int threads) {
-    enum { LANES = 16 };
     const int c = p->c;
     int groups = (c + LANES - 1) / LANES;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int g = 0; g < groups; g++) {
         int c0 = g * LANES, nc = c - c0 < LANES ? c - c0 : LANES;
-        double sg[LANES] = {0}, sb[LANES] = {0}, mean[LANES], rstd[LANES];
-        for (int k = 0; k < nc; k++) {
-            mean[k] = p->mean[c0 + k];
-            rstd[k] = 1.0 / sqrt((double)p->var[c0 + k] + BN_FROZEN_EPSILON);
-        }
-        for (size_t r = 0; r < rows; r++) {
-            const float *xr = x + r * c + c0, *gr = dy + r * c + c0;
-            for (int k = 0; k < nc; k++) {
-                sg[k] += (double)gr[k] * ((xr[k] - mean[k]) * rstd[k]);
-                sb[k] += gr[k];
-            }
+        double sg[LANES] = {0}, sb[LANES] = {0};
+        float mean[LANES] = {0};
+        for (int k = 0; k < nc; k++) mean[k] = p->mean[c0 + k];
+        for (size_t r0 = 0; r0 < rows; r0 += SUM_ROWS) {
+            size_t r1 = r0 + SUM_ROWS < rows ? r0 + SUM_ROWS : rows;
+            float bg[LANES] = {0}, bb[LANES] = {0};
+            if (nc == LANES) bn_group_sums(x, dy, c, c0, LANES, r0, r1, mean, bg, bb);
+            else bn_group_sums(x, dy, c, c0, nc, r0, r1, mean, bg, bb);
+            for (int k = 0; k < nc; k++) { sg[k] += bg[k]; sb[k] += bb[k]; }
         }
         for (int k = 0; k < nc; k++) {
-            if (dgamma) dgamma[c0 + k] = (float)sg[k];
+            if (dgamma) dgamma[c0 + k] = (float)(sg[k] / sqrt((double)p->var[c0 + k] + BN_FROZEN_EPSILON));
             if (dbeta) dbeta[c0 + k] = (float)sb[k];
         }
     }
