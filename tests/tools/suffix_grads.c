@@ -1,13 +1,17 @@
 /* Gradients of a trainable ResNet suffix for an independent check (tests/e2e/independent_grads.sh
  * runs this, then tests/tools/keras_resnet_grads.py recomputes them in PyTorch float64).
  *
- *   suffix_grads WEIGHTS.h5 DIR [--from conv5] [--size 64] [--batch 2] [--device cpu|reference]
+ *   suffix_grads WEIGHTS.h5 DIR [--from conv5] [--size 64] [--batch 2] [--device cpu|reference] [--bn frozen|train]
  *
  * Reads a Keras-layout weight file, draws random preprocessed images (n, S, S, 3) and a random
- * d(features) r (n, 2048), runs prefix + suffix forward and the suffix backward of
- * loss = sum(features * r) with gamma/beta trainable, and writes into DIR:
+ * d(features) r (n, 2048), runs prefix + suffix forward (the training forward: with --bn train
+ * the suffix's BN on batch statistics) and the suffix backward of loss = sum(features * r)
+ * with gamma/beta trainable, and writes into DIR:
  *   images.bin (n, S, S, 3), dfeat.bin (n, 2048), features.bin (n, 2048), grads.bin (n_params),
- *   views.txt: one line per view "name offset size trainable" (floats; Keras layouts). */
+ *   params.bin (n_params: the parameters after the forward, moving statistics stepped),
+ *   views.txt: one line per view "name offset size trainable" (floats; Keras layouts).
+ * With --bn train each image gets its own contrast and brightness: batch statistics of
+ * plain noise images are nearly equal across the batch, which makes them ill-conditioned. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +24,7 @@
 
 typedef struct Args {
     const char *weights, *dir, *from, *device;
-    int size, batch;
+    int size, batch, bn_train;
 } Args;
 
 static int parse(int argc, char **argv, Args *a) {
@@ -33,6 +37,8 @@ static int parse(int argc, char **argv, Args *a) {
         else if (!strcmp(argv[i], "--size")) a->size = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--batch")) a->batch = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--device")) a->device = argv[i + 1];
+        else if (!strcmp(argv[i], "--bn") && (!strcmp(argv[i + 1], "train") || !strcmp(argv[i + 1], "frozen")))
+            a->bn_train = !strcmp(argv[i + 1], "train");
         else return -1;
     }
     return a->size >= 32 && a->batch >= 1 ? 0 : -1;
@@ -64,6 +70,25 @@ static float *random_floats(size_t n, uint32_t key, double lo, double hi) {
     return p;
 }
 
+/* Image i: its noise scaled by its own contrast, plus its own brightness per channel. */
+static void vary_images(float *images, int n, int size) {
+    size_t per = (size_t)size * size * 3;
+    for (int i = 0; i < n; i++)
+        for (size_t k = 0; k < per; k++)
+            images[i * per + k] = images[i * per + k] * (0.2f + 0.8f * (float)i / (float)n) +
+                                  30.0f * ((float)(i % 4) - 1.5f) * (k % 3 == (size_t)i % 3 ? 1.0f : -0.5f);
+}
+
+/* The forward the fine-tuning step runs (training forward), then the backward. */
+static int forward_backward(ResnetSuffix *s, Backbone *bb, const float *images, const float *dfeat, int n, float *features,
+                            Err *e) {
+    const float *x;
+    return resnet_prefix_forward(bb, s->first_conv, images, n, &x, e) || resnet_suffix_train_features(s, x, n, features, e) ||
+                   resnet_suffix_backward(s, dfeat, n, NULL, e)
+               ? -1
+               : 0;
+}
+
 static int run(const Args *a, Err *e) {
     ResnetWeights w;
     Backend *be = NULL;
@@ -81,16 +106,20 @@ static int run(const Args *a, Err *e) {
         free(features);
         return -1;
     }
+    if (a->bn_train) vary_images(images, n, a->size);
     rc = (!strcmp(a->device, "reference") ? backend_reference_create(&be, e) : backend_cpu_create(&be, 0, e)) ||
              backbone_create(&bb, be, "resnet50", &w, a->size, n, e) ||
-             resnet_suffix_create(&s, be, "resnet50", &w, a->from, a->size, n, 1, e) ||
-             resnet_suffix_forward_images(&s, &bb, images, n, features, e) ||
-             resnet_suffix_backward(&s, dfeat, n, NULL, e) || be->ops->sync(be, e) ? -1 : 0;
+             resnet_suffix_create(&s, be, "resnet50", &w, a->from, a->size, n, 1, e) ? -1 : 0;
+    if (rc == 0) {
+        resnet_suffix_train_bn(&s, a->bn_train);
+        rc = forward_backward(&s, &bb, images, dfeat, n, features, e) || be->ops->sync(be, e) ? -1 : 0;
+    }
     if (rc == 0)
         rc = fs_mkdir_p(a->dir, e) || write_floats(a->dir, "images.bin", images, n_img, e) ||
              write_floats(a->dir, "dfeat.bin", dfeat, n_feat, e) ||
              write_floats(a->dir, "features.bin", features, n_feat, e) ||
-             write_floats(a->dir, "grads.bin", s.grads, s.n_params, e) || write_views(&s, a->dir, e) ? -1 : 0;
+             write_floats(a->dir, "grads.bin", s.grads, s.n_params, e) ||
+             write_floats(a->dir, "params.bin", s.params, s.n_params, e) || write_views(&s, a->dir, e) ? -1 : 0;
     if (s.params) resnet_suffix_free(&s);
     if (bb.convs) backbone_free(&bb);
     backend_destroy(be);
@@ -104,7 +133,8 @@ static int run(const Args *a, Err *e) {
 int main(int argc, char **argv) {
     Args a;
     if (parse(argc, argv, &a)) {
-        fprintf(stderr, "usage: suffix_grads WEIGHTS.h5 DIR [--from conv5] [--size 64] [--batch 2] [--device cpu|reference]\n");
+        fprintf(stderr, "usage: suffix_grads WEIGHTS.h5 DIR [--from conv5] [--size 64] [--batch 2] [--device cpu|reference] "
+                        "[--bn frozen|train]\n");
         return 2;
     }
     Err e = {{0}};
