@@ -21,6 +21,7 @@
 #include "core/rng.h"
 #include "model/resnet.h"
 #include "model/resnet_train.h"
+#include "test_resnet_util.h"
 
 typedef struct Args {
     const char *weights, *dir, *from, *device;
@@ -70,15 +71,6 @@ static float *random_floats(size_t n, uint32_t key, double lo, double hi) {
     return p;
 }
 
-/* Image i: its noise scaled by its own contrast, plus its own brightness per channel. */
-static void vary_images(float *images, int n, int size) {
-    size_t per = (size_t)size * size * 3;
-    for (int i = 0; i < n; i++)
-        for (size_t k = 0; k < per; k++)
-            images[i * per + k] = images[i * per + k] * (0.2f + 0.8f * (float)i / (float)n) +
-                                  30.0f * ((float)(i % 4) - 1.5f) * (k % 3 == (size_t)i % 3 ? 1.0f : -0.5f);
-}
-
 /* The forward the fine-tuning step runs (training forward), then the backward. */
 static int forward_backward(ResnetSuffix *s, Backbone *bb, const float *images, const float *dfeat, int n, float *features,
                             Err *e) {
@@ -106,7 +98,7 @@ static int run(const Args *a, Err *e) {
         free(features);
         return -1;
     }
-    if (a->bn_train) vary_images(images, n, a->size);
+    if (a->bn_train) test_vary_images(images, n, a->size);
     rc = (!strcmp(a->device, "reference") ? backend_reference_create(&be, e) : backend_cpu_create(&be, 0, e)) ||
              backbone_create(&bb, be, "resnet50", &w, a->size, n, e) ||
              resnet_suffix_create(&s, be, "resnet50", &w, a->from, a->size, n, 1, e) ? -1 : 0;

@@ -55,15 +55,10 @@ static int rig_open(Rig *g, Backend *be, const ResnetWeights *w, const char *fro
  * statistics over few rows are ill-conditioned: where a channel barely varies over the
  * batch, normalising by its variance amplifies float rounding (measured at 32x32, 3 images,
  * conv5 at 1x1 = 3 rows: CPU vs reference features 7e-2 apart). 64x64 gives conv5 2x2, 4
- * rows per image, and each image gets its own contrast and brightness, as real ones differ. */
+ * rows per image, and each image gets its own contrast and brightness (test_vary_images). */
 static int rig_open_train(Rig *g, Backend *be, const ResnetWeights *w, const char *from, int n, int max_batch, Err *e) {
     if (rig_open_batch(g, be, w, from, 1, max_batch, TRAIN_SIZE, e)) return -1;
-    size_t per = (size_t)TRAIN_SIZE * TRAIN_SIZE * 3;
-    for (int i = 0; i < max_batch; i++)
-        for (size_t k = 0; k < per; k++) {
-            float *px = &g->images[i * per + k];
-            *px = *px * (0.2f + 0.4f * (float)i) + 40.0f * ((float)i - 1.5f) * (k % 3 == (size_t)i % 3 ? 1.0f : -0.5f);
-        }
+    test_vary_images(g->images, max_batch, TRAIN_SIZE);
     g->n = n;
     resnet_suffix_train_bn(&g->s, 1);
     return resnet_prefix_forward(&g->bb, g->s.first_conv, g->images, n, &g->x, e);
