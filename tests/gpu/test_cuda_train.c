@@ -326,11 +326,17 @@ done:
     return rc;
 }
 
+/* BN gamma, beta, mean, var (BN_C each) from the streams key .. key + 3. */
+static void random_bn_params(float *params[4], uint32_t key) {
+    static const double range[4][2] = {{0.5, 1.5}, {-0.3, 0.3}, {-0.5, 0.5}, {0.2, 3.0}};
+    for (int i = 0; i < 4; i++) params[i] = random_floats(BN_C, key + (uint32_t)i, range[i][0], range[i][1]);
+}
+
 static void test_bn(Backend *ref, Backend *g) {
     Err e = {{0}};
     size_t n = (size_t)BN_ROWS * BN_C;
-    float *params[4] = {random_floats(BN_C, 500, 0.5, 1.5), random_floats(BN_C, 501, -0.3, 0.3),
-                        random_floats(BN_C, 502, -0.5, 0.5), random_floats(BN_C, 503, 0.2, 3.0)};
+    float *params[4];
+    random_bn_params(params, 500);
     float *x = random_floats(n, 504, -2, 2), *res = random_floats(n, 505, -1, 1), *dy = random_floats(n, 506, -1, 1);
     BnOut want, got;
     bn_out_alloc(&want);
@@ -423,8 +429,8 @@ done:
 static void test_bn_train(Backend *ref, Backend *g) {
     Err e = {{0}};
     size_t n = (size_t)BN_ROWS * BN_C;
-    float *params[4] = {random_floats(BN_C, 520, 0.5, 1.5), random_floats(BN_C, 521, -0.3, 0.3),
-                        random_floats(BN_C, 522, -0.5, 0.5), random_floats(BN_C, 523, 0.2, 3.0)};
+    float *params[4];
+    random_bn_params(params, 520);
     float *x = random_floats(n, 524, -2, 3), *dy = random_floats(n, 526, -1, 1);
     BnTrainOut want, got, again;
     bn_train_out_alloc(&want);
