@@ -6,7 +6,8 @@
 # 2. Killed after its first epoch and rerun: the same result.csv and train_log.csv as the
 #    uninterrupted run (the moving statistics travel in last.safetensors).
 # 3. export-weights: the .h5 holds best.safetensors' conv5 tensors and the weight file's
-#    prefix, bit for bit, in the Keras layout (layer_names, weight_names).
+#    prefix, bit for bit, in the Keras layout (layer_names, weight_names; a weightless
+#    layer's weight_names an empty array, which Keras's load_weights iterates over).
 # 4. Round trip: a head-only trial on the exported file, with the same head, evaluates the
 #    test split to the same loss and accuracy and predicts the same probabilities as the
 #    fine-tuned trial itself (its features through the folded backbone vs the trial's
@@ -78,7 +79,9 @@ names = [x.decode() if isinstance(x, bytes) else x for x in e.attrs['layer_names
 assert len(names) == 176 and names[0] == 'input_1' and names[-1] == 'avg_pool', (len(names), names[:2])
 seen = 0
 for layer in names:
-    for wn in e[layer].attrs['weight_names']:
+    wns = e[layer].attrs['weight_names']
+    assert not isinstance(wns, h5py.Empty), layer + ': weight_names must be iterable (Keras iterates over it)'
+    for wn in wns:
         wn = wn.decode() if isinstance(wn, bytes) else wn
         key = wn.split(':')[0]
         got = np.asarray(e[layer][wn])
