@@ -7,7 +7,7 @@
 
 const char SWEEP_USAGE[] =
     "usage: sweep FILE.yaml [--runs DIR] [--dry-run] [--only TRIAL[,TRIAL]] [--retry-failed]\n"
-    "                       [--threads N] [--trainer PATH]\n"
+    "                       [--retry-pruned] [--threads N] [--trainer PATH]\n"
     "       sweep [FILE.yaml] --aggregate RUNDIR\n"
     "       sweep --status RUNDIR\n"
     "Runs every trial of a sweep (under mpirun -n N: N ranks share the trials) into\n"
@@ -15,6 +15,7 @@ const char SWEEP_USAGE[] =
     "  --dry-run       validate, print the trial table and exit\n"
     "  --only T        run only trials whose id matches T (shell patterns, comma separated)\n"
     "  --retry-failed  rerun trials whose result is failed (finished ones are always skipped)\n"
+    "  --retry-pruned  continue trials that sweep.early_stop stopped, to their whole budget\n"
     "  --aggregate R   rewrite R/summary.csv and R/report.md from the trial folders in R\n"
     "  --status R      each trial's state (pending, running on host/rank, epoch k of N, done,\n"
     "                  failed, diverged), best val accuracy and ETA, from R's files (any shell)\n"
@@ -37,6 +38,7 @@ int sweep_args_parse(SweepArgs *a, int argc, char **argv, Err *e) {
         if (!strcmp(s, "--help") || !strcmp(s, "-h")) a->help = 1;
         else if (!strcmp(s, "--dry-run")) a->dry_run = 1;
         else if (!strcmp(s, "--retry-failed")) a->retry_failed = 1;
+        else if (!strcmp(s, "--retry-pruned")) a->retry_pruned = 1;
         else if (!strcmp(s, "--runs")) { if (need_value(i, argc, argv, e)) return -1; a->runs = argv[++i]; }
         else if (!strcmp(s, "--only")) { if (need_value(i, argc, argv, e)) return -1; a->only = argv[++i]; }
         else if (!strcmp(s, "--aggregate")) { if (need_value(i, argc, argv, e)) return -1; a->aggregate = argv[++i]; }
@@ -54,11 +56,11 @@ int sweep_args_parse(SweepArgs *a, int argc, char **argv, Err *e) {
         else a->file = s;
     }
     if (a->help) return 0;
-    if (a->status && (a->file || a->aggregate || a->dry_run || a->only || a->retry_failed))
+    if (a->status && (a->file || a->aggregate || a->dry_run || a->only || a->retry_failed || a->retry_pruned))
         return err_fail(e, "--status RUNDIR takes no other argument");
     if (!a->file && !a->aggregate && !a->status) return err_fail(e, "no sweep file given");
-    if (a->aggregate && (a->dry_run || a->only || a->retry_failed))
-        return err_fail(e, "--aggregate only rewrites the summary; it takes no --dry-run, --only or --retry-failed");
+    if (a->aggregate && (a->dry_run || a->only || a->retry_failed || a->retry_pruned))
+        return err_fail(e, "--aggregate only rewrites the summary; it takes no --dry-run, --only or --retry-*");
     return 0;
 }
 

@@ -263,9 +263,9 @@ void trial_cache_key(const TrialConfig *c, char *out, size_t n) {
     const AugmentConfig *a = &c->augment;
     snprintf(out, n,
              "data=%s|%d|%s|%.17g|%.17g model=%s|%s|%s aug=%.17g|%d|%.17g|%.17g|%.17g|%.17g|%.17g|%.17g|%.17g|%s "
-             "views=%d seed=%ld",
+             "views=%d seed=%ld dtype=%s",
              d->root, d->image_size, d->interpolation, d->validation_split, d->train_fraction,
              c->model.backbone, c->model.weights, PRECISION_NAMES[c->model.precision],
              a->strength, a->horizontal_flip, a->rotation, a->width_shift, a->height_shift, a->zoom, a->shear,
-             a->brightness, a->channel_shift, a->fill, c->feature_cache.views, c->train.seed);
+             a->brightness, a->channel_shift, a->fill, c->feature_cache.views, config_cache_seed(c), c->feature_cache.dtype);
 }

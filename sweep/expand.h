@@ -70,7 +70,8 @@ void trial_set_free(TrialSet *ts);
 /* Index of the trial with this id, -1 when none. */
 int trial_set_find(const TrialSet *ts, const char *id);
 /* What decides a trial's backbone features (data, backbone, weights, augmentation,
- * views, seed): trials with equal keys share one feature cache build. */
+ * views, the cache's seed (config_cache_seed: not train.seed unless feature_cache.seed is
+ * "trial"), storage dtype): trials with equal keys share one feature cache build. */
 void trial_cache_key(const TrialConfig *c, char *out, size_t n);
 
 #endif

@@ -149,6 +149,23 @@ static double field_value(const char *s) {
     return *s && *end == 0 ? v : NAN;
 }
 
+static int check_log_columns(const char *metric, const CsvTable *t, const char *path, Err *e) {
+    if (csv_col(t, "epoch") < 0 || csv_col(t, metric) < 0)
+        return err_fail(e, "%s: no column 'epoch' or '%s' (early_stop.metric)", path, metric);
+    return 0;
+}
+
+int pruner_log_value(const char *path, const char *metric, int epoch, double *value, Err *e) {
+    CsvTable t;
+    if (csv_read_file(&t, path, e)) return -1;
+    int rc = check_log_columns(metric, &t, path, e), found = 0;
+    for (int r = t.n_rows - 1; r >= 0 && rc == 0 && !found; r--)
+        if (field_value(csv_get(&t, r, "epoch")) == epoch) *value = field_value(csv_get(&t, r, metric)), found = 1;
+    if (rc == 0 && !found) rc = err_fail(e, "%s: no row for epoch %d", path, epoch);
+    csv_free(&t);
+    return rc;
+}
+
 int pruner_replay_log(Pruner *p, int trial, const char *path, int complete, int *n_rows, Err *e) {
     *n_rows = 0;
     CsvTable t;
@@ -156,8 +173,7 @@ int pruner_replay_log(Pruner *p, int trial, const char *path, int complete, int 
     if (!f) return complete ? pruner_complete(p, trial, e) : 0;
     fclose(f);
     if (csv_read_file(&t, path, e)) return -1;
-    int rc = csv_col(&t, "epoch") < 0 || csv_col(&t, p->o.metric) < 0
-                 ? err_fail(e, "%s: no column 'epoch' or '%s' (early_stop.metric)", path, p->o.metric) : 0;
+    int rc = check_log_columns(p->o.metric, &t, path, e);
     for (int r = 0; r < t.n_rows && rc == 0; r++) {
         double epoch = field_value(csv_get(&t, r, "epoch"));
         if (isnan(epoch) || epoch != floor(epoch)) rc = err_fail(e, "%s: row %d: epoch '%s' is not a number", path, r + 2, csv_get(&t, r, "epoch"));

@@ -94,6 +94,10 @@ int pruner_complete(Pruner *p, int trial, Err *e);
  * the trial is done. A missing file records nothing. *n_rows: rows recorded. */
 int pruner_replay_log(Pruner *p, int trial, const char *path, int complete, int *n_rows, Err *e);
 
+/* The metric's value after `epoch` in a train_log.csv (its last row for that epoch), as
+ * pruner_replay_log reads it: the value a live report uses, so a replay sees the same. */
+int pruner_log_value(const char *path, const char *metric, int epoch, double *value, Err *e);
+
 /* ASHA's rungs (epochs trained), at most max of them; returns how many there are. */
 int pruner_rungs(const Pruner *p, int *epochs, int max);
 /* The rung table of ASHA's rung k: the values recorded there (larger is better; room

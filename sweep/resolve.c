@@ -13,6 +13,8 @@ static int check_axis_paths(const SweepSpec *s, Err *e) {
         const Axis *a = &s->axes[i];
         if (strcmp(a->path, "feature_cache.dir") == 0)
             return err_fail(e, "%s:%d: axis 'feature_cache.dir' is set by the sweep (runs/<name>/cache)", s->file, a->line);
+        if (strcmp(a->path, "feature_cache.max_gib") == 0)
+            return err_fail(e, "%s:%d: axis 'feature_cache.max_gib' bounds the sweep's whole cache: set it in base", s->file, a->line);
         if (!config_has_key(a->path))
             return err_fail(e, "%s:%d: axis '%s' is not a trial config key", s->file, a->line, a->path);
     }

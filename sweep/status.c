@@ -1,6 +1,6 @@
 /* sweep --status RUNDIR: where a sweep stands, from its files alone (so it works from any
  * shell or node that sees the runs folder, while the sweep runs or after it ended):
- *   result.csv      done / diverged / failed, the trial's val accuracy
+ *   result.csv      done / diverged / pruned / failed, the trial's val accuracy
  *   running         "host rank pid start": a rank is running the trial now (its mtime is the
  *                   rank's heartbeat, every 30 s: stale or dead-process markers read interrupted)
  *   train_log.csv   epochs logged so far, best val accuracy so far
@@ -81,7 +81,7 @@ static void trial_state(const SweepPlan *p, int t, TrialState *st) {
     Err e;
     if (fs_exists(path) && config_load_file(&cfg, path, &e) == 0) st->epochs = cfg.train.epochs, config_free(&cfg);
     TrialStatus s = p->results[t].status;
-    if (s == STATUS_DONE || s == STATUS_DIVERGED || s == STATUS_FAILED) {
+    if (status_finished(s) || s == STATUS_FAILED) {
         snprintf(st->status, sizeof st->status, "%s", status_name(s));
         if (!isnan(p->results[t].val_accuracy)) st->best_val = p->results[t].val_accuracy;
         return;
@@ -107,23 +107,26 @@ static double eta_seconds(const SweepPlan *p, const TrialState *st) {
     return n ? sum / n * left / (running > 0 ? running : 1) : NAN;
 }
 
+enum { COUNT_RUNNING = STATUS_PRUNED + 1 };   /* counts[] index past the statuses */
+
 static void print_status(const SweepPlan *p, const TrialState *st, FILE *f) {
-    int wid = 5, counts[8] = {0}, best = -1;
+    int wid = 5, counts[COUNT_RUNNING + 1] = {0}, best = -1;
     for (int t = 0; t < p->ts.n; t++) {
         if (!p->selected[t]) continue;
         if ((int)strlen(p->ts.trials[t].id) > wid) wid = (int)strlen(p->ts.trials[t].id);
-        counts[st[t].running ? 5 : p->results[t].status]++;
+        counts[st[t].running ? COUNT_RUNNING : (int)p->results[t].status]++;
         if (status_finished(p->results[t].status) && !isnan(st[t].best_val) && (best < 0 || st[t].best_val > st[best].best_val))
             best = t;
     }
     fprintf(f, "sweep %s (%s): %d done, %d diverged, %d failed, %d running, %d interrupted, %d pending", p->spec.name,
-            p->sweep_dir, counts[STATUS_DONE], counts[STATUS_DIVERGED], counts[STATUS_FAILED], counts[5],
+            p->sweep_dir, counts[STATUS_DONE], counts[STATUS_DIVERGED], counts[STATUS_FAILED], counts[COUNT_RUNNING],
             counts[STATUS_INTERRUPTED], counts[STATUS_PENDING]);
+    if (counts[STATUS_PRUNED]) fprintf(f, ", %d pruned", counts[STATUS_PRUNED]);
     if (best >= 0) fprintf(f, "; best val_acc %.4f (%s)", st[best].best_val, p->ts.trials[best].id);
     double eta = eta_seconds(p, st);
     char el[32] = "?";
     if (!isnan(eta)) format_duration(eta, el, sizeof el);
-    fprintf(f, "; ETA %s\n%4s  %-*s  %-44s  %-9s  %s\n", counts[5] + counts[STATUS_INTERRUPTED] + counts[STATUS_PENDING] ? el : "0s",
+    fprintf(f, "; ETA %s\n%4s  %-*s  %-44s  %-9s  %s\n", counts[COUNT_RUNNING] + counts[STATUS_INTERRUPTED] + counts[STATUS_PENDING] ? el : "0s",
             "#", wid, "trial", "status", "epoch", "best val_acc");
     for (int t = 0; t < p->ts.n; t++) {
         if (!p->selected[t]) continue;

@@ -194,6 +194,20 @@ static void report_failures(FILE *f, const TrialSet *ts, const TrialResult *resu
     }
 }
 
+/* What the run said it would cost before it started, and the time phase 1 took: the
+ * cost.txt the run wrote beside report.md (sweep/cost.h), when there is one. */
+static void report_cost(FILE *f, const char *report_path) {
+    char path[4096], *text;
+    snprintf(path, sizeof path, "%s", report_path);
+    char *slash = strrchr(path, '/');
+    snprintf(slash ? slash + 1 : path, sizeof path - (size_t)(slash ? slash + 1 - path : 0), "cost.txt");
+    if (fs_read_all(path, &text, NULL, NULL)) return;
+    fputs("## Cost\n\nStated before the run started, and the time phase 1 really took ([cost.txt](cost.txt)):\n\n```\n", f);
+    fputs(text, f);
+    fputs("```\n\n", f);
+    free(text);
+}
+
 int report_write(const char *path, const SweepSpec *s, const TrialSet *ts, const TrialResult *results, Err *e) {
     int *order = calloc((size_t)ts->n + 1, sizeof *order);
     TL_CHECK_ALLOC(e, order);
@@ -201,6 +215,7 @@ int report_write(const char *path, const SweepSpec *s, const TrialSet *ts, const
     AtomicFile af;
     if (fs_atomic_open(&af, path, e)) { free(order); return -1; }
     report_header(af.f, s, ts, results, order);
+    report_cost(af.f, path);
     fputs("## Trials, best val_accuracy first\n\n", af.f);
     report_table(af.f, s, ts, results, order);
     if (s->n_axes) fputs("\n## Means per axis value (finished trials)\n", af.f);

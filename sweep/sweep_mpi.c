@@ -1,10 +1,13 @@
 /* The sweep under MPI: phase 1 (feature cache shards), phase 2 (trials claimed from the
- * queue rank 0 serves, each run as a `trainer train` child), then rank 0 aggregates. */
+ * queue rank 0 serves, each run as a `trainer train` child), then rank 0 aggregates.
+ * Rank 0 picks each next trial and answers early-stopping reports (adaptive.h); the rank
+ * running a trial relays its trainer's epoch reports (trial_link.h). */
 #include "sweep_run.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +16,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "adaptive.h"
 #include "child.h"
 #include "core/clock.h"
 #include "core/fsutil.h"
+#include "cost.h"
 #include "mpi_env.h"
 #include "shared_dir.h"
+#include "trial_link.h"
 #include "work_queue.h"
 
 typedef struct Sweep {
@@ -36,6 +42,11 @@ typedef struct Sweep {
     char running[SWEEP_PATH_MAX + TRIAL_ID_MAX + 16];   /* <trial>/running of the trial this rank runs, or "" */
     double next_heartbeat;          /* when to touch it again */
     FILE *log;                      /* <sweep>/logs/rank<R>.log */
+    Adaptive ad;                    /* rank 0: the next trial, tpe's study, the pruner */
+    int have_ad, adaptive_failed;   /* rank 0: opened; a draw or a tell failed (exit 1) */
+    TrialLink link;                 /* early stopping: to the running trainer (rank_fd -1: none) */
+    int link_trial;
+    SweepCost cost;                 /* what phase 1 and 2 will do (cost.h) */
 } Sweep;
 
 static void rank_log(Sweep *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -85,12 +96,22 @@ static int find_trainer(const char *given, char *out, size_t n, Err *e) {
                     k > 1 ? ", " : "", k > 1 ? cand[k - 1] : "");
 }
 
+/* Rank 0: drawing or telling failed (study.csv unwritable, ...): no more trials are
+ * handed out and the sweep ends with status 1, saying why. */
+static void adaptive_failure(Sweep *s, const Err *e) {
+    s->adaptive_failed = 1;
+    rank_log(s, "%s", e->msg);
+    fprintf(stderr, "sweep: %s; no further trials are drawn\n", e->msg);
+}
+
 /* Rank 0 (queue hook): prints the status line for a trial that just finished on any rank. */
 static void trial_finished(void *ctx, int rank, int t, int status) {
     Sweep *s = ctx;
     (void)status;
     if (t < 0 || t >= s->plan.ts.n) { rank_log(s, "rank %d reported an unknown trial %d", rank, t); return; }
     plan_reload_result(&s->plan, t);
+    Err e;
+    if (s->have_ad && adaptive_trial_done(&s->ad, t, &e)) adaptive_failure(s, &e);
     const TrialResult *r = &s->plan.results[t];
     progress_add(&s->progress, t, r->status, r->val_accuracy, 0);
     char line[1024];
@@ -99,11 +120,23 @@ static void trial_finished(void *ctx, int rank, int t, int status) {
     fflush(stdout);
 }
 
-/* Rank 0 (queue hook): the next trial to run, in the order of the sweep file. */
+/* Rank 0 (queue hook): the next trial to run: the sweep file's order, or tpe's next draw. */
 static long next_trial(void *ctx, int rank) {
     Sweep *s = ctx;
     (void)rank;
-    return s->next_todo < s->n_todo ? s->todo[s->next_todo++] : -1;
+    long t = -1;
+    Err e;
+    if (!s->adaptive_failed && adaptive_next(&s->ad, s->todo, s->n_todo, &s->next_todo, &t, &e)) adaptive_failure(s, &e);
+    return t;
+}
+
+/* Rank 0 (queue hook): a trial finished an epoch; 1 = stop it. */
+static int epoch_report(void *ctx, int rank, int t, int epoch, double value) {
+    Sweep *s = ctx;
+    int stop = 0;
+    Err e;
+    if (adaptive_epoch(&s->ad, t, epoch, value, &stop, &e)) rank_log(s, "rank %d, trial %d, epoch %d: %s", rank, t, epoch, e.msg);
+    return stop;
 }
 
 static void stop_file(const Sweep *s, char *out, size_t n) { snprintf(out, n, "%s/STOP", s->plan.sweep_dir); }
@@ -146,10 +179,35 @@ static void heartbeat(Sweep *s) {
     utimes(s->running, NULL);
 }
 
-/* Called every ~100 ms while a child runs: signals, the STOP file, the heartbeat, and the
- * queue (rank 0 answers requests; every rank learns of a stop). */
+/* The running trainer finished `epoch`: its train_log.csv row goes to rank 0, the answer
+ * back to the trainer. A row that cannot be read is never a reason to stop a trial. */
+static void relay_epoch(Sweep *s, int epoch) {
+    int t = s->link_trial, stop = 0;
+    const char *metric = s->plan.spec.early_stop.metric;
+    char dir[SWEEP_PATH_MAX + TRIAL_ID_MAX], path[sizeof dir + 32];
+    plan_trial_dir(&s->plan, t, dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/train_log.csv", dir);
+    double value = NAN;
+    Err e;
+    if (pruner_log_value(path, metric, epoch, &value, &e)) rank_log(s, "trial %s: %s (it goes on)", s->plan.ts.trials[t].id, e.msg);
+    else if (queue_report_epoch(&s->queue, t, epoch, value, &stop, &e)) rank_log(s, "%s", e.msg);
+    if (trial_link_answer(&s->link, stop, &e)) rank_log(s, "trial %s: %s", s->plan.ts.trials[t].id, e.msg);
+    if (stop) rank_log(s, "trial %s: stopped after epoch %d (%s %g) by early_stop", s->plan.ts.trials[t].id, epoch, metric, value);
+}
+
+static void serve_link(Sweep *s) {
+    int epoch, rc;
+    Err e;
+    while ((rc = trial_link_next(&s->link, &epoch, &e)) == 1) relay_epoch(s, epoch);
+    if (rc < 0) rank_log(s, "trial %s: %s", s->plan.ts.trials[s->link_trial].id, e.msg);
+}
+
+/* Called every ~100 ms while a child runs (at once when its trainer reports an epoch):
+ * the report, signals, the STOP file, the heartbeat, and the queue (rank 0 answers
+ * requests; every rank learns of a stop). */
 static int poll_child(void *ctx) {
     Sweep *s = ctx;
+    serve_link(s);
     if (*s->signals >= 2) return 2;
     note_signal(s);
     heartbeat(s);
@@ -193,7 +251,7 @@ static TrialStatus record_outcome(Sweep *s, int t, const char *dir, const ChildR
     child_describe(cr, how, sizeof how);
     /* A trial we asked to stop did not get its chance to finish: whatever it says
      * short of done or diverged, a rerun continues it (its failure record is kept). */
-    int finished = cr->exited && (cr->code == 0 || cr->code == 3);
+    int finished = cr->exited && (cr->code == 0 || cr->code == 3 || cr->code == 4);   /* done, diverged, pruned */
     if ((cr->exited && cr->code == 130) || (cr->stop_requested && !finished)) {
         char from[SWEEP_PATH_MAX + TRIAL_ID_MAX + 32], to[sizeof from + 16];
         snprintf(from, sizeof from, "%s/result.csv", dir);
@@ -255,6 +313,18 @@ static void unmark_running(Sweep *s) {
     s->running[0] = 0;
 }
 
+/* Early stopping: the trainer gets a link to this rank (--prune-fd N; N in num). */
+static int open_link(Sweep *s, int t, char **argv, char *num, Err *e) {
+    if (s->plan.spec.early_stop.method == PRUNE_NONE) return 0;
+    if (trial_link_open(&s->link, e)) return -1;
+    s->link_trial = t;
+    snprintf(num, 32, "%d", s->link.child_fd);
+    int k = 0;
+    while (argv[k]) k++;
+    argv[k++] = "--prune-fd", argv[k++] = num, argv[k] = NULL;
+    return 0;
+}
+
 static void run_trial(Sweep *s, int t) {
     const Trial *tr = &s->plan.ts.trials[t];
     char dir[SWEEP_PATH_MAX + TRIAL_ID_MAX], cfg[sizeof dir + 16], log[sizeof dir + 16], bufs[3][32];
@@ -268,12 +338,15 @@ static void run_trial(Sweep *s, int t) {
     argv[k++] = "--out", argv[k++] = dir, argv[k++] = "--quiet", argv[k] = NULL;
     int lock = lock_trial(s, dir, tr->id);
     if (lock < 0) return;
-    rank_log(s, "trial %s: start (%d threads, gpu %d)", tr->id, s->ri.threads, s->ri.gpu);
-    mark_running(s, dir, tr->id);
     ChildResult cr;
     Err e;
     TrialStatus st;
-    int rc = child_run(argv, log, poll_child, s, &cr, &e);
+    int rc = open_link(s, t, argv, bufs[2], &e);
+    rank_log(s, "trial %s: start (%d threads, gpu %d)", tr->id, s->ri.threads, s->ri.gpu);
+    mark_running(s, dir, tr->id);
+    if (rc == 0) rc = child_run_linked(argv, log, poll_child, s, s->link.child_fd, s->link.rank_fd, &cr, &e);
+    s->link.child_fd = -1;   /* child_run_linked closed it */
+    trial_link_close(&s->link);
     unmark_running(s);
     if (lock != INT_MAX) close(lock);
     if (rc) {
@@ -353,11 +426,7 @@ static int max_over_ranks(Sweep *s, int v, int *out, Err *e) {
 static int phase1(Sweep *s, Err *e) {
     const TrialSet *ts = &s->plan.ts;
     for (int g = 0; g < ts->n_cache_groups; g++) {
-        int first = -1, shard, shards;
-        for (int k = 0; k < s->n_todo && first < 0; k++) {
-            const Trial *t = &ts->trials[s->todo[k]];
-            if (t->cache_group == g && trial_uses_cache(&t->cfg)) first = s->todo[k];
-        }
+        int first = plan_group_first(&s->plan, s->todo, s->n_todo, g), shard, shards;
         if (first < 0) continue;
         if (cache_shard_of(s, g, first, &shard, &shards, e)) return -1;
         if (s->ri.rank == 0) {
@@ -381,6 +450,53 @@ static int phase1(Sweep *s, Err *e) {
     return 0;
 }
 
+/* Before any work: every rank finds the tables and measures the backbone at once (the
+ * rates add up to the sweep's), rank 0 says what phase 1 and 2 will do, and a cache over
+ * its limit stops the sweep on every rank. A plan that cannot be made (the data cannot be
+ * listed) is said and skipped: the trials then report the problem themselves. */
+static int announce_cost(Sweep *s, Err *e) {
+    Err local = {{0}};
+    int ok = cost_plan(&s->cost, &s->plan, s->todo, s->n_todo, s->ri.threads, s->ri.gpu, &local) == 0, all_planned = 0;
+    if (ok) cost_measure(&s->cost, &s->plan);
+    cost_free(&s->cost);
+    MPI_CHECK(MPI_Allreduce(&ok, &all_planned, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD));
+    if (!all_planned) {
+        s->cost.planned = 0;
+        if (s->ri.rank == 0) printf("[%s] cost: unknown (%s)\n", s->plan.spec.name, ok ? "another rank could not plan" : local.msg);
+        return 0;
+    }
+    s->cost.ranks = s->ri.size;
+    for (int i = 0; i < s->cost.n_setups; i++) {
+        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &s->cost.setups[i].rate, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
+        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &s->cost.setups[i].setup_seconds, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
+    }
+    if (s->ri.rank == 0) {
+        char prefix[80];
+        snprintf(prefix, sizeof prefix, "[%s] ", s->plan.spec.name);
+        cost_print(&s->cost, stdout, prefix);
+        fflush(stdout);
+        if (cost_write(&s->cost, s->plan.sweep_dir, &local)) fprintf(stderr, "sweep: %s\n", local.msg);
+    }
+    if (!all_ok(cost_check_limit(&s->cost, &local) != 0, &local)) return err_fail(e, "%s", "");
+    return 0;
+}
+
+/* Phase 1 and the time it took, next to the estimate (rank 0: printed and in cost.txt). */
+static int timed_phase1(Sweep *s, Err *e) {
+    double t0 = now_seconds();
+    if (phase1(s, e)) return -1;
+    if (s->ri.rank != 0 || s->stop || (s->cost.planned && !s->cost.groups)) return 0;
+    char took[32], est[32] = "none";
+    double estimate = s->cost.planned ? cost_seconds(&s->cost) : -1;
+    cost_duration(now_seconds() - t0, took, sizeof took);
+    if (estimate >= 0) cost_duration(estimate, est, sizeof est);
+    printf("[%s] phase 1 done in %s (estimate %s)\n", s->plan.spec.name, took, est);
+    fflush(stdout);
+    Err local;
+    if (cost_phase1_done(&s->cost, s->plan.sweep_dir, now_seconds() - t0, &local)) fprintf(stderr, "sweep: %s\n", local.msg);
+    return 0;
+}
+
 static int phase2(Sweep *s, Err *e) {
     if (s->ri.rank == 0) progress_trials_start(&s->progress, now_seconds());
     for (;;) {
@@ -390,6 +506,7 @@ static int phase2(Sweep *s, Err *e) {
         if (queue_claim(&s->queue, &t, e)) return -1;
         if (s->queue.stop) s->stop = 1;
         if (t < 0) break;
+        if (t >= s->plan.ts.n && plan_sync_drawn(&s->plan, e)) return -1;   /* tpe: drawn by rank 0 since */
         if (t >= s->plan.ts.n) return err_fail(e, "rank 0 sent trial %ld of a sweep of %d", t, s->plan.ts.n);
         run_trial(s, (int)t);
     }
@@ -412,12 +529,14 @@ static int share_todo(Sweep *s, Err *e) {
     Err local = {{0}};
     int failed = 0;
     if (s->ri.rank == 0) {
-        s->n_todo = plan_todo(&s->plan, s->args->retry_failed, s->todo);
+        s->n_todo = plan_todo(&s->plan, s->args, s->todo);
         const char *file = s->args->file;
         char path[SWEEP_PATH_MAX + 16];
         stop_file(s, path, sizeof path);
         unlink(path);   /* a STOP left from the last run was obeyed then */
-        failed = plan_prepare_dirs(&s->plan, file, s->todo, s->n_todo, &local) != 0;
+        failed = adaptive_open(&s->ad, &s->plan, s->todo, s->n_todo, &local) != 0;
+        s->have_ad = !failed;
+        failed = failed || plan_prepare_dirs(&s->plan, file, s->todo, s->n_todo, &local) != 0;
     }
     if (!all_ok(failed, &local)) return err_fail(e, "%s", "");   /* already printed */
     MPI_CHECK(MPI_Bcast(&s->n_todo, 1, MPI_INT, 0, MPI_COMM_WORLD));
@@ -426,7 +545,7 @@ static int share_todo(Sweep *s, Err *e) {
 }
 
 static void start_progress(Sweep *s) {
-    int in_scope = 0;
+    int in_scope = s->plan.capacity - s->plan.ts.n;   /* tpe: the trials still to draw */
     for (int t = 0; t < s->plan.ts.n; t++) in_scope += s->plan.selected[t];
     progress_init(&s->progress, in_scope, now_seconds());
     int skipped = 0, fallback = 0;
@@ -457,7 +576,7 @@ static int setup(Sweep *s, Err *e) {
         return err_fail(e, "%s", "");
     local.msg[0] = 0;
     if (!all_ok(check_runs_shared(s, &local) != 0, &local)) return err_fail(e, "%s", "");
-    s->todo = calloc((size_t)s->plan.ts.n + 1, sizeof *s->todo);
+    s->todo = calloc((size_t)s->plan.capacity + 1, sizeof *s->todo);
     TL_CHECK_ALLOC(e, s->todo);
     if (share_todo(s, e)) return -1;
     char path[SWEEP_PATH_MAX + 64];
@@ -465,7 +584,8 @@ static int setup(Sweep *s, Err *e) {
     s->log = fopen(path, "a");
     fprintf(stderr, "sweep: %s\n", note);
     rank_log(s, "%s; trainer %s", note, s->trainer);
-    QueueHooks hooks = {.ctx = s, .next_item = next_trial, .trial_done = trial_finished, .idle = queue_idle};
+    QueueHooks hooks = {.ctx = s, .next_item = next_trial, .trial_done = trial_finished, .idle = queue_idle,
+                        .epoch_report = epoch_report};
     if (queue_create(&s->queue, &hooks, e)) return -1;
     s->have_queue = 1;
     if (s->ri.rank == 0) start_progress(s);
@@ -484,7 +604,7 @@ static int finish(Sweep *s, int failed_phase, Err *e) {
         if (!any_stop && unfinished)
             printf("[%s] %d trial%s did not run to the end (see %s/logs/rank*.log); rerun the same command to run %s\n",
                    s->plan.spec.name, unfinished, unfinished == 1 ? "" : "s", s->plan.sweep_dir, unfinished == 1 ? "it" : "them");
-        code = any_stop ? 130 : any_failed || failed || unfinished ? 1 : 0;
+        code = any_stop ? 130 : any_failed || failed || unfinished || s->adaptive_failed ? 1 : 0;
         char line[1024];
         progress_line(&s->progress, &s->plan.ts, s->plan.spec.name, now_seconds(), line, sizeof line);
         if (s->progress.finished == s->progress.finished_before) printf("%s\n", line);   /* none finished just now */
@@ -498,7 +618,7 @@ static int finish(Sweep *s, int failed_phase, Err *e) {
 }
 
 int sweep_run_mpi(const SweepArgs *a, volatile sig_atomic_t *signals) {
-    Sweep s = {.args = a, .signals = signals};
+    Sweep s = {.args = a, .signals = signals, .link = {.rank_fd = -1, .child_fd = -1}};
     Err e = {{0}};
     int code;
     if (!all_ok(plan_load(&s.plan, a, 1, &e) != 0, &e)) code = 2;
@@ -506,8 +626,9 @@ int sweep_run_mpi(const SweepArgs *a, volatile sig_atomic_t *signals) {
         if (e.msg[0]) fprintf(stderr, "sweep: rank %d: %s\n", s.ri.rank, e.msg);
         code = 2;
     }
+    else if (announce_cost(&s, &e)) code = 2;
     else {
-        int failed_phase = phase1(&s, &e) != 0;
+        int failed_phase = timed_phase1(&s, &e) != 0;
         if (failed_phase) fprintf(stderr, "sweep: rank %d: %s\n", s.ri.rank, e.msg);
         if (!failed_phase && phase2(&s, &e)) {
             fprintf(stderr, "sweep: rank %d: %s\n", s.ri.rank, e.msg);
@@ -517,6 +638,7 @@ int sweep_run_mpi(const SweepArgs *a, volatile sig_atomic_t *signals) {
         if (code < 0) fprintf(stderr, "sweep: rank %d: %s\n", s.ri.rank, e.msg), code = 1;
     }
     if (s.have_queue) queue_free(&s.queue);
+    if (s.have_ad) adaptive_close(&s.ad);
     if (s.log) fclose(s.log);
     free(s.todo);
     plan_free(&s.plan);

@@ -1,5 +1,6 @@
 #include "work_queue.h"
 
+#include <string.h>
 #include <time.h>
 
 #include "mpi_env.h"
@@ -17,10 +18,30 @@ static void idle_round(WorkQueue *q, int ms) {
     nap_ms(ms);
 }
 
-static int send_msg(WorkQueue *q, int to, int tag, long a, long b, Err *e) {
-    long m[QUEUE_MSG_LEN] = {a, b, 0, 0};
+static int send_msg3(WorkQueue *q, int to, int tag, long a, long b, long c, Err *e) {
+    long m[QUEUE_MSG_LEN] = {a, b, c, 0};
     MPI_CHECK(MPI_Send(m, QUEUE_MSG_LEN, MPI_LONG, to, tag, q->comm));
     return 0;
+}
+
+static int send_msg(WorkQueue *q, int to, int tag, long a, long b, Err *e) { return send_msg3(q, to, tag, a, b, 0, e); }
+
+_Static_assert(sizeof(long) == sizeof(double), "QT_EPOCH carries a double's bits in a long");
+
+static long double_bits(double v) {
+    long b;
+    memcpy(&b, &v, sizeof b);
+    return b;
+}
+
+static double bits_double(long b) {
+    double v;
+    memcpy(&v, &b, sizeof v);
+    return v;
+}
+
+static int epoch_decision(WorkQueue *q, int rank, int trial, int epoch, double value) {
+    return q->hooks.epoch_report ? q->hooks.epoch_report(q->hooks.ctx, rank, trial, epoch, value) : 0;
 }
 
 /* Receives one message with `tag` (or any) if one has arrived; *tag_got = 0 when none. */
@@ -56,6 +77,8 @@ static int serve(WorkQueue *q, int from, int tag, const long *m, Err *e) {
     case QT_TRIAL_DONE:
         if (q->hooks.trial_done) q->hooks.trial_done(q->hooks.ctx, from, (int)m[0], (int)m[1]);
         return 0;
+    case QT_EPOCH:
+        return send_msg(q, from, QT_DECISION, epoch_decision(q, from, (int)m[0], (int)m[1], bits_double(m[2])), 0, e);
     case QT_STOP: return broadcast_stop(q, e);
     case QT_RANK_DONE:
         q->ranks_done++;
@@ -70,6 +93,7 @@ static int handle(WorkQueue *q, int from, int tag, const long *m, Err *e) {
     if (q->rank == 0) return serve(q, from, tag, m, e);
     if (tag == QT_STOP) q->stop = 1;
     else if (tag == QT_WORK) q->has_reply = 1, q->reply = m[0];
+    else if (tag == QT_DECISION) q->has_decision = 1, q->decision = (int)m[0];
     else if (tag == QT_FINISH) q->finished = 1, q->code = (int)m[0];
     else return err_fail(e, "work queue: rank %d got an unexpected message (tag %d) from rank %d", q->rank, tag, from);
     return 0;
@@ -119,6 +143,17 @@ int queue_trial_done(WorkQueue *q, int trial, int status, Err *e) {
     if (q->rank != 0) return send_msg(q, 0, QT_TRIAL_DONE, trial, status, e);
     if (q->hooks.trial_done) q->hooks.trial_done(q->hooks.ctx, 0, trial, status);
     return 0;
+}
+
+int queue_report_epoch(WorkQueue *q, int trial, int epoch, double value, int *stop, Err *e) {
+    if (q->rank == 0) { *stop = epoch_decision(q, 0, trial, epoch, value); return 0; }
+    q->has_decision = 0;
+    if (send_msg3(q, 0, QT_EPOCH, trial, epoch, double_bits(value), e)) return -1;
+    for (;;) {
+        if (queue_poll(q, e)) return -1;
+        if (q->has_decision) { *stop = q->decision; return 0; }
+        idle_round(q, 2);
+    }
 }
 
 int queue_request_stop(WorkQueue *q, Err *e) {

@@ -11,11 +11,14 @@
  *                   0 -> rank   {}                      every rank stops: sent once to each
  *   QT_RANK_DONE    rank -> 0   {stopped, failed}       this rank claims no more work (its last message)
  *   QT_FINISH       0 -> rank   {exit status}           every rank is done (rank 0's last message)
+ *   QT_EPOCH        rank -> 0   {trial, epoch, value}   a trial finished an epoch (early stopping);
+ *                                                       value: the metric's IEEE-754 bits
+ *   QT_DECISION     0 -> rank   {stop}                  the reply: 1 = stop the trial, 0 = go on
  * Rank 0 decides what the next item is when a rank asks (QueueHooks.next_item), so a
- * sampler that draws the next trial from the results so far can sit there. Reserved for
- * per-epoch decisions (early stopping): QT_EPOCH rank -> 0 {trial, epoch, metric x 1e9}
- * and its reply QT_DECISION 0 -> rank {continue 1 / stop 0}; they follow the same pattern
- * as QT_WANT_WORK / QT_WORK.
+ * sampler that draws the next trial from the results so far sits there (tpe), and whether
+ * a trial goes on when it reports an epoch (QueueHooks.epoch_report: the pruner). The
+ * metric travels as its bits so rank 0 decides on exactly the double the rank read from
+ * train_log.csv (the nodes of one job share a byte order).
  *
  * Rank 0 answers while it runs trials of its own: the sweep calls queue_poll every ~100 ms
  * (while a child runs, while it waits for a lock, between phases), so a request waits at most
@@ -33,7 +36,7 @@ enum { QUEUE_MSG_LEN = 4 };
 
 typedef enum QueueTag {
     QT_WANT_WORK = 101, QT_WORK, QT_TRIAL_DONE, QT_STOP, QT_RANK_DONE, QT_FINISH,
-    QT_EPOCH, QT_DECISION,   /* reserved (see above) */
+    QT_EPOCH, QT_DECISION,
 } QueueTag;
 
 /* What the sweep does with the queue's events. Rank 0: next_item returns the next item for
@@ -45,6 +48,8 @@ typedef struct QueueHooks {
     long (*next_item)(void *ctx, int rank);
     void (*trial_done)(void *ctx, int rank, int trial, int status);
     void (*idle)(void *ctx);
+    /* Rank 0: `trial` (run by `rank`) finished `epoch` with `value`: 1 = stop it, 0 = go on. */
+    int (*epoch_report)(void *ctx, int rank, int trial, int epoch, double value);
 } QueueHooks;
 
 typedef struct WorkQueue {
@@ -55,6 +60,8 @@ typedef struct WorkQueue {
     int code;               /* the exit status in QT_FINISH */
     int has_reply;          /* non-zero ranks: a QT_WORK reply arrived ... */
     long reply;             /* ... with this item */
+    int has_decision;       /* non-zero ranks: a QT_DECISION reply arrived ... */
+    int decision;           /* ... saying this (1 = stop) */
     /* rank 0 */
     QueueHooks hooks;
     int stop_sent;          /* QT_STOP went out to every rank */
@@ -72,6 +79,9 @@ int queue_poll(WorkQueue *q, Err *e);
 int queue_claim(WorkQueue *q, long *item, Err *e);
 /* A trial this rank ran has ended (status: a TrialStatus). */
 int queue_trial_done(WorkQueue *q, int trial, int status, Err *e);
+/* A trial this rank runs finished `epoch` with `value` of the early-stopping metric:
+ * *stop = rank 0's decision (1 = stop the trial). Waits for it as queue_claim does. */
+int queue_report_epoch(WorkQueue *q, int trial, int epoch, double value, int *stop, Err *e);
 /* This rank was told to stop: tell rank 0, which tells everyone. Idempotent. */
 int queue_request_stop(WorkQueue *q, Err *e);
 /* Every rank, after its last trial; failed = this rank hit an error outside a trial.

@@ -36,6 +36,19 @@ sweep:
 YAML
 some_epoch() { compgen -G "$1/c/*/train_log.csv" >/dev/null && [ "$(cat "$1"/c/*/train_log.csv | grep -c '^[0-9]')" -ge 2 ]; }
 job_gone() { [ -z "$(squeue -h -j "$1" 2>/dev/null)" ]; }
+job_pending() { [ "$(squeue -h -j "$1" -o %T 2>/dev/null)" = PENDING ]; }
+# Bring a requeued job forward: Slurm holds it 120 s (Reason=BeginTime). The update only
+# takes once the job is back in the queue as PENDING, so wait for that and repeat it until
+# the job leaves PENDING (the first update can race the requeue itself).
+start_now() {
+    local end=$((SECONDS + $2))
+    while [ $SECONDS -lt $end ]; do
+        if job_pending "$1"; then scontrol update jobid="$1" StartTime=now 2>/dev/null
+        elif grep -q 'restart 1' D.out; then return 0; fi
+        sleep 1
+    done
+    return 1
+}
 same_as_ref() { diff <(untimed ref/c/summary.csv) <(untimed "$1/c/summary.csv"); }
 
 # --- the reference: sbatch --wait, srun --mpi=pmix inside
@@ -86,8 +99,7 @@ job=$(sbatch --parsable -n 2 -o D.out "$SBATCH" c.yaml --runs D)
 wait_for 120 some_epoch D; check_eval "job $job got going" "[ $? -eq 0 ]"
 scancel --batch --signal=TERM "$job"
 wait_for 60 grep -q 'requeued' D.out; check_eval "the script asked the sweep to stop and requeued the job" "[ $? -eq 0 ]"
-# Slurm makes a requeued job eligible 120 s later (Reason=BeginTime); the test does not wait.
-scontrol update jobid="$job" StartTime=now
+start_now "$job" 120; check_eval "the requeued job started again" "[ $? -eq 0 ]"
 wait_for 300 grep -q 'sweep exited 0' D.out; check_eval "the requeued job ran again and finished" "[ $? -eq 0 ]"
 wait_for 60 job_gone "$job"
 cat D.out

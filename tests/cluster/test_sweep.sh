@@ -35,9 +35,11 @@ YAML
 }
 write_sweep c.yaml cache
 write_sweep local.yaml "$scratch/features"
-# report.md without its seconds column and the line naming the sweep file
+# report.md without its seconds column, the line naming the sweep file and the cost section
+# (paths, ranks, free space, the measured rates and times)
 report_untimed() {
-    awk -F'|' '/^From `/ { next } /^\| # \|/ { for (i = 1; i <= NF; i++) if ($i == " seconds ") col = i }
+    awk -F'|' '/^## Cost/ { skip = 1; next } /^## / { skip = 0 } skip { next }
+               /^From `/ { next } /^\| # \|/ { for (i = 1; i <= NF; i++) if ($i == " seconds ") col = i }
                col && /^\|/ { $col = "" } { print }' OFS='|' "$1"
 }
 same_results() {  # same_results RUNS_A RUNS_B: summary, report and every trial's result and log

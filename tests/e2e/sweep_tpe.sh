@@ -2,8 +2,8 @@
 # The sweep program with `method: tpe` and `early_stop`: --dry-run shows the random startup
 # trials (random search's draws of the same seed) and how many TPE draws later; a trial
 # drawn by an earlier run (study.csv) joins the table and --aggregate's summary; bad keys
-# fail up front with file:line; a run is refused until the MPI loop calls the sampler and
-# the pruner (the integration step), rather than running something else.
+# fail up front with file:line; what an adaptive run cannot do is refused before anything
+# runs (--only with tpe; early_stop without train_log.csv). Running them: sweep_adaptive.sh.
 set -uo pipefail
 : "${SWEEP_BIN:?}" "${TL_SOURCE_DIR:?}"
 work=$(mktemp -d /tmp/e2e_sweep_tpe.XXXXXX)
@@ -67,11 +67,11 @@ out3=$("$SWEEP_BIN" tpe.yaml --dry-run 2>&1); rc=$?
 check_eval "a study.csv that does not match its values is an error" "[ $rc -eq 2 ] && grep -q \"trial 3 is 'lr-9e-3_dropout-0.5' but its values give 'lr-0.0025_dropout-0.5'\" <<< \"\$out3\""
 rm -rf runs
 
-out=$("$SWEEP_BIN" tpe.yaml 2>&1); rc=$?
-check_eval "running tpe is refused (exit 2), nothing started" "[ $rc -eq 2 ] && grep -q 'tpe is validated' <<< \"\$out\" && [ ! -e runs/s/logs ]"
-sweep_file grid "  early_stop: {method: median}" | sed 's/  trials: 9//; s/  seed: 4//; s/{log_uniform: \[1.0e-4, 1.0e-2\]}/[1.0e-3]/' > grid.yaml
+out=$("$SWEEP_BIN" tpe.yaml --only 'lr-*' 2>&1); rc=$?
+check_eval "--only with tpe is refused (exit 2), nothing started" "[ $rc -eq 2 ] && grep -q -- '--only cannot run part of a tpe study' <<< \"\$out\" && [ ! -e runs/s/logs ]"
+sweep_file grid "  early_stop: {method: median}" | sed 's/  trials: 9//; s/  seed: 4//; s/{log_uniform: \[1.0e-4, 1.0e-2\]}/[1.0e-3]/; s/  train: {epochs: 12}/  train: {epochs: 12}\n  callbacks: {csv_log: false}/' > grid.yaml
 out=$("$SWEEP_BIN" grid.yaml 2>&1); rc=$?
-check_eval "running early_stop is refused (exit 2)" "[ $rc -eq 2 ] && grep -q 'grid.yaml:13: sweep.early_stop is validated' <<< \"\$out\""
+check_eval "early_stop without train_log.csv is refused (exit 2)" "[ $rc -eq 2 ] && grep -q 'grid.yaml:14: sweep.early_stop decides on train_log.csv rows, but trial lr-1e-3_dropout-0.2 sets callbacks.csv_log: false' <<< \"\$out\""
 sweep_file tpe "  early_stop: {method: asha, grace_epochs: 12}" > bad.yaml
 out=$("$SWEEP_BIN" bad.yaml --dry-run 2>&1); rc=$?
 check_eval "grace_epochs = train.epochs: no rung (file:line)" "[ $rc -eq 2 ] && grep -q 'bad.yaml:13: early_stop: grace_epochs 12 leaves no rung' <<< \"\$out\""

@@ -137,6 +137,17 @@ static void test_errors(void) {
     expect_error(text, "bad.yaml:3: key 'train.lr' must be > 0, got 0");
     snprintf(text, sizeof text, "%strain: {lr: '1e-3'}\n", W);
     expect_error(text, "bad.yaml:3: key 'train.lr' must be a number");
+    /* feature_cache.seed and max_gib: a number or their word. */
+    snprintf(text, sizeof text, "%sfeature_cache: {seed: every}\n", W);
+    expect_error(text, "bad.yaml:3: key 'feature_cache.seed' must be an integer or trial, got every");
+    snprintf(text, sizeof text, "%sfeature_cache: {seed: -3}\n", W);
+    expect_error(text, "bad.yaml:3: key 'feature_cache.seed' must be >= 0, got -3");
+    snprintf(text, sizeof text, "%sfeature_cache: {max_gib: 0}\n", W);
+    expect_error(text, "bad.yaml:3: key 'feature_cache.max_gib' must be > 0, got 0");
+    snprintf(text, sizeof text, "%sfeature_cache: {max_gib: lots}\n", W);
+    expect_error(text, "bad.yaml:3: key 'feature_cache.max_gib' must be a number or auto, got lots");
+    snprintf(text, sizeof text, "%sfeature_cache: {dtype: fp64}\n", W);
+    expect_error(text, "bad.yaml:3: key 'feature_cache.dtype' must be one of fp32|fp16, got 'fp64'");
     snprintf(text, sizeof text, "%strain: {epochs: 0}\n", W);
     expect_error(text, "bad.yaml:3: key 'train.epochs' must be >= 1, got 0");
     snprintf(text, sizeof text, "%strain: {batch_size: 8192}\n", W);
@@ -264,7 +275,7 @@ static const char *ALL_CHANGED =
     "  checkpoint: {enabled: false, monitor: loss, mode: min}\n"
     "  csv_log: false\n"
     "  terminate_on_nan: false\n"
-    "feature_cache: {dir: '', views: 0}\n"
+    "feature_cache: {dir: '', views: 0, seed: trial, dtype: fp16, max_gib: 2.5}\n"
     "finetune: {after_epochs: 9}\n";
 
 static void round_trip(const TrialConfig *c, const char *name) {
@@ -301,7 +312,7 @@ static void test_round_trip(void) {
                           "callbacks.early_stopping.min_delta", "callbacks.early_stopping.restore_best",
                           "callbacks.checkpoint.enabled", "callbacks.checkpoint.monitor", "callbacks.checkpoint.mode",
                           "callbacks.csv_log", "callbacks.terminate_on_nan", "feature_cache.dir", "feature_cache.views",
-                          "finetune.after_epochs", NULL};
+                          "feature_cache.seed", "feature_cache.dtype", "feature_cache.max_gib", "finetune.after_epochs", NULL};
     for (int i = 0; keys[i]; i++) {
         CHECK(config_has_key(keys[i]) && !config_value_text(&c, keys[i], a, sizeof a) && !config_value_text(&d, keys[i], b, sizeof b) &&
               strcmp(a, b), "%s changed (%s vs default %s)", keys[i], a, b);
@@ -312,6 +323,16 @@ static void test_round_trip(void) {
     CHECK(c.model.precision == PREC_BF16 && c.train.device == DEVICE_CPU, "precision and device enums");
     CHECK(!config_value_text(&c, "model.precision", a, sizeof a) && !strcmp(a, "bf16") &&
           !config_value_text(&d, "train.device", b, sizeof b) && !strcmp(b, "auto"), "enum names: %s %s", a, b);
+    /* The words of feature_cache.seed and max_gib; the cache seed follows train.seed under "trial". */
+    CHECK(c.feature_cache.seed == CACHE_SEED_TRIAL && c.feature_cache.max_gib == 2.5 && config_cache_seed(&c) == c.train.seed,
+          "feature_cache.seed: trial");
+    CHECK(!config_value_text(&c, "feature_cache.seed", a, sizeof a) && !strcmp(a, "trial") &&
+          !config_value_text(&d, "feature_cache.max_gib", b, sizeof b) && !strcmp(b, "auto"), "words: %s %s", a, b);
+    CHECK(d.feature_cache.seed == 42 && config_cache_seed(&d) == 42 && !strcmp(d.feature_cache.dtype, "fp32"),
+          "defaults: one pool seeded 42, float32 chunks");
+    d.train.seed = 43;
+    CHECK(config_cache_seed(&d) == 42, "the pool's seed is not train.seed");
+    d.train.seed = 42;
     round_trip(&c, "all_out.yaml");
     TrialConfig copy;
     CHECK_OK(config_copy(&copy, &c, &e), &e);

@@ -56,12 +56,22 @@ static void test_grid(void) {
         CHECK(strcmp(ts.trials[0].text[3], "0.0005") == 0, "canonical text %s", ts.trials[0].text[3]);
         CHECK(strcmp(ts.trials[0].cfg.feature_cache.dir, "/tmp/runs/t/cache") == 0, "cache dir %s", ts.trials[0].cfg.feature_cache.dir);
         CHECK(ts.trials[0].cfg.train.epochs == 2, "base values kept");
-        /* seed changes augmentation draws: 3 groups; dropout, batch and lr do not. */
-        CHECK(ts.n_cache_groups == 3, "cache groups %d", ts.n_cache_groups);
-        CHECK(ts.trials[0].cache_group == ts.trials[7].cache_group, "same seed, same features");
-        CHECK(ts.trials[0].cache_group != ts.trials[2].cache_group, "other seed, other features");
+        /* One pool for every train.seed (feature_cache.seed keys it); dropout, batch and lr
+         * change no feature either. */
+        CHECK(ts.n_cache_groups == 1, "cache groups %d", ts.n_cache_groups);
+        CHECK(ts.trials[0].cache_group == ts.trials[2].cache_group, "other seed, same pool");
         for (int i = 0; i < ts.n; i++)
             for (int j = 0; j < i; j++) CHECK(strcmp(ts.trials[i].id, ts.trials[j].id) != 0, "ids unique");
+    }
+    unload(&s, &ts);
+
+    /* feature_cache.seed: trial: seed changes augmentation draws: 3 groups. */
+    CHECK_OK(load(&s, &ts, "sweep:\n  axes:\n    model.head.dropout: [0.2, 0.4]\n    train.seed: [42, 43, 44]\n"
+                           "    feature_cache.seed: [trial]\n", 1, &e), &e);
+    CHECK(ts.n_cache_groups == 3, "cache groups with a pool per seed: %d", ts.n_cache_groups);
+    if (ts.n == 6) {
+        CHECK(ts.trials[0].cache_group == ts.trials[3].cache_group, "same seed, same features");
+        CHECK(ts.trials[0].cache_group != ts.trials[1].cache_group, "other seed, other features");
     }
     unload(&s, &ts);
 

@@ -316,7 +316,7 @@ static void print_summary(const Evaluation *ev) {
 
 static int run(Evaluation *ev, Err *e) {
     const TrialConfig *c = &ev->model.cfg;
-    if (dataset_open(&c->data, c->train.seed, &ev->ds, e)) return err_context(e, "data.root of %s", ev->model.config_path);
+    if (dataset_open(&c->data, config_cache_seed(c), &ev->ds, e)) return err_context(e, "data.root of %s", ev->model.config_path);
     if (check_classes(ev, e) || load_features(ev, e) || confusion_create(&ev->cm, ev->model.n_classes, e)) return -1;
     head_evaluate(&ev->model.head, &ev->model.cfg, ev->x, ev->y, ev->split->n, &ev->scores, &ev->cm);
     if (write_outputs(ev, e)) return -1;

@@ -1,7 +1,8 @@
-/* trainer train CONFIG.yaml --out DIR [--threads N] [--gpu I] [--quiet]
+/* trainer train CONFIG.yaml --out DIR [--threads N] [--gpu I] [--quiet] [--prune-fd N]
  * Runs one trial; rerunning the same command resumes it (or reports it finished).
- * Exit status: 0 done, 3 diverged, 1 failed (result.csv says why), 2 usage or config
- * error, 130 interrupted by SIGINT/SIGTERM (last.safetensors holds the last epoch). */
+ * Exit status: 0 done, 3 diverged, 4 pruned (stopped by the sweep's early stopping over
+ * --prune-fd: cli/prune_gate.h), 1 failed (result.csv says why), 2 usage or config error,
+ * 130 interrupted by SIGINT/SIGTERM (last.safetensors holds the last epoch). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/prune_gate.h"
 #include "cli/stop_signal.h"
 #include "core/fsutil.h"
 #include "train/result_columns.h"
@@ -19,13 +21,30 @@
 typedef struct TrainArgs {
     const char *config, *out;
     int threads, gpu, quiet;
+    int prune_fd;               /* -1 = none */
 } TrainArgs;
+
+static const char TRAIN_USAGE[] =
+    "usage: trainer train CONFIG.yaml --out DIR [--threads N] [--gpu I] [--quiet] [--prune-fd N]\n";
+
+/* --prune-fd: a descriptor number this process holds. */
+static int parse_fd(const char *v, int *fd) {
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*v == 0 || *end || n < 0 || n > 65535) return -1;
+    *fd = (int)n;
+    return 0;
+}
 
 static int parse_train_args(int argc, char **argv, TrainArgs *a) {
     memset(a, 0, sizeof *a);
+    a->prune_fd = -1;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (arg_value(argc, argv, &i, "--out", &v)) a->out = v;
+        else if (arg_value(argc, argv, &i, "--prune-fd", &v)) {
+            if (parse_fd(v, &a->prune_fd)) { fprintf(stderr, "trainer train: --prune-fd takes a descriptor number, not '%s'\n", v); return -1; }
+        }
         else if (arg_value(argc, argv, &i, "--threads", &v)) a->threads = atoi(v);
         else if (arg_value(argc, argv, &i, "--gpu", &v)) a->gpu = atoi(v);
         else if (!strcmp(argv[i], "--quiet")) a->quiet = 1;
@@ -33,31 +52,37 @@ static int parse_train_args(int argc, char **argv, TrainArgs *a) {
         else { fprintf(stderr, "trainer train: unknown argument %s\n", argv[i]); return -1; }
     }
     if (!a->config || !a->out) {
-        fprintf(stderr, "usage: trainer train CONFIG.yaml --out DIR [--threads N] [--gpu I] [--quiet]\n");
+        fputs(TRAIN_USAGE, stderr);
         return -1;
     }
     return 0;
 }
 
-/* A trial that ended (done or diverged) is not rerun; a failed one is retried. */
+/* A trial that ended (done, diverged or pruned) is not rerun; a failed one is retried.
+ * (A pruned one continues to its whole budget once its result.csv is moved away: what
+ * `sweep --retry-pruned` does.) */
 static int finished_before(const char *out) {
     char path[1100], status[64];
     if (result_csv_status(fs_join(path, sizeof path, out, "result.csv"), status, sizeof status)) return 0;
-    return !strcmp(status, trial_status_name(TRIAL_DONE)) || !strcmp(status, trial_status_name(TRIAL_DIVERGED));
+    return !strcmp(status, trial_status_name(TRIAL_DONE)) || !strcmp(status, trial_status_name(TRIAL_DIVERGED)) ||
+           !strcmp(status, trial_status_name(TRIAL_PRUNED));
 }
 
 static int exit_code(const TrialResult *r) {
     switch (r->status) {
     case TRIAL_DONE: return 0;
     case TRIAL_DIVERGED: return 3;
+    case TRIAL_PRUNED: return 4;
     case TRIAL_INTERRUPTED: return 130;
     default: return 1;
     }
 }
 
 static int run_and_record(const TrialConfig *cfg, const TrainArgs *a, FILE *log, volatile sig_atomic_t *stop) {
+    PruneGate gate = {.fd = a->prune_fd, .stop = stop, .log = log};
     TrialOptions opt = {.config_path = a->config, .out_dir = a->out, .threads = a->threads, .gpu = a->gpu, .log = log,
-                        .progress = !a->quiet && isatty(2), .stop = stop};
+                        .progress = !a->quiet && isatty(2), .stop = stop,
+                        .between_epochs = a->prune_fd >= 0 ? prune_gate_ask : NULL, .between_epochs_ctx = &gate};
     TrialResult res;
     Err e = {{0}};
     char path[1100];

@@ -21,7 +21,7 @@ typedef struct KeySpec {
     size_t offset, size;        /* the field inside TrialConfig */
     double lo, hi;              /* numeric range; -INFINITY / INFINITY = unbounded */
     int lo_open, hi_open;       /* 1: the bound itself is excluded */
-    const char *choices;        /* K_ENUM: "adam|sgd" */
+    const char *choices;        /* K_ENUM: "adam|sgd"; K_LONG, K_REAL: a word that stands for -1 ("trial") */
     const char *const *names;   /* K_NAMED: the names, in enum order */
     int n_names;
 } KeySpec;
@@ -34,6 +34,9 @@ typedef struct KeySpec {
 #define KBOOL(p, f) {p, K_BOOL, OFF(f), SZ(f), 0, 0, 0, 0, NULL, NULL, 0}
 #define KENUM(p, f, c) {p, K_ENUM, OFF(f), SZ(f), 0, 0, 0, 0, c, NULL, 0}
 #define KSTR(p, f) {p, K_STRING, OFF(f), SZ(f), 0, 0, 0, 0, NULL, NULL, 0}
+/* A number, or `word` (kept as -1): feature_cache.seed's "trial", max_gib's "auto". */
+#define KLONG_OR(p, f, l, h, word) {p, K_LONG, OFF(f), SZ(f), l, h, 0, 0, word, NULL, 0}
+#define KREAL_OR(p, f, lopen, l, h, hopen, word) {p, K_REAL, OFF(f), SZ(f), l, h, lopen, hopen, word, NULL, 0}
 #define KNAMED(p, f, names) {p, K_NAMED, OFF(f), SZ(f), 0, 0, 0, 0, NULL, names, (int)(sizeof names / sizeof *names)}
 /* K_NAMED fields are enums, read and written as int. */
 _Static_assert(sizeof(Precision) == sizeof(int) && sizeof(BackendDevice) == sizeof(int) && sizeof(OptimizerKind) == sizeof(int) &&
@@ -112,6 +115,9 @@ static const KeySpec KEYS[] = {
     KSTR("feature_cache.dir", feature_cache.dir),
     KINT("feature_cache.views", feature_cache.views, 0, 64),
     KINT("feature_cache.boundary_mib", feature_cache.boundary_mib, 0, INF),
+    KLONG_OR("feature_cache.seed", feature_cache.seed, 0, INF, "trial"),
+    KENUM("feature_cache.dtype", feature_cache.dtype, "fp32|fp16"),
+    KREAL_OR("feature_cache.max_gib", feature_cache.max_gib, 1, 0, INF, 0, "auto"),
     KINT("finetune.after_epochs", finetune.after_epochs, 0, INF),
 };
 enum { N_KEYS = sizeof KEYS / sizeof KEYS[0] };
@@ -190,6 +196,9 @@ void config_defaults(TrialConfig *c) {
     SET_STR(c->feature_cache.dir, "cache");
     c->feature_cache.views = 8;
     c->feature_cache.boundary_mib = 4096;
+    c->feature_cache.seed = 42;   /* one pool for every train.seed (the recipe's seed: its keys are the per-seed ones of 42) */
+    SET_STR(c->feature_cache.dtype, "fp32");
+    c->feature_cache.max_gib = CACHE_MAX_GIB_AUTO;
     c->finetune.after_epochs = 0;
 }
 
@@ -201,6 +210,10 @@ void config_free(TrialConfig *c) {
 }
 
 double config_aug(const AugmentConfig *a, double range) { return range * a->strength; }
+
+long config_cache_seed(const TrialConfig *c) {
+    return c->feature_cache.seed == CACHE_SEED_TRIAL ? c->train.seed : c->feature_cache.seed;
+}
 
 /* ---------------------------------------------------------------- reading */
 
@@ -251,8 +264,25 @@ static int read_classes(TrialConfig *c, const KeySpec *k, const YamlNode *n, con
     return 0;
 }
 
+/* A number key that also takes a word (k->choices): the word is -1. */
+static int read_word(void *field, const KeySpec *k, const YamlNode *n, const char *file, Err *e) {
+    if (n->kind == YAML_SCALAR && !n->quoted && !strcmp(n->scalar, k->choices)) {
+        if (k->type == K_LONG) *(long *)field = -1;
+        else *(double *)field = -1;
+        return 1;
+    }
+    double v;
+    if (n->kind == YAML_SCALAR && !n->quoted && yaml_as_double(n, k->path, &v, NULL) == 0) return 0;
+    return err_fail(e, "%s:%d: key '%s' must be %s or %s, got %s", node_file(n, file), n->line, k->path,
+                    k->type == K_LONG ? "an integer" : "a number", k->choices, n->kind == YAML_SCALAR ? n->scalar : "a collection");
+}
+
 static int read_number(void *field, const KeySpec *k, const YamlNode *n, const char *file, Err *e) {
     double v;
+    if (k->choices) {
+        int rc = read_word(field, k, n, file, e);
+        if (rc) return rc < 0 ? -1 : 0;
+    }
     if (k->type == K_REAL) {
         if (yaml_as_double(n, k->path, &v, e)) return -1;
         if (!isfinite(v)) return err_fail(e, "%s:%d: key '%s' must be a finite number, got %s", node_file(n, file), n->line, k->path, n->scalar);
@@ -402,8 +432,8 @@ static YamlNode *key_node(const TrialConfig *c, const KeySpec *k) {
     const char *field = (const char *)c + k->offset;
     switch (k->type) {
     case K_INT: return yaml_new_int(*(const int *)field);
-    case K_LONG: return yaml_new_int(*(const long *)field);
-    case K_REAL: return yaml_new_double(*(const double *)field);
+    case K_LONG: return k->choices && *(const long *)field == -1 ? yaml_new_scalar(k->choices) : yaml_new_int(*(const long *)field);
+    case K_REAL: return k->choices && *(const double *)field == -1 ? yaml_new_scalar(k->choices) : yaml_new_double(*(const double *)field);
     case K_BOOL: return yaml_new_bool(*(const int *)field);
     case K_ENUM: case K_STRING: return yaml_new_string(field);
     case K_NAMED: return yaml_new_string(k->names[*(const int *)field]);
@@ -451,8 +481,14 @@ int config_value_text(const TrialConfig *c, const char *path, char *buf, size_t 
     const char *field = (const char *)c + k->offset;
     switch (k->type) {
     case K_INT: snprintf(buf, n, "%d", *(const int *)field); break;
-    case K_LONG: snprintf(buf, n, "%ld", *(const long *)field); break;
-    case K_REAL: yaml_format_double(buf, n, *(const double *)field); break;
+    case K_LONG:
+        if (k->choices && *(const long *)field == -1) snprintf(buf, n, "%s", k->choices);
+        else snprintf(buf, n, "%ld", *(const long *)field);
+        break;
+    case K_REAL:
+        if (k->choices && *(const double *)field == -1) snprintf(buf, n, "%s", k->choices);
+        else yaml_format_double(buf, n, *(const double *)field);
+        break;
     case K_BOOL: snprintf(buf, n, "%s", *(const int *)field ? "true" : "false"); break;
     case K_ENUM: case K_STRING: snprintf(buf, n, "%s", field); break;
     case K_NAMED: snprintf(buf, n, "%s", k->names[*(const int *)field]); break;

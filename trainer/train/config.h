@@ -89,10 +89,15 @@ typedef struct CallbacksConfig {
     int terminate_on_nan;
 } CallbacksConfig;
 
+enum { CACHE_SEED_TRIAL = -1, CACHE_MAX_GIB_AUTO = -1 };
+
 typedef struct FeatureCacheConfig {
     char dir[CONFIG_PATH_MAX];       /* relative paths resolve against the trial out dir's parent */
     int views;                       /* augmented draws per training image; 0 = recompute */
     int boundary_mib;                /* fine-tuning: most MiB of fp16 boundary activations cached; 0 = never */
+    long seed;                       /* what is cached is drawn from it (config_cache_seed); CACHE_SEED_TRIAL = train.seed */
+    char dtype[8];                   /* fp32 | fp16: how feature chunks are stored */
+    double max_gib;                  /* sweep: most GiB the cache may hold; CACHE_MAX_GIB_AUTO = the disk's free space less a margin */
 } FeatureCacheConfig;
 
 typedef struct FinetuneConfig {
@@ -133,6 +138,10 @@ int config_has_key(const char *dotted);
 /* The value of key `dotted` as config.yaml writes it (data.classes joined by '|');
  * -1 for an unknown key. For summary.csv columns. */
 int config_value_text(const TrialConfig *c, const char *dotted, char *buf, size_t n);
+/* The seed of what the feature cache holds and trials share: the validation_split and
+ * train_fraction selection of the images and the augmented training views. It is
+ * feature_cache.seed, or train.seed when that is "trial" (each seed its own pool). */
+long config_cache_seed(const TrialConfig *c);
 /* Effective augmentation range = base range * strength. */
 double config_aug(const AugmentConfig *a, double range);
 

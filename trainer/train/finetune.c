@@ -84,6 +84,7 @@ static int plan_boundary(Finetune *ft, Backend *be, char *why, size_t n, Err *e)
                             c->train.batch_size, e))
         return -1;
     bc->stop = ft->stop;
+    bc->log = ft->log;
     ft->rows = tl_malloc(e, sizeof(int) * (size_t)c->train.batch_size, "boundary rows");
     if (!ft->rows) return -1;
     ft->use_boundary = 1;

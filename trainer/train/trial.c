@@ -37,6 +37,7 @@ typedef struct Trial {
     TrialRecord rec;                /* trial_record.h: history, counters, best weights */
     float *weights;                 /* (rec.n_weights) fine-tuning: head then suffix, the callbacks' weights vector */
     char config_digest[33];         /* of the resolved config (config_emit) */
+    int pruned_after;               /* the sweep stopped the trial after this epoch; -1 = not */
 } Trial;
 
 static int config_digest(const TrialConfig *c, char out[33], Err *e) {
@@ -165,7 +166,19 @@ static int train_epoch(Trial *t, const Epoch *ep, EpochLogs *logs, Err *e) {
     return 0;
 }
 
+/* The sweep's early stopping, asked after `epoch` when the trial would go on: 0 go on,
+ * 1 stopped (pruned), -1 interrupted while waiting for the answer. */
+static int ask_to_go_on(Trial *t, int epoch) {
+    if (!t->opt->between_epochs || t->rec.finished || epoch + 1 >= t->cfg->train.epochs) return 0;
+    int rc = t->opt->between_epochs(t->opt->between_epochs_ctx, epoch);
+    if (rc == 1) t->pruned_after = epoch, t->rec.finished = 1;
+    return rc;
+}
+
 static int run_epochs(Trial *t, double t_start, Err *e) {
+    /* A resumed trial first hears the answer for its last logged epoch again. */
+    int asked = t->rec.hist.n > 0 ? ask_to_go_on(t, t->rec.hist.n - 1) : 0;
+    if (asked) return asked < 0 ? 1 : 0;
     for (int epoch = t->rec.next_epoch; epoch < t->cfg->train.epochs && !t->rec.finished; epoch++) {
         double t0 = now_seconds();
         Epoch ep = begin_epoch(t, epoch);
@@ -177,6 +190,7 @@ static int run_epochs(Trial *t, double t_start, Err *e) {
         t_start = now_seconds();
         if (after_epoch(t, epoch, &logs, e)) return -1;
         if (t->opt->stop && *t->opt->stop) return 1;
+        if ((asked = ask_to_go_on(t, epoch)) != 0) return asked < 0 ? 1 : 0;
     }
     t->rec.finished = 1;
     return 0;
@@ -209,7 +223,9 @@ static int write_confusion_files(const Trial *t, const Confusion *cm, Err *e) {
 /* result.csv's row, confusion.csv and errors.csv. */
 static int finish(Trial *t, TrialResult *res, Err *e) {
     if (t->rec.have_best) weights_set(t, t->rec.best_params);
-    res->status = t->rec.diverged || t->cb.diverged ? TRIAL_DIVERGED : TRIAL_DONE;
+    res->status = t->rec.diverged || t->cb.diverged ? TRIAL_DIVERGED : t->pruned_after >= 0 ? TRIAL_PRUNED : TRIAL_DONE;
+    if (res->status == TRIAL_PRUNED)
+        snprintf(res->message, sizeof res->message, "stopped after epoch %d by the sweep's early_stop", t->pruned_after);
     trial_record_result(&t->rec, res);
     Confusion cm;
     if (confusion_create(&cm, t->data.ds.n_classes, e)) return -1;
@@ -241,6 +257,7 @@ int trial_run(const TrialConfig *cfg, const TrialOptions *opt, TrialResult *res,
     memset(&t, 0, sizeof t);
     t.cfg = cfg;
     t.opt = opt;
+    t.pruned_after = -1;
     memset(res, 0, sizeof *res);
     trial_name_from_dir(opt->out_dir, res->trial, sizeof res->trial);
     int rc = prepare(&t, e);

@@ -6,7 +6,7 @@
 
 int trial_data_open(TrialData *d, const TrialConfig *c, const TrialOptions *opt, Err *e) {
     if (!c->data.root[0]) return err_fail(e, "data.root is required");
-    if (dataset_open(&c->data, c->train.seed, &d->ds, e))
+    if (dataset_open(&c->data, config_cache_seed(c), &d->ds, e))
         return err_context(e, "%s: data.root", opt->config_path ? opt->config_path : "config");
     if (d->ds.report[0] && opt->log) fprintf(opt->log, "%s", d->ds.report);
     if (d->ds.validation.n == 0) return err_fail(e, "%s: no validation images (add validation/ or set data.validation_split)", c->data.root);
@@ -40,6 +40,7 @@ int trial_data_load_features(TrialData *d, const TrialConfig *c, Backend *be, co
     if (feature_extractor_init(&d->fx, c, be, be->threads, e) || trial_entries_init(te, &d->fx, &d->ds, e)) return -1;
     d->fx.stop = opt->stop;
     d->fx.progress = opt->progress;
+    d->fx.log = opt->log;
     if (alloc_tables(d, e)) return -1;
     if (feature_entry_get(&d->fx, d->cache_dir, &te->validation, d->val_x, e)) return -1;
     if (d->ds.test.n && feature_entry_get(&d->fx, d->cache_dir, &te->test, d->test_x, e)) return -1;
@@ -53,6 +54,7 @@ int trial_data_load_features(TrialData *d, const TrialConfig *c, Backend *be, co
 int trial_data_recompute_train(TrialData *d, int epoch, Err *e) {
     FeatureEntry en;
     feature_entry_init(&en, &d->fx, "train", d->ds.train.items, d->ds.train.n, d->te.train_augment, (uint32_t)(1000000 + epoch));
+    en.dtype = CACHE_FP32;   /* never stored: no rounding */
     return feature_entry_get(&d->fx, NULL, &en, d->train_x, e);
 }
 

@@ -12,6 +12,7 @@ const char *trial_status_name(TrialStatus s) {
     case TRIAL_DONE: return "done";
     case TRIAL_DIVERGED: return "diverged";
     case TRIAL_FAILED: return "failed";
+    case TRIAL_PRUNED: return "pruned";
     default: return "interrupted";
     }
 }

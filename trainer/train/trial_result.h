@@ -7,7 +7,8 @@
 
 #include "core/error.h"
 
-typedef enum TrialStatus { TRIAL_DONE, TRIAL_DIVERGED, TRIAL_FAILED, TRIAL_INTERRUPTED } TrialStatus;
+/* pruned: stopped between epochs by the sweep's early stopping (TrialOptions.between_epochs). */
+typedef enum TrialStatus { TRIAL_DONE, TRIAL_DIVERGED, TRIAL_FAILED, TRIAL_INTERRUPTED, TRIAL_PRUNED } TrialStatus;
 
 /* result.csv's row (columns: train/result_columns.h). Epoch numbers are 0-based, as train_log.csv. */
 typedef struct TrialResult {
