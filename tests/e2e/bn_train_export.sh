@@ -11,9 +11,11 @@
 # 4. Round trip: a head-only trial on the exported file, with the same head, evaluates the
 #    test split to the same loss and accuracy and predicts the same probabilities as the
 #    fine-tuned trial itself (its features through the folded backbone vs the trial's
-#    unfolded suffix on its moving statistics).
+#    unfolded suffix on its moving statistics); the features themselves, the exported file's
+#    (trainer features) against the trial's own (trainer predict --features), within 1e-5.
 # 5. The demo's source-training config (configs/demo_source.yaml: from scratch, every layer,
-#    BN in training mode) runs an epoch of a few steps on small data, and its export loads.
+#    BN in training mode, from make-weights --scratch) runs an epoch of a few steps on small
+#    data, and its export loads.
 set -u
 T=${TRAINER:?TRAINER must point to the trainer binary}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -122,8 +124,31 @@ worst=$(paste -d, "$tmp/p1.csv" "$tmp/p2.csv" | awk -F, 'NR > 1 {if ($3 != $7) b
 echo "predict, 100 images x 10 classes: worst probability difference $worst"
 awk -v w="$worst" 'BEGIN {exit !(w != "mismatch" && w + 0 < 1e-5)}' && ok || bad "predicted probabilities differ: $worst"
 
+# The features themselves: the exported file read back as model.weights (trainer features)
+# against the trial's own (trainer predict --features: prefix, then its trained suffix on the
+# moving statistics); the weight file it started from must give other features.
+"$T" predict --run "$tmp/runs/full" --features "$tmp/f_trial.bin" --threads 1 "${imgs[@]}" >/dev/null 2>&1 && ok || bad "predict --features"
+"$T" features --weights "$tmp/e.h5" --image-size 32 --threads 1 --out "$tmp/f_export.bin" "${imgs[@]}" >/dev/null 2>&1 &&
+  "$T" features --weights "$tmp/w.h5" --image-size 32 --threads 1 --out "$tmp/f_start.bin" "${imgs[@]}" >/dev/null 2>&1 && ok ||
+  bad "features of the exported and the starting file"
+/usr/bin/python3 - "$tmp/f_trial.bin" "$tmp/f_export.bin" "$tmp/f_start.bin" <<'PY' && ok || bad "features of the exported file differ from the trial's"
+import sys
+import numpy as np
+t, x, s = (np.fromfile(f, '<f4').reshape(-1, 2048).astype(np.float64) for f in sys.argv[1:4])
+rel = lambda a, b: np.linalg.norm(a - b) / np.linalg.norm(b)
+print("features, %d images: exported file vs the trial's own %.2g (relative L2, worst element %.2g); the starting file's %.2g"
+      % (len(t), rel(x, t), np.abs(x - t).max(), rel(s, t)))
+assert len(t) == 100 and np.linalg.norm(t) > 0 and rel(x, t) < 1e-5 and rel(s, t) > 1e-2
+PY
+
 # 5.
-sed -e "s#^\(  root:\).*#\1 $tmp/d#" -e "s#^\(  epochs:\).*#\1 1#" "$src/configs/demo_source.yaml" > "$tmp/source.yaml"
+"$T" make-weights --random 1 --scratch --out "$tmp/scratch.h5" >/dev/null && ok || bad "make-weights --scratch"
+/usr/bin/python3 -c 'import sys, h5py, numpy as np; f = h5py.File(sys.argv[1], "r")
+assert all((np.asarray(f[l][l + "/gamma:0"]) == 1).all() for l in f.attrs["layer_names"].astype(str) if l.endswith("_bn"))' \
+  "$tmp/scratch.h5" && ok || bad "make-weights --scratch: a BN gamma is not Keras initial 1"
+sed -e "s#^\(  root:\).*#\1 $tmp/d#" -e "s#^\(  epochs:\).*#\1 1#" -e "s#^\(  weights:\).*#\1 $tmp/scratch.h5#" \
+  "$src/configs/demo_source.yaml" > "$tmp/source.yaml"
+grep -q "^  weights: $tmp/scratch.h5" "$tmp/source.yaml" && ok || bad "source config: weights not replaced"
 "$T" train "$tmp/source.yaml" --out "$tmp/runs/source" --threads 1 --quiet && ok || bad "demo source config"
 [ "$(field "$tmp/runs/source/result.csv" status)" = done ] && ok || bad "demo source status"
 grep -q "fine-tuning from all (conv1_conv on): no frozen prefix" "$tmp/runs/source/trainer.log" && ok || bad "source: not the whole network"
