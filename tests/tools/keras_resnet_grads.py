@@ -76,9 +76,12 @@ def main():
         params = np.fromfile(os.path.join(d, "params.bin"), dtype="<f4").astype(np.float64)
         for layer, kind, off, size_, _ in views:
             if kind in ("moving_mean", "moving_variance"):
-                want = train.moving[layer][kind == "moving_variance"].numpy().ravel()
-                mine = params[off:off + size_]
-                worst.append((np.linalg.norm(mine - want) / np.linalg.norm(want), layer + "/" + kind))
+                # The step, not the stepped value: 0.99 of the file's statistic would hide
+                # a batch statistic off by any factor below the bar.
+                start = w[(layer, kind)].detach().numpy().ravel()
+                want = train.moving[layer][kind == "moving_variance"].numpy().ravel() - start
+                mine = params[off:off + size_] - start
+                worst.append((np.linalg.norm(mine - want) / np.linalg.norm(want), layer + "/" + kind + " step"))
     worst.sort(reverse=True)
     print("%d views checked (%s BN), %d images %dx%d" % (len(worst) - 1, "training-mode" if bn_train else "frozen", n, size,
                                                        size))
