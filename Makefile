@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 MPIRUN_ENV = OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 SWEEP ?=
 
-.PHONY: all deps build test demo demo-finetune plots bench install clean
+.PHONY: all deps build test demo demo-dropout demo-finetune plots bench install clean
 
 all: build
 
@@ -21,7 +21,18 @@ build: deps $(BUILD)/CMakeCache.txt
 test: build
 	cd $(BUILD) && $(MPIRUN_ENV) ctest --output-on-failure -j $(JOBS) --timeout 900
 
+# Transfer on Fashion-MNIST: a backbone trained once on classes 0-4 (configs/demo_source.yaml,
+# cached under weights/ with its provenance; the ImageNet file instead when
+# weights/resnet50_notop.h5 exists), then studied on classes 5-9 (configs/demo_transfer.yaml).
 demo: build
+	scripts/make-demo-data data/fashion-transfer 600 100 100
+	scripts/demo-backbone
+	$(MPIRUN_ENV) mpirun -n 2 $(BUILD)/sweep/sweep configs/demo_transfer.yaml --runs runs
+	$(MAKE) plots SWEEP=runs/demo_transfer
+	scripts/demo-transfer-table runs/demo_transfer
+
+# Head dropout x augmentation strength on a frozen backbone (configs/demo.yaml).
+demo-dropout: build
 	scripts/make-demo-data data/fashion
 	$(MPIRUN_ENV) mpirun -n 2 $(BUILD)/sweep/sweep configs/demo.yaml --runs runs
 	$(MAKE) plots SWEEP=runs/demo

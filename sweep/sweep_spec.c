@@ -74,6 +74,33 @@ static int check_distinct(const SweepSpec *s, const Axis *a, Err *e) {
     return 0;
 }
 
+/* Canonical text of value i of axis a ("" for a non-scalar). */
+static void value_text(const Axis *a, size_t i, char *buf, size_t n) {
+    const YamlNode *v = a->values[i];
+    if (v->kind == YAML_SCALAR) value_canonical(v->scalar, v->quoted, buf, n);
+    else snprintf(buf, n, "%s", "");
+}
+
+/* A zip group may repeat a value in one list (the same weights file for two ways of
+ * training it), but no two positions may hold the same values in every list: they would
+ * be the same trial. Axes [first, end) are the group's. */
+static int check_distinct_positions(const SweepSpec *s, int first, int end, Err *e) {
+    for (size_t i = 0; i < s->axes[first].n_values; i++)
+        for (size_t j = 0; j < i; j++) {
+            int same = 1;
+            for (int k = first; same && k < end; k++) {
+                char ti[VALUE_TEXT_MAX], tj[VALUE_TEXT_MAX];
+                value_text(&s->axes[k], i, ti, sizeof ti);
+                value_text(&s->axes[k], j, tj, sizeof tj);
+                same = ti[0] && strcmp(ti, tj) == 0;
+            }
+            if (same)
+                return err_fail(e, "%s:%d: zip group with '%s': positions %zu and %zu hold the same values (the same trial)",
+                                s->file, s->axes[first].values[i]->line, s->axes[first].path, j + 1, i + 1);
+        }
+    return 0;
+}
+
 static int take_list(const SweepSpec *s, Axis *a, const YamlNode *seq, Err *e) {
     if (seq->n == 0) return err_fail(e, "%s:%d: axis '%s' has no values", s->file, seq->line, a->path);
     a->dist = DIST_LIST;
@@ -81,7 +108,7 @@ static int take_list(const SweepSpec *s, Axis *a, const YamlNode *seq, Err *e) {
     a->values = malloc(seq->n * sizeof *a->values);
     TL_CHECK_ALLOC(e, a->values);
     for (size_t i = 0; i < seq->n; i++) a->values[i] = seq->items[i];
-    return s->random ? 0 : check_distinct(s, a, e);
+    return s->random || a->group >= 0 ? 0 : check_distinct(s, a, e);
 }
 
 /* {uniform|log_uniform|int_uniform: [lo, hi]} */
@@ -175,6 +202,7 @@ static int parse_zip(SweepSpec *s, YamlNode *zip, Err *e) {
                                 s->file, grp->key_lines[i], grp->keys[i], s->axes[s->n_axes - 1].n_values,
                                 s->axes[first].path, s->axes[first].n_values);
         }
+        if (!s->random && check_distinct_positions(s, first, s->n_axes, e)) return -1;
         s->n_groups++;
     }
     return 0;

@@ -24,4 +24,16 @@ static inline void test_randomize_bn(ResnetWeights *w, const ResnetArch *a, uint
     }
 }
 
+/* Gives each of n images (n, size, size, 3) its own contrast and brightness: batch
+ * statistics of plain noise images are nearly the same for every image, so normalising by
+ * their tiny variance turns float rounding into large changes (ill-conditioned), which
+ * real images, differing from each other, are not. */
+static inline void test_vary_images(float *images, int n, int size) {
+    size_t per = (size_t)size * size * 3;
+    for (int i = 0; i < n; i++)
+        for (size_t k = 0; k < per; k++)
+            images[i * per + k] = images[i * per + k] * (0.2f + 0.25f * (float)(i % 8)) +
+                                  30.0f * ((float)(i % 4) - 1.5f) * (k % 3 == (size_t)i % 3 ? 1.0f : -0.5f);
+}
+
 #endif

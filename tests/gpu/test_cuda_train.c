@@ -15,7 +15,10 @@
  *     a training op writing a tensor that has a half copy in fp16 (the copy goes stale);
  *   - a ResNet50 suffix from conv4_block6 (4x4 and 2x2 maps, 64x64 images, batch 3)
  *     forward + backward on cuda against the cpu backend: features, every trainable
- *     gradient view and d(suffix input), relative L2 < 1e-3 in fp32 (5e-2 in tf32).
+ *     gradient view and d(suffix input), relative L2 < 1e-3 in fp32 (5e-2 in tf32);
+ *   - training-mode BN (model.backbone_bn: train): bn_batch_stats and bn_train_backward
+ *     against the reference, and the suffix's training step device-resident on a short
+ *     batch against the cpu backend (moving statistics included).
  * Exits 77 (skipped) when no GPU is visible. */
 #include <math.h>
 #include <stdint.h>
@@ -323,11 +326,17 @@ done:
     return rc;
 }
 
+/* BN gamma, beta, mean, var (BN_C each) from the streams key .. key + 3. */
+static void random_bn_params(float *params[4], uint32_t key) {
+    static const double range[4][2] = {{0.5, 1.5}, {-0.3, 0.3}, {-0.5, 0.5}, {0.2, 3.0}};
+    for (int i = 0; i < 4; i++) params[i] = random_floats(BN_C, key + (uint32_t)i, range[i][0], range[i][1]);
+}
+
 static void test_bn(Backend *ref, Backend *g) {
     Err e = {{0}};
     size_t n = (size_t)BN_ROWS * BN_C;
-    float *params[4] = {random_floats(BN_C, 500, 0.5, 1.5), random_floats(BN_C, 501, -0.3, 0.3),
-                        random_floats(BN_C, 502, -0.5, 0.5), random_floats(BN_C, 503, 0.2, 3.0)};
+    float *params[4];
+    random_bn_params(params, 500);
     float *x = random_floats(n, 504, -2, 2), *res = random_floats(n, 505, -1, 1), *dy = random_floats(n, 506, -1, 1);
     BnOut want, got;
     bn_out_alloc(&want);
@@ -360,6 +369,100 @@ static void test_bn(Backend *ref, Backend *g) {
     bn_out_free(&got);
     for (int i = 0; i < 4; i++) free(params[i]);
     free(x); free(res); free(dy);
+}
+
+/* Training-mode BN (model.backbone_bn: train): bn_batch_stats with and without the moving
+ * statistics, on BN_ROWS rows and on 1 row, and bn_train_backward on a short batch (the
+ * last 9 rows padding: dx exactly 0 there), also in place and without dgamma/dbeta, each
+ * against the reference (1e-6) on NaN-poisoned outputs; the sums twice give the same bits. */
+enum { BN_SHORT = BN_ROWS - 9 };
+
+typedef struct BnTrainOut {
+    float *mean, *var, *mm, *mv, *mean1, *var1;   /* (c): stats of BN_SHORT rows, moving stepped; of 1 row */
+    float *dx, *dgamma, *dbeta, *dx_inplace;      /* (BN_ROWS, c), (c), (c), (BN_ROWS, c) */
+} BnTrainOut;
+
+static void bn_train_out_alloc(BnTrainOut *o) {
+    size_t n = (size_t)BN_ROWS * BN_C;
+    float **v[6] = {&o->mean, &o->var, &o->mm, &o->mv, &o->mean1, &o->var1};
+    for (int i = 0; i < 6; i++) *v[i] = malloc(BN_C * 4);
+    o->dx = malloc(n * 4); o->dgamma = malloc(BN_C * 4); o->dbeta = malloc(BN_C * 4); o->dx_inplace = malloc(n * 4);
+}
+
+static void bn_train_out_free(BnTrainOut *o) {
+    free(o->mean); free(o->var); free(o->mm); free(o->mv); free(o->mean1); free(o->var1);
+    free(o->dx); free(o->dgamma); free(o->dbeta); free(o->dx_inplace);
+}
+
+/* params: gamma, beta, moving mean, moving var. */
+static int bn_train_ops(Backend *b, const float *const params[4], const float *x, const float *dy, BnTrainOut *o, Err *e) {
+    const BackendTrainOps *t = b->train;
+    size_t n = (size_t)BN_ROWS * BN_C;
+    float *buf[11] = {0};   /* x, dy, dy copy, dx, dgamma, dbeta, mean, var, mm, mv, gamma/beta pair */
+    int rc = -1;
+    if (!(buf[0] = to_backend(b, x, n, e)) || !(buf[1] = to_backend(b, dy, n, e)) || !(buf[2] = to_backend(b, dy, n, e)) ||
+        !(buf[3] = nan_buffer(b, n, e)) || !(buf[4] = nan_buffer(b, BN_C, e)) || !(buf[5] = nan_buffer(b, BN_C, e)) ||
+        !(buf[6] = nan_buffer(b, BN_C, e)) || !(buf[7] = nan_buffer(b, BN_C, e)) || !(buf[8] = to_backend(b, params[2], BN_C, e)) ||
+        !(buf[9] = to_backend(b, params[3], BN_C, e)) || !(buf[10] = to_backend(b, params[0], BN_C, e)))
+        goto done;
+    float *beta = to_backend(b, params[1], BN_C, e);
+    if (!beta) goto done;
+    BnParams p = {buf[10], beta, buf[6], buf[7], BN_C};
+    if (t->bn_batch_stats(b, buf[0], 1, BN_C, BN_MOMENTUM, buf[6], buf[7], NULL, NULL, e) ||
+        to_host(b, o->mean1, buf[6], BN_C, e) || to_host(b, o->var1, buf[7], BN_C, e) || poison(b, buf[6], BN_C, e) ||
+        poison(b, buf[7], BN_C, e) ||
+        t->bn_batch_stats(b, buf[0], BN_SHORT, BN_C, BN_MOMENTUM, buf[6], buf[7], buf[8], buf[9], e) ||
+        to_host(b, o->mean, buf[6], BN_C, e) || to_host(b, o->var, buf[7], BN_C, e) || to_host(b, o->mm, buf[8], BN_C, e) ||
+        to_host(b, o->mv, buf[9], BN_C, e) ||
+        t->bn_train_backward(b, &p, buf[0], buf[1], BN_SHORT, BN_ROWS, buf[3], buf[4], buf[5], e) ||
+        to_host(b, o->dx, buf[3], n, e) || to_host(b, o->dgamma, buf[4], BN_C, e) || to_host(b, o->dbeta, buf[5], BN_C, e) ||
+        t->bn_train_backward(b, &p, buf[0], buf[2], BN_SHORT, BN_ROWS, buf[2], NULL, NULL, e) ||
+        to_host(b, o->dx_inplace, buf[2], n, e))
+        rc = -1;
+    else rc = 0;
+    b->ops->release(b, beta);
+done:
+    release_all(b, buf, 11);
+    return rc;
+}
+
+static void test_bn_train(Backend *ref, Backend *g) {
+    Err e = {{0}};
+    size_t n = (size_t)BN_ROWS * BN_C;
+    float *params[4];
+    random_bn_params(params, 520);
+    float *x = random_floats(n, 524, -2, 3), *dy = random_floats(n, 526, -1, 1);
+    BnTrainOut want, got, again;
+    bn_train_out_alloc(&want);
+    bn_train_out_alloc(&got);
+    bn_train_out_alloc(&again);
+    CHECK_OK(bn_train_ops(ref, (const float *const *)params, x, dy, &want, &e), &e);
+    int ok = bn_train_ops(g, (const float *const *)params, x, dy, &got, &e) == 0;
+    CHECK(ok, "cuda training-mode bn ops: %s", e.msg);
+    if (ok) {
+        const float *w[10] = {want.mean, want.var, want.mm, want.mv, want.mean1, want.var1, want.dx, want.dgamma, want.dbeta,
+                              want.dx_inplace};
+        const float *h[10] = {got.mean, got.var, got.mm, got.mv, got.mean1, got.var1, got.dx, got.dgamma, got.dbeta,
+                              got.dx_inplace};
+        const char *names[10] = {"mean", "var", "moving mean", "moving var", "mean of 1 row", "var of 1 row", "dx", "dgamma",
+                                 "dbeta", "dx in place"};
+        for (int i = 0; i < 10; i++) {
+            size_t len = i == 6 || i == 9 ? n : BN_C;
+            double err = rel_l2(h[i], w[i], len);
+            CHECK(err < 1e-6 || (i == 5 && err == 0), "training-mode bn %s: rel L2 %.2e", names[i], err);
+        }
+        size_t pad = 0;
+        for (size_t i = (size_t)BN_SHORT * BN_C; i < n; i++) pad += got.dx[i] != 0.0f || got.dx_inplace[i] != 0.0f;
+        CHECK(pad == 0, "training-mode bn: %zu padding gradients not 0", pad);
+    }
+    CHECK_OK(bn_train_ops(g, (const float *const *)params, x, dy, &again, &e), &e);
+    CHECK(same_bits(again.dgamma, got.dgamma, BN_C) && same_bits(again.mv, got.mv, BN_C) && same_bits(again.dx, got.dx, n),
+          "training-mode bn not deterministic");
+    bn_train_out_free(&want);
+    bn_train_out_free(&got);
+    bn_train_out_free(&again);
+    for (int i = 0; i < 4; i++) free(params[i]);
+    free(x); free(dy);
 }
 
 /* relu_backward (also in place), accumulate: the same bits as the reference. */
@@ -538,6 +641,60 @@ static void test_suffix_e2e(Backend *g, Backend *cpu, const ResnetWeights *w, co
     free(r);
 }
 
+/* Training-mode BN through the suffix as a fine-tuning step on the GPU runs it: device-
+ * resident (the moving statistics stepped on the device, brought back with the params), 3
+ * images in buffers for 4, conv4_block6 on, against the cpu backend: features, the moving
+ * statistics, every trainable gradient but the conv biases (0 up to rounding before a
+ * training-mode BN), d(suffix input) is not asked. Bounds as test_resnet_train's cpu vs
+ * reference (the backward through batch statistics is a difference of near-equal sums). */
+static int bn_train_run(Backend *be, const ResnetWeights *w, const float *images, const float *r, E2e *o, Err *e) {
+    memset(o, 0, sizeof *o);
+    if (backbone_create(&o->bb, be, "resnet50", w, E2E_SIZE, 4, e) ||
+        resnet_suffix_create(&o->s, be, "resnet50", w, "conv4_block6", E2E_SIZE, 4, 1, e))
+        return -1;
+    resnet_suffix_train_bn(&o->s, 1);
+    o->features = malloc((size_t)4 * RESNET_FEATURES * sizeof(float));
+    const float *x;
+    int resident = be->train->optimizer_step != NULL;
+    if (!o->features || (resident && resnet_suffix_keep_on_device(&o->s, 1, e)) ||
+        resnet_prefix_forward(&o->bb, o->s.first_conv, images, 3, &x, e) ||
+        resnet_suffix_train_features(&o->s, x, 3, o->features, e) || resnet_suffix_backward(&o->s, r, 3, NULL, e))
+        return -1;
+    return resident && (resnet_suffix_params_to_host(&o->s, e) || resnet_suffix_grads_to_host(&o->s, e)) ? -1 : 0;
+}
+
+static void test_suffix_bn_train(Backend *g, Backend *cpu, const ResnetWeights *w) {
+    Err e = {{0}};
+    float *images = random_floats((size_t)4 * E2E_SIZE * E2E_SIZE * 3, 910, -128, 128);
+    float *r = random_floats((size_t)3 * RESNET_FEATURES, 911, -1, 1);
+    test_vary_images(images, 4, E2E_SIZE);
+    E2e want, got;
+    CHECK_OK(bn_train_run(cpu, w, images, r, &want, &e), &e);
+    int ok = bn_train_run(g, w, images, r, &got, &e) == 0;
+    CHECK(ok, "training-mode BN suffix on cuda: %s", e.msg);
+    if (ok) {
+        double ef = rel_l2(got.features, want.features, (size_t)3 * RESNET_FEATURES), worst[2] = {0};
+        const char *name[2] = {"", ""};
+        for (int i = 0; i < want.s.n_views; i++) {
+            const SuffixView *v = &want.s.views[i];
+            int moving = strstr(v->name, "/moving_") != NULL;
+            if ((!v->trainable && !moving) || strstr(v->name, "_conv/bias")) continue;
+            const float *a = (moving ? got.s.params : got.s.grads) + v->offset, *b = (moving ? want.s.params : want.s.grads) + v->offset;
+            double err = rel_l2(a, b, v->size);
+            if (!(err <= worst[moving])) { worst[moving] = err; name[moving] = v->name; }
+        }
+        CHECK(ef < 1e-4, "training-mode BN suffix features: rel L2 %.2e", ef);
+        CHECK(worst[1] < 1e-5, "training-mode BN moving statistics: worst %s rel L2 %.2e", name[1], worst[1]);
+        CHECK(worst[0] < 6e-2, "training-mode BN gradients: worst view %s rel L2 %.2e", name[0], worst[0]);
+        printf("fp32 training-mode BN suffix (cuda vs cpu): features %.2e, moving statistics %.2e (%s), worst gradient %.2e (%s)\n",
+               ef, worst[1], name[1], worst[0], name[0]);
+    }
+    e2e_free(&want);
+    e2e_free(&got);
+    free(images);
+    free(r);
+}
+
 int main(void) {
     if (gpu_test_skip()) return 77;
     Err e = {{0}};
@@ -558,12 +715,14 @@ int main(void) {
     test_conv_determinism(tf32);
     for (int k = 0; k < N_CONVS; k++) test_fd_conv(fp32, k);
     test_bn(ref, fp32);
+    test_bn_train(ref, fp32);
     test_relu_accumulate(ref, fp32);
     test_pool_backward(ref, fp32);
     test_errors(fp32);
     test_shadow_invalidation(ref, h16);
     test_suffix_e2e(fp32, cpu, &w, "fp32", 1e-3);
     test_suffix_e2e(tf32, cpu, &w, "tf32", 5e-2);
+    test_suffix_bn_train(fp32, cpu, &w);
     resnet_weights_free(&w);
     resnet_arch_free(&a);
     backend_destroy(h16);

@@ -30,26 +30,50 @@ def load_weights(path):
     return out
 
 
-def conv_bn(x, w, name, stride, pad, relu=True):
+def conv_bn(x, w, name, stride, pad, relu=True, train=None):
+    """Conv2D + BatchNormalization. train: None (inference BN on the moving statistics), or
+    a BnTrain whose layers in train.layers run Keras's BatchNormalization(training=True)."""
     k = torch.as_tensor(w[(name + "_conv", "kernel")]).permute(3, 2, 0, 1)  # HWIO -> OIHW
     b = torch.as_tensor(w[(name + "_conv", "bias")])
     x = F.conv2d(F.pad(x, (pad, pad, pad, pad)), k, b, stride=stride)
     g, be, m, v = (torch.as_tensor(w[(name + "_bn", t)]) for t in ("gamma", "beta", "moving_mean", "moving_variance"))
+    if train is not None and name + "_bn" in train.layers:
+        m, v = train.batch(name + "_bn", x)
     x = (x - m[None, :, None, None]) / torch.sqrt(v[None, :, None, None] + 1.001e-5) * g[None, :, None, None] + be[None, :, None, None]
     return F.relu(x) if relu else x
 
 
-def resnet50(x, w):
-    x = conv_bn(x, w, "conv1", 2, 3)
+class BnTrain:
+    """Training-mode BN for the BN layers named in `layers`: each normalises with the batch's
+    mean and biased variance over (N, H, W), the gradient flows through both, and the moving
+    statistics step towards the batch mean and the unbiased variance (TensorFlow's fused batch
+    norm, which Keras runs for 4-D inputs): moving -= (moving - batch) * (1 - momentum).
+    moving[layer] = (new moving mean, new moving variance), computed from w's values."""
+
+    def __init__(self, layers, w, momentum=0.99):
+        self.layers, self.w, self.momentum, self.moving = set(layers), w, momentum, {}
+
+    def batch(self, layer, x):
+        mean = x.mean(dim=(0, 2, 3))
+        var = ((x - mean[None, :, None, None]) ** 2).mean(dim=(0, 2, 3))
+        rows = x.numel() // x.shape[1]
+        unbiased = var.detach() * rows / max(rows - 1, 1)
+        mm, mv = self.w[(layer, "moving_mean")].detach(), self.w[(layer, "moving_variance")].detach()
+        self.moving[layer] = (mm - (mm - mean.detach()) * (1 - self.momentum), mv - (mv - unbiased) * (1 - self.momentum))
+        return mean, var
+
+
+def resnet50(x, w, train=None):
+    x = conv_bn(x, w, "conv1", 2, 3, train=train)
     x = F.max_pool2d(F.pad(x, (1, 1, 1, 1)), 3, 2)
     for stage, (filters, blocks) in enumerate([(64, 3), (128, 4), (256, 6), (512, 3)]):
         for b in range(1, blocks + 1):
             n = "conv%d_block%d" % (stage + 2, b)
             stride = 2 if (b == 1 and stage > 0) else 1
-            sc = conv_bn(x, w, n + "_0", stride, 0, relu=False) if b == 1 else x
-            y = conv_bn(x, w, n + "_1", stride, 0)
-            y = conv_bn(y, w, n + "_2", 1, 1)
-            y = conv_bn(y, w, n + "_3", 1, 0, relu=False)
+            sc = conv_bn(x, w, n + "_0", stride, 0, relu=False, train=train) if b == 1 else x
+            y = conv_bn(x, w, n + "_1", stride, 0, train=train)
+            y = conv_bn(y, w, n + "_2", 1, 1, train=train)
+            y = conv_bn(y, w, n + "_3", 1, 0, relu=False, train=train)
             x = F.relu(sc + y)
     return x.mean(dim=(2, 3))
 

@@ -2,13 +2,17 @@
  * runs this, then tests/tools/keras_resnet_grads.py recomputes them in PyTorch float64).
  *
  *   suffix_grads WEIGHTS.h5 DIR [--from conv5] [--size 64] [--batch 2] [--device cpu|reference]
- *                [--precision fp32|bf16]   (bf16: the CPU backend in bfloat16)
+ *                [--precision fp32|bf16] [--bn frozen|train]   (bf16: the CPU backend in bfloat16)
  *
  * Reads a Keras-layout weight file, draws random preprocessed images (n, S, S, 3) and a random
- * d(features) r (n, 2048), runs prefix + suffix forward and the suffix backward of
- * loss = sum(features * r) with gamma/beta trainable, and writes into DIR:
+ * d(features) r (n, 2048), runs prefix + suffix forward (the training forward: with --bn train
+ * the suffix's BN on batch statistics) and the suffix backward of loss = sum(features * r)
+ * with gamma/beta trainable, and writes into DIR:
  *   images.bin (n, S, S, 3), dfeat.bin (n, 2048), features.bin (n, 2048), grads.bin (n_params),
- *   views.txt: one line per view "name offset size trainable" (floats; Keras layouts). */
+ *   params.bin (n_params: the parameters after the forward, moving statistics stepped),
+ *   views.txt: one line per view "name offset size trainable" (floats; Keras layouts).
+ * With --bn train each image gets its own contrast and brightness: batch statistics of
+ * plain noise images are nearly equal across the batch, which makes them ill-conditioned. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +22,11 @@
 #include "core/rng.h"
 #include "model/resnet.h"
 #include "model/resnet_train.h"
+#include "test_resnet_util.h"
 
 typedef struct Args {
     const char *weights, *dir, *from, *device, *precision;
-    int size, batch;
+    int size, batch, bn_train;
 } Args;
 
 static int parse(int argc, char **argv, Args *a) {
@@ -35,6 +40,8 @@ static int parse(int argc, char **argv, Args *a) {
         else if (!strcmp(argv[i], "--batch")) a->batch = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--device")) a->device = argv[i + 1];
         else if (!strcmp(argv[i], "--precision")) a->precision = argv[i + 1];
+        else if (!strcmp(argv[i], "--bn") && (!strcmp(argv[i + 1], "train") || !strcmp(argv[i + 1], "frozen")))
+            a->bn_train = !strcmp(argv[i + 1], "train");
         else return -1;
     }
     return a->size >= 32 && a->batch >= 1 ? 0 : -1;
@@ -66,6 +73,16 @@ static float *random_floats(size_t n, uint32_t key, double lo, double hi) {
     return p;
 }
 
+/* The forward the fine-tuning step runs (training forward), then the backward. */
+static int forward_backward(ResnetSuffix *s, Backbone *bb, const float *images, const float *dfeat, int n, float *features,
+                            Err *e) {
+    const float *x;
+    return resnet_prefix_forward(bb, s->first_conv, images, n, &x, e) || resnet_suffix_train_features(s, x, n, features, e) ||
+                   resnet_suffix_backward(s, dfeat, n, NULL, e)
+               ? -1
+               : 0;
+}
+
 static int run(const Args *a, Err *e) {
     ResnetWeights w;
     Backend *be = NULL;
@@ -83,18 +100,22 @@ static int run(const Args *a, Err *e) {
         free(features);
         return -1;
     }
+    if (a->bn_train) test_vary_images(images, n, a->size);
     Precision prec;
     rc = backend_precision_parse(a->precision, &prec, e) ||
              (!strcmp(a->device, "reference") ? backend_reference_create(&be, e) : backend_open(&be, DEVICE_CPU, 0, prec, 0, e)) ||
              backbone_create(&bb, be, "resnet50", &w, a->size, n, e) ||
-             resnet_suffix_create(&s, be, "resnet50", &w, a->from, a->size, n, 1, e) ||
-             resnet_suffix_forward_images(&s, &bb, images, n, features, e) ||
-             resnet_suffix_backward(&s, dfeat, n, NULL, e) || be->ops->sync(be, e) ? -1 : 0;
+             resnet_suffix_create(&s, be, "resnet50", &w, a->from, a->size, n, 1, e) ? -1 : 0;
+    if (rc == 0) {
+        resnet_suffix_train_bn(&s, a->bn_train);
+        rc = forward_backward(&s, &bb, images, dfeat, n, features, e) || be->ops->sync(be, e) ? -1 : 0;
+    }
     if (rc == 0)
         rc = fs_mkdir_p(a->dir, e) || write_floats(a->dir, "images.bin", images, n_img, e) ||
              write_floats(a->dir, "dfeat.bin", dfeat, n_feat, e) ||
              write_floats(a->dir, "features.bin", features, n_feat, e) ||
-             write_floats(a->dir, "grads.bin", s.grads, s.n_params, e) || write_views(&s, a->dir, e) ? -1 : 0;
+             write_floats(a->dir, "grads.bin", s.grads, s.n_params, e) ||
+             write_floats(a->dir, "params.bin", s.params, s.n_params, e) || write_views(&s, a->dir, e) ? -1 : 0;
     if (s.params) resnet_suffix_free(&s);
     if (bb.convs) backbone_free(&bb);
     backend_destroy(be);
@@ -108,7 +129,8 @@ static int run(const Args *a, Err *e) {
 int main(int argc, char **argv) {
     Args a;
     if (parse(argc, argv, &a)) {
-        fprintf(stderr, "usage: suffix_grads WEIGHTS.h5 DIR [--from conv5] [--size 64] [--batch 2] [--device cpu|reference] [--precision fp32|bf16]\n");
+        fprintf(stderr, "usage: suffix_grads WEIGHTS.h5 DIR [--from conv5] [--size 64] [--batch 2] [--device cpu|reference] "
+                        "[--precision fp32|bf16] [--bn frozen|train]\n");
         return 2;
     }
     Err e = {{0}};

@@ -186,6 +186,89 @@ static void test_fd_block_epilogue(Backend *ref) {
     bn_ctx_free(&k);
 }
 
+/* ------------------------------------------------------- training-mode BN */
+
+/* L = sum over the batch's rows of y * r, y = BN(x) on the statistics of those rows
+ * (bn_batch_stats, then bn_forward over all rows_all rows, padding included). */
+typedef struct BnTrainCtx {
+    BnCtx k;                  /* k.rows = rows_all; k.mean, k.var receive the batch statistics */
+    size_t rows;              /* the batch's rows */
+} BnTrainCtx;
+
+static double bn_train_loss(void *p) {
+    BnTrainCtx *c = p;
+    Err e = {{0}};
+    const BackendTrainOps *t = c->k.b->train;
+    if (t->bn_batch_stats(c->k.b, c->k.x, c->rows, c->k.p.c, BN_MOMENTUM, c->k.mean, c->k.var, NULL, NULL, &e) ||
+        t->bn_forward(c->k.b, &c->k.p, c->k.x, NULL, 0, c->k.rows, c->k.y, &e))
+        return NAN;
+    return dot(c->k.y, c->k.r, c->rows * c->k.p.c);
+}
+
+/* dx (zero on the padding rows), dgamma and dbeta through the batch statistics. The loss
+ * is not linear in x, so the step is small (0.01: the curvature term stays ~1e-5 of the
+ * gradient) and the bound looser than the linear ops' 1e-5. */
+static void test_fd_bn_train(Backend *ref) {
+    Err e = {{0}};
+    BnTrainCtx c = {.rows = 18};
+    enum { C = 5, PAD = 4 };
+    bn_ctx_init(&c.k, ref, c.rows + PAD, C, 150);
+    size_t n = c.k.rows * C;
+    float *dx = malloc(n * sizeof(float)), *dg = malloc(C * sizeof(float)), *db = malloc(C * sizeof(float));
+    bn_train_loss(&c);   /* the batch statistics into k.mean, k.var */
+    CHECK_OK(ref->train->bn_train_backward(ref, &c.k.p, c.k.x, c.k.r, c.rows, c.k.rows, dx, dg, db, &e), &e);
+    double ex = fd_error(bn_train_loss, &c, c.k.x, n, dx, 0.01f), eg = fd_error(bn_train_loss, &c, c.k.gamma, C, dg, 0.01f);
+    double eb = fd_error(bn_train_loss, &c, c.k.beta, C, db, 0.01f);
+    printf("fd training-mode bn: dx %.3g dgamma %.3g dbeta %.3g (max error / max gradient)\n", ex, eg, eb);
+    CHECK(ex < 1e-4 && eg < 1e-4 && eb < 1e-4, "fd training-mode bn: dx %.3g dgamma %.3g dbeta %.3g", ex, eg, eb);
+    size_t nonzero = 0;
+    for (size_t i = c.rows * C; i < n; i++) nonzero += dx[i] != 0.0f;
+    CHECK(nonzero == 0, "training-mode bn: %zu padding gradients not zero", nonzero);
+    /* dx in place over dy gives the same numbers. */
+    float *g = malloc(n * sizeof(float));
+    memcpy(g, c.k.r, n * sizeof(float));
+    CHECK_OK(ref->train->bn_train_backward(ref, &c.k.p, c.k.x, g, c.rows, c.k.rows, g, NULL, NULL, &e), &e);
+    CHECK(memcmp(g, dx, n * sizeof(float)) == 0, "training-mode bn backward in place differs");
+    free(g); free(dx); free(dg); free(db);
+    bn_ctx_free(&c.k);
+}
+
+static float *dev_copy(Backend *b, const float *host, size_t n);
+static float *host_copy(Backend *b, const float *dev, size_t n);
+
+/* Batch mean, biased variance and the moving-statistics step on backend b against the
+ * formulas evaluated here in double: moving_var steps towards the unbiased variance
+ * (TensorFlow's fused batch norm, which Keras's 4-D BatchNormalization runs). */
+static void test_bn_batch_stats(Backend *b, size_t rows, int c) {
+    Err e = {{0}};
+    size_t n = rows * c;
+    float *x = random_floats(n, 900 + (uint32_t)rows, -1.5, 2.5), *mm = random_floats(c, 901, -0.5, 0.5);
+    float *mv = random_floats(c, 902, 0.5, 2.0);
+    float *X = dev_copy(b, x, n), *M = dev_copy(b, NULL, c), *V = dev_copy(b, NULL, c), *MM = dev_copy(b, mm, c),
+          *MV = dev_copy(b, mv, c);
+    CHECK_OK(b->train->bn_batch_stats(b, X, rows, c, BN_MOMENTUM, M, V, MM, MV, &e), &e);
+    float *got[4] = {host_copy(b, M, c), host_copy(b, V, c), host_copy(b, MM, c), host_copy(b, MV, c)};
+    double worst[4] = {0};
+    for (int ch = 0; ch < c; ch++) {
+        double s = 0, d = 0;
+        for (size_t r = 0; r < rows; r++) s += x[r * c + ch];
+        double m = s / rows;
+        for (size_t r = 0; r < rows; r++) d += (x[r * c + ch] - m) * (x[r * c + ch] - m);
+        double want[4] = {m, d / rows, 0.99 * mm[ch] + 0.01 * m, 0.99 * mv[ch] + 0.01 * (rows > 1 ? d / (rows - 1) : d)};
+        for (int i = 0; i < 4; i++) {
+            double err = fabs(got[i][ch] - want[i]) / (fabs(want[i]) > 1e-3 ? fabs(want[i]) : 1e-3);
+            worst[i] = err > worst[i] ? err : worst[i];
+        }
+    }
+    CHECK(worst[0] < 1e-5 && worst[1] < 1e-5 && worst[2] < 1e-6 && worst[3] < 1e-6,
+          "%s bn_batch_stats %zu rows x %d: mean %.3g var %.3g moving mean %.3g moving var %.3g", b->name, rows, c, worst[0],
+          worst[1], worst[2], worst[3]);
+    for (int i = 0; i < 4; i++) free(got[i]);
+    float *bufs[5] = {X, M, V, MM, MV};
+    for (int i = 0; i < 5; i++) b->ops->release(b, bufs[i]);
+    free(x); free(mm); free(mv);
+}
+
 typedef struct ReluCtx { float *x, *r; size_t n; } ReluCtx;
 
 static double relu_loss(void *p) {
@@ -403,6 +486,39 @@ static void test_cpu_bn(Backend *cpu, Backend *ref, size_t rows, int c) {
     bn_ctx_free(&k);
 }
 
+/* Training-mode BN backward, CPU against reference: a short batch in padded buffers, with
+ * and without the parameter gradients, and in place. */
+static void test_cpu_bn_train(Backend *cpu, Backend *ref, size_t rows, size_t rows_all, int c) {
+    Err e = {{0}};
+    BnCtx k;
+    bn_ctx_init(&k, ref, rows_all, c, 650 + (uint32_t)c);
+    CHECK_OK(ref->train->bn_batch_stats(ref, k.x, rows, c, BN_MOMENTUM, k.mean, k.var, NULL, NULL, &e), &e);
+    size_t n = rows_all * c;
+    float *G = dev_copy(cpu, k.gamma, c), *Bt = dev_copy(cpu, k.beta, c), *M = dev_copy(cpu, k.mean, c), *V = dev_copy(cpu, k.var, c);
+    BnParams p = {G, Bt, M, V, c};
+    float *X = dev_copy(cpu, k.x, n), *DY = dev_copy(cpu, k.r, n), *DX = dev_copy(cpu, NULL, n), *DG = dev_copy(cpu, NULL, c),
+          *DB = dev_copy(cpu, NULL, c);
+    float *dx = malloc(n * sizeof(float)), *dg = malloc(c * sizeof(float)), *db = malloc(c * sizeof(float));
+    CHECK_OK(ref->train->bn_train_backward(ref, &k.p, k.x, k.r, rows, rows_all, dx, dg, db, &e), &e);
+    CHECK_OK(cpu->train->bn_train_backward(cpu, &p, X, DY, rows, rows_all, DX, DG, DB, &e), &e);
+    float *got[3] = {host_copy(cpu, DX, n), host_copy(cpu, DG, c), host_copy(cpu, DB, c)};
+    double ex = rel_l2(got[0], dx, n), eg = rel_l2(got[1], dg, c), eb = rel_l2(got[2], db, c);
+    CHECK(ex < 1e-5 && eg < 1e-6 && eb < 1e-6, "cpu training-mode bn backward %zu/%zu rows c=%d: dx %.3g dgamma %.3g dbeta %.3g",
+          rows, rows_all, c, ex, eg, eb);
+    size_t nonzero = 0;
+    for (size_t i = rows * c; i < n; i++) nonzero += got[0][i] != 0.0f;
+    CHECK(nonzero == 0, "cpu training-mode bn: %zu padding gradients not zero", nonzero);
+    CHECK_OK(cpu->train->bn_train_backward(cpu, &p, X, DY, rows, rows_all, DY, NULL, NULL, &e), &e);
+    float *in_place = host_copy(cpu, DY, n);
+    CHECK(memcmp(in_place, got[0], n * sizeof(float)) == 0, "cpu training-mode bn backward in place differs");
+    free(in_place);
+    for (int i = 0; i < 3; i++) free(got[i]);
+    float *bufs[9] = {G, Bt, M, V, X, DY, DX, DG, DB};
+    for (int i = 0; i < 9; i++) cpu->ops->release(cpu, bufs[i]);
+    free(dx); free(dg); free(db);
+    bn_ctx_free(&k);
+}
+
 static void test_cpu_elementwise(Backend *cpu, Backend *ref) {
     Err e = {{0}};
     size_t n = 10007;
@@ -460,6 +576,12 @@ int main(void) {
     test_fd_conv(ref);
     test_fd_bn(ref);
     test_fd_block_epilogue(ref);
+    test_fd_bn_train(ref);
+    test_bn_batch_stats(ref, 40, 7);
+    test_bn_batch_stats(ref, 1, 3);
+    test_bn_batch_stats(cpu, 2 * 7 * 7, 2048);
+    test_bn_batch_stats(cpu, 2 * 56 * 56, 64);
+    test_bn_batch_stats(cpu, 1, 37);
     test_fd_relu(ref);
     test_fd_pools(ref);
     check_maxpool_ties(ref);
@@ -468,6 +590,9 @@ int main(void) {
     test_cpu_bn(cpu, ref, 2 * 7 * 7, 2048);
     test_cpu_bn(cpu, ref, 2 * 56 * 56, 64);
     test_cpu_bn(cpu, ref, 37, 300);   /* channels not a multiple of the chunk */
+    test_cpu_bn_train(cpu, ref, 2 * 7 * 7, 2 * 7 * 7, 2048);
+    test_cpu_bn_train(cpu, ref, 3 * 14 * 14, 4 * 14 * 14, 256);   /* 3 images in buffers for 4 */
+    test_cpu_bn_train(cpu, ref, 37, 50, 300);
     test_cpu_elementwise(cpu, ref);
     test_cpu_pools(cpu, ref);
     backend_destroy(cpu);

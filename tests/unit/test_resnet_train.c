@@ -2,7 +2,9 @@
  * backbone, gradients of L = sum(features * r) against central differences (sampled conv5
  * entries, a random direction, and each block of the whole network along its own gradient),
  * CPU against reference for the whole network ("all"),
- * and an SGD step with conv5 trainable that changes exactly conv5's kernels and biases.
+ * an SGD step with conv5 trainable that changes exactly conv5's kernels and biases, and
+ * training-mode BN (model.backbone_bn: train): gradients through the batch statistics along
+ * each block's gradient, CPU against reference, short batches, the moving statistics.
  * Images are 32x32 (conv5 runs at 1x1), batch 2. */
 #include <math.h>
 #include <stdlib.h>
@@ -14,7 +16,7 @@
 #include "test_resnet_util.h"
 #include "test_util.h"
 
-enum { SIZE = 32, BATCH = 2 };
+enum { SIZE = 32, BATCH = 2, TRAIN_SIZE = 64 };
 
 static float *random_floats(size_t n, uint32_t key, double lo, double hi) { return test_random_floats(99, 7, n, key, lo, hi); }
 
@@ -25,17 +27,41 @@ typedef struct Rig {
     Backend *be;
     Backbone bb;
     ResnetSuffix s;
-    float *images, *r, *features;   /* host (BATCH, SIZE, SIZE, 3), (BATCH, 2048), (BATCH, 2048) */
+    int n;                          /* images in the batch (BATCH unless rig_open_train says) */
+    int size;                       /* image side: SIZE, or TRAIN_SIZE for rig_open_train */
+    const float *x;                 /* training-mode rigs: the prefix's output, computed once */
+    float *images, *r, *features;   /* host (max_batch, size, size, 3), (n, 2048), (max_batch, 2048) */
 } Rig;
 
-static int rig_open(Rig *g, Backend *be, const ResnetWeights *w, const char *from, int train_bn_affine, Err *e) {
+static int rig_open_batch(Rig *g, Backend *be, const ResnetWeights *w, const char *from, int train_bn_affine, int max_batch,
+                          int size, Err *e) {
     memset(g, 0, sizeof *g);
     g->be = be;
-    g->images = random_floats((size_t)BATCH * SIZE * SIZE * 3, 1, -128, 128);
-    g->r = random_floats((size_t)BATCH * RESNET_FEATURES, 2, -1, 1);
-    g->features = malloc((size_t)BATCH * RESNET_FEATURES * sizeof(float));
-    if (backbone_create(&g->bb, be, "resnet50", w, SIZE, BATCH, e)) return -1;
-    return resnet_suffix_create(&g->s, be, "resnet50", w, from, SIZE, BATCH, train_bn_affine, e);
+    g->n = max_batch;
+    g->size = size;
+    g->images = random_floats((size_t)max_batch * size * size * 3, 1, -128, 128);
+    g->r = random_floats((size_t)max_batch * RESNET_FEATURES, 2, -1, 1);
+    g->features = malloc((size_t)max_batch * RESNET_FEATURES * sizeof(float));
+    if (backbone_create(&g->bb, be, "resnet50", w, size, max_batch, e)) return -1;
+    return resnet_suffix_create(&g->s, be, "resnet50", w, from, size, max_batch, train_bn_affine, e);
+}
+
+static int rig_open(Rig *g, Backend *be, const ResnetWeights *w, const char *from, int train_bn_affine, Err *e) {
+    return rig_open_batch(g, be, w, from, train_bn_affine, BATCH, SIZE, e);
+}
+
+/* A rig whose losses run the training forward (model.backbone_bn: train) on n images of
+ * TRAIN_SIZE in buffers planned for max_batch; the frozen prefix runs once, here. Batch
+ * statistics over few rows are ill-conditioned: where a channel barely varies over the
+ * batch, normalising by its variance amplifies float rounding (measured at 32x32, 3 images,
+ * conv5 at 1x1 = 3 rows: CPU vs reference features 7e-2 apart). 64x64 gives conv5 2x2, 4
+ * rows per image, and each image gets its own contrast and brightness (test_vary_images). */
+static int rig_open_train(Rig *g, Backend *be, const ResnetWeights *w, const char *from, int n, int max_batch, Err *e) {
+    if (rig_open_batch(g, be, w, from, 1, max_batch, TRAIN_SIZE, e)) return -1;
+    test_vary_images(g->images, max_batch, TRAIN_SIZE);
+    g->n = n;
+    resnet_suffix_train_bn(&g->s, 1);
+    return resnet_prefix_forward(&g->bb, g->s.first_conv, g->images, n, &g->x, e);
 }
 
 static void rig_close(Rig *g) {
@@ -44,20 +70,23 @@ static void rig_close(Rig *g) {
     free(g->images); free(g->r); free(g->features);
 }
 
-/* L = sum(features * r) for the current parameters (NAN on failure). */
+/* L = sum(features * r) for the current parameters (NAN on failure): the training forward
+ * on a training-mode rig (which also steps the moving statistics), else prefix and suffix. */
 static double rig_loss(Rig *g) {
     Err e = {{0}};
-    if (resnet_suffix_forward_images(&g->s, &g->bb, g->images, BATCH, g->features, &e)) {
+    int rc = g->x ? resnet_suffix_train_features(&g->s, g->x, g->n, g->features, &e)
+                  : resnet_suffix_forward_images(&g->s, &g->bb, g->images, g->n, g->features, &e);
+    if (rc) {
         fprintf(stderr, "%s\n", e.msg);
         return NAN;
     }
-    return dot(g->features, g->r, (size_t)BATCH * RESNET_FEATURES);
+    return dot(g->features, g->r, (size_t)g->n * RESNET_FEATURES);
 }
 
 /* Forward, then backward with d(features) = r: the gradient of rig_loss in g->s.grads. */
 static int rig_gradient(Rig *g, Err *e) {
     if (isnan(rig_loss(g))) return err_fail(e, "forward failed");
-    return resnet_suffix_backward(&g->s, g->r, BATCH, NULL, e);
+    return resnet_suffix_backward(&g->s, g->r, g->n, NULL, e);
 }
 
 static void test_names(void) {
@@ -202,28 +231,153 @@ static void test_random_direction(Backend *ref, const ResnetWeights *w) {
  * per unit of h. Along the gradient the signal |g|^2 adds up instead of cancelling, so
  * the ReLU-kink error stays near 1% at h = 1e-4, while a wrong sign, scale or missing
  * path in any conv is off by O(1) of that conv's share. */
+static double worst_block_direction(Rig *g, float h, const char **worst_name) {
+    float *u = calloc(g->s.n_params, sizeof(float));
+    double worst = 0;
+    for (int b = g->s.has_stem ? -1 : 0; b < g->s.n_blocks; b++) {
+        /* The stem alone (b = -1), then each block: its convs are consecutive, so are their views. */
+        int c = b < 0 ? 0 : (int)(g->s.blocks[b].c1 - g->s.convs), end = b < 0 ? 1 : (int)(g->s.blocks[b].c3 - g->s.convs) + 1;
+        size_t lo = g->s.views[6 * c].offset, hi = g->s.views[6 * end - 1].offset + g->s.views[6 * end - 1].size;
+        for (int k = c; k < end; k++) {
+            const SuffixView *v = &g->s.views[6 * k];
+            float scale = (float)(view_rms(g->s.params, v) / view_rms(g->s.grads, v));
+            for (size_t q = v[0].offset; q < v[5].offset + v[5].size; q++) u[q - lo] = g->s.grads[q] * scale;
+        }
+        double err = directional_error(g, lo, hi, u, h);
+        if (!(err <= worst)) { worst = err; *worst_name = g->s.convs[c].spec->conv; }
+    }
+    free(u);
+    return worst;
+}
+
 static void test_along_gradient(Backend *be, const ResnetWeights *w) {
     Err e = {{0}};
     Rig g;
     CHECK_OK(rig_open(&g, be, w, "all", 1, &e), &e);
     CHECK_OK(rig_gradient(&g, &e), &e);
-    float *u = calloc(g.s.n_params, sizeof(float));
-    double worst = 0;
     const char *worst_name = "";
-    for (int b = -1; b < g.s.n_blocks; b++) {
-        /* The stem alone (b = -1), then each block: its convs are consecutive, so are their views. */
-        int c = b < 0 ? 0 : (int)(g.s.blocks[b].c1 - g.s.convs), end = b < 0 ? 1 : (int)(g.s.blocks[b].c3 - g.s.convs) + 1;
-        size_t lo = g.s.views[6 * c].offset, hi = g.s.views[6 * end - 1].offset + g.s.views[6 * end - 1].size;
-        for (int k = c; k < end; k++) {
-            const SuffixView *v = &g.s.views[6 * k];
-            float scale = (float)(view_rms(g.s.params, v) / view_rms(g.s.grads, v));
-            for (size_t q = v[0].offset; q < v[5].offset + v[5].size; q++) u[q - lo] = g.s.grads[q] * scale;
-        }
-        double err = directional_error(&g, lo, hi, u, 1e-4f);
-        if (!(err <= worst)) { worst = err; worst_name = g.s.convs[c].spec->conv; }
-    }
+    double worst = worst_block_direction(&g, 1e-4f, &worst_name);
     CHECK(worst < 3e-2, "%s 'all' along each block's gradient: worst at %s, rel err %.3g", be->name, worst_name, worst);
-    free(u);
+    rig_close(&g);
+}
+
+/* Training-mode BN (model.backbone_bn: train): the same check from conv4_block5 (two
+ * identity blocks, conv5's projection block and two more) on 4 images, so the statistics
+ * span 64 rows at conv4 and 16 at conv5; the gradient runs through every batch mean and
+ * variance, and each loss evaluation's forward steps the moving statistics (which the loss
+ * does not read). Normalising makes more ReLU inputs move with each kernel, so the kink
+ * error is larger than with frozen BN: measured worst 0.23, 0.087, 0.031, 0.014 at steps
+ * 3e-4, 1e-4, 3e-5, 1e-5, shrinking with the step as a kink error does (a wrong gradient
+ * would not). */
+static void test_bn_train_along_gradient(Backend *ref, const ResnetWeights *w) {
+    Err e = {{0}};
+    Rig g;
+    CHECK_OK(rig_open_train(&g, ref, w, "conv4_block5", 4, 4, &e), &e);
+    CHECK_OK(rig_gradient(&g, &e), &e);
+    const char *worst_name = "";
+    double worst = worst_block_direction(&g, 1e-5f, &worst_name);
+    printf("training-mode BN, conv4_block5 on, along each block's gradient: worst rel err %.3g at %s\n", worst, worst_name);
+    CHECK(worst < 3e-2, "training-mode BN along each block's gradient: worst at %s, rel err %.3g", worst_name, worst);
+    rig_close(&g);
+}
+
+/* Training-mode BN on the whole network ("all": conv1's statistics too), 3 images in
+ * buffers for 4, CPU against reference: features, every gradient, d(images), and the
+ * moving statistics after the forward. The forwards agree to 1e-6; the gradients less
+ * closely than with frozen BN because the backward through batch statistics takes each
+ * channel's mean out (the gradients sum to zero over the batch), so what flows up is a
+ * difference of near-equal sums, and channels whose batch variance is near epsilon scale
+ * it up: measured worst view 2e-2 (conv5_block3_1_bn/beta), most views 5e-3, d(images)
+ * 1.1e-2. The ops themselves agree to 1e-6 (test_backend_grads); a wrong formula is O(1) off. */
+static void test_bn_train_cpu_vs_reference(Backend *cpu, Backend *ref, const ResnetWeights *w) {
+    Err e = {{0}};
+    Rig a, b;
+    CHECK_OK(rig_open_train(&a, ref, w, "all", 3, 4, &e), &e);
+    CHECK_OK(rig_open_train(&b, cpu, w, "all", 3, 4, &e), &e);
+    size_t nin = (size_t)4 * TRAIN_SIZE * TRAIN_SIZE * 3;
+    float *din_a = malloc(nin * sizeof(float)), *din_b = malloc(nin * sizeof(float));
+    CHECK(!isnan(rig_loss(&a)) && !isnan(rig_loss(&b)), "training forward");
+    CHECK(rel_l2(b.features, a.features, (size_t)3 * RESNET_FEATURES) < 1e-4, "training-mode features cpu vs reference");
+    CHECK_OK(resnet_suffix_backward(&a.s, a.r, 3, din_a, &e), &e);
+    CHECK_OK(resnet_suffix_backward(&b.s, b.r, 3, din_b, &e), &e);
+    double worst[2] = {0};
+    const char *name[2] = {"", ""};
+    /* A conv bias before a training-mode BN has no effect (the batch mean takes it out): its
+     * gradient is 0 up to rounding, compared below against its kernel's instead. */
+    double bias_ratio = 0;
+    for (int i = 0; i < a.s.n_views; i++) {
+        const SuffixView *v = &a.s.views[i];
+        int moving = strstr(v->name, "/moving_") != NULL;
+        if (strstr(v->name, "_conv/bias")) {
+            double r = view_rms(b.s.grads, v) / view_rms(b.s.grads, v - 1);
+            bias_ratio = r > bias_ratio ? r : bias_ratio;
+            continue;
+        }
+        if (!v->trainable && !moving) continue;
+        const float *pa = (moving ? a.s.params : a.s.grads) + v->offset, *pb = (moving ? b.s.params : b.s.grads) + v->offset;
+        double err = rel_l2(pb, pa, v->size);
+        if (err > worst[moving]) { worst[moving] = err; name[moving] = v->name; }
+    }
+    double err_in = rel_l2(din_b, din_a, nin);
+    printf("training-mode BN, cpu vs reference: worst gradient %.3g (%s), moving statistics %.3g (%s), d(images) %.3g\n",
+           worst[0], name[0], worst[1], name[1], err_in);
+    CHECK(worst[0] < 6e-2, "training-mode BN cpu vs reference gradients: worst view %s rel L2 %.3g", name[0], worst[0]);
+    CHECK(worst[1] < 1e-5, "training-mode BN cpu vs reference moving statistics: worst %s rel L2 %.3g", name[1], worst[1]);
+    CHECK(err_in < 4e-2, "training-mode BN cpu vs reference d(images): rel L2 %.3g", err_in);
+    CHECK(bias_ratio < 1e-3, "conv biases before training-mode BN: gradient rms up to %.3g of the kernel's", bias_ratio);
+    size_t pad_nonzero = 0;
+    for (size_t i = (size_t)3 * TRAIN_SIZE * TRAIN_SIZE * 3; i < nin; i++) pad_nonzero += din_a[i] != 0.0f || din_b[i] != 0.0f;
+    CHECK(pad_nonzero == 0, "padding image gets no gradient (%zu nonzero)", pad_nonzero);
+    free(din_a); free(din_b);
+    rig_close(&a);
+    rig_close(&b);
+}
+
+/* A short batch (3 images in buffers planned for 4) trains exactly as a batch planned for
+ * 3: same features, gradients and moving statistics. */
+static void test_bn_train_short_batch(Backend *cpu, const ResnetWeights *w) {
+    Err e = {{0}};
+    Rig a, b;
+    CHECK_OK(rig_open_train(&a, cpu, w, "conv4_block6", 3, 4, &e), &e);
+    CHECK_OK(rig_open_train(&b, cpu, w, "conv4_block6", 3, 3, &e), &e);
+    CHECK_OK(rig_gradient(&a, &e), &e);
+    CHECK_OK(rig_gradient(&b, &e), &e);
+    double ef = rel_l2(a.features, b.features, (size_t)3 * RESNET_FEATURES), eg = rel_l2(a.s.grads, b.s.grads, a.s.n_params);
+    double ep = rel_l2(a.s.params, b.s.params, a.s.n_params);
+    CHECK(ef < 1e-5 && eg < 1e-4 && ep < 1e-6, "short batch vs exact batch: features %.3g grads %.3g params %.3g", ef, eg, ep);
+    rig_close(&a);
+    rig_close(&b);
+}
+
+/* The training forward steps every BN's moving statistics in s->params (one step of
+ * momentum 0.99 from the weights' values); an evaluation forward reads and keeps them;
+ * with BN frozen the training forward is the evaluation forward, bit for bit. */
+static void test_bn_train_moving_statistics(Backend *cpu, const ResnetWeights *w) {
+    Err e = {{0}};
+    Rig g;
+    CHECK_OK(rig_open_train(&g, cpu, w, "conv5", 2, 2, &e), &e);
+    float *before = malloc(g.s.n_params * sizeof(float)), *train_f = malloc((size_t)2 * RESNET_FEATURES * sizeof(float));
+    memcpy(before, g.s.params, g.s.n_params * sizeof(float));
+    CHECK(!isnan(rig_loss(&g)), "training forward");
+    memcpy(train_f, g.features, (size_t)2 * RESNET_FEATURES * sizeof(float));
+    for (int i = 0; i < g.s.n_views; i++) {
+        const SuffixView *v = &g.s.views[i];
+        size_t changed = 0;
+        for (size_t k = v->offset; k < v->offset + v->size; k++) changed += g.s.params[k] != before[k];
+        if (strstr(v->name, "/moving_")) CHECK(changed > v->size / 2, "%s: %zu of %zu stepped", v->name, changed, v->size);
+        else CHECK(changed == 0, "%s: %zu changed by a forward", v->name, changed);
+    }
+    memcpy(before, g.s.params, g.s.n_params * sizeof(float));
+    float *eval_f = malloc((size_t)2 * RESNET_FEATURES * sizeof(float));
+    CHECK_OK(resnet_suffix_features(&g.s, g.x, 2, eval_f, &e), &e);
+    CHECK(memcmp(before, g.s.params, g.s.n_params * sizeof(float)) == 0, "evaluation forward keeps the moving statistics");
+    CHECK(rel_l2(eval_f, train_f, (size_t)2 * RESNET_FEATURES) > 1e-2, "evaluation uses the moving, not the batch statistics");
+    resnet_suffix_train_bn(&g.s, 0);
+    CHECK(!isnan(rig_loss(&g)), "frozen training forward");
+    CHECK(memcmp(g.features, eval_f, (size_t)2 * RESNET_FEATURES * sizeof(float)) == 0 &&
+              memcmp(before, g.s.params, g.s.n_params * sizeof(float)) == 0,
+          "frozen BN: the training forward is the evaluation forward");
+    free(before); free(train_f); free(eval_f);
     rig_close(&g);
 }
 
@@ -349,6 +503,10 @@ int main(void) {
     test_along_gradient(ref, &w);
     test_cpu_vs_reference(cpu, ref, &w);
     test_sgd_step(cpu, &w);
+    test_bn_train_along_gradient(ref, &w);
+    test_bn_train_cpu_vs_reference(cpu, ref, &w);
+    test_bn_train_short_batch(cpu, &w);
+    test_bn_train_moving_statistics(cpu, &w);
     resnet_weights_free(&w);
     resnet_arch_free(&a);
     backend_destroy(cpu);

@@ -150,6 +150,11 @@ static void test_errors(void) {
     check_fails("sweep:\n  method: bayes\n", "test.yaml:7: sweep.method must be grid, random or tpe");
     check_fails("sweep:\n  zip:\n    - {train.batch_size: [16, 32], train.lr: [1.0e-3]}\n", "test.yaml:8: zipped axis 'train.lr' has 1 values");
     check_fails("sweep:\n  axes: {train.lr: [1.0e-3]}\n  zip:\n    - {train.lr: [1.0e-3]}\n", "axis 'train.lr' is swept twice");
+    /* A zip list may repeat a value; two positions equal in every list may not. */
+    check_fails("sweep:\n  zip:\n    - {train.lr: [1.0e-3, 1.0e-3, 2.0e-3], train.batch_size: [16, 32, 16]}\n  axes: {train.seed: [1, 1]}\n",
+                "axis 'train.seed' lists the value 1 twice");
+    check_fails("sweep:\n  zip:\n    - {train.lr: [1.0e-3, 2.0e-3, 1.0e-3], train.batch_size: [16, 32, 16]}\n",
+                "test.yaml:8: zip group with 'train.lr': positions 1 and 3 hold the same values (the same trial)");
     check_fails("sweep:\n  axes: {train.lr: 0.1}\n", "test.yaml:7: axis 'train.lr' must be a list of values");
     check_fails("sweep:\n  axes: {Train.LR: [1]}\n", "is not a dotted key path");
     check_fails("sweep:\n  axes: {feature_cache.dir: [a, b]}\n", "set by the sweep");

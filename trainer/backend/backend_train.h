@@ -23,6 +23,9 @@
 
 /* Keras ResNet's BatchNormalization epsilon (keras/applications/resnet.py gives every BN 1.001e-5). */
 #define BN_FROZEN_EPSILON 1.001e-5
+/* Keras BatchNormalization's default momentum, which ResNet keeps: in training mode the
+ * moving statistics step 1 - 0.99 of the way towards the batch's. */
+#define BN_MOMENTUM 0.99
 
 /* One frozen BatchNormalization over the last axis: y = gamma*(x - mean)/sqrt(var + eps) + beta. */
 typedef struct BnParams {
@@ -82,6 +85,30 @@ typedef struct BackendTrainOps {
      * optimizer_step (model/optimizer.h) on the host arrays. */
     int (*optimizer_step)(Backend *b, const OptimizerSpec *spec, long iterations, float lr, float *params,
                           const float *grads, float *m, float *v, const OptRange *ranges, int n_ranges, Err *e);
+
+    /* Training-mode BatchNormalization (Keras's BatchNormalization(training=True) on a 4-D
+     * input, i.e. TensorFlow's fused batch norm), in two ops around bn_forward:
+     *   bn_batch_stats(z) -> mean, var;  bn_forward({gamma, beta, mean, var}, z, res, relu)
+     *   backward: bn_train_backward({gamma, beta, mean, var}, z, dy) -> dz, dgamma, dbeta
+     *
+     * Statistics of x (rows, c) per channel, accumulated in double: mean[ch] and the biased
+     * variance var[ch] (divided by rows: what the forward normalises with). Then, unless
+     * moving_mean is NULL, the moving statistics step towards them as the fused kernel's
+     * exponential average does (its variance output carries Bessel's correction):
+     *   moving_mean -= (moving_mean - mean) * (1 - momentum)
+     *   moving_var  -= (moving_var - var * rows / (rows - 1)) * (1 - momentum)   (rows 1: var)
+     * mean, var (c) overwritten; moving_mean, moving_var (c) updated in place. rows >= 1. */
+    int (*bn_batch_stats)(Backend *b, const float *x, size_t rows, int c, double momentum, float *mean, float *var,
+                          float *moving_mean, float *moving_var, Err *e);
+    /* Backward through the batch statistics. p: gamma, beta and the batch's mean and var
+     * (bn_batch_stats' outputs), x the forward's input, dy d(BN output); x, dy, dx are
+     * (rows_all, c), of which the first `rows` rows are the batch and the rest padding (a
+     * short batch in buffers planned for a full one: dx is 0 there). With xhat = (x - mean) * rstd,
+     * rstd = 1/sqrt(var + eps) and sums over the batch's rows:
+     *   dgamma = sum dy*xhat,  dbeta = sum dy,  dx = gamma*rstd*(dy - dbeta/rows - xhat*dgamma/rows)
+     * dgamma, dbeta may be NULL (not written; frozen gamma/beta); dx may equal dy. */
+    int (*bn_train_backward)(Backend *b, const BnParams *p, const float *x, const float *dy, size_t rows, size_t rows_all,
+                             float *dx, float *dgamma, float *dbeta, Err *e);
 } BackendTrainOps;
 
 /* The tables backend_reference_create and backend_cpu_create install in Backend.train. */

@@ -1,10 +1,13 @@
-/* trainer predict --run RUNDIR [--top K] [--csv] [--threads N] [--gpu I] IMAGE...
+/* trainer predict --run RUNDIR [--top K] [--csv] [--features OUT.bin] [--threads N] [--gpu I] IMAGE...
  * Classifies images with a finished trial: RUNDIR/config.yaml gives the backbone (weights,
  * image size, interpolation), RUNDIR/best.safetensors the head and the class names. The
  * Keras inference path: decode -> resize -> preprocess_input -> frozen backbone -> head
  * (inference mode) -> softmax. Prints the top K classes of each image, in argument order,
  * as a text table or as CSV (image,rank,class,probability). Images are decoded by worker
- * threads one batch (32) ahead of the backbone.
+ * threads one batch (32) ahead of the backbone. --features also writes the trial's own
+ * backbone features (a fine-tuned trial's through its trained suffix), one row of 2048
+ * little-endian float32 per image in argument order, as `trainer features` writes them; the
+ * file appears only when every image was read.
  * Exit status: 0 all images classified; 1 an image (named on stderr) could not be read, the
  * others are still printed; 2 usage or a run folder that cannot be loaded. */
 #include <stdio.h>
@@ -14,6 +17,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/csv_field.h"
+#include "core/fsutil.h"
 #include "cli/run_options.h"
 #include "data/image_batch.h"
 #include "model/resnet.h"
@@ -24,11 +28,13 @@ enum { PREDICT_BATCH = 32 };
 typedef struct PredictArgs {
     RunOptions trial;
     int top, csv;
+    const char *features_out;     /* --features: (n_images, 2048) float32, or NULL */
     char **images;
     int n_images;
 } PredictArgs;
 
-static const char *USAGE = "usage: trainer predict --run RUNDIR [--top K] [--csv] [--threads N] [--gpu I] IMAGE...\n";
+static const char *USAGE =
+    "usage: trainer predict --run RUNDIR [--top K] [--csv] [--features OUT.bin] [--threads N] [--gpu I] IMAGE...\n";
 
 static int parse(int argc, char **argv, PredictArgs *a) {
     *a = (PredictArgs){.top = 5};
@@ -38,6 +44,7 @@ static int parse(int argc, char **argv, PredictArgs *a) {
         if (opt < 0) return -1;
         if (opt) continue;
         if (arg_value(argc, argv, &i, "--top", &v)) a->top = atoi(v);
+        else if (arg_value(argc, argv, &i, "--features", &v)) a->features_out = v;
         else if (!strcmp(argv[i], "--csv")) a->csv = 1;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(USAGE, stdout); return 1; }
         else if (!strcmp(argv[i], "--")) { a->images = argv + i + 1; a->n_images = argc - i - 1; break; }
@@ -62,6 +69,7 @@ typedef struct Predictor {
     int batch, image_size;
     Interp interp;
     float *feats;                 /* (batch, 2048) */
+    float *all_feats;             /* --features: (n_images, 2048), else NULL */
     double *probs;                /* (C) */
     int *top;                     /* (C) class indices, best first */
     int name_width;               /* text table: the class column */
@@ -98,6 +106,8 @@ static int predictor_open(Predictor *p, const PredictArgs *a, Err *e) {
     p->interp = strcmp(c->data.interpolation, "bilinear") ? INTERP_NEAREST : INTERP_BILINEAR;
     if (open_backbone(p, e)) return -1;
     p->feats = tl_malloc(e, (size_t)p->batch * RESNET_FEATURES * sizeof(float), "features");
+    if (a->features_out && !(p->all_feats = tl_malloc(e, (size_t)a->n_images * RESNET_FEATURES * sizeof(float), "features")))
+        return -1;
     p->probs = tl_malloc(e, (size_t)p->model.n_classes * sizeof(double), "probabilities");
     p->top = tl_malloc(e, (size_t)p->model.n_classes * sizeof(int), "top-k");
     p->good = tl_malloc(e, (size_t)p->batch * sizeof(int), "batch index");
@@ -114,7 +124,7 @@ static void predictor_close(Predictor *p) {
     if (p->bb.convs) backbone_free(&p->bb);
     backend_destroy(p->be);
     trained_model_free(&p->model);
-    free(p->feats); free(p->probs); free(p->top); free(p->retry); free(p->resized); free(p->good);
+    free(p->feats); free(p->all_feats); free(p->probs); free(p->top); free(p->retry); free(p->resized); free(p->good);
     image_free(&p->decoded);
 }
 
@@ -143,6 +153,9 @@ static int classify(Predictor *p, const float *images, int n, const int *idx, Er
     if (p->finetuned ? resnet_suffix_forward_images(&p->suffix, &p->bb, images, n, p->feats, e)
                      : backbone_forward(&p->bb, images, n, p->feats, e))
         return -1;
+    for (int i = 0; p->all_feats && i < n; i++)
+        memcpy(p->all_feats + (size_t)idx[i] * RESNET_FEATURES, p->feats + (size_t)i * RESNET_FEATURES,
+               RESNET_FEATURES * sizeof(float));
     const float *z = trained_model_logits(&p->model, p->feats, n);
     for (int i = 0; i < n; i++) print_image(p, p->args->images[idx[i]], z + (size_t)i * p->model.n_classes);
     fflush(stdout);
@@ -206,6 +219,12 @@ int cmd_predict(int argc, char **argv) {
     int rc = predict_all(&p, &e);
     if (rc) fprintf(stderr, "trainer predict: %s\n", e.msg);
     else if (p.failed) fprintf(stderr, "trainer predict: %d of %d images could not be read (named above)\n", p.failed, a.n_images);
+    if (rc == 0 && a.features_out && p.failed) fprintf(stderr, "trainer predict: %s not written\n", a.features_out);
+    else if (rc == 0 && a.features_out &&
+             fs_write_atomic(a.features_out, p.all_feats, (size_t)a.n_images * RESNET_FEATURES * sizeof(float), &e)) {
+        fprintf(stderr, "trainer predict: %s\n", e.msg);
+        rc = -1;
+    }
     int failed = p.failed;
     predictor_close(&p);
     return rc || failed ? 1 : 0;

@@ -4,6 +4,7 @@
 
 int cmd_features(int argc, char **argv);
 int cmd_make_weights(int argc, char **argv);
+int cmd_export_weights(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_cache_features(int argc, char **argv);
 int cmd_import_cars(int argc, char **argv);

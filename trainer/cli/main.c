@@ -22,6 +22,7 @@ static const Command COMMANDS[] = {
     {"demo-data", cmd_demo_data, "Fashion-MNIST -> JPEG class folders for the demo"},
     {"features", cmd_features, "pooled ResNet features of images -> float32 rows"},
     {"make-weights", cmd_make_weights, "write a Keras-layout weight file with random weights"},
+    {"export-weights", cmd_export_weights, "a trial's backbone as a Keras weight file: trainer export-weights --run DIR --out F.h5"},
 };
 
 static void usage(FILE *f) {

@@ -57,7 +57,7 @@ int resnet_weights_load_h5(ResnetWeights *w, const ResnetArch *a, const char *pa
 /* Writes the Keras layout (root layer_names, per-layer weight_names, datasets under
  * group/<layer>/<kind>:0). For tests and for exporting. */
 int resnet_weights_save_h5(const ResnetWeights *w, const ResnetArch *a, const char *path, Err *e);
-/* He-normal kernels, zero bias, BN gamma 1 beta 0 mean 0 var 1, from (seed, RNG_BACKBONE). */
+/* He-normal kernels, zero bias, BN gamma 1 (conv1_bn: 2^-15) beta 0 mean 0 var 1, from (seed, RNG_BACKBONE). */
 int resnet_weights_random(ResnetWeights *w, const ResnetArch *a, unsigned long long seed, Err *e);
 /* "random:SEED" or a path. */
 int resnet_weights_open(ResnetWeights *w, const ResnetArch *a, const char *spec, Err *e);

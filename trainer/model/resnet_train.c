@@ -136,6 +136,9 @@ static void bind_params(ResnetSuffix *s) {
         c->kernel = p + v[0].offset;
         c->bias = p + v[1].offset;
         c->bn = (BnParams){p + v[2].offset, p + v[3].offset, p + v[4].offset, p + v[5].offset, c->spec->cout};
+        c->moving_mean = p + v[4].offset;
+        c->moving_var = p + v[5].offset;
+        c->bn_batch = (BnParams){c->bn.gamma, c->bn.beta, c->batch_mean, c->batch_var, c->spec->cout};
         c->d_kernel = g + v[0].offset;
         c->d_bias = g + v[1].offset;
         c->d_gamma = s->train_bn_affine ? g + v[2].offset : NULL;
@@ -192,6 +195,8 @@ static void layout_activations(ResnetSuffix *s, Carver *cv) {
     for (int k = 0; k < s->n_convs; k++) {
         SuffixConv *c = &s->convs[k];
         char role = conv_role(c->spec);
+        c->batch_mean = carve(cv, (size_t)c->d.cout);
+        c->batch_var = carve(cv, (size_t)c->d.cout);
         c->z = carve(cv, conv_out_floats(c));
         c->a = role == 's' || role == '1' || role == '2' ? carve(cv, conv_out_floats(c)) : NULL;
         most = max_size(most, conv_out_floats(c));
@@ -339,11 +344,18 @@ const SuffixView *resnet_suffix_view(const ResnetSuffix *s, const char *name) {
 
 /* ------------------------------------------------------------------- forward */
 
-/* y = act(BN(conv(x)) + res); keeps the conv output in c->z. */
+/* Rows of conv c's output that belong to the batch's s->batch_n images. */
+static size_t batch_rows(const ResnetSuffix *s, const SuffixConv *c) { return (size_t)s->batch_n * c->d.oh * c->d.ow; }
+
+/* y = act(BN(conv(x)) + res); keeps the conv output in c->z. BN on the moving statistics,
+ * or (s->batch_n > 0) on the batch's, stepping the moving ones. */
 static int conv_bn_forward(ResnetSuffix *s, SuffixConv *c, const float *x, const float *res, int relu, float *y, Err *e) {
     const BackendTrainOps *t = s->be->train;
+    const BnParams *bn = s->batch_n ? &c->bn_batch : &c->bn;
     if (t->conv_plan_forward(s->be, c->plan, x, c->kernel, c->bias, c->z, e) ||
-        t->bn_forward(s->be, &c->bn, c->z, res, relu, conv_rows(c), y, e))
+        (s->batch_n && t->bn_batch_stats(s->be, c->z, batch_rows(s, c), c->d.cout, BN_MOMENTUM, c->batch_mean,
+                                         c->batch_var, c->moving_mean, c->moving_var, e)) ||
+        t->bn_forward(s->be, bn, c->z, res, relu, conv_rows(c), y, e))
         return err_context(e, "%s", c->spec->conv);
     return 0;
 }
@@ -355,7 +367,34 @@ static int block_forward(ResnetSuffix *s, SuffixBlock *b, Err *e) {
     return conv_bn_forward(s, b->c3, b->c2->a, b->c0 ? b->out : b->in, 1, b->out, e);
 }
 
+void resnet_suffix_train_bn(ResnetSuffix *s, int on) { s->bn_train = on != 0; }
+
+/* The moving statistics a training forward stepped on the backend -> s->params (mean and
+ * variance are adjacent views of each conv). */
+static int moving_stats_to_host(ResnetSuffix *s, Err *e) {
+    for (int k = 0; k < s->n_convs; k++) {
+        const SuffixView *v = &s->views[6 * k + 4];
+        if (s->be->ops->download(s->be, s->params + v->offset, dev_params(s) + v->offset, 2 * v->size * sizeof(float), e))
+            return err_context(e, "%s moving statistics", s->convs[k].spec->bn);
+    }
+    return s->be->ops->sync(s->be, e);
+}
+
+static int suffix_forward(ResnetSuffix *s, const float *x, Err *e);
+
 int resnet_suffix_forward(ResnetSuffix *s, const float *x, Err *e) {
+    s->batch_n = 0;
+    return suffix_forward(s, x, e);
+}
+
+int resnet_suffix_forward_train(ResnetSuffix *s, const float *x, int n, Err *e) {
+    if (n < 1 || n > s->max_batch) return err_fail(e, "suffix forward: batch %d outside 1..%d", n, s->max_batch);
+    s->batch_n = s->bn_train ? n : 0;
+    if (suffix_forward(s, x, e)) return -1;
+    return s->batch_n && !s->device_resident ? moving_stats_to_host(s, e) : 0;
+}
+
+static int suffix_forward(ResnetSuffix *s, const float *x, Err *e) {
     Backend *be = s->be;
     if (!s->device_resident && resnet_suffix_params_to_device(s, e)) return -1;
     s->input = x;
@@ -381,7 +420,10 @@ int resnet_suffix_forward(ResnetSuffix *s, const float *x, Err *e) {
  * is not NULL, d(conv input) into dx. dy may be dx. */
 static int conv_bn_backward(ResnetSuffix *s, SuffixConv *c, const float *x, const float *dy, float *dx, Err *e) {
     const BackendTrainOps *t = s->be->train;
-    if (t->bn_backward(s->be, &c->bn, c->z, dy, conv_rows(c), s->g_z, c->d_gamma, c->d_beta, e) ||
+    int bn = s->batch_n ? t->bn_train_backward(s->be, &c->bn_batch, c->z, dy, batch_rows(s, c), conv_rows(c), s->g_z,
+                                               c->d_gamma, c->d_beta, e)
+                        : t->bn_backward(s->be, &c->bn, c->z, dy, conv_rows(c), s->g_z, c->d_gamma, c->d_beta, e);
+    if (bn ||
         t->conv_backward_weights(s->be, c->plan, x, s->g_z, c->d_kernel, c->d_bias, e) ||
         (dx && t->conv_backward_data(s->be, c->plan, s->g_z, c->kernel, dx, e)))
         return err_context(e, "%s backward", c->spec->conv);
@@ -418,6 +460,8 @@ int resnet_suffix_backward(ResnetSuffix *s, const float *d_features, int n, floa
     Backend *be = s->be;
     if (n < 1 || n > s->max_batch) return err_fail(e, "suffix backward: batch %d outside 1..%d", n, s->max_batch);
     if (!s->input) return err_fail(e, "suffix backward without a forward");
+    if (s->batch_n && n != s->batch_n)
+        return err_fail(e, "suffix backward of %d images after a forward on the statistics of %d", n, s->batch_n);
     size_t row = RESNET_FEATURES, all = (size_t)s->max_batch * row;
     memcpy(s->host_d_features, d_features, (size_t)n * row * sizeof(float));
     memset(s->host_d_features + (size_t)n * row, 0, (all - (size_t)n * row) * sizeof(float));
@@ -471,8 +515,15 @@ int resnet_suffix_forward_images(ResnetSuffix *s, Backbone *bb, const float *ima
     return resnet_suffix_features(s, x, n, features, e);
 }
 
-int resnet_suffix_features(ResnetSuffix *s, const float *x, int n, float *features, Err *e) {
-    if (resnet_suffix_forward(s, x, e)) return -1;
+static int features_to_host(ResnetSuffix *s, int n, float *features, Err *e) {
     if (s->be->ops->download(s->be, features, s->features, (size_t)n * RESNET_FEATURES * sizeof(float), e)) return -1;
     return s->be->ops->sync(s->be, e);
+}
+
+int resnet_suffix_features(ResnetSuffix *s, const float *x, int n, float *features, Err *e) {
+    return resnet_suffix_forward(s, x, e) || features_to_host(s, n, features, e) ? -1 : 0;
+}
+
+int resnet_suffix_train_features(ResnetSuffix *s, const float *x, int n, float *features, Err *e) {
+    return resnet_suffix_forward_train(s, x, n, e) || features_to_host(s, n, features, e) ? -1 : 0;
 }

@@ -3,12 +3,16 @@
  * so BN cannot be folded in). BN runs with frozen statistics, as Keras does for a
  * BatchNormalization that sits in a fine-tuned backbone in inference mode (TF2 Keras runs a BN layer
  * with trainable=False in inference mode even inside fit);
- * gamma and beta are trainable only when asked (model.train_bn_affine).
+ * gamma and beta are trainable only when asked (model.train_bn_affine). With
+ * resnet_suffix_train_bn (model.backbone_bn: train) the training forwards instead run every
+ * BN of the suffix as Keras's BatchNormalization(training=True) does: batch statistics in
+ * the forward, the moving statistics stepped towards them (momentum 0.99), the backward
+ * through the batch statistics; evaluation forwards keep using the moving statistics.
  * The frozen prefix keeps running on the folded Backbone (resnet.h); one training step:
  *
  *   const float *x;
  *   resnet_prefix_forward(bb, s.first_conv, images, n, &x, e);   // frozen, folded BN
- *   resnet_suffix_forward(&s, x, e);                             // s.features (max_batch, 2048)
+ *   resnet_suffix_forward_train(&s, x, n, e);                    // s.features (max_batch, 2048)
  *   ... head forward/backward on the features gives d_features (n, 2048) ...
  *   resnet_suffix_backward(&s, d_features, n, NULL, e);          // s.grads
  *   optimizer_step(&opt, s.params, s.grads, lr);                 // over the trainable views
@@ -64,6 +68,9 @@ typedef struct SuffixConv {
     BnParams bn;                  /* params: gamma, beta, moving mean, moving variance */
     float *d_kernel, *d_bias;     /* grads */
     float *d_gamma, *d_beta;      /* grads; NULL when gamma/beta are frozen */
+    float *moving_mean, *moving_var;   /* params: = bn.mean, bn.var, writable (training-mode BN steps them) */
+    float *batch_mean, *batch_var;     /* (cout) training-mode BN: the last training forward's statistics */
+    BnParams bn_batch;                 /* gamma, beta, batch_mean, batch_var */
     float *z;                     /* (max_batch, oh, ow, cout) conv output = BN input */
     float *a;                     /* (max_batch, oh, ow, cout) relu(BN(z)) for conv1/_1/_2; NULL for _0/_3 */
 } SuffixConv;
@@ -79,6 +86,8 @@ typedef struct ResnetSuffix {
     ResnetArch arch;
     Backend *be;
     int image_size, max_batch, train_bn_affine;
+    int bn_train;                 /* resnet_suffix_train_bn: training forwards use batch statistics */
+    int batch_n;                  /* images of the last forward's batch statistics; 0: that forward used the moving ones */
     int first_conv;               /* arch index of the first trainable conv */
     int has_stem;                 /* conv1 + pool1 are in the suffix ("all") */
     int in_side, in_c;            /* suffix input per image: (in_side, in_side, in_c) */
@@ -116,12 +125,22 @@ int resnet_suffix_create(ResnetSuffix *s, Backend *be, const char *arch_name, co
                          int image_size, int max_batch, int train_bn_affine, Err *e);
 void resnet_suffix_free(ResnetSuffix *s);
 
-/* x: backend (max_batch, in_side, in_side, in_c), kept (not copied) for the backward.
- * Uploads s->params first unless device-resident.
- * Result in s->features (max_batch, 2048). Same function for training and evaluation. */
+/* model.backbone_bn: train (on 1) or frozen (0, the default after create): whether the
+ * training forwards run BN on batch statistics. */
+void resnet_suffix_train_bn(ResnetSuffix *s, int on);
+
+/* Evaluation forward (BN on the moving statistics). x: backend (max_batch, in_side, in_side,
+ * in_c), kept (not copied) for the backward. Uploads s->params first unless device-resident.
+ * Result in s->features (max_batch, 2048). */
 int resnet_suffix_forward(ResnetSuffix *s, const float *x, Err *e);
+/* Training forward of a batch of n images (the first n of x's max_batch; the rest is
+ * padding): the evaluation forward when BN is frozen. With resnet_suffix_train_bn, every BN
+ * normalises with the statistics of the n images and steps its moving statistics (in
+ * s->params too, unless device-resident: there the backend copy is the live one). */
+int resnet_suffix_forward_train(ResnetSuffix *s, const float *x, int n, Err *e);
 /* Backward of the last forward. d_features: host (n, 2048), n <= max_batch (the padding
- * rows of a short batch get zero gradient). Overwrites every trainable gradient in
+ * rows of a short batch get zero gradient; after a training forward with batch statistics
+ * n must be that forward's n). Overwrites every trainable gradient in
  * s->grads (only in the backend copy, without waiting, when device-resident). d_input: backend (max_batch, in_side, in_side, in_c) for d(suffix input), or
  * NULL to skip that last backward-data convolution. */
 int resnet_suffix_backward(ResnetSuffix *s, const float *d_features, int n, float *d_input, Err *e);
@@ -157,8 +176,10 @@ const SuffixView *resnet_suffix_view(const ResnetSuffix *s, const char *name);
  * until bb runs again. */
 int resnet_prefix_forward(Backbone *bb, int first_conv, const float *images, int n, const float **out, Err *e);
 /* The suffix on its input x (backend, the prefix's output or a boundary-cache batch) ->
- * features host (n, 2048); returns once they are on the host. */
+ * features host (n, 2048); returns once they are on the host. Evaluation forward. */
 int resnet_suffix_features(ResnetSuffix *s, const float *x, int n, float *features, Err *e);
+/* The same with the training forward (resnet_suffix_forward_train), before a backward. */
+int resnet_suffix_train_features(ResnetSuffix *s, const float *x, int n, float *features, Err *e);
 /* Prefix then suffix: images host (n, S, S, 3) -> features host (n, 2048). */
 int resnet_suffix_forward_images(ResnetSuffix *s, Backbone *bb, const float *images, int n, float *features, Err *e);
 

@@ -8,10 +8,13 @@
 #include "model/resnet.h"
 #include "model/weights_h5_write.h"
 
-/* Writes a 1-D string attribute, fixed-length (Keras/h5py "S" arrays) or variable-length. */
+/* Writes a 1-D string attribute, fixed-length (Keras/h5py "S" arrays) or variable-length.
+ * An empty one (a weightless layer's weight_names) has a zero-length simple dataspace, as
+ * h5py writes Keras's empty list: Keras's load_weights iterates over it, which h5py cannot
+ * do over a null dataspace. */
 static int write_string_attr(hid_t obj, const char *name, const char **s, int n, int vlen, Err *e) {
     hsize_t dims[1] = {(hsize_t)n};
-    hid_t space = n ? H5Screate_simple(1, dims, NULL) : H5Screate(H5S_NULL);
+    hid_t space = H5Screate_simple(1, dims, NULL);
     H5_CHECK(e, space);
     hid_t type = H5Tcopy(H5T_C_S1);
     size_t len = 1;

@@ -29,10 +29,12 @@ int resnet_weights_random(ResnetWeights *w, const ResnetArch *a, unsigned long l
         rng_init(&r, seed, RNG_BACKBONE, (uint32_t)i, 0);
         for (size_t k = 0; k < nk; k++) cw->kernel[k] = (float)(std * rng_normal(&r));
         for (int c = 0; c < s->cout; c++) { cw->gamma[c] = 1.0f; cw->var[c] = 1.0f; }
-        /* preprocess_input leaves pixels at about +-128: conv1's BN scales that to order 1,
-         * so random-backbone features stay in a range a head trains on without tuning. */
+        /* preprocess_input leaves pixels at about +-128: conv1's BN scales that down by
+         * 2^15 (its gamma), so random-backbone features stay in a range a head trains on
+         * without tuning. The moving statistics stay Keras's initial ones (mean 0, var 1),
+         * which a backbone trained from scratch with BN in training mode moves from. */
         if (i == 0)
-            for (int c = 0; c < s->cout; c++) cw->var[c] = 32768.0f * 32768.0f;
+            for (int c = 0; c < s->cout; c++) cw->gamma[c] = 1.0f / 32768.0f;
     }
     snprintf(w->source, sizeof w->source, "random:%llu", seed);
     return 0;

@@ -43,8 +43,11 @@ typedef struct KeySpec {
 #define KREAL_OR(p, f, lopen, l, h, hopen, word) {p, K_REAL, OFF(f), SZ(f), l, h, lopen, hopen, word, NULL, 0}
 #define KNAMED(p, f, names) {p, K_NAMED, OFF(f), SZ(f), 0, 0, 0, 0, NULL, names, (int)(sizeof names / sizeof *names)}
 /* K_NAMED fields are enums, read and written as int. */
-_Static_assert(sizeof(Precision) == sizeof(int) && sizeof(BackendDevice) == sizeof(int) && sizeof(OptimizerKind) == sizeof(int),
+_Static_assert(sizeof(Precision) == sizeof(int) && sizeof(BackendDevice) == sizeof(int) && sizeof(OptimizerKind) == sizeof(int) &&
+                   sizeof(BackboneBn) == sizeof(int),
                "enum fields are ints");
+
+const char *const BACKBONE_BN_NAMES[N_BACKBONE_BN] = {"frozen", "train"};
 #define INF INFINITY
 #define MONITORS "val_loss|val_accuracy|loss|accuracy"
 
@@ -62,6 +65,7 @@ static const KeySpec KEYS[] = {
     KSTR("model.weights", model.weights),
     KSTR("model.trainable", model.trainable),
     KBOOL("model.train_bn_affine", model.train_bn_affine),
+    KNAMED("model.backbone_bn", model.backbone_bn, BACKBONE_BN_NAMES),
     KNAMED("model.precision", model.precision, PRECISION_NAMES),
     KBOOL("model.head.batchnorm", model.head.batchnorm),
     KINT("model.head.hidden", model.head.hidden, 0, INF),
@@ -156,6 +160,7 @@ void config_defaults(TrialConfig *c) {
     SET_STR(m->backbone, "resnet50");
     SET_STR(m->trainable, "head");
     m->train_bn_affine = 1; /* Keras: unfrozen BN layers train gamma/beta */
+    m->backbone_bn = BACKBONE_BN_FROZEN;
     m->precision = PREC_TF32;
     m->head = (HeadConfig){.batchnorm = 1, .hidden = 512, .dropout = 0.6, .l2 = 5e-4};
 

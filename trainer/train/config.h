@@ -21,11 +21,18 @@ typedef struct HeadConfig {
     double l2;                       /* >= 0, on both Dense kernels */
 } HeadConfig;
 
+/* model.backbone_bn: the trainable suffix's BatchNormalization layers keep their moving
+ * statistics (frozen: Keras's inference-mode BN) or train as Keras's BN with training=True
+ * (batch statistics, moving statistics updated). Names "frozen", "train" in enum order. */
+typedef enum BackboneBn { BACKBONE_BN_FROZEN, BACKBONE_BN_TRAIN, N_BACKBONE_BN } BackboneBn;
+extern const char *const BACKBONE_BN_NAMES[N_BACKBONE_BN];
+
 typedef struct ModelConfig {
     char backbone[16];               /* "resnet50" | "resnet101" | "resnet152" */
     char weights[CONFIG_PATH_MAX];   /* Keras .h5 path, or "random:SEED" */
     char trainable[32];              /* "head" | "conv5" | "conv4_block6" | ... | "all" */
     int train_bn_affine;             /* fine-tuning: backbone BN gamma/beta trainable */
+    BackboneBn backbone_bn;          /* fine-tuning: frozen | train (BACKBONE_BN_NAMES) */
     Precision precision;             /* backbone: fp32 | tf32 | fp16 | bf16 (PRECISION_NAMES) */
     HeadConfig head;
 } ModelConfig;

@@ -129,7 +129,9 @@ void cache_hash_images(Hash128 *h, const DatasetItem *items, int n) {
 }
 
 /* The digest of what decides the table's numbers. The storage dtype is not in it (it names
- * the chunk files): fp32 keys are the same whatever dtype a later trial asks for. */
+ * the chunk files): fp32 keys are the same whatever dtype a later trial asks for. Nor is
+ * model.backbone_bn: it acts only on the trainable suffix, and a table holds the frozen
+ * backbone's features (its BN on the moving statistics) whatever the trial fine-tunes. */
 static void entry_key(const FeatureExtractor *fx, const FeatureEntry *en, char out[33]) {
     const TrialConfig *c = fx->cfg;
     Hash128 h;

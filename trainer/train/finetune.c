@@ -1,7 +1,8 @@
 /* Fine-tuning the backbone from model.trainable on, on the CPU or CUDA backend.
  *
  *   for batch (the epoch's shuffled order, augmentation view 1000000 + epoch as views: 0):
- *     images -> frozen prefix (BN folded) -> suffix (BN frozen statistics) -> features (b, 2048)
+ *     images -> frozen prefix (BN folded) -> suffix (BN on its moving statistics, or with
+ *               model.backbone_bn: train on the batch's, stepping the moving ones) -> features (b, 2048)
  *     head forward (training) -> CE + L2 -> head backward with d(features)
  *     suffix backward -> head optimizer step (lr), suffix optimizer step (backbone lr)
  *
@@ -53,6 +54,7 @@ static int create_model(Finetune *ft, Backend *be, const OptimizerSpec *os, Err 
                               c->model.train_bn_affine, e) ? -1 : 0;
     resnet_weights_free(&w);
     if (rc) return -1;
+    resnet_suffix_train_bn(&ft->s, c->model.backbone_bn == BACKBONE_BN_TRAIN);
     if (optimizer_create(&ft->optim, os, ft->s.n_params, e)) return -1;
     for (int i = 0; i < ft->s.n_views; i++) {
         const SuffixView *v = &ft->s.views[i];
@@ -106,6 +108,9 @@ static void log_path(const Finetune *ft, const char *boundary) {
             : ft->use_boundary    ? "frozen prefix read from the boundary cache"
                                   : "frozen prefix recomputed every step",
             ft->s.n_params, trainable, ft->start_epoch > 0 ? "head alone on cached features first" : "from the first epoch");
+    fprintf(f, "backbone BN: %s\n", ft->s.bn_train ? "train (batch statistics in training steps, moving statistics updated "
+                                                      "with momentum 0.99 and used for evaluation)"
+                                                    : "frozen (moving statistics throughout)");
     fprintf(f, "%s\n", boundary);
     if (ft->start_epoch > 0) fprintf(f, "phase head: epochs 1..%d; phase finetune: epochs %d..%d\n", ft->start_epoch,
                                      ft->start_epoch + 1, ft->cfg->train.epochs);
@@ -196,7 +201,7 @@ typedef struct EpochRun {
 static int train_step(Finetune *ft, const EpochRun *r, const float *x, const int *labels, int n, float *loss, int *correct,
                       Err *e) {
     HeadTrainer *ht = r->ht;
-    if (resnet_suffix_features(&ft->s, x, n, ht->batch_x, e)) return -1;
+    if (resnet_suffix_train_features(&ft->s, x, n, ht->batch_x, e)) return -1;
     *loss = head_trainer_step(ht, ht->batch_x, labels, n, r->ep, r->step, ft->d_features, correct);
     return resnet_suffix_backward(&ft->s, ft->d_features, n, NULL, e) || suffix_optimizer_step(ft, r->lr_bb, e) ? -1 : 0;
 }

@@ -330,6 +330,91 @@ static int cpu_bn_backward(Backend *b, const BnParams *p, const float *x, const 
     return 0;
 }
 
+/* ------------------------------------------------------- training-mode BN */
+
+enum { BN_LANES = 16 };
+
+/* Mean and biased variance of channels [c0, c0 + nc) over the rows: two passes in double. */
+static void bn_group_stats(const float *x, size_t rows, int c, int c0, int nc, double *mean, double *var) {
+    double s[BN_LANES] = {0}, d[BN_LANES] = {0};
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * c + c0;
+        for (int k = 0; k < nc; k++) s[k] += xr[k];
+    }
+    for (int k = 0; k < nc; k++) mean[k] = s[k] / (double)rows;
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * c + c0;
+        for (int k = 0; k < nc; k++) d[k] += ((double)xr[k] - mean[k]) * ((double)xr[k] - mean[k]);
+    }
+    for (int k = 0; k < nc; k++) var[k] = d[k] / (double)rows;
+}
+
+/* Channel groups of 16 across threads, as bn_param_grads; the moving statistics as the reference. */
+static int cpu_bn_batch_stats(Backend *b, const float *x, size_t rows, int c, double momentum, float *mean, float *var,
+                              float *moving_mean, float *moving_var, Err *e) {
+    if (rows < 1) return err_fail(e, "bn_batch_stats: no rows");
+    int groups = (c + BN_LANES - 1) / BN_LANES;
+    double bessel = rows > 1 ? (double)rows / (double)(rows - 1) : 1.0;
+#pragma omp parallel for num_threads(b->threads) schedule(static)
+    for (int g = 0; g < groups; g++) {
+        int c0 = g * BN_LANES, nc = c - c0 < BN_LANES ? c - c0 : BN_LANES;
+        double m[BN_LANES], v[BN_LANES];
+        bn_group_stats(x, rows, c, c0, nc, m, v);
+        for (int k = 0; k < nc; k++) {
+            int ch = c0 + k;
+            mean[ch] = (float)m[k];
+            var[ch] = (float)v[k];
+            if (!moving_mean) continue;
+            moving_mean[ch] = (float)(moving_mean[ch] - ((double)moving_mean[ch] - m[k]) * (1.0 - momentum));
+            moving_var[ch] = (float)(moving_var[ch] - ((double)moving_var[ch] - v[k] * bessel) * (1.0 - momentum));
+        }
+    }
+    return 0;
+}
+
+/* dx over all rows_all rows: per channel dx = a*dy + b*(x - mean) + k with a = gamma*rstd,
+ * b = -a*rstd*sum(dy*xhat)/rows, k = -a*sum(dy)/rows; 0 on the padding rows. */
+static void bn_train_dx(const BnParams *p, const float *x, const float *dy, const float *s_xhat, const float *s_dy,
+                        size_t rows, size_t rows_all, float *dx, int threads) {
+    const int c = p->c;
+    long row_blocks = (long)((rows_all + BN_ROWS - 1) / BN_ROWS);
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (long rb = 0; rb < row_blocks; rb++) {
+        float fa[BN_CHUNK], fb[BN_CHUNK], fk[BN_CHUNK], fm[BN_CHUNK];
+        size_t r_end = (size_t)(rb + 1) * BN_ROWS < rows_all ? (size_t)(rb + 1) * BN_ROWS : rows_all;
+        for (int c0 = 0; c0 < c; c0 += BN_CHUNK) {
+            int nc = c - c0 < BN_CHUNK ? c - c0 : BN_CHUNK;
+            for (int k = 0; k < nc; k++) {
+                int ch = c0 + k;
+                double rstd = 1.0 / sqrt((double)p->var[ch] + BN_FROZEN_EPSILON), a = p->gamma[ch] * rstd;
+                double bb = -a * rstd * s_xhat[ch] / (double)rows;
+                fa[k] = (float)a, fb[k] = (float)bb, fk[k] = (float)(-a * s_dy[ch] / (double)rows), fm[k] = p->mean[ch];
+            }
+            for (size_t r = (size_t)rb * BN_ROWS; r < r_end; r++) {
+                const float *gr = dy + r * c + c0, *xr = x + r * c + c0;
+                float *dr = dx + r * c + c0;
+                if (r >= rows) { memset(dr, 0, sizeof(float) * (size_t)nc); continue; }
+#pragma omp simd
+                for (int k = 0; k < nc; k++) dr[k] = fa[k] * gr[k] + fb[k] * (xr[k] - fm[k]) + fk[k];
+            }
+        }
+    }
+}
+
+static int cpu_bn_train_backward(Backend *b, const BnParams *p, const float *x, const float *dy, size_t rows, size_t rows_all,
+                                 float *dx, float *dgamma, float *dbeta, Err *e) {
+    if (rows < 1 || rows > rows_all) return err_fail(e, "bn_train_backward: %zu rows of %zu", rows, rows_all);
+    float *sums = tl_malloc(e, 2 * sizeof(float) * (size_t)p->c, "bn sums");
+    if (!sums) return -1;
+    /* The sums read dy before dx (which may be dy) is written. */
+    bn_param_grads(p, x, dy, rows, sums, sums + p->c, b->threads);
+    bn_train_dx(p, x, dy, sums, sums + p->c, rows, rows_all, dx, b->threads);
+    if (dgamma) memcpy(dgamma, sums, sizeof(float) * (size_t)p->c);
+    if (dbeta) memcpy(dbeta, sums + p->c, sizeof(float) * (size_t)p->c);
+    free(sums);
+    return 0;
+}
+
 static int cpu_relu_backward(Backend *b, const float *y, const float *dy, size_t n, float *dx, Err *e) {
     (void)e;
 #pragma omp parallel for simd num_threads(b->threads) schedule(static)
@@ -425,6 +510,8 @@ static const BackendTrainOps CPU_TRAIN_OPS = {
     .global_avgpool_backward = cpu_gap_backward,
     .native_to_nhwc = cpu_native_to_nhwc,
     .optimizer_step = NULL,   /* optimizer_step on the host arrays */
+    .bn_batch_stats = cpu_bn_batch_stats,
+    .bn_train_backward = cpu_bn_train_backward,
 };
 
 const BackendTrainOps *backend_cpu_train_ops(void) { return &CPU_TRAIN_OPS; }

@@ -124,6 +124,82 @@ __global__ void bn_backward_data_kernel(const float *dy, const float *gamma, con
     }
 }
 
+/* Sums s[ty][tx] over ty into s[0][tx] (tree over the SUM_LANES row lanes); ends synced. */
+__device__ void sum_lanes(double (*s)[SUM_LANES + 1], unsigned tx, unsigned ty) {
+    __syncthreads();
+    for (unsigned half = SUM_LANES / 2; half > 0; half /= 2) {
+        if (ty < half) s[ty][tx] += s[ty + half][tx];
+        __syncthreads();
+    }
+}
+
+/* Training-mode BN statistics (BackendTrainOps.bn_batch_stats), one block per 32 channels as
+ * channel_sums_kernel: lane ty sums rows ty, ty + 32, ... in double; the mean first, then
+ * the squared deviations from it (two passes, as the reference); lane 0 writes mean and the
+ * biased var, and steps the moving statistics (moving_mean NULL: not). */
+__global__ void bn_stats_kernel(const float *x, unsigned rows, unsigned c, double momentum, float *mean, float *var,
+                                float *moving_mean, float *moving_var) {
+    __shared__ double s[SUM_LANES][SUM_LANES + 1];
+    unsigned tx = threadIdx.x, ty = threadIdx.y, ch = blockIdx.x * SUM_LANES + tx;
+    double a = 0.0;
+    if (ch < c)
+        for (unsigned r = ty; r < rows; r += SUM_LANES) a += x[(size_t)r * c + ch];
+    s[ty][tx] = a;
+    sum_lanes(s, tx, ty);
+    double m = s[0][tx] / rows;
+    __syncthreads();                        /* every lane has read the mean before s is reused */
+    a = 0.0;
+    if (ch < c)
+        for (unsigned r = ty; r < rows; r += SUM_LANES) {
+            double d = (double)x[(size_t)r * c + ch] - m;
+            a += d * d;
+        }
+    s[ty][tx] = a;
+    sum_lanes(s, tx, ty);
+    if (ty != 0 || ch >= c) return;
+    double v = s[0][tx] / rows, unbiased = rows > 1 ? s[0][tx] / (rows - 1) : v;
+    mean[ch] = (float)m;
+    var[ch] = (float)v;
+    if (!moving_mean) return;
+    moving_mean[ch] = (float)(moving_mean[ch] - ((double)moving_mean[ch] - m) * (1.0 - momentum));
+    moving_var[ch] = (float)(moving_var[ch] - ((double)moving_var[ch] - unbiased) * (1.0 - momentum));
+}
+
+/* Backward of training-mode BN (BackendTrainOps.bn_train_backward), one block per 32
+ * channels: the block first sums dy and dy*xhat over the batch's rows (as
+ * channel_sums_kernel), then writes dx of its channels on every row, 0 on the padding rows
+ * [rows, rows_all). Each dx element is written after its block's sums have read every dy,
+ * by the thread that reads that dy, so dx may equal dy. */
+__global__ void bn_train_backward_kernel(const float *dy, const float *x, const float *gamma, const float *mean,
+                                         const float *var, double eps, unsigned rows, unsigned rows_all, unsigned c,
+                                         float *dx, float *dgamma, float *dbeta) {
+    __shared__ double s_dy[SUM_LANES][SUM_LANES + 1], s_xhat[SUM_LANES][SUM_LANES + 1];
+    unsigned tx = threadIdx.x, ty = threadIdx.y, ch = blockIdx.x * SUM_LANES + tx;
+    double m = ch < c ? (double)mean[ch] : 0.0, rstd = ch < c ? 1.0 / sqrt((double)var[ch] + eps) : 0.0;
+    double a = 0.0, b = 0.0;
+    if (ch < c)
+        for (unsigned r = ty; r < rows; r += SUM_LANES) {
+            double g = dy[(size_t)r * c + ch];
+            a += g;
+            b += g * (((double)x[(size_t)r * c + ch] - m) * rstd);
+        }
+    s_dy[ty][tx] = a;
+    s_xhat[ty][tx] = b;
+    sum_lanes(s_dy, tx, ty);
+    sum_lanes(s_xhat, tx, ty);
+    if (ch >= c) return;
+    /* Rounded to float as the CPU backend's sums are, then its per-channel coefficients. */
+    float sum_dy = (float)s_dy[0][tx], sum_xhat = (float)s_xhat[0][tx];
+    if (ty == 0 && dgamma) dgamma[ch] = sum_xhat;
+    if (ty == 0 && dbeta) dbeta[ch] = sum_dy;
+    double ga = gamma[ch] * rstd;
+    float fa = (float)ga, fb = (float)(-ga * rstd * sum_xhat / rows), fk = (float)(-ga * sum_dy / rows), fm = mean[ch];
+    for (unsigned r = ty; r < rows_all; r += SUM_LANES) {
+        size_t i = (size_t)r * c + ch;
+        dx[i] = r < rows ? fa * dy[i] + fb * (x[i] - fm) + fk : 0.f;
+    }
+}
+
 __global__ void relu_backward_kernel(const float *y, const float *dy, unsigned n, float *dx) {
     GRID_STRIDE_LOOP(i, n) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
 }
@@ -471,6 +547,39 @@ static int cuda_bn_backward(Backend *b, const BnParams *p, const float *x, const
     return 0;
 }
 
+static int cuda_bn_batch_stats(Backend *b, const float *x, size_t rows, int ch, double momentum, float *mean, float *var,
+                               float *moving_mean, float *moving_var, Err *e) {
+    CudaCtx *c = ctx_of(b);
+    if (ch <= 0 || rows < 1) return err_fail(e, "CUDA bn_batch_stats: %zu rows of %d channels", rows, ch);
+    if (begin_op(c, rows * (size_t)ch, "bn_batch_stats tensor", e)) return -1;
+    cuda_shadows_invalidate(c, mean, (size_t)ch * sizeof(float));
+    cuda_shadows_invalidate(c, var, (size_t)ch * sizeof(float));
+    if (moving_mean) cuda_shadows_invalidate(c, moving_mean, (size_t)ch * sizeof(float));
+    if (moving_var) cuda_shadows_invalidate(c, moving_var, (size_t)ch * sizeof(float));
+    dim3 block(SUM_LANES, SUM_LANES), grid((unsigned)((ch + SUM_LANES - 1) / SUM_LANES));
+    bn_stats_kernel<<<grid, block, 0, c->stream>>>(x, (unsigned)rows, (unsigned)ch, momentum, mean, var, moving_mean,
+                                                   moving_var);
+    CUDA_CHECK_LAUNCH("bn_stats_kernel");
+    return 0;
+}
+
+static int cuda_bn_train_backward(Backend *b, const BnParams *p, const float *x, const float *dy, size_t rows, size_t rows_all,
+                                  float *dx, float *dgamma, float *dbeta, Err *e) {
+    CudaCtx *c = ctx_of(b);
+    size_t n = rows_all * (size_t)p->c;
+    if (p->c <= 0 || rows < 1 || rows > rows_all)
+        return err_fail(e, "CUDA bn_train_backward: %zu rows of %zu, %d channels", rows, rows_all, p->c);
+    if (begin_op(c, n, "bn_train_backward tensor", e)) return -1;
+    cuda_shadows_invalidate(c, dx, n * sizeof(float));
+    if (dgamma) cuda_shadows_invalidate(c, dgamma, (size_t)p->c * sizeof(float));
+    if (dbeta) cuda_shadows_invalidate(c, dbeta, (size_t)p->c * sizeof(float));
+    dim3 block(SUM_LANES, SUM_LANES), grid((unsigned)((p->c + SUM_LANES - 1) / SUM_LANES));
+    bn_train_backward_kernel<<<grid, block, 0, c->stream>>>(dy, x, p->gamma, p->mean, p->var, bn_epsilon(), (unsigned)rows,
+                                                            (unsigned)rows_all, (unsigned)p->c, dx, dgamma, dbeta);
+    CUDA_CHECK_LAUNCH("bn_train_backward_kernel");
+    return 0;
+}
+
 static int cuda_relu_backward(Backend *b, const float *y, const float *dy, size_t n, float *dx, Err *e) {
     CudaCtx *c = ctx_of(b);
     if (begin_op(c, n, "relu_backward tensor", e)) return -1;
@@ -528,6 +637,8 @@ static const BackendTrainOps CUDA_TRAIN_OPS = {
     cuda_gap_backward,
     NULL,                                   /* native_to_nhwc: the CUDA backend has no native layout */
     cuda_optimizer_step,                    /* cuda_optimizer.cu */
+    cuda_bn_batch_stats,
+    cuda_bn_train_backward,
 };
 
 const BackendTrainOps *backend_cuda_train_ops(void) { return &CUDA_TRAIN_OPS; }

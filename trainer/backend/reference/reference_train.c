@@ -151,6 +151,54 @@ static int ref_bn_backward(Backend *b, const BnParams *p, const float *x, const 
     return 0;
 }
 
+/* Two passes in double: the mean, then the mean square deviation from it. */
+static int ref_bn_batch_stats(Backend *b, const float *x, size_t rows, int c, double momentum, float *mean, float *var,
+                              float *moving_mean, float *moving_var, Err *e) {
+    (void)b;
+    if (rows < 1) return err_fail(e, "bn_batch_stats: no rows");
+    for (int ch = 0; ch < c; ch++) {
+        double sum = 0, dev = 0;
+        for (size_t r = 0; r < rows; r++) sum += x[r * c + ch];
+        double m = sum / (double)rows;
+        for (size_t r = 0; r < rows; r++) dev += ((double)x[r * c + ch] - m) * ((double)x[r * c + ch] - m);
+        double v = dev / (double)rows, unbiased = rows > 1 ? dev / (double)(rows - 1) : v;
+        mean[ch] = (float)m;
+        var[ch] = (float)v;
+        if (!moving_mean) continue;
+        moving_mean[ch] = (float)(moving_mean[ch] - ((double)moving_mean[ch] - m) * (1.0 - momentum));
+        moving_var[ch] = (float)(moving_var[ch] - ((double)moving_var[ch] - unbiased) * (1.0 - momentum));
+    }
+    return 0;
+}
+
+static int ref_bn_train_backward(Backend *b, const BnParams *p, const float *x, const float *dy, size_t rows, size_t rows_all,
+                                 float *dx, float *dgamma, float *dbeta, Err *e) {
+    (void)b;
+    if (rows < 1 || rows > rows_all) return err_fail(e, "bn_train_backward: %zu rows of %zu", rows, rows_all);
+    double *acc = tl_calloc(e, 2 * (size_t)p->c, sizeof(double), "bn accumulators");
+    if (!acc) return -1;
+    double *s_xhat = acc, *s_dy = acc + p->c;
+    for (size_t r = 0; r < rows; r++)
+        for (int ch = 0; ch < p->c; ch++) {
+            size_t k = r * p->c + ch;
+            s_xhat[ch] += (double)dy[k] * ((double)x[k] - p->mean[ch]) * bn_rstd(p, ch);
+            s_dy[ch] += dy[k];
+        }
+    for (size_t r = 0; r < rows_all; r++)
+        for (int ch = 0; ch < p->c; ch++) {
+            size_t k = r * p->c + ch;
+            double rstd = bn_rstd(p, ch), xhat = ((double)x[k] - p->mean[ch]) * rstd;
+            double g = ((double)dy[k] - s_dy[ch] / (double)rows - xhat * s_xhat[ch] / (double)rows);
+            dx[k] = r < rows ? (float)(p->gamma[ch] * rstd * g) : 0.0f;
+        }
+    for (int ch = 0; ch < p->c; ch++) {
+        if (dgamma) dgamma[ch] = (float)s_xhat[ch];
+        if (dbeta) dbeta[ch] = (float)s_dy[ch];
+    }
+    free(acc);
+    return 0;
+}
+
 static int ref_relu_backward(Backend *b, const float *y, const float *dy, size_t n, float *dx, Err *e) {
     (void)b; (void)e;
     for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0 ? dy[i] : 0.0f;
@@ -211,6 +259,8 @@ static const BackendTrainOps REFERENCE_TRAIN_OPS = {
     .maxpool3x3s2_backward = ref_maxpool_backward,
     .global_avgpool_backward = ref_gap_backward,
     .optimizer_step = NULL,   /* optimizer_step on the host arrays */
+    .bn_batch_stats = ref_bn_batch_stats,
+    .bn_train_backward = ref_bn_train_backward,
 };
 
 const BackendTrainOps *backend_reference_train_ops(void) { return &REFERENCE_TRAIN_OPS; }
