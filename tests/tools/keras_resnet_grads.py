@@ -113,8 +113,8 @@ def main():
     for err, name in worst[:5]:
         print("  %-32s rel L2 %.3e" % (name, err))
     if torch_bf16:  # what bf16 mixed precision costs in PyTorch on the same data, for scale
-        tf, tg, _ = gradients(wts, views, x, r, torch.float32, True)
-        tw = rel_errors(tf, tg, ref_feats, ref_grads, views)
+        tf, tg, _ = gradients(wts, views, x, r, torch.float32, True, bn_train)
+        tw = rel_errors(tf, tg, ref_feats, ref_grads, views, bn_train)
         print("  PyTorch bf16 autocast: worst %s rel L2 %.3e, features %.3e" % (tw[0][1], tw[0][0],
                                                                                [e for e, k in tw if k == "features"][0]))
     print("worst rel L2 %.3e (bar %.0e)" % (worst[0][0], bar))
