@@ -31,6 +31,14 @@ static void jpeg_emit_message_cb(j_common_ptr cinfo, int level) {
     if (level < 0 && m->warnings++ == 0) (*cinfo->err->format_message)(cinfo, m->message);
 }
 
+/* Routes libjpeg's errors and warnings of ci to jerr (before jpeg_create_decompress). */
+static void jpeg_errors_init(struct jpeg_decompress_struct *ci, JpegErrorMgr *jerr) {
+    memset(jerr, 0, sizeof *jerr);
+    ci->err = jpeg_std_error(&jerr->pub);
+    jerr->pub.error_exit = jpeg_error_exit_cb;
+    jerr->pub.emit_message = jpeg_emit_message_cb;
+}
+
 /* JPEG_CHECK: libjpeg signals failure by longjmp; this names the call that was running. */
 #define JPEG_CALL(m, what) (m).message[0] = 0, (m).pub.msg_code = 0, what
 
@@ -83,10 +91,7 @@ int image_decode_jpeg_mem(const uint8_t *data, size_t size, const char *name, Im
         return err_fail(e, "%s: not a JPEG file (no SOI marker)", name);
     struct jpeg_decompress_struct ci;
     JpegErrorMgr jerr;
-    memset(&jerr, 0, sizeof jerr);
-    ci.err = jpeg_std_error(&jerr.pub);
-    jerr.pub.error_exit = jpeg_error_exit_cb;
-    jerr.pub.emit_message = jpeg_emit_message_cb;
+    jpeg_errors_init(&ci, &jerr);
     uint8_t *volatile row_buf = NULL;
     if (setjmp(jerr.jump)) {
         jpeg_destroy_decompress(&ci);
@@ -130,29 +135,37 @@ int image_decode_jpeg_file(const char *path, Image *img, int fast, ImageDecodeSt
     return rc;
 }
 
-int image_jpeg_info(const char *path, int *h, int *w, int *components, Err *e) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_fail(e, "%s: cannot open", path);
+/* The header of a JPEG in memory (data) or in a stream (f, when data is NULL). */
+static int header_info(const uint8_t *data, size_t size, FILE *f, const char *name, int *h, int *w, int *components,
+                       Err *e) {
     struct jpeg_decompress_struct ci;
     JpegErrorMgr jerr;
-    memset(&jerr, 0, sizeof jerr);
-    ci.err = jpeg_std_error(&jerr.pub);
-    jerr.pub.error_exit = jpeg_error_exit_cb;
-    jerr.pub.emit_message = jpeg_emit_message_cb;
+    jpeg_errors_init(&ci, &jerr);
     if (setjmp(jerr.jump)) {
         jpeg_destroy_decompress(&ci);
-        fclose(f);
-        return err_fail(e, "%s: not a readable JPEG: %s", path, jerr.message);
+        return err_fail(e, "%s: not a readable JPEG: %s", name, jerr.message);
     }
     jpeg_create_decompress(&ci);
-    jpeg_stdio_src(&ci, f);
+    if (data) jpeg_mem_src(&ci, data, (unsigned long)size);
+    else jpeg_stdio_src(&ci, f);
     jpeg_read_header(&ci, TRUE);
     *h = (int)ci.image_height;
     *w = (int)ci.image_width;
     *components = ci.num_components;
     jpeg_destroy_decompress(&ci);
-    fclose(f);
     return 0;
+}
+
+int image_jpeg_info(const char *path, int *h, int *w, int *components, Err *e) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return err_fail(e, "%s: cannot open", path);
+    int rc = header_info(NULL, 0, f, path, h, w, components, e);
+    fclose(f);
+    return rc;
+}
+
+int image_jpeg_info_mem(const uint8_t *data, size_t size, const char *name, int *h, int *w, int *components, Err *e) {
+    return header_info(data, size, NULL, name, h, w, components, e);
 }
 
 void image_free(Image *img) {

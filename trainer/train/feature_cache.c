@@ -197,7 +197,7 @@ int feature_chunk_compute(FeatureExtractor *fx, const char *dir, const FeatureEn
     return write_about(dir, en, fx, e);
 }
 
-static int read_chunk(const char *dir, const FeatureEntry *en, int chunk, float *dst, Err *e) {
+int feature_chunk_read(const char *dir, const FeatureEntry *en, int chunk, float *dst, Err *e) {
     char path[1200];
     chunk_path(path, sizeof path, dir, en, chunk);
     FILE *f = fopen(path, "rb");
@@ -220,7 +220,7 @@ int feature_entry_get(FeatureExtractor *fx, const char *dir, const FeatureEntry 
     for (int c = 0; c < feature_entry_chunks(en); c++) {
         float *out = dst + (size_t)c * FEATURE_CHUNK * FEATURE_DIM;
         if (dir && feature_chunk_present(dir, en, c)) {
-            if (read_chunk(dir, en, c, out, e)) return -1;
+            if (feature_chunk_read(dir, en, c, out, e)) return -1;
             continue;
         }
         if (compute_rows(fx, en, c, e)) return err_context(e, "features of %s", en->split);

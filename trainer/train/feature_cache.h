@@ -65,6 +65,8 @@ void feature_entry_init(FeatureEntry *en, const FeatureExtractor *fx, const char
                         int augment, uint32_t view);
 int feature_entry_chunks(const FeatureEntry *en);
 int feature_chunk_present(const char *dir, const FeatureEntry *en, int chunk);
+/* Reads a stored chunk into dst (its rows x 2048); a damaged file fails naming it. */
+int feature_chunk_read(const char *dir, const FeatureEntry *en, int chunk, float *dst, Err *e);
 /* Computes one chunk and stores it (atomically). */
 int feature_chunk_compute(FeatureExtractor *fx, const char *dir, const FeatureEntry *en, int chunk, Err *e);
 /* dst (n, 2048): reads every chunk, computing (and storing, if dir) those that are missing.
