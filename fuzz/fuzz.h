@@ -1,0 +1,39 @@
+/* What the fuzz harnesses (fuzz/<target>.c, one LLVMFuzzerTestOneInput each) share: a
+ * private temp folder per process, where readers that take a path get the input as a
+ * file, and the property every reader keeps: a failure is an error whose message names
+ * the file, never a crash, a leak or a silent success. The same harness runs under
+ * libFuzzer (fuzz_<target>, `make fuzz`) and under replay_main.c (fuzz_replay_<target>,
+ * ctest: every file of fuzz/corpus/<target> and fuzz/regressions/<target>). */
+#ifndef TL_FUZZ_H
+#define TL_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "model/resnet.h"
+
+/* The feature-chunk and boundary-table harnesses read a table of this key and row count;
+ * make_seeds.c writes their seeds with the same ones. */
+#define FUZZ_CACHE_KEY "f022c0ffee5eed00f022c0ffee5eed00"
+enum { FUZZ_CACHE_ROWS = 2, FUZZ_IMAGE_SIZE = 32 };
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The process's temp folder (made on first use under $TMPDIR or /tmp, removed at exit). */
+const char *fuzz_dir(void);
+/* out (n bytes) = fuzz_dir()/name; the folders above it are made. */
+void fuzz_path(char *out, size_t n, const char *name);
+/* Writes data to fuzz_dir()/name, replacing it; out (n bytes) receives the path. */
+void fuzz_write(char *out, size_t n, const char *name, const uint8_t *data, size_t size);
+/* Prints "fuzz: <message>" and aborts: a broken property, reported as a crash. */
+void fuzz_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* rc != 0 must come with a message that names `name` (the input file). FUZZ_VERBOSE=1 in
+ * the environment prints each refusal (to see which seeds a reader accepts). */
+void fuzz_expect_named(int rc, const Err *e, const char *name);
+
+/* A two-conv stand-in for ResNet (conv1 1x1x3x2, conv2_block1_1 3x3x2x2, with their BNs):
+ * the weight reader walks any ResnetArch, and a tiny one keeps the files a few KB. */
+void fuzz_tiny_arch(ResnetArch *a, ResnetConvSpec convs[2]);
+
+#endif
