@@ -1,7 +1,8 @@
 /* Fuzz target: the trial-config reader (trainer/train/config.c over core/yaml_tree.c), as
  * `trainer train FILE` reads a file. A file that loads must write out (config.yaml) and
- * read back to the same value; one that fails must say which file. */
+ * read back to the same value and hold no NUL byte; one that fails must say which file. */
 #include <stdio.h>
+#include <string.h>
 
 #include "fuzz.h"
 #include "train/config.h"
@@ -14,6 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int rc = config_load_file(&c, path, &e);
     fuzz_expect_named(rc, &e, path);
     if (rc) return 0;
+    if (memchr(data, 0, size)) fuzz_fail("a file with a NUL byte loaded: the text after it was ignored");
     fuzz_path(again, sizeof again, "config.yaml");
     FILE *f = fopen(again, "w");
     if (!f || config_emit(&c, f, &e) || fclose(f)) fuzz_fail("config_emit: %s", e.msg);

@@ -216,8 +216,23 @@ static void test_emit_round_trip(void) {
     rmdir(dir);
 }
 
+/* A NUL byte in a file is an error naming the file, not a silent end of the document
+ * (the text after it was ignored: "a: 1<NUL>b: [" loaded as "a: 1"). */
+static void test_nul_byte(void) {
+    char path[] = "/tmp/tl-yaml-nul-XXXXXX";
+    int fd = mkstemp(path);
+    static const char text[] = "train: {epochs: 2}\n\0model: [unclosed\n";
+    CHECK(fd >= 0 && write(fd, text, sizeof text - 1) == (ssize_t)(sizeof text - 1), "write %s", path);
+    if (fd >= 0) close(fd);
+    YamlDoc doc;
+    Err e = {{0}};
+    CHECK(yaml_load_file(&doc, path, &e) == -1 && contains(e.msg, path), "NUL byte: %s", e.msg);
+    unlink(path);
+}
+
 int main(void) {
     test_parse_and_lines();
+    test_nul_byte();
     test_conversions();
     test_unused();
     test_errors();

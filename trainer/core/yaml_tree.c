@@ -296,13 +296,15 @@ static int load_stream(Loader *ld, YamlNode **root) {
     return 0;
 }
 
-int yaml_load_string(YamlDoc *doc, const char *text, const char *name, Err *e) {
+/* Parses text[0..len): a file's NUL bytes reach libyaml, which refuses them, instead of
+ * silently ending the document there. */
+static int load_text(YamlDoc *doc, const char *text, size_t len, const char *name, Err *e) {
     memset(doc, 0, sizeof *doc);
     doc->file = strdup(name ? name : "<string>");
     if (!doc->file) return err_fail(e, "out of memory");
     Loader ld = {.file = doc->file, .e = e};
     if (!yaml_parser_initialize(&ld.parser)) { yaml_doc_free(doc); return err_fail(e, "%s: yaml_parser_initialize failed", name); }
-    yaml_parser_set_input_string(&ld.parser, (const unsigned char *)text, strlen(text));
+    yaml_parser_set_input_string(&ld.parser, (const unsigned char *)text, len);
     YamlNode *root = NULL;
     int rc = load_stream(&ld, &root);
     yaml_parser_delete(&ld.parser);
@@ -311,11 +313,16 @@ int yaml_load_string(YamlDoc *doc, const char *text, const char *name, Err *e) {
     return 0;
 }
 
+int yaml_load_string(YamlDoc *doc, const char *text, const char *name, Err *e) {
+    return load_text(doc, text, strlen(text), name, e);
+}
+
 int yaml_load_file(YamlDoc *doc, const char *path, Err *e) {
     char *text = NULL;
+    size_t size;
     memset(doc, 0, sizeof *doc);
-    if (fs_read_all(path, &text, NULL, e)) return -1;
-    int rc = yaml_load_string(doc, text, path, e);
+    if (fs_read_all(path, &text, &size, e)) return -1;
+    int rc = load_text(doc, text, size, path, e);
     free(text);
     return rc;
 }
