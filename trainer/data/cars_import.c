@@ -372,7 +372,7 @@ static int read_class_names(const char *path, CarsSet *s, Err *e) {
         goto done;
     }
     s->raw_names = tl_calloc(e, n, sizeof *s->raw_names, "class names");
-    if (!s->raw_names) { rc = -1; goto done; }
+    if (!s->raw_names) { rc = err_context(e, "%s", path); goto done; }
     s->n_classes = (int)n;
     for (size_t i = 0; i < n && rc == 0; i++) {
         char name[1024], what[96];
@@ -432,7 +432,7 @@ static int read_annotations(const char *path, int need_bbox, CarsAnno **out, int
         rc = err_fail(e, "%s: annotations is not a struct array (or a damaged one)", path);
         goto done;
     }
-    if (!(a = tl_calloc(e, n, sizeof *a, "annotations"))) { rc = -1; goto done; }
+    if (!(a = tl_calloc(e, n, sizeof *a, "annotations"))) { rc = err_context(e, "%s", path); goto done; }
     for (size_t i = 0; i < n && rc == 0; i++) rc = read_one_anno(v, path, i, need_bbox, &a[i], e);
     if (rc == 0) qsort(a, n, sizeof *a, cmp_anno);
 done:
