@@ -4,30 +4,34 @@
  *   u32 LE n1, n1 bytes: devkit/cars_meta.mat
  *   u32 LE n2, n2 bytes: devkit/cars_train_annos.mat
  *   the rest:            devkit/cars_test_annos_withlabels.mat
- * cars_train/ and cars_test/ hold 00001.jpg .. 00003.jpg (made once), so annotations that
- * name them are imported (linked, or cropped and re-encoded) into a fresh DEST. */
+ * cars_train/ and cars_test/ hold 00001.jpg .. 00003.jpg (a photo, copied once), so
+ * annotations that name them are imported (linked, or cropped and re-encoded) into DEST. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fsutil.h"
 #include "data/cars_import.h"
 #include "fuzz.h"
 
-enum { N_IMAGES = 3, IMAGE_SIDE = 24 };
+enum { N_IMAGES = 3 };
 
+/* The images the seeds' annotations name: a real photo from the JPEG corpus (48x36),
+ * copied under each name once. */
 static void make_images_once(void) {
     static int ready;
     if (ready) return;
-    static uint8_t rgb[IMAGE_SIDE * IMAGE_SIDE * 3];
-    for (size_t i = 0; i < sizeof rgb; i++) rgb[i] = (uint8_t)(i * 7 % 251);
+    char *jpeg;
+    size_t size;
+    Err e = {0};
+    if (fs_read_all(FUZZ_CORPUS_DIR "/jpeg/baseline_420.jpg", &jpeg, &size, &e)) fuzz_fail("%s", e.msg);
     for (int split = 0; split < 2; split++)
         for (int k = 1; k <= N_IMAGES; k++) {
             char name[64], path[1024];
-            Err e = {0};
             snprintf(name, sizeof name, "src/%s/%05d.jpg", split ? "cars_test" : "cars_train", k);
-            fuzz_path(path, sizeof path, name);
-            if (jpeg_encode_rgb_file(path, rgb, IMAGE_SIDE, IMAGE_SIDE, IMAGE_SIDE * 3, 90, &e)) fuzz_fail("%s", e.msg);
+            fuzz_write(path, sizeof path, name, (const uint8_t *)jpeg, size);
         }
+    free(jpeg);
     ready = 1;
 }
 

@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "core/fsutil.h"
-#include "data/cars_import.h"
 #include "fuzz.h"
 #include "model/resnet_train.h"
 #include "model/weights_h5_write.h"
@@ -51,7 +50,6 @@ static void config_seeds(const char *out) {
     out_path(p, sizeof p, out, "config", "defaults.yaml");
     if (config_write_file(&c, p, &e)) die(&e);
     snprintf(c.model.trainable, sizeof c.model.trainable, "conv5");
-    snprintf(c.train.optimizer, sizeof c.train.optimizer, "sgd");
     snprintf(c.schedule.name, sizeof c.schedule.name, "cosine");
     c.finetune.after_epochs = 2;
     c.augment.strength = 0.5;
@@ -160,7 +158,7 @@ static void cache_seeds(const char *out, const char *photo1, const char *photo2)
     if (backend_cpu_create(&be, 1, &e)) die(&e);
     feature_seed(out, be, &c, items, tmp);
     boundary_seed(out, be, &c, items, tmp);
-    be->destroy(be);
+    backend_destroy(be);
 }
 
 /* Appends a file to the cars_mat packing: u32 LE length, then its bytes (the last part: bytes only). */
