@@ -8,16 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/rng.h"
 #include "model/resnet.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 /* The machine's FMA peak: per thread 12 independent chains of 16-float FMAs held in
  * registers (an array of __m512 gets spilled to memory and measures the store path). */
@@ -27,7 +21,7 @@ static double now(void) {
     a9 = _mm512_fmadd_ps(a9, m, b), a10 = _mm512_fmadd_ps(a10, m, b), a11 = _mm512_fmadd_ps(a11, m, b)
 __attribute__((target("avx512f"))) static double fma_ceiling_gflops(int threads) {
     const long iters = 50000000;
-    double t0 = now();
+    double t0 = now_seconds();
     float sink = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
     {
@@ -42,7 +36,7 @@ __attribute__((target("avx512f"))) static double fma_ceiling_gflops(int threads)
         s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
         sink += _mm512_reduce_add_ps(s);
     }
-    double dt = now() - t0;
+    double dt = now_seconds() - t0;
     if (sink == 42.0f) printf("#\n");
     return 2.0 * 16 * 12 * iters * threads / dt / 1e9;
 }
@@ -73,9 +67,9 @@ int main(int argc, char **argv) {
     if (backbone_forward(&bb, images, batch, feats, &e)) { fprintf(stderr, "bench_backbone: %s\n", e.msg); return 1; }
     double best = 1e30;
     for (int it = 0; it < iters; it++) {
-        double t0 = now();
+        double t0 = now_seconds();
         if (backbone_forward(&bb, images, batch, feats, &e)) { fprintf(stderr, "bench_backbone: %s\n", e.msg); return 1; }
-        double dt = now() - t0;
+        double dt = now_seconds() - t0;
         best = dt < best ? dt : best;
     }
     double gflop = resnet_arch_flops(&arch, size) / 1e9;

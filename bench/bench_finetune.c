@@ -12,18 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/rng.h"
 #include "model/resnet.h"
 #include "model/resnet_train.h"
-#include "train/optimizer.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
+#include "model/optimizer.h"
 
 /* o: plain SGD over the trainable views, used on a device-resident suffix. */
 static int step(ResnetSuffix *s, Backbone *bb, Optimizer *o, const float *images, int n, float *features, const float *dfeat,
@@ -32,7 +26,7 @@ static int step(ResnetSuffix *s, Backbone *bb, Optimizer *o, const float *images
     if (s->device_resident) {
         if (resnet_suffix_optimizer_step(s, &o->spec, o->iterations, 1e-4f, o->ranges, o->n_ranges, e)) return -1;
         o->iterations++;
-        return s->be->sync(s->be, e);
+        return s->be->ops->sync(s->be, e);
     }
     for (int v = 0; v < s->n_views; v++) {  /* plain SGD, as the PyTorch side */
         if (!s->views[v].trainable) continue;
@@ -53,20 +47,20 @@ static int phases(ResnetSuffix *s, Backbone *bb, Optimizer *o, const float *imag
     for (int it = 0; it < iters; it++) {
         double t[5];
         const float *x;
-        t[0] = now();
-        if (resnet_prefix_forward(bb, s->first_conv, images, n, &x, e) || be->sync(be, e)) return -1;
-        t[1] = now();
+        t[0] = now_seconds();
+        if (resnet_prefix_forward(bb, s->first_conv, images, n, &x, e) || be->ops->sync(be, e)) return -1;
+        t[1] = now_seconds();
         if (resnet_suffix_forward(s, x, e) ||
-            be->download(be, features, s->features, (size_t)n * 2048 * sizeof(float), e))
+            be->ops->download(be, features, s->features, (size_t)n * 2048 * sizeof(float), e))
             return -1;
-        t[2] = now();
-        if (resnet_suffix_backward(s, dfeat, n, NULL, e) || be->sync(be, e)) return -1;
-        t[3] = now();
+        t[2] = now_seconds();
+        if (resnet_suffix_backward(s, dfeat, n, NULL, e) || be->ops->sync(be, e)) return -1;
+        t[3] = now_seconds();
         if (resnet_suffix_optimizer_step(s, &o->spec, o->iterations, 1e-4f, o->ranges, o->n_ranges, e) ||
-            be->sync(be, e))
+            be->ops->sync(be, e))
             return -1;
         o->iterations++;
-        t[4] = now();
+        t[4] = now_seconds();
         for (int k = 0; k < 4; k++)
             if (t[k + 1] - t[k] < best[k]) best[k] = t[k + 1] - t[k];
     }
@@ -76,7 +70,8 @@ static int phases(ResnetSuffix *s, Backbone *bb, Optimizer *o, const float *imag
 
 static int open_backend(const char *device, int threads, int gpu, const char *precision, Backend **be, Err *e) {
     if (!strcmp(device, "cpu")) return backend_cpu_create(be, threads, e);
-    if (!strcmp(device, "cuda")) return backend_cuda_create(be, gpu, precision, e);
+    Precision p;
+    if (!strcmp(device, "cuda")) return backend_precision_parse(precision, &p, e) || backend_cuda_create(be, gpu, p, e) ? -1 : 0;
     return err_fail(e, "--device '%s': cpu or cuda", device);
 }
 
@@ -126,9 +121,9 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < (size_t)batch * 2048; i++) dfeat[i] = (float)rng_uniform(&r, -1e-3, 1e-3);
     double best = 1e30;
     for (int it = 0; it <= iters; it++) {  /* the first step warms up (page faults, plans) */
-        double t0 = now();
+        double t0 = now_seconds();
         if (step(&s, &bb, &opt, images, batch, feats, dfeat, &e)) { fprintf(stderr, "bench_finetune: %s\n", e.msg); return 1; }
-        double dt = now() - t0;
+        double dt = now_seconds() - t0;
         if (it > 0 && dt < best) best = dt;
     }
     fprintf(stderr, "bench_finetune: %s%s%s, from %s, batch %d, %dx%d: best step %.2f ms of %d\n", device,

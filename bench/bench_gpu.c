@@ -3,7 +3,7 @@
  *
  * Two measurements of the same network:
  *   resnet50_fwd       built here from the Backend interface alone: the 53 convolutions of
- *                      keras-reference.md §1.6 (stride on the first 1x1 of a block, as Keras
+ *                      Keras's ResNet50, resnet_arch.c (stride on the first 1x1 of a block, as Keras
  *                      has it; BN folded into conv bias), max pooling after conv1, global
  *                      average pooling; random weights; device memory in, device memory out.
  *   resnet50_backbone  the trainer's Backbone (trainer/model/resnet.h): backbone_forward from
@@ -24,14 +24,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "backend/backend.h"
+#include "core/clock.h"
 #include "core/rng.h"
 #include "model/head.h"
 #include "model/head_cuda.h"
 #include "model/resnet.h"
-#include "train/optimizer.h"
+#include "model/optimizer.h"
 
 enum { IMAGE = 224, N_BLOCKS = 16 };
 
@@ -64,12 +64,6 @@ typedef struct Net {
     double flops;               /* per forward, convolutions only */
 } Net;
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -97,11 +91,11 @@ static int net_conv(Net *net, int h, int w, int cin, int cout, int k, int stride
     for (size_t i = 0; i < wn; i++) net->host_w[i] = (float)rng_uniform(&r, -s, s);
     for (int i = 0; i < cout; i++) net->host_b[i] = (float)rng_uniform(&r, -0.1, 0.1);
     net->flops += conv_desc_flops(&d);
-    return net->b->conv_create(net->b, &d, net->host_w, net->host_b, conv, e);
+    return net->b->ops->conv_create(net->b, &d, net->host_w, net->host_b, conv, e);
 }
 
 static int net_alloc(Net *net, float **p, size_t floats, Err *e) {
-    return net->b->alloc(net->b, floats * sizeof(float), (void **)p, e);
+    return net->b->ops->alloc(net->b, floats * sizeof(float), (void **)p, e);
 }
 
 static int net_buffers(Net *net, Err *e) {
@@ -139,21 +133,21 @@ static int net_build(Net *net, Err *e) {
 
 static void net_free(Net *net) {
     Backend *b = net->b;
-    if (net->conv1) b->conv_destroy(b, net->conv1);
+    if (net->conv1) b->ops->conv_destroy(b, net->conv1);
     for (int j = 0; j < N_BLOCKS; j++) {
         Bottleneck *k = &net->blocks[j];
-        if (k->c1) b->conv_destroy(b, k->c1);
-        if (k->c2) b->conv_destroy(b, k->c2);
-        if (k->c3) b->conv_destroy(b, k->c3);
-        if (k->proj) b->conv_destroy(b, k->proj);
+        if (k->c1) b->ops->conv_destroy(b, k->c1);
+        if (k->c2) b->ops->conv_destroy(b, k->c2);
+        if (k->c3) b->ops->conv_destroy(b, k->c3);
+        if (k->proj) b->ops->conv_destroy(b, k->proj);
     }
-    b->release(b, net->input);
-    b->release(b, net->act[0]);
-    b->release(b, net->act[1]);
-    b->release(b, net->t1);
-    b->release(b, net->t2);
-    b->release(b, net->shortcut);
-    b->release(b, net->features);
+    b->ops->release(b, net->input);
+    b->ops->release(b, net->act[0]);
+    b->ops->release(b, net->act[1]);
+    b->ops->release(b, net->t1);
+    b->ops->release(b, net->t2);
+    b->ops->release(b, net->shortcut);
+    b->ops->release(b, net->features);
     free(net->host_w);
     free(net->host_b);
 }
@@ -162,21 +156,21 @@ static void net_free(Net *net) {
 static int net_forward(Net *net, Err *e) {
     Backend *b = net->b;
     int n = net->n, cur = 1;
-    if (b->conv_forward(b, net->conv1, net->input, NULL, net->act[0], e) ||
-        b->maxpool3x3s2(b, net->act[0], n, 112, 112, 64, net->act[1], e)) return -1;
+    if (b->ops->conv_forward(b, net->conv1, net->input, NULL, net->act[0], e) ||
+        b->ops->maxpool3x3s2(b, net->act[0], n, 112, 112, 64, net->act[1], e)) return -1;
     for (int j = 0; j < N_BLOCKS; j++) {
         Bottleneck *k = &net->blocks[j];
         const float *shortcut = net->act[cur];
-        if (b->conv_forward(b, k->c1, net->act[cur], NULL, net->t1, e) ||
-            b->conv_forward(b, k->c2, net->t1, NULL, net->t2, e)) return -1;
+        if (b->ops->conv_forward(b, k->c1, net->act[cur], NULL, net->t1, e) ||
+            b->ops->conv_forward(b, k->c2, net->t1, NULL, net->t2, e)) return -1;
         if (k->proj) {
-            if (b->conv_forward(b, k->proj, net->act[cur], NULL, net->shortcut, e)) return -1;
+            if (b->ops->conv_forward(b, k->proj, net->act[cur], NULL, net->shortcut, e)) return -1;
             shortcut = net->shortcut;
         }
-        if (b->conv_forward(b, k->c3, net->t2, shortcut, net->act[1 - cur], e)) return -1;
+        if (b->ops->conv_forward(b, k->c3, net->t2, shortcut, net->act[1 - cur], e)) return -1;
         cur = 1 - cur;
     }
-    return b->global_avgpool(b, net->act[cur], n, 7, 7, 2048, net->features, e);
+    return b->ops->global_avgpool(b, net->act[cur], n, 7, 7, 2048, net->features, e);
 }
 
 /* Uploads a random input image batch (uniform, like preprocess_input's range). */
@@ -187,7 +181,7 @@ static int net_input(Net *net, Err *e) {
     Rng r;
     rng_init(&r, 42, RNG_AUGMENT, 0, 0);
     for (size_t i = 0; i < count; i++) x[i] = (float)rng_uniform(&r, -120.0, 150.0);
-    int rc = net->b->upload(net->b, net->input, x, count * sizeof *x, e);
+    int rc = net->b->ops->upload(net->b, net->input, x, count * sizeof *x, e);
     free(x);
     return rc;
 }
@@ -197,7 +191,7 @@ static int net_check_features(Net *net, Err *e) {
     size_t count = (size_t)net->n * 2048;
     float *f = malloc(count * sizeof *f);
     if (!f) return err_fail(e, "out of host memory");
-    int rc = net->b->download(net->b, f, net->features, count * sizeof *f, e);
+    int rc = net->b->ops->download(net->b, f, net->features, count * sizeof *f, e);
     for (size_t i = 0; rc == 0 && i < count; i++)
         if (!isfinite(f[i])) rc = err_fail(e, "feature %zu is %g", i, f[i]);
     free(f);
@@ -209,15 +203,15 @@ static int bench_resnet(Backend *b, const char *precision, int batch, const Opti
     memset(&net, 0, sizeof net);
     net.b = b;
     net.n = batch;
-    double t0 = now_s();
+    double t0 = now_seconds();
     int rc = (net_build(&net, e) || net_input(&net, e)) ? -1 : 0;
-    double build_s = now_s() - t0;
+    double build_s = now_seconds() - t0;
     double *times = calloc((size_t)o->iters, sizeof *times);
-    for (int i = 0; rc == 0 && i < o->warmup; i++) rc = (net_forward(&net, e) || b->sync(b, e)) ? -1 : 0;
+    for (int i = 0; rc == 0 && i < o->warmup; i++) rc = (net_forward(&net, e) || b->ops->sync(b, e)) ? -1 : 0;
     for (int i = 0; rc == 0 && i < o->iters; i++) {
-        t0 = now_s();
-        rc = (net_forward(&net, e) || b->sync(b, e)) ? -1 : 0;
-        times[i] = now_s() - t0;
+        t0 = now_seconds();
+        rc = (net_forward(&net, e) || b->ops->sync(b, e)) ? -1 : 0;
+        times[i] = now_seconds() - t0;
     }
     if (rc == 0) rc = net_check_features(&net, e);
     if (rc == 0) {
@@ -258,9 +252,9 @@ static int bench_backbone(Backend *b, const char *precision, int batch, const Op
     for (size_t i = 0; rc == 0 && i < n_in; i++) images[i] = (float)rng_uniform(&r, -120.0, 150.0);
     for (int i = 0; rc == 0 && i < o->warmup; i++) rc = backbone_forward(&bb, images, batch, features, e);
     for (int i = 0; rc == 0 && i < o->iters; i++) {
-        double t0 = now_s();
+        double t0 = now_seconds();
         rc = backbone_forward(&bb, images, batch, features, e);
-        times[i] = now_s() - t0;
+        times[i] = now_seconds() - t0;
     }
     for (size_t i = 0; rc == 0 && i < (size_t)batch * 2048; i++)
         if (!isfinite(features[i])) rc = err_fail(e, "feature %zu is %g", i, features[i]);
@@ -314,7 +308,7 @@ static int head_bench_open(HeadBench *hb, Err *e) {
     rng_init(&r, 42, RNG_INIT, 1000, 0);
     for (size_t i = 0; i < nx; i++) hb->x[i] = rng_float(&r);
     for (int i = 0; i < HEAD_SAMPLES; i++) hb->y[i] = (int)rng_below(&r, HEAD_C);
-    if (backend_cuda_create(&hb->b, 0, "fp32", e) || head_create(&hb->h, &hs, e) ||
+    if (backend_cuda_create(&hb->b, 0, PREC_FP32, e) || head_create(&hb->h, &hs, e) ||
         optimizer_create(&hb->opt, &os, hb->h.n_params, e))
         return -1;
     for (int i = 0; i < hb->h.n_views; i++)
@@ -340,9 +334,9 @@ static int head_bench_epoch(HeadBench *hb, int epoch, double *t, GpuHeadStats *s
     rng_init(&r, 42, RNG_SHUFFLE, (uint32_t)epoch, 0);
     rng_shuffle(&r, order, HEAD_SAMPLES);
     for (int k = 0; k < HEAD_SAMPLES; k++) { hb->rows[k] = order[k]; hb->labels[k] = hb->y[order[k]]; }
-    double t0 = now_s();
+    double t0 = now_seconds();
     if (gpu_head_train_epoch(hb->g, hb->rows, hb->labels, HEAD_SAMPLES, 1e-3f, (uint32_t)epoch, st, e)) return -1;
-    *t = now_s() - t0;
+    *t = now_seconds() - t0;
     if (!isfinite(st->loss) || st->stopped) return err_fail(e, "head epoch %d: loss %g", epoch, st->loss);
     return 0;
 }
@@ -357,9 +351,9 @@ static int bench_head(const Options *o, Err *e) {
     if (rc == 0) rc = head_bench_epoch(&hb, 0, &t, &st, e);                  /* warm-up */
     for (int i = 0; rc == 0 && i < runs; i++) rc = head_bench_epoch(&hb, 1 + i, &times[i], &st, e);
     if (rc == 0) {
-        t0 = now_s();
+        t0 = now_seconds();
         rc = gpu_head_download_params(hb.g, &hb.h, &hb.opt, e) || gpu_head_upload_params(hb.g, &hb.h, &hb.opt, e) ? -1 : 0;
-        params_s = now_s() - t0;
+        params_s = now_seconds() - t0;
     }
     if (rc == 0) {
         t = median(times, runs);
@@ -374,7 +368,8 @@ static int bench_head(const Options *o, Err *e) {
 
 static int open_backend(const Options *o, const char *precision, Backend **b, Err *e) {
     if (!strcmp(o->device, "cpu")) return backend_cpu_create(b, 0, e);
-    return backend_cuda_create(b, 0, precision, e);
+    Precision p;
+    return backend_precision_parse(precision, &p, e) || backend_cuda_create(b, 0, p, e) ? -1 : 0;
 }
 
 static int parse_args(int argc, char **argv, Options *o) {

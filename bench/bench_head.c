@@ -8,21 +8,15 @@
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/rng.h"
 #include "model/head.h"
 #include "model/loss.h"
 #include "train/metrics.h"
-#include "train/optimizer.h"
+#include "model/optimizer.h"
 
 enum { N_SAMPLES = 8144, IN_DIM = 2048, CLASSES = 196, BATCH = 32, HIDDEN = 512, THREADS = 2, WARMUP_STEPS = 10 };
-
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* Post-ReLU pooled features are >= 0: uniform [0, 2) is a fair stand-in. */
 static void synth_data(float *x, int *y) {

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/checksum.h"
 #include "core/fsutil.h"
-#include "data/cars_import.h" /* fs_remove_tree (in core/fsutil.h once import-cars is split) */
 
 static char dir[512];   /* the process's temp folder: state a harness cannot avoid keeping */
 

@@ -1,7 +1,8 @@
 # Per-trial learning curves as small multiples: train vs val `metric` over epochs, the
 # best epoch (result.csv best_epoch, counted like train_log.csv's epoch column) dashed;
 # in a two-phase fine-tuning trial (train_phases.csv) the switch to fine-tuning dotted green.
-# gnuplot -e "plots='plots'; sweep='runs/x'; name='x'; trials='a b'; best='3 5'; metric='accuracy'; out='...png'" plots/learning_curves.gp
+# A pruned trial (statuses: one word per trial) is titled so, in red: its curves end where it was stopped.
+# gnuplot -e "plots='plots'; sweep='runs/x'; name='x'; trials='a b'; best='3 5'; statuses='done pruned'; metric='accuracy'; out='...png'" plots/learning_curves.gp
 load plots.'/style.gp'
 n = words(trials)
 cols = n < 4 ? n : (n <= 9 ? 3 : (n <= 16 ? 4 : (n <= 30 ? 5 : 6)))
@@ -20,7 +21,8 @@ do for [i = 1:n] {
     t = word(trials, i)
     b = word(best, i)
     f = sweep.'/'.t.'/train_log.csv'
-    set title t font "sans,8"
+    pruned = exists("statuses") && word(statuses, i) eq "pruned"
+    if (pruned) { set title t." (pruned)" font "sans,8" tc rgb "#c0392b" } else { set title t font "sans,8" tc default }
     unset arrow 1
     unset arrow 2
     if (b ne "NaN") { set arrow 1 from b + 0, graph 0 to b + 0, graph 1 nohead dt 2 lw 1.5 lc rgb "#555555" }

@@ -10,7 +10,9 @@ typedef struct SweepArgs {
     int dry_run;                /* --dry-run: print the trial table, run nothing */
     const char *only;           /* --only PATTERN[,PATTERN]: trial ids (fnmatch patterns) */
     int retry_failed;           /* --retry-failed */
+    int retry_pruned;           /* --retry-pruned: continue pruned trials to their whole budget */
     const char *aggregate;      /* --aggregate RUNDIR: only write summary.csv and report.md */
+    const char *status;         /* --status RUNDIR: print where the sweep stands */
     const char *trainer;        /* --trainer PATH (default: $TRAINER, then next to this program) */
     int threads;                /* --threads N per rank (default: node cores / local ranks) */
     int help;

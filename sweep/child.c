@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,11 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "core/clock.h"
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void exec_child(char *const argv[], int log_fd, pid_t parent) {
@@ -48,17 +45,39 @@ static void log_header(int fd, char *const argv[]) {
     (void)w;
 }
 
+/* Sleeps up to 100 ms, less when *watch_fd becomes readable; stops watching a closed peer. */
+static void nap_or_wake(int *watch_fd) {
+    if (*watch_fd < 0) {
+        struct timespec nap = {0, 100 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+        return;
+    }
+    struct pollfd p = {.fd = *watch_fd, .events = POLLIN};
+    if (poll(&p, 1, 100) > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL))) *watch_fd = -1;
+}
+
 int child_run(char *const argv[], const char *log_path, ChildPoll poll, void *ctx, ChildResult *r, Err *e) {
+    return child_run_linked(argv, log_path, poll, ctx, -1, -1, r, e);
+}
+
+int child_run_linked(char *const argv[], const char *log_path, ChildPoll poll, void *ctx, int child_fd, int watch_fd,
+                     ChildResult *r, Err *e) {
     memset(r, 0, sizeof *r);
     int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) return err_fail(e, "%s: cannot open log: %s", log_path, strerror(errno));
+    if (fd < 0) {
+        int er = errno;
+        if (child_fd >= 0) close(child_fd);
+        return err_fail(e, "%s: cannot open log: %s", log_path, strerror(er));
+    }
     log_header(fd, argv);
     double t0 = now_seconds();
     pid_t parent = getpid();
     pid_t pid = fork();
-    if (pid < 0) { int er = errno; close(fd); return err_fail(e, "fork failed: %s", strerror(er)); }
     if (pid == 0) exec_child(argv, fd, parent);
+    int er = errno;
     close(fd);
+    if (child_fd >= 0) close(child_fd);   /* the child's end: only the child holds it now */
+    if (pid < 0) return err_fail(e, "fork failed: %s", strerror(er));
     int status = 0, killed = 0;
     for (;;) {
         pid_t w = waitpid(pid, &status, WNOHANG);
@@ -67,8 +86,7 @@ int child_run(char *const argv[], const char *log_path, ChildPoll poll, void *ct
         int want = poll ? poll(ctx) : 0;
         if (want >= 1 && !r->stop_requested) r->stop_requested = 1, kill(pid, SIGTERM);
         if (want >= 2 && !killed) killed = 1, kill(pid, SIGKILL);
-        struct timespec nap = {0, 100 * 1000 * 1000};
-        nanosleep(&nap, NULL);
+        nap_or_wake(&watch_fd);
     }
     r->seconds = now_seconds() - t0;
     if (WIFEXITED(status)) r->exited = 1, r->code = WEXITSTATUS(status);

@@ -21,10 +21,15 @@ typedef struct ChildResult {
 /* argv[0] is the program path. log_path is opened for append (created as needed). */
 int child_run(char *const argv[], const char *log_path, ChildPoll poll, void *ctx, ChildResult *r, Err *e);
 
+/* The same, with a descriptor pair for talking to the child: the child inherits child_fd
+ * (not close-on-exec; its number is on the command line) and the parent closes its copy
+ * once the child runs (so child_fd is closed when this returns, also on failure to fork);
+ * poll is also called as soon as watch_fd (the parent's end) is readable, not only every
+ * 100 ms. -1, -1: as child_run. */
+int child_run_linked(char *const argv[], const char *log_path, ChildPoll poll, void *ctx, int child_fd, int watch_fd,
+                     ChildResult *r, Err *e);
+
 /* "exit 1", "signal 9 (Killed)". */
 void child_describe(const ChildResult *r, char *out, size_t n);
-
-/* Monotonic seconds. */
-double now_seconds(void);
 
 #endif

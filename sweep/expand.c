@@ -40,26 +40,80 @@ static YamlNode *scalar_at(const SweepSpec *s, const Axis *a, const char *text) 
     return n;
 }
 
-static YamlNode *sample_axis(const SweepSpec *s, const Axis *a, long trial, int axis) {
+double axis_round(const Axis *a, double v) {
+    char text[64];
+    if (a->dist == DIST_LIST) return v;   /* an index */
+    if (a->dist == DIST_INT_UNIFORM) v = round(v);
+    else if (a->dist == DIST_UNIFORM || a->dist == DIST_LOG_UNIFORM) {
+        snprintf(text, sizeof text, "%.4g", v);
+        v = strtod(text, NULL);
+    }
+    return v < a->lo ? a->lo : v > a->hi ? a->hi : v;
+}
+
+int sweep_n_dims(const SweepSpec *s) {
+    int n = 0;
+    for (int i = 0; i < s->n_axes; i++) n += s->axes[i].group < 0;
+    return n + s->n_groups;
+}
+
+/* Axis i's draw for trial t from its stream (seed, RNG_SWEEP, t, i). */
+static double draw_axis(const SweepSpec *s, const Axis *a, long trial, int axis) {
     Rng r;
     rng_init(&r, (uint64_t)s->seed, RNG_SWEEP, (uint32_t)trial, (uint32_t)axis);
-    char text[64];
-    if (a->dist == DIST_LIST) return yaml_clone(a->values[rng_below(&r, (uint32_t)a->n_values)]);
+    if (a->dist == DIST_LIST) return rng_below(&r, (uint32_t)a->n_values);
     if (a->dist == DIST_INT_UNIFORM) {
         double span = a->hi - a->lo + 1;
-        snprintf(text, sizeof text, "%.0f", a->lo + (span > 4294967295.0 ? floor(rng_double(&r) * span)
-                                                                         : (double)rng_below(&r, (uint32_t)span)));
-        return scalar_at(s, a, text);
+        return a->lo + (span > 4294967295.0 ? floor(rng_double(&r) * span) : (double)rng_below(&r, (uint32_t)span));
     }
-    double u = rng_double(&r), v;
-    if (a->dist == DIST_LOG_UNIFORM) v = exp(log(a->lo) + u * (log(a->hi) - log(a->lo)));
-    else v = a->lo + u * (a->hi - a->lo);
-    snprintf(text, sizeof text, "%.4g", v);
-    v = strtod(text, NULL);
-    if (v < a->lo) v = a->lo;
-    if (v > a->hi) v = a->hi;
-    format_number_shortest(v, text, sizeof text);
+    double u = rng_double(&r);
+    if (a->dist == DIST_LOG_UNIFORM) return axis_round(a, exp(log(a->lo) + u * (log(a->hi) - log(a->lo))));
+    return axis_round(a, a->lo + u * (a->hi - a->lo));
+}
+
+/* Number of values in zip group g. */
+static size_t group_size(const SweepSpec *s, int g) {
+    for (int i = 0; i < s->n_axes; i++)
+        if (s->axes[i].group == g) return s->axes[i].n_values;
+    return 1;
+}
+
+void sweep_random_draw(const SweepSpec *s, long t, double *x) {
+    int d = 0;
+    for (int i = 0; i < s->n_axes; i++)
+        if (s->axes[i].group < 0) x[d++] = draw_axis(s, &s->axes[i], t, i);
+    for (int g = 0; g < s->n_groups; g++) {
+        Rng r;
+        rng_init(&r, (uint64_t)s->seed, RNG_SWEEP, (uint32_t)t, 1000000u + (uint32_t)g);
+        x[d++] = rng_below(&r, (uint32_t)group_size(s, g));
+    }
+}
+
+void sweep_tpe_dims(const SweepSpec *s, TpeDim *dims) {
+    int d = 0;
+    for (int i = 0; i < s->n_axes; i++) {
+        const Axis *a = &s->axes[i];
+        if (a->group >= 0) continue;
+        TpeKind k = a->dist == DIST_LIST ? TPE_CHOICE : a->dist == DIST_INT_UNIFORM ? TPE_INT
+                    : a->dist == DIST_LOG_UNIFORM ? TPE_LOG_UNIFORM : TPE_UNIFORM;
+        dims[d++] = (TpeDim){.kind = k, .lo = a->lo, .hi = a->hi, .n_choices = (int)a->n_values};
+    }
+    for (int g = 0; g < s->n_groups; g++) dims[d++] = (TpeDim){.kind = TPE_CHOICE, .n_choices = (int)group_size(s, g)};
+}
+
+/* The value node of axis a for a drawn x (an index for lists; a number otherwise). */
+static YamlNode *drawn_value(const SweepSpec *s, const Axis *a, double x) {
+    char text[64];
+    if (a->dist == DIST_LIST) return yaml_clone(a->values[(size_t)x < a->n_values ? (size_t)x : 0]);
+    if (a->dist == DIST_INT_UNIFORM) snprintf(text, sizeof text, "%.0f", x);
+    else format_number_shortest(x, text, sizeof text);
     return scalar_at(s, a, text);
+}
+
+/* Dimension of axis i in a draw: its own, or its zip group's. */
+static int axis_dim(const SweepSpec *s, int i) {
+    if (s->axes[i].group < 0) return i;   /* independent axes come first */
+    return sweep_n_dims(s) - s->n_groups + s->axes[i].group;
 }
 
 /* Number of trials of a grid: product over units (independent axes, zip groups). */
@@ -100,18 +154,16 @@ static int trial_alloc(Trial *t, int n_axes, Err *e) {
     return 0;
 }
 
-static int fill_trial(const SweepSpec *s, TrialSet *ts, long t, size_t *idx, Err *e) {
+/* Trial t's values: grid value indices idx, or (drawn sweeps) the draw x. */
+static int fill_trial(const SweepSpec *s, TrialSet *ts, long t, const size_t *idx, const double *x, Err *e) {
     Trial *tr = &ts->trials[t];
     if (trial_alloc(tr, s->n_axes, e)) return -1;
-    if (!s->random) grid_indices(s, t, idx);
     const char *compact[s->n_axes + 1];
     char (*ctext)[VALUE_TEXT_MAX] = calloc((size_t)s->n_axes + 1, VALUE_TEXT_MAX);
     TL_CHECK_ALLOC(e, ctext);
     for (int i = 0; i < s->n_axes; i++) {
         const Axis *a = &s->axes[i];
-        if (!s->random) tr->values[i] = yaml_clone(a->values[idx[i]]);
-        else if (a->group >= 0) tr->values[i] = yaml_clone(a->values[idx[a->group]]);
-        else tr->values[i] = sample_axis(s, a, t, i);
+        tr->values[i] = x ? drawn_value(s, a, x[axis_dim(s, i)]) : yaml_clone(a->values[idx[i]]);
         if (!tr->values[i]) { free(ctext); return err_fail(e, "out of memory expanding the sweep"); }
         value_texts(tr->values[i], tr->text[i], ctext[i]);
         compact[i] = ctext[i];
@@ -121,45 +173,72 @@ static int fill_trial(const SweepSpec *s, TrialSet *ts, long t, size_t *idx, Err
     return 0;
 }
 
-/* Random search: one index per zip group for trial t. */
-static void zip_draws(const SweepSpec *s, long t, size_t *idx) {
-    for (int g = 0; g < s->n_groups; g++) {
-        size_t n = 0;
-        for (int i = 0; i < s->n_axes; i++) if (s->axes[i].group == g) n = s->axes[i].n_values;
-        Rng r;
-        rng_init(&r, (uint64_t)s->seed, RNG_SWEEP, (uint32_t)t, 1000000u + (uint32_t)g);
-        idx[g] = rng_below(&r, (uint32_t)n);
-    }
+/* Trials known before anything runs: the grid, every random draw, or tpe's first
+ * startup_trials (always random: they are drawn before any result exists). */
+static long known_trials(const SweepSpec *s, Err *e) {
+    long total = s->n_trials;
+    if (s->method == METHOD_GRID && grid_size(s, &total, e)) return -1;
+    if (s->method == METHOD_TPE && s->tpe.startup_trials < total) total = s->tpe.startup_trials;
+    return total;
 }
 
 int sweep_expand(const SweepSpec *s, TrialSet *ts, Err *e) {
     memset(ts, 0, sizeof *ts);
-    long total = s->n_trials;
-    if (!s->random && grid_size(s, &total, e)) return -1;
+    long total = known_trials(s, e);
+    if (total < 0) return -1;
     ts->n_axes = s->n_axes;
     ts->labels = calloc((size_t)s->n_axes + 1, sizeof *ts->labels);
-    ts->trials = calloc((size_t)total, sizeof *ts->trials);
-    size_t *idx = calloc((size_t)s->n_axes + (size_t)s->n_groups + 1, sizeof *idx);
-    char (*ids)[TRIAL_ID_MAX] = calloc((size_t)total, sizeof *ids);
+    ts->trials = calloc((size_t)total + 1, sizeof *ts->trials);
+    ts->cap = (int)total + 1;
+    size_t *idx = calloc((size_t)s->n_axes + 1, sizeof *idx);
+    double *x = calloc((size_t)sweep_n_dims(s) + 1, sizeof *x);
+    char (*ids)[TRIAL_ID_MAX] = calloc((size_t)total + 1, sizeof *ids);
     const char **paths = calloc((size_t)s->n_axes + 1, sizeof *paths);
-    int rc = (!ts->labels || !ts->trials || !idx || !ids || !paths) ? err_fail(e, "out of memory expanding the sweep") : 0;
+    int rc = (!ts->labels || !ts->trials || !idx || !x || !ids || !paths) ? err_fail(e, "out of memory expanding the sweep") : 0;
     if (rc == 0) {
         ts->n = (int)total;
         for (int i = 0; i < s->n_axes; i++) paths[i] = s->axes[i].path;
         axis_labels(paths, s->n_axes, ts->labels);
     }
     for (long t = 0; rc == 0 && t < total; t++) {
-        if (s->random) zip_draws(s, t, idx);
-        rc = fill_trial(s, ts, t, idx, e);
+        if (s->random) sweep_random_draw(s, t, x);
+        else grid_indices(s, t, idx);
+        rc = fill_trial(s, ts, t, idx, s->random ? x : NULL, e);
         if (rc == 0) memcpy(ids[t], ts->trials[t].id, TRIAL_ID_MAX);
     }
     int renamed = rc == 0 ? trial_ids_dedupe(ids, (int)total) : 0;
     if (renamed < 0) rc = err_fail(e, "out of memory making %ld trial ids unique", total);
     if (renamed > 0)
         for (long t = 0; t < total; t++) memcpy(ts->trials[t].id, ids[t], TRIAL_ID_MAX);
-    free(idx), free(ids), free(paths);
+    free(idx), free(x), free(ids), free(paths);
     if (rc) trial_set_free(ts);
     return rc;
+}
+
+int trial_set_add_draw(const SweepSpec *s, TrialSet *ts, const double *x, Err *e) {
+    if (ts->n + 1 > ts->cap) {
+        int cap = 2 * (ts->cap > ts->n ? ts->cap : ts->n) + 1;
+        Trial *tr = realloc(ts->trials, (size_t)cap * sizeof *tr);
+        TL_CHECK_ALLOC(e, tr);
+        memset(tr + ts->n, 0, (size_t)(cap - ts->n) * sizeof *tr);
+        ts->trials = tr, ts->cap = cap;
+    }
+    if (fill_trial(s, ts, ts->n, NULL, x, e)) {
+        Trial *tr = &ts->trials[ts->n];
+        for (int i = 0; tr->values && i < ts->n_axes; i++) yaml_free(tr->values[i]);
+        free(tr->values), free(tr->text);
+        memset(tr, 0, sizeof *tr);
+        return -1;
+    }
+    char (*ids)[TRIAL_ID_MAX] = calloc((size_t)ts->n + 1, sizeof *ids);
+    TL_CHECK_ALLOC(e, ids);
+    for (int t = 0; t <= ts->n; t++) memcpy(ids[t], ts->trials[t].id, TRIAL_ID_MAX);
+    trial_ids_dedupe(ids, ts->n + 1);   /* earlier ids are unique already: only the new one can change */
+    memcpy(ts->trials[ts->n].id, ids[ts->n], TRIAL_ID_MAX);
+    free(ids);
+    if (ts->resolved) config_defaults(&ts->trials[ts->n].cfg);
+    ts->n++;
+    return 0;
 }
 
 void trial_set_free(TrialSet *ts) {
@@ -186,9 +265,9 @@ void trial_cache_key(const TrialConfig *c, char *out, size_t n) {
     const AugmentConfig *a = &c->augment;
     snprintf(out, n,
              "data=%s|%d|%s|%.17g|%.17g model=%s|%s|%s aug=%.17g|%d|%.17g|%.17g|%.17g|%.17g|%.17g|%.17g|%.17g|%s "
-             "views=%d seed=%ld",
+             "views=%d seed=%ld dtype=%s",
              d->root, d->image_size, d->interpolation, d->validation_split, d->train_fraction,
-             c->model.backbone, c->model.weights, c->model.precision,
+             c->model.backbone, c->model.weights, PRECISION_NAMES[c->model.precision],
              a->strength, a->horizontal_flip, a->rotation, a->width_shift, a->height_shift, a->zoom, a->shear,
-             a->brightness, a->channel_shift, a->fill, c->feature_cache.views, c->train.seed);
+             a->brightness, a->channel_shift, a->fill, c->feature_cache.views, config_cache_seed(c), c->feature_cache.dtype);
 }

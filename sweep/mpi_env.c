@@ -2,6 +2,7 @@
 
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,13 +22,37 @@ static int cores_allowed(void) {
     return CPU_COUNT(&set);
 }
 
+/* Ranks on this node, and which node this is: the nodes' first ranks form a communicator
+ * of their own, whose rank order numbers the nodes. */
 static int node_ranks(RankInfo *ri, Err *e) {
-    MPI_Comm local;
+    MPI_Comm local, leaders;
     MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, ri->rank, MPI_INFO_NULL, &local));
     MPI_CHECK(MPI_Comm_rank(local, &ri->local_rank));
     MPI_CHECK(MPI_Comm_size(local, &ri->local_size));
+    int leader = ri->local_rank == 0;
+    MPI_CHECK(MPI_Comm_split(MPI_COMM_WORLD, leader ? 0 : MPI_UNDEFINED, ri->rank, &leaders));
+    int node[2] = {0, 0};
+    if (leader) {
+        MPI_CHECK(MPI_Comm_rank(leaders, &node[0]));
+        MPI_CHECK(MPI_Comm_size(leaders, &node[1]));
+        MPI_CHECK(MPI_Comm_free(&leaders));
+    }
+    MPI_CHECK(MPI_Bcast(node, 2, MPI_INT, 0, local));
+    ri->node = node[0], ri->n_nodes = node[1];
     MPI_CHECK(MPI_Comm_free(&local));
     return 0;
+}
+
+/* " (Slurm local id 1, CUDA_VISIBLE_DEVICES=2)" from the environment, or "". */
+static void scheduler_note(char *out, size_t n) {
+    const char *lid = getenv("SLURM_LOCALID"), *cvd = getenv("CUDA_VISIBLE_DEVICES");
+    size_t k = 0;
+    out[0] = 0;
+    if (!lid && !cvd) return;
+    k += (size_t)snprintf(out, n, " (");
+    if (lid && k < n) k += (size_t)snprintf(out + k, n - k, "SLURM_LOCALID=%s%s", lid, cvd ? ", " : "");
+    if (cvd && k < n) k += (size_t)snprintf(out + k, n - k, "CUDA_VISIBLE_DEVICES=%s", cvd);
+    if (k < n) snprintf(out + k, n - k, ")");
 }
 
 int rank_info_init(RankInfo *ri, int threads_override, int use_gpu, char *note, size_t note_n, Err *e) {
@@ -48,61 +73,16 @@ int rank_info_init(RankInfo *ri, int threads_override, int use_gpu, char *note, 
     if (threads_override > 0) ri->threads = threads_override;
     ri->n_gpus = use_gpu ? backend_cuda_device_count() : 0;
     ri->gpu = ri->n_gpus > 0 ? ri->local_rank % ri->n_gpus : -1;
-    size_t k = (size_t)snprintf(note, note_n, "rank %d/%d on %s (local %d/%d): ", ri->rank, ri->size, ri->host,
-                                ri->local_rank, ri->local_size);
+    size_t k = (size_t)snprintf(note, note_n, "rank %d/%d on %s (node %d of %d, local %d/%d): ", ri->rank, ri->size,
+                                ri->host, ri->node + 1, ri->n_nodes, ri->local_rank, ri->local_size);
     if (ri->gpu >= 0 && k < note_n)
         k += (size_t)snprintf(note + k, note_n - k, "GPU %d of %d, %d CPU threads", ri->gpu, ri->n_gpus, ri->threads);
     else if (k < note_n)
         k += (size_t)snprintf(note + k, note_n - k, "CPU, %d of %d cores", ri->threads, ri->cores);
+    char sched[160];
+    scheduler_note(sched, sizeof sched);
+    if (k < note_n) k += (size_t)snprintf(note + k, note_n - k, "%s", sched);
     if (ri->n_gpus > 0 && ri->local_size > ri->n_gpus && k < note_n)
         snprintf(note + k, note_n - k, " (warning: %d ranks share %d GPUs on %s)", ri->local_size, ri->n_gpus, ri->host);
-    return 0;
-}
-
-int queue_create(WorkQueue *q, Err *e) {
-    int rank;
-    MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
-    MPI_Aint bytes = rank == 0 ? (MPI_Aint)(2 * sizeof(long)) : 0;
-    MPI_CHECK(MPI_Win_allocate(bytes, sizeof(long), MPI_INFO_NULL, MPI_COMM_WORLD, &q->mem, &q->win));
-    MPI_CHECK(MPI_Win_set_errhandler(q->win, MPI_ERRORS_RETURN));
-    if (rank == 0) {
-        MPI_CHECK(MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 0, 0, q->win));
-        q->mem[0] = 0, q->mem[1] = 0;
-        MPI_CHECK(MPI_Win_unlock(0, q->win));
-    }
-    MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
-    return 0;
-}
-
-int queue_claim(WorkQueue *q, long *index, int *stop, Err *e) {
-    long one = 1, zero = 0, flag = 0;
-    MPI_CHECK(MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, q->win));
-    MPI_CHECK(MPI_Fetch_and_op(&one, index, MPI_LONG, 0, 0, MPI_SUM, q->win));
-    MPI_CHECK(MPI_Fetch_and_op(&zero, &flag, MPI_LONG, 0, 1, MPI_NO_OP, q->win));
-    MPI_CHECK(MPI_Win_unlock(0, q->win));
-    *stop = flag != 0;
-    return 0;
-}
-
-int queue_request_stop(WorkQueue *q, Err *e) {
-    long one = 1, old;
-    MPI_CHECK(MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, q->win));
-    MPI_CHECK(MPI_Fetch_and_op(&one, &old, MPI_LONG, 0, 1, MPI_REPLACE, q->win));
-    MPI_CHECK(MPI_Win_unlock(0, q->win));
-    return 0;
-}
-
-int queue_stop_requested(WorkQueue *q, int *stop, Err *e) {
-    long zero = 0, flag = 0;
-    MPI_CHECK(MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, q->win));
-    MPI_CHECK(MPI_Fetch_and_op(&zero, &flag, MPI_LONG, 0, 1, MPI_NO_OP, q->win));
-    MPI_CHECK(MPI_Win_unlock(0, q->win));
-    *stop = flag != 0;
-    return 0;
-}
-
-int queue_free(WorkQueue *q, Err *e) {
-    MPI_CHECK(MPI_Win_free(&q->win));
-    q->mem = NULL;
     return 0;
 }

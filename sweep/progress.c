@@ -14,6 +14,7 @@ void progress_add(Progress *p, int trial, TrialStatus st, double val_accuracy, i
     p->finished_before += before_start;
     p->failed += st == STATUS_FAILED;
     p->diverged += st == STATUS_DIVERGED;
+    p->pruned += st == STATUS_PRUNED;
     if (st == STATUS_DONE && !isnan(val_accuracy) && val_accuracy > p->best_acc) p->best = trial, p->best_acc = val_accuracy;
 }
 
@@ -28,6 +29,7 @@ void progress_line(const Progress *p, const TrialSet *ts, const char *name, doub
     size_t k = (size_t)snprintf(out, n, "[%s] %d/%d done", name, p->finished, p->total);
     if (p->failed && k < n) k += (size_t)snprintf(out + k, n - k, ", %d failed", p->failed);
     if (p->diverged && k < n) k += (size_t)snprintf(out + k, n - k, ", %d diverged", p->diverged);
+    if (p->pruned && k < n) k += (size_t)snprintf(out + k, n - k, ", %d pruned", p->pruned);
     if (p->best >= 0 && k < n) {
         k += (size_t)snprintf(out + k, n - k, " | best val_acc %.4f (", p->best_acc);
         const Trial *t = &ts->trials[p->best];

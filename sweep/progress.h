@@ -12,8 +12,8 @@
 
 typedef struct Progress {
     int total;              /* trials in scope */
-    int finished;           /* done + diverged + failed */
-    int failed, diverged;
+    int finished;           /* done + diverged + failed + pruned */
+    int failed, diverged, pruned;
     int finished_before;    /* already finished when this run started */
     double t_start;         /* seconds, monotonic clock: the sweep started */
     double t_trials;        /* trials started (after phase 1): the ETA's clock */

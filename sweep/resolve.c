@@ -13,6 +13,8 @@ static int check_axis_paths(const SweepSpec *s, Err *e) {
         const Axis *a = &s->axes[i];
         if (strcmp(a->path, "feature_cache.dir") == 0)
             return err_fail(e, "%s:%d: axis 'feature_cache.dir' is set by the sweep (runs/<name>/cache)", s->file, a->line);
+        if (strcmp(a->path, "feature_cache.max_gib") == 0)
+            return err_fail(e, "%s:%d: axis 'feature_cache.max_gib' bounds the sweep's whole cache: set it in base", s->file, a->line);
         if (!config_has_key(a->path))
             return err_fail(e, "%s:%d: axis '%s' is not a trial config key", s->file, a->line, a->path);
     }
@@ -53,11 +55,12 @@ static int resolve_weights(const SweepSpec *s, Trial *t, YamlNode *tree, const R
 }
 
 /* The sweep's settings on top of the trial's own: absolute paths (config.yaml then runs
- * from any directory) and the shared feature cache. */
+ * from any directory) and the feature cache: <sweep>/cache, unless the sweep's base names
+ * an absolute feature_cache.dir (e.g. node-local scratch on a cluster). */
 static int apply_sweep_settings(const SweepSpec *s, Trial *t, YamlNode *tree, const ResolveOptions *o, Err *e) {
     TrialConfig *c = &t->cfg;
     char at[1200], train_dir[CONFIG_PATH_MAX + 16];
-    if (o->sweep_dir && snprintf(c->feature_cache.dir, sizeof c->feature_cache.dir, "%s/cache", o->sweep_dir) >=
+    if (o->sweep_dir && c->feature_cache.dir[0] != '/' && snprintf(c->feature_cache.dir, sizeof c->feature_cache.dir, "%s/cache", o->sweep_dir) >=
                             (int)sizeof c->feature_cache.dir)
         return err_fail(e, "sweep folder path too long: %s", o->sweep_dir);
     if (make_absolute(c->data.root, sizeof c->data.root, o->cwd, e)) return -1;
@@ -85,19 +88,35 @@ static int resolve_trial(const SweepSpec *s, TrialSet *ts, int ti, const Resolve
     return rc ? err_context(e, "trial %s", t->id) : 0;
 }
 
-static int assign_cache_groups(TrialSet *ts, Err *e) {
-    char (*keys)[CACHE_KEY_MAX] = calloc((size_t)ts->n + 1, CACHE_KEY_MAX);
-    TL_CHECK_ALLOC(e, keys);
-    ts->n_cache_groups = 0;
-    for (int t = 0; t < ts->n; t++) {
-        trial_cache_key(&ts->trials[t].cfg, keys[ts->n_cache_groups], CACHE_KEY_MAX);
-        int g = 0;
-        while (g < ts->n_cache_groups && strcmp(keys[g], keys[ts->n_cache_groups]) != 0) g++;
-        ts->trials[t].cache_group = g;
-        if (g == ts->n_cache_groups) ts->n_cache_groups++;
+/* Trial t's cache group: that of the first earlier trial with the same key, else the
+ * next new one (groups are numbered in order of first appearance). */
+static int cache_group_of(const TrialSet *ts, int t, Err *e) {
+    char *key = malloc(2 * CACHE_KEY_MAX), *other = key + CACHE_KEY_MAX;
+    TL_CHECK_ALLOC(e, key);
+    trial_cache_key(&ts->trials[t].cfg, key, CACHE_KEY_MAX);
+    int next = 0, group = -1;
+    for (int u = 0; u < t && group < 0; u++) {
+        if (ts->trials[u].cache_group != next) continue;   /* not its group's first trial */
+        next++;
+        trial_cache_key(&ts->trials[u].cfg, other, CACHE_KEY_MAX);
+        if (strcmp(key, other) == 0) group = ts->trials[u].cache_group;
     }
-    free(keys);
+    free(key);
+    return group >= 0 ? group : next;
+}
+
+static int assign_cache_group(TrialSet *ts, int t, Err *e) {
+    int g = cache_group_of(ts, t, e);
+    if (g < 0) return -1;
+    ts->trials[t].cache_group = g;
+    if (g >= ts->n_cache_groups) ts->n_cache_groups = g + 1;
     return 0;
+}
+
+int sweep_resolve_added(const SweepSpec *s, TrialSet *ts, int t, const ResolveOptions *o, Err *e) {
+    config_free(&ts->trials[t].cfg);
+    if (resolve_trial(s, ts, t, o, e)) return -1;
+    return assign_cache_group(ts, t, e);
 }
 
 int sweep_resolve(const SweepSpec *s, TrialSet *ts, const ResolveOptions *o, Err *e) {
@@ -111,9 +130,8 @@ int sweep_resolve(const SweepSpec *s, TrialSet *ts, const ResolveOptions *o, Err
     if (check_axis_paths(s, e)) return -1;
     ts->resolved = 1;   /* from here on every cfg holds defaults at least: free them all */
     for (int t = 0; t < ts->n; t++) config_defaults(&ts->trials[t].cfg);
-    for (int t = 0; t < ts->n; t++) {
-        config_free(&ts->trials[t].cfg);
-        if (resolve_trial(s, ts, t, o, e)) return -1;
-    }
-    return assign_cache_groups(ts, e);
+    ts->n_cache_groups = 0;
+    for (int t = 0; t < ts->n; t++)
+        if (sweep_resolve_added(s, ts, t, o, e)) return -1;
+    return 0;
 }

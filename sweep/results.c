@@ -8,12 +8,6 @@
 
 #include "core/fsutil.h"
 
-const char *const RESULT_COLUMNS[N_RESULT_COLUMNS] = {
-    "trial", "status", "epochs", "best_epoch", "val_loss", "val_accuracy", "train_loss", "train_accuracy",
-    "gap", "final_gap", "untrained_val_accuracy", "test_loss", "test_accuracy", "test_top5", "seconds",
-    "seconds_per_epoch", "message",
-};
-
 const char *status_name(TrialStatus s) {
     switch (s) {
     case STATUS_PENDING: return "pending";
@@ -21,11 +15,12 @@ const char *status_name(TrialStatus s) {
     case STATUS_DONE: return "done";
     case STATUS_DIVERGED: return "diverged";
     case STATUS_FAILED: return "failed";
+    case STATUS_PRUNED: return "pruned";
     }
     return "?";
 }
 
-int status_finished(TrialStatus s) { return s == STATUS_DONE || s == STATUS_DIVERGED; }
+int status_finished(TrialStatus s) { return s == STATUS_DONE || s == STATUS_DIVERGED || s == STATUS_PRUNED; }
 
 static void set_message(TrialResult *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_message(TrialResult *r, const char *fmt, ...) {
@@ -35,8 +30,8 @@ static void set_message(TrialResult *r, const char *fmt, ...) {
     va_end(ap);
 }
 
-static double field_number(const CsvTable *t, const char *name) {
-    const char *s = csv_get(t, 0, name);
+static double field_number(const CsvTable *t, ResultColumn c) {
+    const char *s = csv_get(t, 0, RESULT_COLUMNS[c]);
     char *end;
     double v = strtod(s, &end);
     return *s && *end == 0 ? v : NAN;
@@ -56,15 +51,16 @@ int result_read(const char *dir, TrialResult *r) {
     r->status = STATUS_FAILED;
     if (csv_read_file(&r->csv, path, &e)) { set_message(r, "%s", e.msg); return 0; }
     if (r->csv.n_rows < 1) { set_message(r, "%s: no data row", path); return 0; }
-    const char *st = csv_get(&r->csv, 0, "status");
+    const char *st = csv_get(&r->csv, 0, RESULT_COLUMNS[RESULT_COL_STATUS]);
     if (strcmp(st, "done") == 0) r->status = STATUS_DONE;
     else if (strcmp(st, "diverged") == 0) r->status = STATUS_DIVERGED;
+    else if (strcmp(st, "pruned") == 0) r->status = STATUS_PRUNED;
     else if (strcmp(st, "failed") != 0) set_message(r, "%s: unknown status '%s'", path, st);
-    if (!r->message[0]) set_message(r, "%s", csv_get(&r->csv, 0, "message"));
-    r->val_accuracy = field_number(&r->csv, "val_accuracy");
-    r->val_loss = field_number(&r->csv, "val_loss");
-    r->gap = field_number(&r->csv, "gap");
-    r->seconds = field_number(&r->csv, "seconds");
+    if (!r->message[0]) set_message(r, "%s", csv_get(&r->csv, 0, RESULT_COLUMNS[RESULT_COL_MESSAGE]));
+    r->val_accuracy = field_number(&r->csv, RESULT_COL_VAL_ACCURACY);
+    r->val_loss = field_number(&r->csv, RESULT_COL_VAL_LOSS);
+    r->gap = field_number(&r->csv, RESULT_COL_GAP);
+    r->seconds = field_number(&r->csv, RESULT_COL_SECONDS);
     return 0;
 }
 
@@ -78,16 +74,17 @@ int result_write_failure(const char *dir, const char *trial, const char *message
     snprintf(path, sizeof path, "%s/result.csv", dir);
     AtomicFile af;
     if (fs_atomic_open(&af, path, e)) return -1;
-    for (int c = 0; c < N_RESULT_COLUMNS; c++) fprintf(af.f, "%s%s", c ? "," : "", RESULT_COLUMNS[c]);
-    fputc('\n', af.f);
+    result_columns_header(af.f);
     for (int c = 0; c < N_RESULT_COLUMNS; c++) {
-        const char *col = RESULT_COLUMNS[c];
         if (c) fputc(',', af.f);
-        if (strcmp(col, "trial") == 0) csv_write_field(af.f, trial);
-        else if (strcmp(col, "status") == 0) fputs("failed", af.f);
-        else if (strcmp(col, "epochs") == 0) fputs("0", af.f);
-        else if (strcmp(col, "seconds") == 0) fprintf(af.f, "%.3f", seconds);
-        else if (strcmp(col, "message") == 0) csv_write_field(af.f, message);
+        switch ((ResultColumn)c) {
+        case RESULT_COL_TRIAL: csv_write_field(af.f, trial); break;
+        case RESULT_COL_STATUS: fputs("failed", af.f); break;
+        case RESULT_COL_EPOCHS: fputs("0", af.f); break;
+        case RESULT_COL_SECONDS: fprintf(af.f, "%.3f", seconds); break;
+        case RESULT_COL_MESSAGE: csv_write_field(af.f, message); break;
+        default: break;
+        }
     }
     fputc('\n', af.f);
     return fs_atomic_commit(&af, e);

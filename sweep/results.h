@@ -5,10 +5,7 @@
 
 #include "core/error.h"
 #include "csv.h"
-
-/* result.csv columns, in order (design.md). summary.csv repeats them after the axes. */
-extern const char *const RESULT_COLUMNS[];
-enum { N_RESULT_COLUMNS = 17 };
+#include "train/result_columns.h"   /* RESULT_COLUMNS: summary.csv repeats them after the axes */
 
 typedef enum TrialStatus {
     STATUS_PENDING = 0,     /* never started (no folder state) */
@@ -16,6 +13,7 @@ typedef enum TrialStatus {
     STATUS_DONE,
     STATUS_DIVERGED,
     STATUS_FAILED,
+    STATUS_PRUNED,          /* stopped early by sweep.early_stop; --retry-pruned continues it */
 } TrialStatus;
 
 typedef struct TrialResult {
@@ -26,7 +24,7 @@ typedef struct TrialResult {
 } TrialResult;
 
 const char *status_name(TrialStatus s);
-/* 1 for done and diverged: the trial ran to its end and a rerun skips it. */
+/* 1 for done, diverged and pruned: the trial ended and a rerun skips it. */
 int status_finished(TrialStatus s);
 
 /* Reads dir/result.csv. A missing file is not an error: status pending, or interrupted

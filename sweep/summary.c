@@ -48,9 +48,11 @@ int summary_write(const char *path, const SweepSpec *s, const TrialSet *ts, cons
     return fs_atomic_commit(&af, e);
 }
 
-/* Sort key: finished first, then failed, interrupted, pending. */
+/* Sort key: finished first, then pruned (stopped early: partial results), failed,
+ * interrupted, pending. */
 static int status_rank(TrialStatus s) {
-    return s == STATUS_DONE || s == STATUS_DIVERGED ? 0 : s == STATUS_FAILED ? 1 : s == STATUS_INTERRUPTED ? 2 : 3;
+    if (s == STATUS_DONE || s == STATUS_DIVERGED) return 0;
+    return s == STATUS_PRUNED ? 1 : s == STATUS_FAILED ? 2 : s == STATUS_INTERRUPTED ? 3 : 4;
 }
 
 
@@ -116,7 +118,7 @@ static void report_axis_means(FILE *f, const SweepSpec *s, const TrialSet *ts, c
             int n = 0, na = 0, ng = 0;
             double acc = 0, gap = 0;
             for (int u = t; u < ts->n; u++) {
-                if (strcmp(ts->trials[u].text[i], ts->trials[t].text[i]) != 0 || !status_finished(results[u].status)) continue;
+                if (strcmp(ts->trials[u].text[i], ts->trials[t].text[i]) != 0 || status_rank(results[u].status) != 0) continue;
                 n++;
                 if (!isnan(results[u].val_accuracy)) acc += results[u].val_accuracy, na++;
                 if (!isnan(results[u].gap)) gap += results[u].gap, ng++;
@@ -129,6 +131,26 @@ static void report_axis_means(FILE *f, const SweepSpec *s, const TrialSet *ts, c
     }
 }
 
+/* Axes the heatmaps pair up: every axis but seeds (those are averaged over). */
+static int heatmap_axis(const Axis *a) {
+    size_t n = strlen(a->path);
+    return !(strcmp(a->path, "seed") == 0 || (n > 5 && strcmp(a->path + n - 5, ".seed") == 0));
+}
+
+static void report_adaptive_charts(FILE *f, const SweepSpec *s) {
+    for (int i = 0; i < s->n_axes; i++)
+        for (int j = i + 1; j < s->n_axes; j++) {
+            if (!heatmap_axis(&s->axes[i]) || !heatmap_axis(&s->axes[j])) continue;
+            for (int m = 0; m < 2; m++)
+                fprintf(f, "![%s over %s x %s](plots/heatmap_%s_%s_x_%s.png)\n", m ? "Train-val gap" : "Best val accuracy",
+                        s->axes[i].path, s->axes[j].path, m ? "gap" : "val_accuracy", s->axes[i].path, s->axes[j].path);
+            fputc('\n', f);
+        }
+    fputs("![Parallel coordinates of every trial](plots/parallel_coordinates.png)\n\n", f);
+    fputs("![Hyperparameter importance](plots/importance.png)\n\n", f);
+    if (s->random) fputs("![Optimisation history](plots/history.png)\n\n", f);
+}
+
 static void report_charts(FILE *f, const SweepSpec *s) {
     fputs("\n## Charts\n\nRendered by `make plots SWEEP=runs/<name>` (gnuplot) into plots/.\n\n", f);
     fputs("![Learning curves: accuracy](plots/learning_curves_accuracy.png)\n\n", f);
@@ -137,21 +159,24 @@ static void report_charts(FILE *f, const SweepSpec *s) {
         fprintf(f, "![Train-val gap vs %s](plots/gap_vs_%s.png)\n", s->axes[i].path, s->axes[i].path);
         fprintf(f, "![Best val accuracy vs %s](plots/val_accuracy_vs_%s.png)\n\n", s->axes[i].path, s->axes[i].path);
     }
+    if (s->n_axes) report_adaptive_charts(f, s);
     fputs("![Learning rate per trial](plots/lr.png)\n\n", f);
     fputs("![Gap vs val accuracy](plots/gap_vs_val_accuracy.png)\n\n", f);
     fputs("![Every sweep under runs/: gap vs val accuracy](../plots/gap_vs_val_accuracy_all_sweeps.png)\n", f);
 }
 
 static void report_header(FILE *f, const SweepSpec *s, const TrialSet *ts, const TrialResult *results, const int *order) {
-    int count[5] = {0};
+    int count[STATUS_PRUNED + 1] = {0};
     for (int t = 0; t < ts->n; t++) count[results[t].status]++;
     char what[2048];
     sweep_spec_describe(s, ts->n, what, sizeof what);
     fprintf(f, "# Sweep `%s`\n\n", s->name);
     if (s->description[0]) fprintf(f, "%s\n\n", s->description);
     fprintf(f, "From `%s` (copy: [sweep.yaml](sweep.yaml)): %s.\n\n", s->file, what);
-    fprintf(f, "Trials: %d done, %d diverged, %d failed, %d interrupted, %d pending. Data: [summary.csv](summary.csv).\n\n",
-            count[STATUS_DONE], count[STATUS_DIVERGED], count[STATUS_FAILED], count[STATUS_INTERRUPTED], count[STATUS_PENDING]);
+    fprintf(f, "Trials: %d done, %d diverged, %d failed, %d interrupted, %d pending", count[STATUS_DONE],
+            count[STATUS_DIVERGED], count[STATUS_FAILED], count[STATUS_INTERRUPTED], count[STATUS_PENDING]);
+    if (count[STATUS_PRUNED]) fprintf(f, ", %d pruned (stopped early by sweep.early_stop)", count[STATUS_PRUNED]);
+    fputs(". Data: [summary.csv](summary.csv).\n\n", f);
     const TrialResult *best = ts->n ? &results[order[0]] : NULL;
     if (best && status_finished(best->status) && !isnan(best->val_accuracy))
         fprintf(f, "Best: **%s**, val_accuracy %.4f, val_loss %.4f, gap %.4f (train - val accuracy at the best epoch).\n\n",
@@ -169,6 +194,20 @@ static void report_failures(FILE *f, const TrialSet *ts, const TrialResult *resu
     }
 }
 
+/* What the run said it would cost before it started, and the time phase 1 took: the
+ * cost.txt the run wrote beside report.md (sweep/cost.h), when there is one. */
+static void report_cost(FILE *f, const char *report_path) {
+    char path[4096], *text;
+    snprintf(path, sizeof path, "%s", report_path);
+    char *slash = strrchr(path, '/');
+    snprintf(slash ? slash + 1 : path, sizeof path - (size_t)(slash ? slash + 1 - path : 0), "cost.txt");
+    if (fs_read_all(path, &text, NULL, NULL)) return;
+    fputs("## Cost\n\nStated before the run started, and the time phase 1 really took ([cost.txt](cost.txt)):\n\n```\n", f);
+    fputs(text, f);
+    fputs("```\n\n", f);
+    free(text);
+}
+
 int report_write(const char *path, const SweepSpec *s, const TrialSet *ts, const TrialResult *results, Err *e) {
     int *order = calloc((size_t)ts->n + 1, sizeof *order);
     TL_CHECK_ALLOC(e, order);
@@ -176,6 +215,7 @@ int report_write(const char *path, const SweepSpec *s, const TrialSet *ts, const
     AtomicFile af;
     if (fs_atomic_open(&af, path, e)) { free(order); return -1; }
     report_header(af.f, s, ts, results, order);
+    report_cost(af.f, path);
     fputs("## Trials, best val_accuracy first\n\n", af.f);
     report_table(af.f, s, ts, results, order);
     if (s->n_axes) fputs("\n## Means per axis value (finished trials)\n", af.f);

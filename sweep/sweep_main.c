@@ -34,6 +34,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (args.help) { fputs(SWEEP_USAGE, stdout); return 0; }
+    if (args.status) return sweep_status(&args);
     if (args.aggregate) return sweep_aggregate_only(&args);
     if (args.dry_run) return sweep_dry_run(&args);
     if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/fsutil.h"
+#include "study.h"
 #include "summary.h"
 
 static int absolute_dir(const char *dir, char *out, size_t n, Err *e) {
@@ -41,19 +42,63 @@ static int sweep_folder(SweepPlan *p, const SweepArgs *a, Err *e) {
     return 0;
 }
 
+/* tpe: the trials drawn by earlier runs (study.csv) join the random startup trials. */
+static int plan_study_trials(SweepPlan *p, Err *e) {
+    if (p->spec.method != METHOD_TPE) return 0;
+    Study st;
+    int rc = study_open(&st, &p->spec, p->sweep_dir, e);
+    if (rc == 0) rc = study_fill_trials(&st, &p->ts, e);
+    study_free(&st);
+    return rc;
+}
+
+/* ASHA needs a rung below the epochs the trials train (sweep.early_stop.max_epochs, or
+ * their largest train.epochs). */
+int plan_max_epochs(const SweepPlan *p) {
+    int max_epochs = 0;
+    for (int t = 0; t < p->ts.n; t++)
+        if (p->ts.trials[t].cfg.train.epochs > max_epochs) max_epochs = p->ts.trials[t].cfg.train.epochs;
+    return max_epochs;
+}
+
+static int check_early_stop(const SweepPlan *p, Err *e) {
+    if (p->spec.early_stop.method == PRUNE_NONE || !p->ts.resolved) return 0;
+    Pruner pr;
+    int rc = pruner_init(&pr, &p->spec.early_stop, plan_max_epochs(p), e);
+    pruner_free(&pr);
+    return rc ? err_context(e, "%s:%d", p->spec.file, p->spec.early_stop.line) : 0;
+}
+
+/* What an adaptive sweep cannot run with. --only picks trials by id, but a tpe study's
+ * trials do not exist before it draws them, and each draw depends on every result before
+ * it: a part of the study is not a study. Early stopping decides on train_log.csv rows (and
+ * rebuilds its state from them after a kill), so every trial must write them. */
+static int check_runnable(const SweepPlan *p, const SweepArgs *a, Err *e) {
+    if (a->dry_run || a->aggregate) return 0;
+    if (p->spec.method == METHOD_TPE && a->only)
+        return err_fail(e, "--only cannot run part of a tpe study (its trials are drawn from every result before "
+                        "them); run the whole sweep, or `trainer train <trial>/config.yaml --out <trial>` for one trial");
+    for (int t = 0; p->spec.early_stop.method != PRUNE_NONE && t < p->ts.n; t++)
+        if (!p->ts.trials[t].cfg.callbacks.csv_log)
+            return err_fail(e, "%s:%d: sweep.early_stop decides on train_log.csv rows, but trial %s sets "
+                            "callbacks.csv_log: false", p->spec.file, p->spec.early_stop.line, p->ts.trials[t].id);
+    return 0;
+}
+
 int plan_load(SweepPlan *p, const SweepArgs *a, int resolve, Err *e) {
     memset(p, 0, sizeof *p);
     char file[SWEEP_PATH_MAX];
     if (a->file) snprintf(file, sizeof file, "%s", a->file);
     else snprintf(file, sizeof file, "%s/sweep.yaml", a->aggregate);
     if (sweep_spec_load(&p->spec, file, e)) return -1;
-    if (sweep_expand(&p->spec, &p->ts, e) || sweep_folder(p, a, e)) return -1;
-    char cwd[SWEEP_PATH_MAX];
-    if (!getcwd(cwd, sizeof cwd)) return err_fail(e, "getcwd failed: %s", strerror(errno));
-    ResolveOptions ro = {.sweep_dir = p->sweep_dir, .cwd = cwd, .check_files = 1};
+    if (sweep_expand(&p->spec, &p->ts, e) || sweep_folder(p, a, e) || plan_study_trials(p, e)) return -1;
+    if (!getcwd(p->cwd, sizeof p->cwd)) return err_fail(e, "getcwd failed: %s", strerror(errno));
+    ResolveOptions ro = {.sweep_dir = p->sweep_dir, .cwd = p->cwd, .check_files = 1};
     if (resolve && sweep_resolve(&p->spec, &p->ts, &ro, e)) return -1;
-    p->results = calloc((size_t)p->ts.n + 1, sizeof *p->results);
-    p->selected = calloc((size_t)p->ts.n + 1, sizeof *p->selected);
+    if (check_early_stop(p, e) || check_runnable(p, a, e)) return -1;
+    p->capacity = p->spec.method == METHOD_TPE && p->spec.n_trials > p->ts.n ? (int)p->spec.n_trials : p->ts.n;
+    p->results = calloc((size_t)p->capacity + 1, sizeof *p->results);
+    p->selected = calloc((size_t)p->capacity + 1, sizeof *p->selected);
     if (!p->results || !p->selected) return err_fail(e, "out of memory");
     int any = 0;
     for (int t = 0; t < p->ts.n; t++) {
@@ -74,11 +119,12 @@ void plan_free(SweepPlan *p) {
     memset(p, 0, sizeof *p);
 }
 
-int plan_todo(const SweepPlan *p, int retry_failed, int *todo) {
+int plan_todo(const SweepPlan *p, const SweepArgs *a, int *todo) {
     int n = 0;
     for (int t = 0; t < p->ts.n; t++) {
         TrialStatus st = p->results[t].status;
-        if (!p->selected[t] || status_finished(st) || (st == STATUS_FAILED && !retry_failed)) continue;
+        int again = (st == STATUS_FAILED && a->retry_failed) || (st == STATUS_PRUNED && a->retry_pruned);
+        if (!p->selected[t] || ((status_finished(st) || st == STATUS_FAILED) && !again)) continue;
         todo[n++] = t;
     }
     return n;
@@ -86,6 +132,14 @@ int plan_todo(const SweepPlan *p, int retry_failed, int *todo) {
 
 int trial_uses_cache(const TrialConfig *c) {
     return c->feature_cache.views > 0 && (strcmp(c->model.trainable, "head") == 0 || c->finetune.after_epochs > 0);
+}
+
+int plan_group_first(const SweepPlan *p, const int *todo, int n_todo, int g) {
+    for (int k = 0; k < n_todo; k++) {
+        const Trial *t = &p->ts.trials[todo[k]];
+        if (t->cache_group == g && trial_uses_cache(&t->cfg)) return todo[k];
+    }
+    return -1;
 }
 
 static int copy_file(const char *from, const char *to, Err *e) {
@@ -97,13 +151,14 @@ static int copy_file(const char *from, const char *to, Err *e) {
     return rc;
 }
 
-static int prepare_trial(SweepPlan *p, int t, Err *e) {
+int plan_prepare_trial(SweepPlan *p, int t, Err *e) {
     char dir[SWEEP_PATH_MAX + TRIAL_ID_MAX], path[SWEEP_PATH_MAX + TRIAL_ID_MAX + 32], old[sizeof path];
     plan_trial_dir(p, t, dir, sizeof dir);
     if (fs_mkdir_p(dir, e)) return -1;
-    if (p->results[t].status == STATUS_FAILED) {
+    TrialStatus st = p->results[t].status;
+    if (st == STATUS_FAILED || st == STATUS_PRUNED) {
         snprintf(old, sizeof old, "%s/result.csv", dir);
-        snprintf(path, sizeof path, "%s/result.failed.csv", dir);
+        snprintf(path, sizeof path, "%s/result.%s.csv", dir, status_name(st));
         if (rename(old, path) != 0) return err_fail(e, "%s: cannot rename to %s: %s", old, path, strerror(errno));
         plan_reload_result(p, t);
     }
@@ -124,7 +179,30 @@ int plan_prepare_dirs(SweepPlan *p, const char *sweep_file, const int *todo, int
     if (!(realpath(sweep_file, src) && realpath(path, dst) && strcmp(src, dst) == 0) && copy_file(sweep_file, path, e))
         return -1;
     for (int k = 0; k < n_todo; k++)
-        if (prepare_trial(p, todo[k], e)) return -1;
+        if (plan_prepare_trial(p, todo[k], e)) return -1;
+    return 0;
+}
+
+static int resolve_drawn(SweepPlan *p, int t, Err *e) {
+    if (t >= p->capacity) return err_fail(e, "tpe: trial %d drawn beyond sweep.trials (%d)", t, p->capacity);
+    ResolveOptions ro = {.sweep_dir = p->sweep_dir, .cwd = p->cwd, .check_files = 1};
+    if (sweep_resolve_added(&p->spec, &p->ts, t, &ro, e)) return -1;
+    plan_reload_result(p, t);
+    p->selected[t] = 1;   /* tpe runs no --only */
+    return 0;
+}
+
+int plan_add_drawn(SweepPlan *p, int t, Err *e) {
+    if (resolve_drawn(p, t, e)) return -1;
+    TrialStatus st = p->results[t].status;   /* a result there already: study.csv was lost */
+    return status_finished(st) || st == STATUS_FAILED ? 0 : plan_prepare_trial(p, t, e);
+}
+
+int plan_sync_drawn(SweepPlan *p, Err *e) {
+    int from = p->ts.n;
+    if (p->spec.method != METHOD_TPE || plan_study_trials(p, e)) return p->spec.method == METHOD_TPE ? -1 : 0;
+    for (int t = from; t < p->ts.n; t++)
+        if (resolve_drawn(p, t, e)) return -1;
     return 0;
 }
 
@@ -140,6 +218,13 @@ int plan_aggregate(SweepPlan *p, Err *e) {
 int plan_count_failed(const SweepPlan *p) {
     int n = 0;
     for (int t = 0; t < p->ts.n; t++) n += p->selected[t] && p->results[t].status == STATUS_FAILED;
+    return n;
+}
+
+int plan_count_unfinished(const SweepPlan *p) {
+    int n = 0;
+    for (int t = 0; t < p->ts.n; t++)
+        n += p->selected[t] && (p->results[t].status == STATUS_PENDING || p->results[t].status == STATUS_INTERRUPTED);
     return n;
 }
 

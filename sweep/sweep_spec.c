@@ -118,7 +118,7 @@ static int take_distribution(const SweepSpec *s, Axis *a, YamlNode *map, Err *e)
     if (!known)
         return err_fail(e, "%s:%d: axis '%s': unknown distribution '%s' (use %s)", s->file, map->key_lines[0], a->path, dist, allowed);
     if (!s->random)
-        return err_fail(e, "%s:%d: axis '%s' uses '%s', which needs sweep.method: random (grid axes are lists)",
+        return err_fail(e, "%s:%d: axis '%s' uses '%s', which needs sweep.method: random or tpe (grid axes are lists)",
                         s->file, map->key_lines[0], a->path, dist);
     if (strcmp(dist, "choice") == 0) {
         if (v->kind != YAML_SEQ) return err_fail(e, "%s:%d: axis '%s': choice takes a list", s->file, v->line, a->path);
@@ -180,24 +180,138 @@ static int parse_zip(SweepSpec *s, YamlNode *zip, Err *e) {
     return 0;
 }
 
+/* An optional number key of an options mapping: an integer in lo..hi, or any number in
+ * (lo, hi]. */
+static int get_number_in(const SweepSpec *s, YamlNode *map, const char *prefix, const char *key, double lo, double hi,
+                         int integer, double *out, Err *e) {
+    YamlNode *v = yaml_map_get(map, key);
+    if (!v) return 0;
+    char path[64];
+    double x;
+    long i;
+    snprintf(path, sizeof path, "%s%s", prefix, key);
+    if (integer ? yaml_as_int(v, path, &i, e) : yaml_as_double(v, path, &x, e)) return -1;
+    if (integer) x = (double)i;
+    if (integer && (x < lo || x > hi))
+        return err_fail(e, "%s:%d: %s must be in %.0f..%.0f, got %.0f", s->file, v->line, path, lo, hi, x);
+    if (!integer && !(x > lo && x <= hi)) return err_fail(e, "%s:%d: %s must be in (%g, %g], got %g", s->file, v->line, path, lo, hi, x);
+    *out = x;
+    return 0;
+}
+
+static int get_int_in(const SweepSpec *s, YamlNode *map, const char *prefix, const char *key, long lo, long hi, int *out,
+                      Err *e) {
+    double x = *out;
+    int rc = get_number_in(s, map, prefix, key, (double)lo, (double)hi, 1, &x, e);
+    *out = (int)x;
+    return rc;
+}
+
+/* metric (one of `allowed`, space separated) and mode (min | max; default: max for
+ * accuracies, min otherwise). */
+static int get_metric_mode(const SweepSpec *s, YamlNode *map, const char *prefix, const char *allowed, char *metric,
+                           size_t n, int *maximize, Err *e) {
+    int line = map->line;
+    char key[64], mode[8] = "";
+    snprintf(key, sizeof key, "%smetric", prefix);
+    if (get_string(map, "metric", s->file, metric, n, &line, e) < 0) return -1;
+    char padded[PRUNE_METRIC_MAX + 2];
+    snprintf(padded, sizeof padded, " %s ", metric);
+    char list[256];
+    snprintf(list, sizeof list, " %s ", allowed);
+    if (!strstr(list, padded)) return err_fail(e, "%s:%d: %s must be one of %s, not '%s'", s->file, line, key, allowed, metric);
+    *maximize = strstr(metric, "accuracy") != NULL;
+    if (get_string(map, "mode", s->file, mode, sizeof mode, &line, e) < 0) return -1;
+    if (mode[0] && strcmp(mode, "min") != 0 && strcmp(mode, "max") != 0)
+        return err_fail(e, "%s:%d: %smode must be min or max, not '%s'", s->file, line, prefix, mode);
+    if (mode[0]) *maximize = strcmp(mode, "max") == 0;
+    return 0;
+}
+
+static int parse_tpe(SweepSpec *s, YamlNode *map, Err *e) {
+    if (map->kind != YAML_MAP)
+        return err_fail(e, "%s:%d: sweep.tpe must be a mapping (startup_trials, candidates, gamma, prior_weight, metric, mode)",
+                        s->file, map->line);
+    TpeOptions *o = &s->tpe;
+    if (get_int_in(s, map, "sweep.tpe.", "startup_trials", 1, SWEEP_MAX_TRIALS, &o->startup_trials, e) ||
+        get_int_in(s, map, "sweep.tpe.", "candidates", 1, 100000, &o->candidates, e) ||
+        get_number_in(s, map, "sweep.tpe.", "gamma", 0, 1, 0, &o->gamma, e) ||
+        get_number_in(s, map, "sweep.tpe.", "prior_weight", 0, 1e6, 0, &o->prior_weight, e) ||
+        get_metric_mode(s, map, "sweep.tpe.", "val_accuracy val_loss gap final_gap", s->objective.metric,
+                        sizeof s->objective.metric, &s->objective.maximize, e))
+        return -1;
+    return check_keys_read(map, s->file, "sweep.tpe.", "sweep.tpe",
+                           "startup_trials, candidates, gamma, prior_weight, metric, mode", e);
+}
+
 static int parse_method(SweepSpec *s, YamlNode *sw, Err *e) {
     char method[16] = "grid";
     int line = sw->line;
     if (get_string(sw, "method", s->file, method, sizeof method, &line, e) < 0) return -1;
-    if (strcmp(method, "grid") != 0 && strcmp(method, "random") != 0)
-        return err_fail(e, "%s:%d: sweep.method must be grid or random, not '%s'", s->file, line, method);
-    s->random = strcmp(method, "random") == 0;
-    YamlNode *trials = yaml_map_get(sw, "trials"), *seed = yaml_map_get(sw, "seed");
+    if (strcmp(method, "grid") != 0 && strcmp(method, "random") != 0 && strcmp(method, "tpe") != 0)
+        return err_fail(e, "%s:%d: sweep.method must be grid, random or tpe, not '%s'", s->file, line, method);
+    s->method = strcmp(method, "random") == 0 ? METHOD_RANDOM : strcmp(method, "tpe") == 0 ? METHOD_TPE : METHOD_GRID;
+    s->random = s->method != METHOD_GRID;
+    tpe_options_default(&s->tpe);
+    s->objective = (SweepObjective){.metric = "val_accuracy", .maximize = 1};
+    YamlNode *trials = yaml_map_get(sw, "trials"), *seed = yaml_map_get(sw, "seed"), *tpe = yaml_map_get(sw, "tpe");
     if (!s->random && (trials || seed))
-        return err_fail(e, "%s:%d: sweep.%s is for method: random only", s->file, (trials ? trials : seed)->line,
+        return err_fail(e, "%s:%d: sweep.%s is for method: random or tpe only", s->file, (trials ? trials : seed)->line,
                         trials ? "trials" : "seed");
+    if (tpe && s->method != METHOD_TPE) return err_fail(e, "%s:%d: sweep.tpe is for method: tpe only", s->file, tpe->line);
     if (!s->random) return 0;
-    if (!trials) return err_fail(e, "%s:%d: method: random needs sweep.trials (how many trials to draw)", s->file, sw->line);
+    if (!trials) return err_fail(e, "%s:%d: method: %s needs sweep.trials (how many trials to draw)", s->file, sw->line, method);
     if (yaml_as_int(trials, "sweep.trials", &s->n_trials, e)) return -1;
     if (s->n_trials < 1 || s->n_trials > SWEEP_MAX_TRIALS)
         return err_fail(e, "%s:%d: sweep.trials must be in 1..%d", s->file, trials->line, SWEEP_MAX_TRIALS);
     if (seed && yaml_as_int(seed, "sweep.seed", &s->seed, e)) return -1;
+    return tpe ? parse_tpe(s, tpe, e) : 0;
+}
+
+/* Keys of one early-stopping method given to the other are mistakes worth naming. */
+static int refuse_keys(const SweepSpec *s, YamlNode *map, const char *const *keys, const char *method, Err *e) {
+    for (int i = 0; keys[i]; i++) {
+        YamlNode *v = yaml_map_peek(map, keys[i]);
+        if (v) return err_fail(e, "%s:%d: sweep.early_stop.%s is for method: %s", s->file, v->line, keys[i], method);
+    }
     return 0;
+}
+
+static int parse_early_stop_method(SweepSpec *s, YamlNode *map, Err *e) {
+    static const char *const asha_keys[] = {"grace_epochs", "reduction_factor", "max_epochs", NULL};
+    static const char *const median_keys[] = {"startup_trials", "warmup_epochs", "min_trials", NULL};
+    char method[16] = "";
+    int line = map->line;
+    if (get_string(map, "method", s->file, method, sizeof method, &line, e) < 0) return -1;
+    if (!method[0]) return err_fail(e, "%s:%d: sweep.early_stop needs method: asha or median", s->file, map->line);
+    if (strcmp(method, "asha") != 0 && strcmp(method, "median") != 0)
+        return err_fail(e, "%s:%d: sweep.early_stop.method must be asha or median, not '%s'", s->file, line, method);
+    int asha = strcmp(method, "asha") == 0;
+    prune_options_default(&s->early_stop, asha ? PRUNE_ASHA : PRUNE_MEDIAN);
+    s->early_stop.line = map->line;
+    return refuse_keys(s, map, asha ? median_keys : asha_keys, asha ? "median" : "asha", e);
+}
+
+static int parse_early_stop(SweepSpec *s, YamlNode *map, Err *e) {
+    if (map->kind != YAML_MAP)
+        return err_fail(e, "%s:%d: sweep.early_stop must be a mapping ({method: asha|median, metric, ...})", s->file, map->line);
+    if (parse_early_stop_method(s, map, e)) return -1;
+    PruneOptions *o = &s->early_stop;
+    const char *p = "sweep.early_stop.";
+    if (get_metric_mode(s, map, p, "val_loss val_accuracy loss accuracy", o->metric, sizeof o->metric, &o->maximize, e) ||
+        get_int_in(s, map, p, "grace_epochs", 1, 100000, &o->grace_epochs, e) ||
+        get_int_in(s, map, p, "reduction_factor", 2, 1000, &o->reduction_factor, e) ||
+        get_int_in(s, map, p, "max_epochs", 1, 1000000, &o->max_epochs, e) ||
+        get_int_in(s, map, p, "startup_trials", 0, SWEEP_MAX_TRIALS, &o->startup_trials, e) ||
+        get_int_in(s, map, p, "warmup_epochs", 0, 1000000, &o->warmup_epochs, e) ||
+        get_int_in(s, map, p, "min_trials", 1, SWEEP_MAX_TRIALS, &o->min_trials, e))
+        return -1;
+    if (o->method == PRUNE_ASHA && o->max_epochs && o->max_epochs <= o->grace_epochs)
+        return err_fail(e, "%s:%d: sweep.early_stop.max_epochs (%d) must be above grace_epochs (%d): no rung lies below it",
+                        s->file, yaml_map_peek(map, "max_epochs")->line, o->max_epochs, o->grace_epochs);
+    return check_keys_read(map, s->file, p, "sweep.early_stop",
+                           o->method == PRUNE_ASHA ? "method, metric, mode, grace_epochs, reduction_factor, max_epochs"
+                                                   : "method, metric, mode, startup_trials, warmup_epochs, min_trials", e);
 }
 
 static int parse_sweep(SweepSpec *s, YamlNode *sw, Err *e) {
@@ -208,8 +322,10 @@ static int parse_sweep(SweepSpec *s, YamlNode *sw, Err *e) {
     if (axes && parse_axes(s, axes, e)) return -1;
     if (zip && parse_zip(s, zip, e)) return -1;
     if (s->random && s->n_axes == 0)
-        return err_fail(e, "%s:%d: method: random needs at least one axis", s->file, sw->line);
-    return check_keys_read(sw, s->file, "sweep.", "sweep", "method, axes, zip, trials, seed", e);
+        return err_fail(e, "%s:%d: method: %s needs at least one axis", s->file, sw->line, s->method == METHOD_TPE ? "tpe" : "random");
+    YamlNode *early = yaml_map_get(sw, "early_stop");
+    if (early && parse_early_stop(s, early, e)) return -1;
+    return check_keys_read(sw, s->file, "sweep.", "sweep", "method, axes, zip, trials, seed, tpe, early_stop", e);
 }
 
 static int parse_root(SweepSpec *s, Err *e) {
@@ -260,8 +376,37 @@ void sweep_spec_free(SweepSpec *s) {
     memset(s, 0, sizeof *s);
 }
 
+/* "; early stop: asha on val_loss (min), rungs at 4 * 3^k epochs below 30". */
+static size_t describe_early_stop(const PruneOptions *o, char *out, size_t n) {
+    if (o->method == PRUNE_NONE || n == 0) return 0;
+    size_t k = (size_t)snprintf(out, n, "; early stop: %s on %s (%s)", prune_method_name(o->method), o->metric,
+                                o->maximize ? "max" : "min");
+    if (k >= n) return k;
+    if (o->method == PRUNE_ASHA) {
+        char below[48] = "train.epochs";
+        if (o->max_epochs) snprintf(below, sizeof below, "%d", o->max_epochs);
+        return k + (size_t)snprintf(out + k, n - k, ", rungs at %d * %d^k epochs below %s", o->grace_epochs,
+                                    o->reduction_factor, below);
+    }
+    return k + (size_t)snprintf(out + k, n - k, ", after %d completed trial%s and %d warm-up epoch%s", o->startup_trials,
+                                o->startup_trials == 1 ? "" : "s", o->warmup_epochs, o->warmup_epochs == 1 ? "" : "s");
+}
+
+/* ": 40 trials, the first 10 drawn at random, the others by TPE ...". */
+static size_t describe_count(const SweepSpec *s, long n_trials, char *out, size_t n) {
+    if (n == 0) return 0;
+    if (s->method != METHOD_TPE) return (size_t)snprintf(out, n, ": %ld trial%s", n_trials, n_trials == 1 ? "" : "s");
+    long first = s->tpe.startup_trials < s->n_trials ? s->tpe.startup_trials : s->n_trials;
+    return (size_t)snprintf(out, n,
+                            ": %ld trial%s, the first %ld drawn at random, the others drawn adaptively (TPE) from the "
+                            "finished trials' %s (%s)",
+                            s->n_trials, s->n_trials == 1 ? "" : "s", first, s->objective.metric,
+                            s->objective.maximize ? "max" : "min");
+}
+
 void sweep_spec_describe(const SweepSpec *s, long n_trials, char *out, size_t n) {
-    size_t k = (size_t)snprintf(out, n, "%s", s->random ? "random search over" : "grid over");
+    const char *what = s->method == METHOD_TPE ? "tpe over" : s->random ? "random search over" : "grid over";
+    size_t k = (size_t)snprintf(out, n, "%s", what);
     for (int i = 0; i < s->n_axes && k < n; i++) {
         const Axis *a = &s->axes[i];
         const char *sep = i ? "," : "";
@@ -276,5 +421,6 @@ void sweep_spec_describe(const SweepSpec *s, long n_trials, char *out, size_t n)
                                   a->lo, a->hi);
     }
     if (s->n_axes == 0 && k < n) k += (size_t)snprintf(out + k, n - k, " nothing (the base config alone)");
-    if (k < n) snprintf(out + k, n - k, ": %ld trial%s", n_trials, n_trials == 1 ? "" : "s");
+    if (k < n) k += describe_count(s, n_trials, out + k, n - k);
+    if (k < n) describe_early_stop(&s->early_stop, out + k, n - k);
 }

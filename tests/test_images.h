@@ -1,4 +1,4 @@
-/* Test images written with libjpeg at test time: RGB, grayscale and CMYK (Adobe-inverted)
+/* Test images written at test time (data/image_jpeg_write.c): RGB, grayscale and CMYK (Adobe-inverted)
  * JPEGs, a truncated copy and a PNG signature under a .jpg name. */
 #ifndef TL_TEST_IMAGES_H
 #define TL_TEST_IMAGES_H
@@ -8,32 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jpeglib.h>
+#include "data/image_jpeg_write.h"
 
-/* pixels: h*w*components bytes. color: JCS_RGB, JCS_GRAYSCALE or JCS_CMYK. */
-static int write_test_jpeg(const char *path, const uint8_t *pixels, int h, int w, int components, J_COLOR_SPACE color, int quality) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    struct jpeg_compress_struct c;
-    struct jpeg_error_mgr err;
-    c.err = jpeg_std_error(&err);
-    jpeg_create_compress(&c);
-    jpeg_stdio_dest(&c, f);
-    c.image_width = (JDIMENSION)w;
-    c.image_height = (JDIMENSION)h;
-    c.input_components = components;
-    c.in_color_space = color;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, quality, TRUE);
-    if (color == JCS_CMYK) c.write_Adobe_marker = TRUE;
-    jpeg_start_compress(&c, TRUE);
-    for (int y = 0; y < h; y++) {
-        JSAMPROW row = (JSAMPROW)(pixels + (size_t)y * w * components);
-        jpeg_write_scanlines(&c, &row, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    return fclose(f);
+/* pixels: h*w*components bytes (1 gray, 3 RGB, 4 CMYK). Returns 0, or -1 with the message on stderr. */
+static int write_test_jpeg(const char *path, const uint8_t *pixels, int h, int w, int components, int quality) {
+    JpegPixels px = {.data = pixels, .h = h, .w = w, .components = components, .stride = (size_t)w * (size_t)components};
+    Err e;
+    if (image_encode_jpeg_file(path, &px, quality, &e) == 0) return 0;
+    fprintf(stderr, "%s\n", e.msg);
+    return -1;
 }
 
 /* A smooth pattern with a little texture (compresses like a photo, never all zeros). */

@@ -5,7 +5,8 @@
 # on; trainer.log says which. The two paths agree up to the fp16 rounding of the boundary
 # activations: the first fine-tuning epoch's train loss and val_loss within 0.2%, the
 # second's within 1%, val_accuracy within one image (two in the second epoch). The cache
-# holds one row of 2x2x1024 halves per image, and a rerun finds it and repeats the numbers.
+# holds one row of 2x2x1024 halves per image after a 64-byte header, and a rerun finds it
+# and repeats the numbers. Damaged tables are found, said and computed again (below).
 set -u
 T=${TRAINER:?TRAINER must point to the trainer binary}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -39,7 +40,7 @@ grep -q "^fine-tuning from conv5.*frozen prefix recomputed every step" "$log" &&
 grep -q "^boundary cache: 0.5 MiB over budget 0 MiB: recomputing the frozen prefix$" "$log" && ok || bad "recomputed: no budget line: $(grep boundary "$log")"
 [ "$(find "$tmp/runs/cache" -name boundary.f16 | wc -l)" -eq 2 ] && ok || bad "want 2 boundary tables"
 sizes=$(find "$tmp/runs/cache" -name boundary.f16 -exec stat -c %s {} + | sort -n | paste -sd' ')
-[ "$sizes" = "$((32 + 20 * 4096 * 2)) $((32 + 40 * 4096 * 2))" ] && ok || bad "table sizes $sizes"
+[ "$sizes" = "$((64 + 20 * 4096 * 2)) $((64 + 40 * 4096 * 2))" ] && ok || bad "table sizes $sizes"
 
 # The paths agree: epoch 0 (head phase, cached features) exactly, epochs 1-2 within fp16 noise.
 agree() { # epoch column relative_tolerance
@@ -65,6 +66,40 @@ run again && ok || bad "again: train exit code"
 grep -q "^boundary cache: train found (40 images" "$tmp/runs/again/trainer.log" && ok || bad "again: table not found"
 cmp -s <(cut -d, -f1-6 "$tmp/runs/cached/train_log.csv") <(cut -d, -f1-6 "$tmp/runs/again/train_log.csv") && ok ||
   bad "rerun from the cache differs"
+
+# Damaged tables (each header holds the table's key and a CRC-32 of header and rows; every
+# value is checked finite when a trial opens it): flipped bytes, the validation table in the
+# train table's place, a NaN with a correct checksum, a table of other weights. Each is said
+# in trainer.log, deleted and computed again, and the trial repeats the numbers of a trial
+# on the undamaged tables (2 epochs: the head, then one fine-tuning epoch from the tables).
+table() { # DIR SPLIT [WEIGHTS]: the boundary table of SPLIT in cache DIR
+  local a
+  for a in "$1"/*/about.txt; do
+    grep -q "^boundary:" "$a" && grep -q "^split: $2\$" "$a" && echo "$(dirname "$a")/boundary.f16" && return
+  done
+}
+damage() { python3 "${TL_SOURCE_DIR:?}/tests/e2e/lib/cache_damage.py" "$@"; }
+short() { # name cache_dir weights
+  sed -e "s#^train: {epochs: 3,#train: {epochs: 2,#" -e "s#dir: cache,#dir: $2,#" -e "s#random:1#$3#" "$tmp/cached.yaml" > "$tmp/$1.yaml"
+}
+short short "$tmp/pristine" random:1; short other "$tmp/other" random:2
+for r in short other; do run $r && ok || bad "$r: train exit code"; done
+try() { # kind 'damage commands on cache $c' 'expected reason (grep -E)'
+  local c="$tmp/c-$1"
+  cp -a "$tmp/pristine" "$c"
+  eval "$2" || { bad "$1: could not damage"; return; }
+  short "$1" "$c" random:1
+  run "$1" && ok || bad "$1: train exit code"
+  local line; line=$(grep "^boundary cache: .*; deleted, computing it again" "$tmp/runs/$1/trainer.log")
+  echo "  $line"
+  grep -Eq "$3" <<< "$line" && ok || bad "$1: trainer.log does not say it: $line"
+  cmp -s <(cut -d, -f1-6 "$tmp/runs/short/train_log.csv") <(cut -d, -f1-6 "$tmp/runs/$1/train_log.csv") && ok ||
+    bad "$1: results differ from the undamaged tables'"
+}
+try flipped 'damage flip "$(table $c train)" $((64 + 2 * 5000 + 1))' 'checksum mismatch'
+try swapped 'cp "$(table $c validation)" "$(table $c train)"' 'holds another table .*, not train'
+try nan 'damage nan "$(table $c validation)" 777' 'value at row 0 is not finite'
+try wrong_key 'cp "$(table $tmp/other train)" "$(table $c train)"' 'holds another table .*, not train'
 
 # With augmentation every epoch's images differ: recomputed, and the log says why.
 run augmented && ok || bad "augmented: train exit code"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 6's independent check of the fine-tuning gradients: a Keras-layout weight file with
+# The independent check of the fine-tuning gradients: a Keras-layout weight file with
 # random weights and BN statistics (trainer make-weights --bn-stats), the suffix gradients
 # of loss = sum(features * r) from our CPU backend (tests/tools/suffix_grads), and the same
 # gradients from autograd in an independent PyTorch float64 implementation

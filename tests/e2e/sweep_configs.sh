@@ -19,14 +19,19 @@ expect() {  # NAME TRIALS CACHE_GROUPS
     check_eval "$1.yaml: $2 trials, $3 cache groups" "grep -q ': $2 trials; $3 feature cache group' <<< \"\$out\""
     check_eval "$1.yaml ran nothing" "[ ! -e runs ]"
 }
+# One pool of cached views for every train.seed (feature_cache.seed): seeds add no group.
 expect demo 8 2
-expect dropout 12 3
-expect l2 15 3
-expect augment 12 12
-expect batch 12 3
-expect lr_schedule 10 2
-expect finetune 9 3
-expect demo_finetune 6 2
+expect dropout 12 1
+expect l2 15 1
+expect augment 12 4
+expect batch 12 1
+expect lr_schedule 10 1
+expect finetune 9 1
+expect demo_finetune 6 1
+# feature_cache.seed: trial gives each seed its own pool again.
+sed 's/feature_cache: {views: 8}/feature_cache: {views: 8, seed: trial}/' "$TL_SOURCE_DIR/configs/dropout.yaml" > per_seed.yaml
+out=$("$SWEEP_BIN" per_seed.yaml --dry-run 2>&1)
+check_eval "dropout.yaml with feature_cache.seed: trial: 3 cache groups" "grep -q ': 12 trials; 3 feature cache groups' <<< \"\$out\""
 out=$("$SWEEP_BIN" "$TL_SOURCE_DIR/configs/batch.yaml" --dry-run)
 ft=$("$SWEEP_BIN" "$TL_SOURCE_DIR/configs/finetune.yaml" --dry-run)
 check_eval "finetune.yaml zips trainable with backbone_lr" "grep -q 'seed-42_trainable-conv5_backbone_lr-1e-4' <<< \"\$ft\" && ! grep -q 'trainable-conv5_backbone_lr-1e-5' <<< \"\$ft\""

@@ -28,11 +28,6 @@ sweep:
     train.seed: [1, 2]
 YAML
 
-# summary.csv without the timing columns (seconds, seconds_per_epoch).
-untimed() {
-    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i != "seconds" && $i != "seconds_per_epoch") keep[++n] = i }
-             { line = ""; for (j = 1; j <= n; j++) line = line (j > 1 ? "," : "") $(keep[j]); print line }' "$1"
-}
 # Waits (up to 120 s) until some trial of runs DIR has logged at least 2 epochs.
 wait_for_epochs() {
     for _ in $(seq 1200); do

@@ -34,6 +34,11 @@ ls "$tmp/runs/cache" | grep -q . && ok || bad "no feature cache"
 # The resolved config reruns exactly that trial.
 "$T" train "$tmp/runs/full/config.yaml" --out "$tmp/runs/again" --quiet && ok || bad "rerun from config.yaml"
 cmp -s <(cut -d, -f2-14 "$tmp/runs/full/result.csv") <(cut -d, -f2-14 "$tmp/runs/again/result.csv") && ok || bad "config.yaml rerun differs"
+# Run from the trial folder's own config.yaml (as the sweep does): the file is read, not rewritten.
+echo "# kept" >> "$tmp/runs/full/config.yaml"
+"$T" train "$tmp/runs/full/config.yaml" --out "$tmp/runs/full" --quiet >/dev/null && ok || bad "rerun of a finished trial"
+[ "$(tail -1 "$tmp/runs/full/config.yaml")" = "# kept" ] && ok || bad "the trial's own config.yaml was rewritten"
+cmp -s "$tmp/runs/full/config.yaml" <(cat "$tmp/runs/again/config.yaml"; echo "# kept") && ok || bad "resolved config.yaml differs"
 
 # 2. Kill after two epochs, rerun the same command: identical final numbers.
 "$T" train "$tmp/cfg.yaml" --out "$tmp/runs/killed" --quiet & pid=$!

@@ -5,7 +5,7 @@
 # carry [".debs"]. Needs current package lists (apt-get update) but no root.
 # `prepare-debs.sh --list` only prints the package names.
 #   - the -dev packages (headers, .so links, .pc files) of every library CMake requires:
-#     libyaml, OpenBLAS, oneDNN, HDF5, matio, libjpeg-turbo, Open MPI (configure only),
+#     libyaml, OpenBLAS, oneDNN, HDF5, matio, jansson, libjpeg-turbo, Open MPI (configure only),
 #     zlib (matio.pc links -lz), and pkgconf in case the GPU machine has no pkg-config;
 #   - the runtime libraries those link to, with all their dependencies (sonames differ
 #     between Debian 12 and Ubuntu 24.04, e.g. libldap-2.5 vs libldap 2.6, and libdnnl
@@ -18,8 +18,8 @@ set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 
 DEV=(libyaml-dev libopenblas-dev libopenblas-pthread-dev libdnnl-dev libhdf5-dev libmatio-dev
-     libjpeg62-turbo-dev libopenmpi-dev libopenmpi3 zlib1g-dev pkgconf pkgconf-bin libpkgconf3)
-RUNTIME=(libyaml-0-2 libopenblas0-pthread libdnnl2 libhdf5-103-1 libmatio11 libjpeg62-turbo)
+     libjansson-dev libjpeg62-turbo-dev libopenmpi-dev libopenmpi3 zlib1g-dev pkgconf pkgconf-bin libpkgconf3)
+RUNTIME=(libyaml-0-2 libopenblas0-pthread libdnnl2 libhdf5-103-1 libmatio11 libjansson4 libjpeg62-turbo)
 # On every system already, and better taken from the GPU machine's own compiler and C
 # library than mixed with Debian 12's copies.
 PRESENT=(libc6 libgcc-s1 libstdc++6 libgomp1 zlib1g gcc-12-base)

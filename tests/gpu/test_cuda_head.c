@@ -33,7 +33,7 @@
 #include "model/loss.h"
 #include "train/callbacks.h"
 #include "train/metrics.h"
-#include "train/optimizer.h"
+#include "model/optimizer.h"
 #include "gpu/gpu_test.h"
 #include "test_util.h"
 
@@ -267,7 +267,7 @@ static void test_cases(Backend *be) {
 
 /* Parameters and Adam's first moment (the recent gradients: the sharpest sign of TF32
  * GEMMs) after c->epochs epochs on a backend opened with this precision. */
-static int train_on(const char *precision, const Case *c, const Data *d, float *params, float *moment, Err *e) {
+static int train_on(Precision precision, const Case *c, const Data *d, float *params, float *moment, Err *e) {
     Backend *be = NULL;
     Model m = {0};
     GpuHead *g = NULL;
@@ -302,17 +302,18 @@ static void test_precision_independent(void) {
     model_free(&probe);
     float *want = malloc(sizeof(float) * n), *got = malloc(sizeof(float) * n);
     float *want_m = malloc(sizeof(float) * n), *got_m = malloc(sizeof(float) * n);
-    int ok = train_on("fp32", &c, &d, want, want_m, &e) == 0;
+    int ok = train_on(PREC_FP32, &c, &d, want, want_m, &e) == 0;
     CHECK(ok, "fp32 backend: %s", e.msg);
-    static const char *precs[3] = {"tf32", "fp16", "bf16"};
+    static const Precision precs[3] = {PREC_TF32, PREC_FP16, PREC_BF16};
     for (int p = 0; ok && p < 3; p++) {
+        const char *name = PRECISION_NAMES[precs[p]];
         int trained = train_on(precs[p], &c, &d, got, got_m, &e) == 0;
-        CHECK(trained, "%s backend: %s", precs[p], e.msg);
+        CHECK(trained, "%s backend: %s", name, e.msg);
         if (!trained) continue;
         double err = rel_l2(got, want, n), err_m = rel_l2(got_m, want_m, n);
         CHECK(err <= PRECISION_TOL && err_m <= PRECISION_TOL,
-              "%s backend: head parameters rel L2 %.3g, Adam m %.3g from the fp32 backend's", precs[p], err, err_m);
-        printf("  precision %s: head parameters rel L2 %.2e, Adam m %.2e from fp32 (%s)\n", precs[p], err, err_m,
+              "%s backend: head parameters rel L2 %.3g, Adam m %.3g from the fp32 backend's", name, err, err_m);
+        printf("  precision %s: head parameters rel L2 %.2e, Adam m %.2e from fp32 (%s)\n", name, err, err_m,
                memcmp(got, want, sizeof(float) * n) || memcmp(got_m, want_m, sizeof(float) * n) ? "not bit-identical"
                                                                                                 : "bit-identical");
     }
@@ -431,7 +432,7 @@ int main(void) {
     if (gpu_test_skip()) return 77;
     Err e = {{0}};
     Backend *be = NULL;
-    if (backend_cuda_create(&be, 0, "fp32", &e)) {
+    if (backend_cuda_create(&be, 0, PREC_FP32, &e)) {
         fprintf(stderr, "backend_cuda_create(fp32): %s\n", e.msg);
         return 1;
     }

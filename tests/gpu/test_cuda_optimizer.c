@@ -19,14 +19,14 @@
 #include "backend/backend_train.h"
 #include "model/resnet.h"
 #include "model/resnet_train.h"
-#include "train/optimizer.h"
+#include "model/optimizer.h"
 #include "gpu/gpu_test.h"
 #include "test_util.h"
 
 static float *random_floats(size_t n, uint32_t key, double lo, double hi) { return test_random_floats(1357, 0, n, key, lo, hi); }
 
 static int to_host(Backend *b, float *host, const float *dev, size_t n, Err *e) {
-    return b->download(b, host, dev, n * sizeof(float), e) || b->sync(b, e) ? -1 : 0;
+    return b->ops->download(b, host, dev, n * sizeof(float), e) || b->ops->sync(b, e) ? -1 : 0;
 }
 
 /* ------------------------------------------------------------ optimizer_step alone */
@@ -56,15 +56,15 @@ static void test_optimizer(Backend *g, const char *what, const OptimizerSpec *sp
     float *start = random_floats(OPT_N, 1, -1, 1), *hp = malloc(bytes), *got = malloc(bytes), *zeros = calloc(OPT_N, sizeof(float));
     float *dp = NULL, *dg = NULL, *dm = NULL, *dv = NULL;
     memcpy(hp, start, bytes);
-    int ok = g->alloc(g, bytes, (void **)&dp, &e) == 0 && g->alloc(g, bytes, (void **)&dg, &e) == 0 &&
-             g->alloc(g, bytes, (void **)&dm, &e) == 0 && g->alloc(g, bytes, (void **)&dv, &e) == 0 &&
-             g->upload(g, dp, start, bytes, &e) == 0 && g->upload(g, dm, zeros, bytes, &e) == 0 &&
-             g->upload(g, dv, zeros, bytes, &e) == 0;
+    int ok = g->ops->alloc(g, bytes, (void **)&dp, &e) == 0 && g->ops->alloc(g, bytes, (void **)&dg, &e) == 0 &&
+             g->ops->alloc(g, bytes, (void **)&dm, &e) == 0 && g->ops->alloc(g, bytes, (void **)&dv, &e) == 0 &&
+             g->ops->upload(g, dp, start, bytes, &e) == 0 && g->ops->upload(g, dm, zeros, bytes, &e) == 0 &&
+             g->ops->upload(g, dv, zeros, bytes, &e) == 0;
     for (int s = 0; ok && s < OPT_STEPS; s++) {
         float *grad = random_floats(OPT_N, 10 + (uint32_t)s, -0.5, 0.5);
         long it = o.iterations;
         optimizer_step(&o, hp, grad, lr);
-        ok = g->upload(g, dg, grad, bytes, &e) == 0 &&
+        ok = g->ops->upload(g, dg, grad, bytes, &e) == 0 &&
              g->train->optimizer_step(g, &o.spec, it, lr, dp, dg, dm, adam ? dv : NULL, o.ranges, o.n_ranges, &e) == 0;
         free(grad);
     }
@@ -96,7 +96,7 @@ static void test_optimizer(Backend *g, const char *what, const OptimizerSpec *sp
     }
     float *bufs[4] = {dp, dg, dm, dv};
     for (int i = 0; i < 4; i++)
-        if (bufs[i]) g->release(g, bufs[i]);
+        if (bufs[i]) g->ops->release(g, bufs[i]);
     free(start); free(hp); free(got); free(zeros);
     optimizer_free(&o);
 }
@@ -131,7 +131,7 @@ static void run_free(Run *r) {
     free(r->features);
 }
 
-/* One training step on (images, d_features) with learning rate lr, as trial_finetune.c runs it. */
+/* One training step on (images, d_features) with learning rate lr, as train/finetune.c runs it. */
 static int run_step(Run *r, Backbone *bb, const float *images, const float *dfeat, float lr, Err *e) {
     if (resnet_suffix_forward_images(&r->s, bb, images, SFX_BATCH, r->features, e) ||
         resnet_suffix_backward(&r->s, dfeat, SFX_BATCH, NULL, e))
@@ -205,7 +205,7 @@ int main(void) {
     Backend *cpu = NULL, *ref = NULL, *g = NULL;
     ResnetArch a;
     ResnetWeights w;
-    if (backend_reference_create(&ref, &e) || backend_cpu_create(&cpu, 2, &e) || backend_cuda_create(&g, 0, "fp32", &e) ||
+    if (backend_reference_create(&ref, &e) || backend_cpu_create(&cpu, 2, &e) || backend_cuda_create(&g, 0, PREC_FP32, &e) ||
         resnet_arch_init(&a, "resnet50", &e) || resnet_weights_random(&w, &a, 7, &e)) {
         fprintf(stderr, "setup: %s\n", e.msg);
         return 1;

@@ -1,5 +1,5 @@
 /* Features of real photos on the GPU against the CPU backend, through a Keras-layout
- * weight file (issue 5's parity bar): random ResNet50 weights with non-trivial BN
+ * weight file (the parity README.md's GPU section states): random ResNet50 weights with non-trivial BN
  * statistics are written as a Keras HDF5 file and read back, Debian's darknet photos are
  * decoded and resized to 224x224 as Keras does, and the 2048 pooled features of every
  * photo must match the CPU backend's within a relative L2 error of 1e-5 (fp32), 5e-3
@@ -20,8 +20,8 @@
 
 enum { SIZE = 224, MAX_PHOTOS = 16, FEAT = 2048 };
 
-static const struct { const char *name; double tol; } PRECISIONS[] = {
-    {"fp32", 1e-5}, {"tf32", 5e-3}, {"fp16", 2e-2}, {"bf16", 2e-2}};
+static const struct { Precision prec; double tol; } PRECISIONS[] = {
+    {PREC_FP32, 1e-5}, {PREC_TF32, 5e-3}, {PREC_FP16, 2e-2}, {PREC_BF16, 2e-2}};
 
 /* The first folder of photos that exists; the .jpg files in it (sorted by readdir order
  * of a fixed set: sorted here so runs compare the same rows). */
@@ -107,7 +107,7 @@ int main(void) {
     for (size_t p = 0; p < sizeof PRECISIONS / sizeof PRECISIONS[0]; p++) {
         Backend *gpu = NULL;
         for (size_t i = 0; i < (size_t)n * FEAT; i++) f_gpu[i] = NAN;        /* unwritten rows fail */
-        CHECK_OK(backend_cuda_create(&gpu, 0, PRECISIONS[p].name, &e), &e);
+        CHECK_OK(backend_cuda_create(&gpu, 0, PRECISIONS[p].prec, &e), &e);
         if (!gpu) continue;
         CHECK_OK(features_on(gpu, &w, images, n, f_gpu, &e), &e);
         double worst = 0;
@@ -115,8 +115,9 @@ int main(void) {
             double err = rel_l2(f_gpu + (size_t)i * FEAT, f_cpu + (size_t)i * FEAT, FEAT);
             worst = err > worst || err != err ? err : worst;
         }
-        printf("%-4s: worst photo rel L2 vs CPU %.3g (bar %.0e)\n", PRECISIONS[p].name, worst, PRECISIONS[p].tol);
-        CHECK(worst < PRECISIONS[p].tol, "%s photos rel L2 %.3g >= %.0e", PRECISIONS[p].name, worst, PRECISIONS[p].tol);
+        printf("%-4s: worst photo rel L2 vs CPU %.3g (bar %.0e)\n", PRECISION_NAMES[PRECISIONS[p].prec], worst, PRECISIONS[p].tol);
+        CHECK(worst < PRECISIONS[p].tol, "%s photos rel L2 %.3g >= %.0e", PRECISION_NAMES[PRECISIONS[p].prec], worst,
+              PRECISIONS[p].tol);
         backend_destroy(gpu);
     }
     backend_destroy(cpu);

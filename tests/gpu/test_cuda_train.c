@@ -38,8 +38,8 @@ static float *random_floats(size_t n, uint32_t key, double lo, double hi) { retu
 /* Backend copy of host[0, n), or NULL (message in e). */
 static float *to_backend(Backend *b, const float *host, size_t n, Err *e) {
     void *p = NULL;
-    if (b->alloc(b, n * sizeof(float), &p, e)) return NULL;
-    if (b->upload(b, p, host, n * sizeof(float), e)) { b->release(b, p); return NULL; }
+    if (b->ops->alloc(b, n * sizeof(float), &p, e)) return NULL;
+    if (b->ops->upload(b, p, host, n * sizeof(float), e)) { b->ops->release(b, p); return NULL; }
     return p;
 }
 
@@ -58,18 +58,18 @@ static int poison(Backend *b, float *p, size_t n, Err *e) {
     float *host = malloc(n * sizeof(float));
     if (!host) return err_fail(e, "out of memory");
     for (size_t i = 0; i < n; i++) host[i] = NAN;
-    int rc = b->upload(b, p, host, n * sizeof(float), e);
+    int rc = b->ops->upload(b, p, host, n * sizeof(float), e);
     free(host);
     return rc;
 }
 
 static int to_host(Backend *b, float *host, const float *dev, size_t n, Err *e) {
-    return b->download(b, host, dev, n * sizeof(float), e) || b->sync(b, e) ? -1 : 0;
+    return b->ops->download(b, host, dev, n * sizeof(float), e) || b->ops->sync(b, e) ? -1 : 0;
 }
 
 static void release_all(Backend *b, float **p, int n) {
     for (int i = 0; i < n; i++)
-        if (p[i]) b->release(b, p[i]);
+        if (p[i]) b->ops->release(b, p[i]);
 }
 
 /* 1 when a and b hold the same bits (NaN == NaN). */
@@ -196,8 +196,8 @@ static void test_conv_determinism(Backend *g) {
 /* L = sum(y * r) of one forward with the given host inputs (uploaded into dev[0..2]). */
 static double conv_loss(Backend *g, void *plan, const ConvDesc *d, float **dev, const float *x, const float *w,
                         const float *bias, const float *r, float *y_host, Err *e) {
-    if (g->upload(g, dev[0], x, x_len(d) * sizeof(float), e) || g->upload(g, dev[1], w, w_len(d) * sizeof(float), e) ||
-        g->upload(g, dev[2], bias, (size_t)d->cout * sizeof(float), e) ||
+    if (g->ops->upload(g, dev[0], x, x_len(d) * sizeof(float), e) || g->ops->upload(g, dev[1], w, w_len(d) * sizeof(float), e) ||
+        g->ops->upload(g, dev[2], bias, (size_t)d->cout * sizeof(float), e) ||
         g->train->conv_plan_forward(g, plan, dev[0], dev[1], dev[2], dev[3], e) || to_host(g, y_host, dev[3], y_len(d), e))
         return NAN;
     return test_dot(y_host, r, y_len(d));
@@ -452,17 +452,17 @@ static void test_shadow_invalidation(Backend *ref, Backend *h16) {
     void *conv = NULL, *conv_ref = NULL;
     float *buf[3] = {to_backend(h16, x, x_len(&d), &e), to_backend(h16, add, x_len(&d), &e), nan_buffer(h16, y_len(&d), &e)};
     float *rbuf[2] = {to_backend(ref, sum, x_len(&d), &e), nan_buffer(ref, y_len(&d), &e)};
-    int ok = buf[0] && buf[1] && buf[2] && rbuf[0] && rbuf[1] && h16->conv_create(h16, &d, w, bias, &conv, &e) == 0 &&
-             h16->conv_forward(h16, conv, buf[0], NULL, buf[2], &e) == 0 &&        /* x now has a half copy */
+    int ok = buf[0] && buf[1] && buf[2] && rbuf[0] && rbuf[1] && h16->ops->conv_create(h16, &d, w, bias, &conv, &e) == 0 &&
+             h16->ops->conv_forward(h16, conv, buf[0], NULL, buf[2], &e) == 0 &&        /* x now has a half copy */
              h16->train->accumulate(h16, buf[1], x_len(&d), buf[0], &e) == 0 &&
-             h16->conv_forward(h16, conv, buf[0], NULL, buf[2], &e) == 0 && to_host(h16, y, buf[2], y_len(&d), &e) == 0 &&
-             ref->conv_create(ref, &d, w, bias, &conv_ref, &e) == 0 &&
-             ref->conv_forward(ref, conv_ref, rbuf[0], NULL, rbuf[1], &e) == 0 && to_host(ref, want, rbuf[1], y_len(&d), &e) == 0;
+             h16->ops->conv_forward(h16, conv, buf[0], NULL, buf[2], &e) == 0 && to_host(h16, y, buf[2], y_len(&d), &e) == 0 &&
+             ref->ops->conv_create(ref, &d, w, bias, &conv_ref, &e) == 0 &&
+             ref->ops->conv_forward(ref, conv_ref, rbuf[0], NULL, rbuf[1], &e) == 0 && to_host(ref, want, rbuf[1], y_len(&d), &e) == 0;
     CHECK(ok, "fp16 shadow test: %s", e.msg);
     if (ok) CHECK(rel_l2(y, want, y_len(&d)) < 2e-2, "fp16 conv after accumulate into its input: rel L2 %.2e (stale half copy?)",
                   rel_l2(y, want, y_len(&d)));
-    if (conv) h16->conv_destroy(h16, conv);
-    if (conv_ref) ref->conv_destroy(ref, conv_ref);
+    if (conv) h16->ops->conv_destroy(h16, conv);
+    if (conv_ref) ref->ops->conv_destroy(ref, conv_ref);
     release_all(h16, buf, 3);
     release_all(ref, rbuf, 2);
     free(x); free(add); free(w); free(bias); free(sum); free(y); free(want);
@@ -493,7 +493,7 @@ static int e2e_run(Backend *be, const ResnetWeights *w, const float *images, con
              resnet_suffix_forward_images(&o->s, &o->bb, images, E2E_BATCH, o->features, e) == 0 &&
              resnet_suffix_backward(&o->s, r, E2E_BATCH, din, e) == 0 && to_host(be, o->d_input, din, o->n_input, e) == 0
              ? 0 : -1;
-    if (din) be->release(be, din);
+    if (din) be->ops->release(be, din);
     return rc;
 }
 
@@ -544,8 +544,8 @@ int main(void) {
     Backend *ref = NULL, *cpu = NULL, *fp32 = NULL, *tf32 = NULL, *h16 = NULL;
     ResnetArch a;
     ResnetWeights w;
-    if (backend_reference_create(&ref, &e) || backend_cpu_create(&cpu, 2, &e) || backend_cuda_create(&fp32, 0, "fp32", &e) ||
-        backend_cuda_create(&tf32, 0, "tf32", &e) || backend_cuda_create(&h16, 0, "fp16", &e) ||
+    if (backend_reference_create(&ref, &e) || backend_cpu_create(&cpu, 2, &e) || backend_cuda_create(&fp32, 0, PREC_FP32, &e) ||
+        backend_cuda_create(&tf32, 0, PREC_TF32, &e) || backend_cuda_create(&h16, 0, PREC_FP16, &e) ||
         resnet_arch_init(&a, "resnet50", &e) || resnet_weights_random(&w, &a, 7, &e)) {
         fprintf(stderr, "setup: %s\n", e.msg);
         return 1;

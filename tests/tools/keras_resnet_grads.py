@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Independent check of the fine-tuning gradients (issue 6), run by tests/e2e/independent_grads.sh;
+"""Independent check of the fine-tuning gradients, run by tests/e2e/independent_grads.sh;
 needs Debian's python3-torch, python3-h5py under /usr/bin/python3.
 
 Rebuilds Keras's ResNet50 in PyTorch float64 (tests/tools/keras_resnet_torch.py: unfolded

@@ -2,7 +2,7 @@
 """Independent cross-check of `trainer features` (not run by ctest; needs Debian's
 python3-torch, python3-h5py, python3-pil under /usr/bin/python3).
 
-Builds Keras's ResNet50 (spec section 1) in PyTorch functional ops from a Keras-layout .h5
+Builds Keras's ResNet50 (keras/applications/resnet.py) in PyTorch functional ops from a Keras-layout .h5
 (unfolded BatchNorm, eps 1.001e-5, stride on the first 1x1, explicit conv1/pool1 padding),
 loads images as Keras does (PIL open, convert RGB, resize NEAREST, caffe preprocess_input),
 and compares the pooled features with a file written by `trainer features`.

@@ -85,7 +85,7 @@ static int run(const Args *a, Err *e) {
              backbone_create(&bb, be, "resnet50", &w, a->size, n, e) ||
              resnet_suffix_create(&s, be, "resnet50", &w, a->from, a->size, n, 1, e) ||
              resnet_suffix_forward_images(&s, &bb, images, n, features, e) ||
-             resnet_suffix_backward(&s, dfeat, n, NULL, e) || be->sync(be, e) ? -1 : 0;
+             resnet_suffix_backward(&s, dfeat, n, NULL, e) || be->ops->sync(be, e) ? -1 : 0;
     if (rc == 0)
         rc = fs_mkdir_p(a->dir, e) || write_floats(a->dir, "images.bin", images, n_img, e) ||
              write_floats(a->dir, "dfeat.bin", dfeat, n_feat, e) ||

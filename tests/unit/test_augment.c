@@ -1,4 +1,4 @@
-/* Keras ImageDataGenerator augmentation (spec §5, K>=2.9, S>=1.6): exact transforms on
+/* Keras ImageDataGenerator augmentation (keras v2.15 = K>=2.9, scipy >= 1.6): exact transforms on
  * synthetic images, draw order and determinism. */
 #include <math.h>
 #include <stdint.h>
@@ -211,7 +211,7 @@ static void test_rotate90(void) {
     }
 }
 
-/* Independent evaluation of spec §5.3-5.5 (closed form, K>=2.9 axes, reflect extension). */
+/* Independent evaluation of Keras's affine warp (closed form, K>=2.9 axes, scipy's reflect extension). */
 static double ref_sample_axis_weights(double v, int n, int *i0, int *i1) {
     double f = floor(v);
     *i0 = reflect_index((int)f, n);

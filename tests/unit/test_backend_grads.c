@@ -221,8 +221,8 @@ typedef struct PoolCtx { Backend *b; float *x, *y, *r; int n, h, w, c, oh, ow, a
 static double pool_loss(void *p) {
     PoolCtx *k = p;
     Err e = {{0}};
-    int rc = k->avg ? k->b->global_avgpool(k->b, k->x, k->n, k->h, k->w, k->c, k->y, &e)
-                    : k->b->maxpool3x3s2(k->b, k->x, k->n, k->h, k->w, k->c, k->y, &e);
+    int rc = k->avg ? k->b->ops->global_avgpool(k->b, k->x, k->n, k->h, k->w, k->c, k->y, &e)
+                    : k->b->ops->maxpool3x3s2(k->b, k->x, k->n, k->h, k->w, k->c, k->y, &e);
     if (rc) return NAN;
     return dot(k->y, k->r, k->avg ? (size_t)k->n * k->c : (size_t)k->n * k->oh * k->ow * k->c);
 }
@@ -272,22 +272,22 @@ static void check_maxpool_ties(Backend *b) {
     float *x = NULL, *dy = NULL, *dx = NULL;
     float ones[16], zeros[16] = {0}, g[4] = {1, 2, 3, 4}, out[16];
     for (int i = 0; i < 16; i++) ones[i] = 1.0f;
-    CHECK_OK(b->alloc(b, sizeof ones, (void **)&x, &e) || b->alloc(b, sizeof g, (void **)&dy, &e) ||
-             b->alloc(b, sizeof out, (void **)&dx, &e) || b->upload(b, dy, g, sizeof g, &e), &e);
+    CHECK_OK(b->ops->alloc(b, sizeof ones, (void **)&x, &e) || b->ops->alloc(b, sizeof g, (void **)&dy, &e) ||
+             b->ops->alloc(b, sizeof out, (void **)&dx, &e) || b->ops->upload(b, dy, g, sizeof g, &e), &e);
     /* All ones: each window's first real cell, (max(2r-1, 0), max(2q-1, 0)), gets its gradient. */
-    CHECK_OK(b->upload(b, x, ones, sizeof ones, &e) || b->train->maxpool3x3s2_backward(b, x, dy, 1, 4, 4, 1, dx, &e) ||
-             b->download(b, out, dx, sizeof out, &e), &e);
+    CHECK_OK(b->ops->upload(b, x, ones, sizeof ones, &e) || b->train->maxpool3x3s2_backward(b, x, dy, 1, 4, 4, 1, dx, &e) ||
+             b->ops->download(b, out, dx, sizeof out, &e), &e);
     CHECK(out[0] == 1 && out[1] == 2 && out[4] == 3 && out[5] == 4, "%s ties: %g %g %g %g", b->name, out[0], out[1], out[4], out[5]);
     double total = 0;
     for (int i = 0; i < 16; i++) total += out[i];
     CHECK(total == 10, "%s ties: gradient mass %g", b->name, total);
     /* All zeros: windows that start on the pad lose their gradient; (1,1) starts on a real cell. */
-    CHECK_OK(b->upload(b, x, zeros, sizeof zeros, &e) || b->train->maxpool3x3s2_backward(b, x, dy, 1, 4, 4, 1, dx, &e) ||
-             b->download(b, out, dx, sizeof out, &e), &e);
+    CHECK_OK(b->ops->upload(b, x, zeros, sizeof zeros, &e) || b->train->maxpool3x3s2_backward(b, x, dy, 1, 4, 4, 1, dx, &e) ||
+             b->ops->download(b, out, dx, sizeof out, &e), &e);
     total = 0;
     for (int i = 0; i < 16; i++) total += out[i];
     CHECK(out[5] == 4 && total == 4, "%s zero ties: dx[1,1] %g, mass %g", b->name, out[5], total);
-    b->release(b, x); b->release(b, dy); b->release(b, dx);
+    b->ops->release(b, x); b->ops->release(b, dy); b->ops->release(b, dx);
 }
 
 /* ------------------------------------------------------------- CPU vs reference */
@@ -296,7 +296,7 @@ static void check_maxpool_ties(Backend *b) {
 static float *dev_copy(Backend *b, const float *host, size_t n) {
     Err e = {{0}};
     void *p = NULL;
-    if (b->alloc(b, n * sizeof(float), &p, &e) || (host && b->upload(b, p, host, n * sizeof(float), &e))) {
+    if (b->ops->alloc(b, n * sizeof(float), &p, &e) || (host && b->ops->upload(b, p, host, n * sizeof(float), &e))) {
         fprintf(stderr, "%s\n", e.msg);
         exit(1);
     }
@@ -306,7 +306,7 @@ static float *dev_copy(Backend *b, const float *host, size_t n) {
 static float *host_copy(Backend *b, const float *dev, size_t n) {
     Err e = {{0}};
     float *p = malloc(n * sizeof(float));
-    if (b->download(b, p, dev, n * sizeof(float), &e) || b->sync(b, &e)) { fprintf(stderr, "%s\n", e.msg); exit(1); }
+    if (b->ops->download(b, p, dev, n * sizeof(float), &e) || b->ops->sync(b, &e)) { fprintf(stderr, "%s\n", e.msg); exit(1); }
     return p;
 }
 
@@ -326,7 +326,7 @@ static void conv_all_on(Backend *b, const ConvDesc *d, const float *x, const flo
     out[0] = host_copy(b, Y, ny), out[1] = host_copy(b, DX, nx), out[2] = host_copy(b, DW, nw), out[3] = host_copy(b, DB, (size_t)d->cout);
     b->train->conv_plan_destroy(b, plan);
     float *bufs[8] = {X, W, B, DY, Y, DX, DW, DB};
-    for (int i = 0; i < 8; i++) b->release(b, bufs[i]);
+    for (int i = 0; i < 8; i++) b->ops->release(b, bufs[i]);
 }
 
 static const ConvCase CMP_CONVS[] = {
@@ -375,7 +375,7 @@ static void test_cpu_bn(Backend *cpu, Backend *ref, size_t rows, int c) {
     for (int mode = 0; mode < 4; mode++) {   /* plain, relu, res + relu, res + relu in place */
         const float *res = mode >= 2 ? k.res : NULL;
         CHECK_OK(ref->train->bn_forward(ref, &k.p, k.x, res, mode > 0, rows, want, &e), &e);
-        if (mode == 3) CHECK_OK(cpu->upload(cpu, Y, k.res, n * sizeof(float), &e), &e);
+        if (mode == 3) CHECK_OK(cpu->ops->upload(cpu, Y, k.res, n * sizeof(float), &e), &e);
         const float *Res = mode == 3 ? Y : mode == 2 ? R : NULL;
         CHECK_OK(cpu->train->bn_forward(cpu, &p, X, Res, mode > 0, rows, Y, &e), &e);
         float *got = host_copy(cpu, Y, n);
@@ -398,7 +398,7 @@ static void test_cpu_bn(Backend *cpu, Backend *ref, size_t rows, int c) {
     free(in_place); free(dg2);
     for (int i = 0; i < 3; i++) free(got[i]);
     float *bufs[11] = {G, Bt, M, V, X, R, Y, DY, DX, DG, DB};
-    for (int i = 0; i < 11; i++) cpu->release(cpu, bufs[i]);
+    for (int i = 0; i < 11; i++) cpu->ops->release(cpu, bufs[i]);
     free(want); free(dx); free(dg); free(db);
     bn_ctx_free(&k);
 }
@@ -418,7 +418,7 @@ static void test_cpu_elementwise(Backend *cpu, Backend *ref) {
     got = host_copy(cpu, DY, n);
     CHECK(memcmp(got, dy, n * sizeof(float)) == 0, "cpu accumulate differs");
     free(got);
-    cpu->release(cpu, Y); cpu->release(cpu, DY); cpu->release(cpu, DX);
+    cpu->ops->release(cpu, Y); cpu->ops->release(cpu, DY); cpu->ops->release(cpu, DX);
     free(y); free(dy); free(want);
 }
 
@@ -444,7 +444,7 @@ static void test_cpu_pools(Backend *cpu, Backend *ref) {
         got = host_copy(cpu, DX, nx);
         CHECK(rel_l2(got, want, nx) < 1e-6, "cpu global avgpool backward %dx%d differs", h, w);
         free(got);
-        cpu->release(cpu, X); cpu->release(cpu, DY); cpu->release(cpu, DX);
+        cpu->ops->release(cpu, X); cpu->ops->release(cpu, DY); cpu->ops->release(cpu, DX);
         free(x); free(dy); free(want);
     }
 }

@@ -11,12 +11,15 @@
 
 #include <matio.h>
 
+#include "core/dirwalk.h"
 #include "core/fsutil.h"
 #include "data/cars_import.h"
 #include "data/dataset.h"
 #include "data/image.h"
+#include "data/image_jpeg_write.h"
 #include "test_mat.h"
 #include "test_util.h"
+#include "train/config.h"
 
 enum { N_CLASSES = 4, N_TEST_PER_CLASS = 3, IMG_W = 32, IMG_H = 16 };
 static const char *const CLASS_NAMES[N_CLASSES] = {
@@ -48,7 +51,8 @@ static int write_test_jpeg(const char *path, int tint) {
             p[2] = x < IMG_W / 2 ? 20 : 220;
         }
     Err e;
-    int rc = jpeg_encode_rgb_file(path, rgb, IMG_H, IMG_W, IMG_W * 3, 90, &e);
+    JpegPixels px = {.data = rgb, .h = IMG_H, .w = IMG_W, .components = 3, .stride = IMG_W * 3};
+    int rc = image_encode_jpeg_file(path, &px, 90, &e);
     if (rc) fprintf(stderr, "%s\n", e.msg);
     return rc;
 }

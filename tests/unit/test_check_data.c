@@ -9,11 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <jpeglib.h>
-
 #include "core/fsutil.h"
-#include "data/cars_import.h"
 #include "data/check_data.h"
+#include "data/image_jpeg_write.h"
 #include "test_util.h"
 
 static char *pathf(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -25,32 +23,14 @@ static char *pathf(char *out, size_t n, const char *fmt, ...) {
     return out;
 }
 
-/* w x h noise image with `comps` channels (1 gray, 3 RGB, 4 CMYK) at quality 90. libjpeg's
- * default error handler exits, which is fine in a test fixture. */
+/* w x h noise image with `comps` channels (1 gray, 3 RGB, 4 CMYK) at quality 90. */
 static void write_jpeg(const char *path, int w, int h, int comps, unsigned seed) {
-    FILE *f = fopen(path, "wb");
-    if (!f) { perror(path); return; }
-    struct jpeg_compress_struct c;
-    struct jpeg_error_mgr err;
-    c.err = jpeg_std_error(&err);
-    jpeg_create_compress(&c);
-    jpeg_stdio_dest(&c, f);
-    c.image_width = (JDIMENSION)w;
-    c.image_height = (JDIMENSION)h;
-    c.input_components = comps;
-    c.in_color_space = comps == 1 ? JCS_GRAYSCALE : comps == 4 ? JCS_CMYK : JCS_RGB;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, 90, TRUE);
-    jpeg_start_compress(&c, TRUE);
-    uint8_t row[256 * 4];
-    while (c.next_scanline < c.image_height) {
-        for (int i = 0; i < w * comps; i++) { seed = seed * 1103515245u + 12345u; row[i] = (uint8_t)(seed >> 16); }
-        JSAMPROW r = row;
-        jpeg_write_scanlines(&c, &r, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    fclose(f);
+    uint8_t pix[256 * 256 * 4];
+    if ((size_t)w * h * comps > sizeof pix) { fprintf(stderr, "%s: %dx%dx%d is too big for the fixture\n", path, w, h, comps); return; }
+    for (int i = 0; i < w * h * comps; i++) { seed = seed * 1103515245u + 12345u; pix[i] = (uint8_t)(seed >> 16); }
+    JpegPixels px = {.data = pix, .h = h, .w = w, .components = comps, .stride = (size_t)w * (size_t)comps};
+    Err e;
+    if (image_encode_jpeg_file(path, &px, 90, &e)) fprintf(stderr, "%s\n", e.msg);
 }
 
 static void mkdirs(const char *root, const char *sub) {

@@ -1,6 +1,6 @@
 /* safetensors checkpoints: bit-exact round trip with metadata, reader errors that name
  * the tensor, truncated files, headers that lie about offsets, and a cross-check with
- * Python (json + numpy reading our file by the spec, and writing one we read; the
+ * Python (json + numpy reading our file by the safetensors format, and writing one we read; the
  * safetensors package too when /usr/bin/python3 has it). */
 #include <dirent.h>
 #include <stdint.h>
@@ -170,23 +170,64 @@ static void test_bad_headers(void) {
     expect_bad("{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,8]}}", 8, "'a': header entry lacks dtype, shape or data_offsets");
     expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0]}}", 8, "data_offsets needs 2 numbers");
     expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
-               8, "tensor 'a' appears twice");
-    expect_bad("{\"a\":{\"dtype\":\"F32}", 8, "safetensors header: unterminated string");
-    expect_bad("{\"a\":{\"dtype\":\"F32\" \"shape\":[2]}}", 8, "safetensors header: expected '}'");
-    expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}} x", 8, "text after the header object");
+               8, "duplicate object key near '\"a\"'");
+    expect_bad("{\"a\":{\"dtype\":\"F32}", 8, "safetensors header: premature end of input");
+    expect_bad("{\"a\":{\"dtype\":\"F32\" \"shape\":[2]}}", 8, "safetensors header: '}' expected");
+    expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}} x", 8, "end of file expected near 'x'");
     expect_bad("{\"__metadata__\":{\"k\":5}}", 0, "expected a string");
-    expect_bad("{\"a\":{\"dtype\":\"F\\u00\",\"shape\":[],\"data_offsets\":[0,4]}}", 4, "bad \\u escape");
+    expect_bad("{\"a\":{\"dtype\":\"F\\u00\",\"shape\":[],\"data_offsets\":[0,4]}}", 4, "invalid escape");
     expect_bad("[1, 2]", 0, "expected '{'");
-    expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[18446744073709551616],\"data_offsets\":[0,8]}}", 8, "integer too large");
+    expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[18446744073709551616],\"data_offsets\":[0,8]}}", 8, "too big integer");
     expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904,4],\"data_offsets\":[0,8]}}", 8, "do not fit");
     /* Accepted: whitespace, escapes, unknown keys with any JSON inside, an empty header. */
     Err e = {{0}};
     CHECK_OK(open_raw("{ \"__metadata__\" : { \"format\" : \"pt\" } ,\n \"x\\u00e9\\ud83d\\ude00\" : {\"dtype\":\"U32\", \"shape\":[1],"
                       " \"data_offsets\":[0,4], \"extra\": {\"a\": [1, -2.5e3, true, null, false, \"s\"]}} }", 4, &e), &e);
     CHECK_OK(open_raw("{}", 0, &e), &e);
+    expect_bad("{\"__metadata__\":{},\"__metadata__\":{}}", 0, "duplicate object key near '\"__metadata__\"'");
+    expect_bad("{\"a\xff\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "unable to decode byte 0xff");
+    expect_bad("{\"__metadata__\":{\"k\":\"a\\u0000b\"}}", 0, "\\u0000 is not allowed");
 }
 
-/* Python reads our sample by the spec (json + numpy) and writes py.safetensors for us. */
+/* The header text itself: compact JSON, metadata first, tensors in the order added, padded
+ * with spaces to a multiple of 8 (what safetensors readers in other languages see). */
+static void test_header_layout(void) {
+    char path[256];
+    Err e = {{0}};
+    Checkpoint ck;
+    float w[6] = {0};
+    int64_t shape[2] = {2, 3};
+    path_in(path, sizeof path, "layout.safetensors");
+    ckpt_init(&ck);
+    CHECK_OK(ckpt_set_meta(&ck, "format", "tl \"1\" caf\xc3\xa9/x", &e), &e);
+    CHECK_OK(ckpt_add_f32(&ck, "w", w, 2, shape, &e), &e);
+    CHECK_OK(ckpt_add_scalar_i64(&ck, "step", 3, &e), &e);
+    CHECK_OK(ckpt_write_atomic(&ck, path, &e), &e);
+    ckpt_free(&ck);
+    static const char want[] = "{\"__metadata__\":{\"format\":\"tl \\\"1\\\" caf\xc3\xa9/x\"},"
+                               "\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]},"
+                               "\"step\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[24,32]}}";
+    char got[256] = {0};
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(got, 1, sizeof got - 1, f) : 0;
+    if (f) fclose(f);
+    size_t len = strlen(want), padded = len + (8 - (8 + len) % 8) % 8;
+    CHECK(n == 8 + padded + 32 && (unsigned char)got[0] == padded && !memcmp(got + 8, want, len), "header text:\n  want %s\n  got  %.*s",
+          want, (int)(n > 8 ? n - 8 : 0), got + 8);
+    for (size_t i = len; i < padded && n >= 8 + padded; i++) CHECK(got[8 + i] == ' ', "padding byte %zu", i);
+
+    /* safetensors headers are UTF-8 JSON: a value that is not UTF-8 is refused, nothing written. */
+    char bad[256];
+    path_in(bad, sizeof bad, "bad_utf8.safetensors");
+    ckpt_init(&ck);
+    CHECK_OK(ckpt_set_meta(&ck, "classes", "ok\nnot \xff utf-8", &e), &e);
+    CHECK(ckpt_write_atomic(&ck, bad, &e) == -1 && contains(e.msg, "metadata 'classes' is not UTF-8 text") && contains(e.msg, bad),
+          "%s", e.msg);
+    CHECK(access(bad, F_OK) != 0, "no file after a refused header");
+    ckpt_free(&ck);
+}
+
+/* Python reads our sample by the safetensors format (json + numpy) and writes py.safetensors for us. */
 static const char *PY_SCRIPT =
     "import json, struct, sys\n"
     "import numpy as np\n"
@@ -254,6 +295,7 @@ int main(void) {
     test_round_trip();
     test_truncated();
     test_bad_headers();
+    test_header_layout();
     test_python();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -1,4 +1,4 @@
-/* Trial config: design.md defaults, every error class with its exact "file:line: key"
+/* Trial config: the Keras recipe's defaults, every error class with its exact "file:line: key"
  * message, the callback switches, trainable patterns, and emit -> load round trips. */
 #include <stdlib.h>
 #include <string.h>
@@ -37,12 +37,12 @@ static void test_defaults(void) {
     CHECK(c.data.image_size == 224 && !strcmp(c.data.interpolation, "nearest") && c.data.validation_split == 0 &&
           c.data.train_fraction == 1 && c.data.classes == NULL, "data defaults");
     CHECK(!strcmp(c.model.backbone, "resnet50") && c.model.weights[0] == 0 && !strcmp(c.model.trainable, "head") &&
-          !strcmp(c.model.precision, "tf32"), "model defaults");
+          c.model.precision == PREC_TF32, "model defaults");
     CHECK(c.model.head.batchnorm == 1 && c.model.head.hidden == 512 && c.model.head.dropout == 0.6 && c.model.head.l2 == 5e-4, "head");
     TrainConfig *t = &c.train;
-    CHECK(t->epochs == 100 && t->batch_size == 32 && !strcmp(t->optimizer, "adam") && t->lr == 1e-3 && t->beta_1 == 0.9 &&
+    CHECK(t->epochs == 100 && t->batch_size == 32 && t->optimizer == OPT_ADAM && t->lr == 1e-3 && t->beta_1 == 0.9 &&
           t->beta_2 == 0.999 && t->epsilon == 1e-7 && t->momentum == 0.9 && !t->nesterov && t->label_smoothing == 0.1 &&
-          t->seed == 42 && !strcmp(t->device, "auto") && t->threads == 0 && t->backbone_lr == 0, "train defaults");
+          t->seed == 42 && t->device == DEVICE_AUTO && t->threads == 0 && t->backbone_lr == 0, "train defaults");
     AugmentConfig *a = &c.augment;
     CHECK(a->strength == 1 && a->horizontal_flip && a->rotation == 8 && a->width_shift == 0.1 && a->height_shift == 0.1 &&
           a->zoom == 0.1 && a->shear == 0.1 && a->brightness == 0.15 && a->channel_shift == 10 && !strcmp(a->fill, "reflect"), "augment");
@@ -61,7 +61,7 @@ static void test_defaults(void) {
     CHECK(config_aug(&c.augment, 8) == 4, "aug strength 0.5");
 }
 
-/* The trial config of design.md, verbatim: reads to the defaults plus root and weights. */
+/* The full recipe written out (every key at its Keras value): reads to the defaults plus root and weights. */
 static const char *DESIGN_CONFIG =
     "data:\n"
     "  root: data/cars             # holds train/, validation/ (optional), test/ class folders\n"
@@ -113,7 +113,7 @@ static void test_design_config(void) {
     config_defaults(&d);
     snprintf(d.data.root, sizeof d.data.root, "data/cars");
     snprintf(d.model.weights, sizeof d.model.weights, "weights/resnet50_notop.h5");
-    CHECK(config_equal(&c, &d), "design.md config == defaults + root + weights");
+    CHECK(config_equal(&c, &d), "full recipe config == defaults + root + weights");
     config_free(&c);
 }
 
@@ -137,6 +137,17 @@ static void test_errors(void) {
     expect_error(text, "bad.yaml:3: key 'train.lr' must be > 0, got 0");
     snprintf(text, sizeof text, "%strain: {lr: '1e-3'}\n", W);
     expect_error(text, "bad.yaml:3: key 'train.lr' must be a number");
+    /* feature_cache.seed and max_gib: a number or their word. */
+    snprintf(text, sizeof text, "%sfeature_cache: {seed: every}\n", W);
+    expect_error(text, "bad.yaml:3: key 'feature_cache.seed' must be an integer or trial, got every");
+    snprintf(text, sizeof text, "%sfeature_cache: {seed: -3}\n", W);
+    expect_error(text, "bad.yaml:3: key 'feature_cache.seed' must be >= 0, got -3");
+    snprintf(text, sizeof text, "%sfeature_cache: {max_gib: 0}\n", W);
+    expect_error(text, "bad.yaml:3: key 'feature_cache.max_gib' must be > 0, got 0");
+    snprintf(text, sizeof text, "%sfeature_cache: {max_gib: lots}\n", W);
+    expect_error(text, "bad.yaml:3: key 'feature_cache.max_gib' must be a number or auto, got lots");
+    snprintf(text, sizeof text, "%sfeature_cache: {dtype: fp64}\n", W);
+    expect_error(text, "bad.yaml:3: key 'feature_cache.dtype' must be one of fp32|fp16, got 'fp64'");
     snprintf(text, sizeof text, "%strain: {epochs: 0}\n", W);
     expect_error(text, "bad.yaml:3: key 'train.epochs' must be >= 1, got 0");
     snprintf(text, sizeof text, "%strain: {batch_size: 8192}\n", W);
@@ -264,7 +275,7 @@ static const char *ALL_CHANGED =
     "  checkpoint: {enabled: false, monitor: loss, mode: min}\n"
     "  csv_log: false\n"
     "  terminate_on_nan: false\n"
-    "feature_cache: {dir: '', views: 0}\n"
+    "feature_cache: {dir: '', views: 0, seed: trial, dtype: fp16, max_gib: 2.5}\n"
     "finetune: {after_epochs: 9}\n";
 
 static void round_trip(const TrialConfig *c, const char *name) {
@@ -301,13 +312,27 @@ static void test_round_trip(void) {
                           "callbacks.early_stopping.min_delta", "callbacks.early_stopping.restore_best",
                           "callbacks.checkpoint.enabled", "callbacks.checkpoint.monitor", "callbacks.checkpoint.mode",
                           "callbacks.csv_log", "callbacks.terminate_on_nan", "feature_cache.dir", "feature_cache.views",
-                          "finetune.after_epochs", NULL};
+                          "feature_cache.seed", "feature_cache.dtype", "feature_cache.max_gib", "finetune.after_epochs", NULL};
     for (int i = 0; keys[i]; i++) {
         CHECK(config_has_key(keys[i]) && !config_value_text(&c, keys[i], a, sizeof a) && !config_value_text(&d, keys[i], b, sizeof b) &&
               strcmp(a, b), "%s changed (%s vs default %s)", keys[i], a, b);
     }
     CHECK(!config_has_key("model.head") && !config_has_key("model.head.dropot"), "has_key");
     CHECK(c.train.seed == 4294967296L && c.model.head.dropout == 1.0 / 3 && c.train.lr == 0.030000000000000002, "exact values");
+    /* Parsed once into backend.h's enums, written back as the same names. */
+    CHECK(c.model.precision == PREC_BF16 && c.train.device == DEVICE_CPU, "precision and device enums");
+    CHECK(!config_value_text(&c, "model.precision", a, sizeof a) && !strcmp(a, "bf16") &&
+          !config_value_text(&d, "train.device", b, sizeof b) && !strcmp(b, "auto"), "enum names: %s %s", a, b);
+    /* The words of feature_cache.seed and max_gib; the cache seed follows train.seed under "trial". */
+    CHECK(c.feature_cache.seed == CACHE_SEED_TRIAL && c.feature_cache.max_gib == 2.5 && config_cache_seed(&c) == c.train.seed,
+          "feature_cache.seed: trial");
+    CHECK(!config_value_text(&c, "feature_cache.seed", a, sizeof a) && !strcmp(a, "trial") &&
+          !config_value_text(&d, "feature_cache.max_gib", b, sizeof b) && !strcmp(b, "auto"), "words: %s %s", a, b);
+    CHECK(d.feature_cache.seed == 42 && config_cache_seed(&d) == 42 && !strcmp(d.feature_cache.dtype, "fp32"),
+          "defaults: one pool seeded 42, float32 chunks");
+    d.train.seed = 43;
+    CHECK(config_cache_seed(&d) == 42, "the pool's seed is not train.seed");
+    d.train.seed = 42;
     round_trip(&c, "all_out.yaml");
     TrialConfig copy;
     CHECK_OK(config_copy(&copy, &c, &e), &e);

@@ -1,6 +1,5 @@
-/* Class folders -> Dataset (spec §4.2): class order, walk order, skipped-file report,
+/* Class folders -> Dataset (as flow_from_directory lists them): class order, walk order, skipped-file report,
  * errors before any work, seeded stratified validation split and train_fraction. */
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,20 +32,15 @@ static void mkdir_rel(const char *rel) {
     if (fs_mkdir_p(path, &e) != 0) { fprintf(stderr, "%s\n", e.msg); exit(2); }
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st; (void)flag; (void)ftw;
-    return remove(path);
-}
-
 static void fresh_tree(const char *name) {
     const char *top = getenv("TL_TESTDATA");
     Err e;
     snprintf(base, sizeof base, "%s/dataset_%s_%ld", top ? top : "/tmp", name, (long)getpid());
-    nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    fs_remove_tree(base, &e);
     if (fs_mkdir_p(base, &e) != 0) { fprintf(stderr, "%s\n", e.msg); exit(2); }
 }
 
-static void drop_tree(void) { nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+static void drop_tree(void) { Err e; fs_remove_tree(base, &e); }
 
 static DataConfig config_for(const char *root_rel) {
     DataConfig c;

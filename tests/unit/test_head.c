@@ -240,7 +240,7 @@ static void test_head_layout(void) {
     HeadSpec spec = {.in_dim = 2048, .hidden = 512, .classes = 196, .batchnorm = 1,
                      .dropout = 0.6, .max_batch = 32, .seed = 42};
     CHECK_OK(head_create(&h, &spec, &e), &e);
-    /* Spec §1.7: head 1,157,828 parameters, 1,153,732 trainable. */
+    /* Keras's model.summary() for 196 classes: head 1,157,828 parameters, 1,153,732 trainable. */
     size_t trainable = 0, next = 0;
     for (int i = 0; i < h.n_views; i++) {
         CHECK(h.views[i].offset == next, "%s is contiguous", h.views[i].name);

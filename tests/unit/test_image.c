@@ -16,7 +16,7 @@ static void test_rgb_roundtrip(void) {
     test_pattern(px, h, w, 3, 1);
     char path[256];
     snprintf(path, sizeof path, "%s/rgb.jpg", dir);
-    CHECK(write_test_jpeg(path, px, h, w, 3, JCS_RGB, 100) == 0, "write");
+    CHECK(write_test_jpeg(path, px, h, w, 3, 100) == 0, "write");
     Image img = {0};
     ImageDecodeStats st = {0};
     CHECK_OK(image_decode_jpeg_file(path, &img, 0, &st, &e), &e);
@@ -40,8 +40,8 @@ static void test_grayscale_and_cmyk(void) {
     char gp[256], cp[256];
     snprintf(gp, sizeof gp, "%s/gray.jpg", dir);
     snprintf(cp, sizeof cp, "%s/cmyk.jpg", dir);
-    CHECK(write_test_jpeg(gp, gray, h, w, 1, JCS_GRAYSCALE, 95) == 0, "write gray");
-    CHECK(write_test_jpeg(cp, cmyk, h, w, 4, JCS_CMYK, 100) == 0, "write cmyk");
+    CHECK(write_test_jpeg(gp, gray, h, w, 1, 95) == 0, "write gray");
+    CHECK(write_test_jpeg(cp, cmyk, h, w, 4, 100) == 0, "write cmyk");
     Image img = {0};
     ImageDecodeStats st = {0};
     CHECK_OK(image_decode_jpeg_file(gp, &img, 0, &st, &e), &e);

@@ -1,16 +1,14 @@
 /* Loader threads: batches equal the single-image pipeline, are bit-identical for 1 and 3
  * threads, follow the caller's order, survive restarts, and report a corrupt file by name.
- * JPEGs are written at test time with libjpeg. */
-#include <ftw.h>
+ * JPEGs are written at test time (data/image_jpeg_write.c). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <jpeglib.h>
-
 #include "core/fsutil.h"
+#include "data/image_jpeg_write.h"
 #include "data/loader.h"
 #include "test_util.h"
 
@@ -22,45 +20,24 @@ static DatasetItem items[N_ITEMS];
 
 /* A w x h JPEG (RGB, or grayscale when gray) with a smooth pattern plus a seeded texture. */
 static void write_jpeg(const char *path, int w, int h, int gray, uint32_t seed) {
-    FILE *f = fopen(path, "wb");
-    if (!f) { perror(path); exit(2); }
-    struct jpeg_compress_struct c;
-    struct jpeg_error_mgr jerr;
-    c.err = jpeg_std_error(&jerr);
-    jpeg_create_compress(&c);
-    jpeg_stdio_dest(&c, f);
-    c.image_width = (JDIMENSION)w;
-    c.image_height = (JDIMENSION)h;
-    c.input_components = gray ? 1 : 3;
-    c.in_color_space = gray ? JCS_GRAYSCALE : JCS_RGB;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, 90, TRUE);
-    jpeg_start_compress(&c, TRUE);
     int comps = gray ? 1 : 3;
-    unsigned char *row = malloc((size_t)w * comps);
+    unsigned char *pix = malloc((size_t)h * w * comps);
+    if (!pix) { perror(path); exit(2); }
     Rng r;
     rng_init(&r, seed, RNG_INIT, 7, 7);
-    for (int y = 0; y < h; y++) {
-        for (int x = 0; x < w * comps; x++) row[x] = (unsigned char)((x * 5 + y * 3 + (int)rng_below(&r, 40)) & 255);
-        JSAMPROW rows[1] = {row};
-        jpeg_write_scanlines(&c, rows, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    free(row);
-    fclose(f);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st; (void)flag; (void)ftw;
-    return remove(path);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w * comps; x++) pix[(size_t)y * w * comps + x] = (unsigned char)((x * 5 + y * 3 + (int)rng_below(&r, 40)) & 255);
+    JpegPixels px = {.data = pix, .h = h, .w = w, .components = comps, .stride = (size_t)w * comps};
+    Err e;
+    if (image_encode_jpeg_file(path, &px, 90, &e)) { fprintf(stderr, "%s\n", e.msg); exit(2); }
+    free(pix);
 }
 
 static void make_files(void) {
     const char *top = getenv("TL_TESTDATA");
     Err e;
     snprintf(base, sizeof base, "%s/loader_%ld", top ? top : "/tmp", (long)getpid());
-    nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    fs_remove_tree(base, &e);
     if (fs_mkdir_p(base, &e) != 0) { fprintf(stderr, "%s\n", e.msg); exit(2); }
     static const int sizes[N_ITEMS][2] = {{37, 53}, {64, 64}, {20, 90}, {32, 32}, {100, 40}, {45, 45},
                                           {33, 31}, {70, 50}, {16, 16}, {90, 20}, {50, 70}};
@@ -270,6 +247,7 @@ int main(void) {
     test_thread_count_invariance();
     test_holding_and_restart();
     test_corrupt_file();
-    nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    Err e;
+    fs_remove_tree(base, &e);
     return TEST_END();
 }

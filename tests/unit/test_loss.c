@@ -1,5 +1,5 @@
 /* Softmax cross-entropy with label smoothing and the L2 penalty: values against the
- * spec formulas computed here in double, gradients by central differences. */
+ * Keras's formulas computed here in double, gradients by central differences. */
 #include <string.h>
 
 #include "core/rng.h"

@@ -1,10 +1,10 @@
-/* Adam against a 3-step sequence computed from the spec §7 formula in numpy float32
+/* Adam against a 3-step sequence computed from Keras's Adam formula in numpy float32
  * (m += (g-m)(1-b1); v += (g^2-v)(1-b2); alpha = lr sqrt(1-b2^t)/(1-b1^t);
  * w -= m alpha / (sqrt(v) + eps)), and Keras SGD with momentum / Nesterov by hand. */
 #include <string.h>
 
 #include "test_util.h"
-#include "train/optimizer.h"
+#include "model/optimizer.h"
 
 /* Relative closeness to a float32 reference (a couple of ulps). */
 static int close_f32(float got, double want) { return fabs(got - want) <= 2.5e-7 * fabs(want) + 1e-12; }

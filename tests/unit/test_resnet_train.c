@@ -10,7 +10,7 @@
 
 #include "core/rng.h"
 #include "model/resnet_train.h"
-#include "train/optimizer.h"
+#include "model/optimizer.h"
 #include "test_resnet_util.h"
 #include "test_util.h"
 
@@ -75,7 +75,7 @@ static void test_names(void) {
     resnet_arch_free(&a);
 }
 
-/* conv5 = 10 convs; parameter count from spec 1.6 (kernels + biases) plus 4 BN vectors. */
+/* conv5 = 10 convs; parameter count = kernels + biases (as Keras counts them) plus 4 BN vectors. */
 static void test_views(Backend *cpu, const ResnetWeights *w) {
     Err e = {{0}};
     ResnetSuffix s;

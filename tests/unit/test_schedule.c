@@ -1,4 +1,4 @@
-/* LR schedules: every closed form's values, and ReduceLROnPlateau exactly as spec §8.4
+/* LR schedules: every closed form's values, and ReduceLROnPlateau exactly as Keras's
  * (float32 lr sequence, strict min_delta, cooldown=1 being a no-op, lr-in-logs value). */
 #include <stdlib.h>
 #include <string.h>

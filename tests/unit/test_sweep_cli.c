@@ -32,6 +32,10 @@ static void test_args(void) {
     CHECK(parse(&a, "sweep a.yaml --runs", &e) != 0 && strstr(e.msg, "needs a value"), "%s", e.msg);
     CHECK(parse(&a, "sweep a.yaml --threads 0", &e) != 0, "threads >= 1");
     CHECK(parse(&a, "sweep --aggregate r --dry-run", &e) != 0, "aggregate runs nothing");
+    CHECK_OK(parse(&a, "sweep --status runs/x", &e), &e);
+    CHECK(!a.file && !strcmp(a.status, "runs/x"), "status alone");
+    CHECK(parse(&a, "sweep x.yaml --status runs/x", &e) != 0 && strstr(e.msg, "--status"), "%s", e.msg);
+    CHECK(parse(&a, "sweep --status", &e) != 0 && strstr(e.msg, "needs a value"), "%s", e.msg);
     CHECK(trial_selected(NULL, "x"), "no --only: all");
     CHECK(trial_selected("dropout-0.2*,seed-9", "dropout-0.2_seed-1"), "pattern");
     CHECK(trial_selected("dropout-0.2*,seed-9", "seed-9"), "second pattern");
@@ -67,6 +71,9 @@ static void test_progress(void) {
     CHECK(strstr(line, "best val_acc 0.8000 (dropout=0.4 seed=42)"), "%s", line);
     /* 50 s of trials for 2 trials run now, 1 left: 25 s; elapsed counts phase 1 too. */
     CHECK(strstr(line, "1m00s, ETA 25s"), "%s", line);
+    progress_add(&p, 3, STATUS_PRUNED, 0.95, 0);    /* a partial result is never the best */
+    progress_line(&p, &ts, "demo", 170.0, line, sizeof line);
+    CHECK(strstr(line, "4/4 done, 1 failed, 1 pruned") && strstr(line, "best val_acc 0.8000"), "%s", line);
 }
 
 int main(void) {

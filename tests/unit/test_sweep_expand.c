@@ -56,12 +56,22 @@ static void test_grid(void) {
         CHECK(strcmp(ts.trials[0].text[3], "0.0005") == 0, "canonical text %s", ts.trials[0].text[3]);
         CHECK(strcmp(ts.trials[0].cfg.feature_cache.dir, "/tmp/runs/t/cache") == 0, "cache dir %s", ts.trials[0].cfg.feature_cache.dir);
         CHECK(ts.trials[0].cfg.train.epochs == 2, "base values kept");
-        /* seed changes augmentation draws: 3 groups; dropout, batch and lr do not. */
-        CHECK(ts.n_cache_groups == 3, "cache groups %d", ts.n_cache_groups);
-        CHECK(ts.trials[0].cache_group == ts.trials[7].cache_group, "same seed, same features");
-        CHECK(ts.trials[0].cache_group != ts.trials[2].cache_group, "other seed, other features");
+        /* One pool for every train.seed (feature_cache.seed keys it); dropout, batch and lr
+         * change no feature either. */
+        CHECK(ts.n_cache_groups == 1, "cache groups %d", ts.n_cache_groups);
+        CHECK(ts.trials[0].cache_group == ts.trials[2].cache_group, "other seed, same pool");
         for (int i = 0; i < ts.n; i++)
             for (int j = 0; j < i; j++) CHECK(strcmp(ts.trials[i].id, ts.trials[j].id) != 0, "ids unique");
+    }
+    unload(&s, &ts);
+
+    /* feature_cache.seed: trial: seed changes augmentation draws: 3 groups. */
+    CHECK_OK(load(&s, &ts, "sweep:\n  axes:\n    model.head.dropout: [0.2, 0.4]\n    train.seed: [42, 43, 44]\n"
+                           "    feature_cache.seed: [trial]\n", 1, &e), &e);
+    CHECK(ts.n_cache_groups == 3, "cache groups with a pool per seed: %d", ts.n_cache_groups);
+    if (ts.n == 6) {
+        CHECK(ts.trials[0].cache_group == ts.trials[3].cache_group, "same seed, same features");
+        CHECK(ts.trials[0].cache_group != ts.trials[1].cache_group, "other seed, other features");
     }
     unload(&s, &ts);
 
@@ -136,8 +146,8 @@ static void test_errors(void) {
                 "test.yaml:10: axis 'train.lr': log_uniform needs low > 0");
     check_fails("sweep:\n  method: random\n  trials: 2\n  axes:\n    train.lr: {normal: [0, 1]}\n", "unknown distribution 'normal'");
     check_fails("sweep:\n  method: random\n  axes: {train.lr: [1, 2]}\n", "needs sweep.trials");
-    check_fails("sweep:\n  trials: 4\n", "test.yaml:7: sweep.trials is for method: random only");
-    check_fails("sweep:\n  method: bayes\n", "test.yaml:7: sweep.method must be grid or random");
+    check_fails("sweep:\n  trials: 4\n", "test.yaml:7: sweep.trials is for method: random or tpe only");
+    check_fails("sweep:\n  method: bayes\n", "test.yaml:7: sweep.method must be grid, random or tpe");
     check_fails("sweep:\n  zip:\n    - {train.batch_size: [16, 32], train.lr: [1.0e-3]}\n", "test.yaml:8: zipped axis 'train.lr' has 1 values");
     check_fails("sweep:\n  axes: {train.lr: [1.0e-3]}\n  zip:\n    - {train.lr: [1.0e-3]}\n", "axis 'train.lr' is swept twice");
     check_fails("sweep:\n  axes: {train.lr: 0.1}\n", "test.yaml:7: axis 'train.lr' must be a list of values");
@@ -162,6 +172,61 @@ static void test_errors(void) {
     CHECK(sweep_resolve(&s, &ts, &o, &e) != 0 && strstr(e.msg, "base: x.yaml:4: unknown key 'model.head.dropuot'"), "%s", e.msg);
     trial_set_free(&ts);
     sweep_spec_free(&s);
+}
+
+/* method: tpe expands its random startup trials (random search's draws) and parses its
+ * options; early_stop parses with every method. */
+static void test_tpe_and_early_stop(void) {
+    const char *axes = "  axes:\n    model.head.dropout: {uniform: [0.1, 0.7]}\n    train.lr: {log_uniform: [1.0e-4, 1.0e-2]}\n";
+    char tpe[1024], rnd[1024];
+    snprintf(tpe, sizeof tpe, "sweep:\n  method: tpe\n  trials: 30\n  seed: 3\n  tpe: {startup_trials: 6, gamma: 0.2, "
+             "metric: val_loss}\n  early_stop: {method: asha, grace_epochs: 2, reduction_factor: 3, max_epochs: 20}\n%s", axes);
+    snprintf(rnd, sizeof rnd, "sweep:\n  method: random\n  trials: 30\n  seed: 3\n%s", axes);
+    SweepSpec s, s2;
+    TrialSet ts, ts2;
+    Err e;
+    CHECK_OK(load(&s, &ts, tpe, 1, &e), &e);
+    CHECK_OK(load(&s2, &ts2, rnd, 1, &e), &e);
+    CHECK(s.method == METHOD_TPE && s.random && s.n_trials == 30, "method tpe");
+    CHECK(s.tpe.startup_trials == 6 && s.tpe.gamma == 0.2 && s.tpe.candidates == 24, "tpe options and defaults");
+    CHECK(strcmp(s.objective.metric, "val_loss") == 0 && !s.objective.maximize, "a loss is minimised by default");
+    CHECK(s.early_stop.method == PRUNE_ASHA && s.early_stop.grace_epochs == 2 && s.early_stop.reduction_factor == 3 &&
+          s.early_stop.max_epochs == 20 && strcmp(s.early_stop.metric, "val_loss") == 0 && !s.early_stop.maximize, "asha keys");
+    CHECK(ts.n == 6, "tpe expands its %d startup trials, got %d", 6, ts.n);
+    for (int t = 0; t < ts.n && t < ts2.n; t++)
+        CHECK(strcmp(ts.trials[t].id, ts2.trials[t].id) == 0, "startup trial %d is random search's: %s", t, ts.trials[t].id);
+    char what[2048];
+    sweep_spec_describe(&s, ts.n, what, sizeof what);
+    CHECK(strstr(what, "tpe over") && strstr(what, "30 trials, the first 6 drawn at random") &&
+          strstr(what, "early stop: asha on val_loss (min), rungs at 2 * 3^k epochs below 20"), "describe: %s", what);
+    unload(&s2, &ts2);
+    unload(&s, &ts);
+
+    CHECK_OK(load(&s, &ts, "sweep:\n  axes: {train.seed: [1, 2]}\n  early_stop: {method: median, metric: val_accuracy, warmup_epochs: 3}\n", 0, &e), &e);
+    CHECK(s.early_stop.method == PRUNE_MEDIAN && s.early_stop.maximize && s.early_stop.warmup_epochs == 3 &&
+          s.early_stop.startup_trials == 5 && s.early_stop.min_trials == 1, "median keys with a grid");
+    unload(&s, &ts);
+
+    const char *head = "sweep:\n  method: tpe\n  trials: 4\n  axes: {train.lr: {log_uniform: [1.0e-4, 1.0e-2]}}\n";
+    char text[1024];
+    snprintf(text, sizeof text, "%s  tpe: {gamma: 1.5}\n", head);
+    check_fails(text, "test.yaml:10: sweep.tpe.gamma must be in (0, 1], got 1.5");
+    snprintf(text, sizeof text, "%s  tpe: {metric: test_accuracy}\n", head);
+    check_fails(text, "test.yaml:10: sweep.tpe.metric must be one of val_accuracy val_loss gap final_gap, not 'test_accuracy'");
+    snprintf(text, sizeof text, "%s  tpe: {mode: up}\n", head);
+    check_fails(text, "test.yaml:10: sweep.tpe.mode must be min or max, not 'up'");
+    snprintf(text, sizeof text, "%s  tpe: {startup: 3}\n", head);
+    check_fails(text, "test.yaml:10: unknown key 'sweep.tpe.startup'");
+    check_fails("sweep:\n  method: random\n  trials: 2\n  axes: {train.lr: [1, 2]}\n  tpe: {}\n", "test.yaml:10: sweep.tpe is for method: tpe only");
+    check_fails("sweep:\n  method: tpe\n  axes: {train.lr: [1, 2]}\n", "test.yaml:7: method: tpe needs sweep.trials");
+    check_fails("sweep:\n  early_stop: {metric: val_loss}\n", "test.yaml:7: sweep.early_stop needs method: asha or median");
+    check_fails("sweep:\n  early_stop: {method: hyperband}\n", "test.yaml:7: sweep.early_stop.method must be asha or median, not 'hyperband'");
+    check_fails("sweep:\n  early_stop:\n    method: asha\n    warmup_epochs: 2\n", "test.yaml:9: sweep.early_stop.warmup_epochs is for method: median");
+    check_fails("sweep:\n  early_stop:\n    method: asha\n    reduction_factor: 1\n", "test.yaml:9: sweep.early_stop.reduction_factor must be in 2..1000, got 1");
+    check_fails("sweep:\n  early_stop:\n    method: asha\n    grace_epochs: 4\n    max_epochs: 4\n",
+                "test.yaml:10: sweep.early_stop.max_epochs (4) must be above grace_epochs (4)");
+    check_fails("sweep:\n  early_stop:\n    method: median\n    metric: top5\n", "test.yaml:9: sweep.early_stop.metric must be one of val_loss val_accuracy loss accuracy");
+    check_fails("sweep:\n  early_stop:\n    method: median\n    patience: 3\n", "test.yaml:9: unknown key 'sweep.early_stop.patience'");
 }
 
 static void test_weights_fallback(void) {
@@ -192,6 +257,7 @@ int main(void) {
     test_grid();
     test_random();
     test_errors();
+    test_tpe_and_early_stop();
     test_weights_fallback();
     rmdir(train);
     rmdir(tmpl);

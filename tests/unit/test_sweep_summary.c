@@ -150,11 +150,63 @@ static void test_bad_result(const char *root) {
     result_free(&r);
 }
 
+/* A pruned trial: read back, kept in summary.csv, ranked after the finished trials however
+ * good its partial val accuracy, left out of the per-value means, counted in report.md;
+ * the report links a heatmap per pair of axes (seeds averaged over, not paired). */
+static void test_pruned(const char *root) {
+    SweepSpec s;
+    TrialSet ts;
+    Err e;
+    CHECK_OK(sweep_spec_parse(&s, "name: pr\nbase: {}\nsweep:\n  axes:\n    model.head.dropout: [0.2, 0.5]\n"
+                                  "    model.head.l2: [1.0e-4, 1.0e-3]\n    train.seed: [1]\n", "pr.yaml", &e), &e);
+    CHECK_OK(sweep_expand(&s, &ts, &e), &e);
+    if (ts.n != 4) { CHECK(0, "4 trials, got %d", ts.n); return; }
+    const double acc[4] = {0.70, 0.90, 0.80, 0.60};
+    TrialResult r[4];
+    for (int t = 0; t < 4; t++) {
+        char dir[512];
+        make_result(root, ts.trials[t].id, t == 1 ? "pruned" : "done", acc[t], 1.0, 0.1, t == 1 ? "stopped at rung 3" : "");
+        snprintf(dir, sizeof dir, "%s/%s", root, ts.trials[t].id);
+        result_read(dir, &r[t]);
+    }
+    CHECK(r[1].status == STATUS_PRUNED && status_finished(STATUS_PRUNED) && !strcmp(status_name(STATUS_PRUNED), "pruned"),
+          "pruned read back; a rerun skips it");
+    int order[4];
+    trials_rank(&ts, r, order);
+    CHECK(order[0] == 2 && order[1] == 0 && order[2] == 3 && order[3] == 1, "the pruned 0.90 ranks after every finished trial");
+    char path[600];
+    snprintf(path, sizeof path, "%s/pr_summary.csv", root);
+    CHECK_OK(summary_write(path, &s, &ts, r, &e), &e);
+    CsvTable sum;
+    CHECK_OK(csv_read_file(&sum, path, &e), &e);
+    CHECK(sum.n_rows == 4 && !strcmp(csv_get(&sum, 1, "status"), "pruned") && !strcmp(csv_get(&sum, 1, "val_accuracy"), "0.9"),
+          "summary keeps the pruned row");
+    csv_free(&sum);
+    snprintf(path, sizeof path, "%s/pr_report.md", root);
+    CHECK_OK(report_write(path, &s, &ts, r, &e), &e);
+    char *md = NULL;
+    CHECK_OK(fs_read_all(path, &md, NULL, &e), &e);
+    if (md) {
+        CHECK(strstr(md, "3 done, 0 diverged, 0 failed, 0 interrupted, 0 pending, 1 pruned"), "counts");
+        CHECK(strstr(md, "| 0.2 | 1 | 0.7000 |"), "dropout 0.2's mean leaves the pruned trial out");
+        CHECK(strstr(md, "plots/heatmap_val_accuracy_model.head.dropout_x_model.head.l2.png") &&
+              strstr(md, "plots/heatmap_gap_model.head.dropout_x_model.head.l2.png"), "heatmaps linked");
+        CHECK(!strstr(md, "heatmap_val_accuracy_model.head.dropout_x_train.seed"), "no heatmap over the seed axis");
+        CHECK(strstr(md, "plots/parallel_coordinates.png") && strstr(md, "plots/importance.png") && !strstr(md, "history.png"),
+              "parallel coordinates and importance linked; no history for a grid");
+        free(md);
+    }
+    for (int t = 0; t < 4; t++) result_free(&r[t]);
+    trial_set_free(&ts);
+    sweep_spec_free(&s);
+}
+
 int main(void) {
     char root[] = "/tmp/test_sweep_summary.XXXXXX";
     if (!mkdtemp(root)) return 1;
     test_csv();
     test_results_and_summary(root);
+    test_pruned(root);
     test_bad_result(root);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);

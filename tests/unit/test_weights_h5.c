@@ -48,7 +48,7 @@ static void test_arch(void) {
     CHECK(a.n_convs == 53, "resnet50 has 53 convs, got %d", a.n_convs);
     double params = 0;
     for (int i = 0; i < a.n_convs; i++) params += (double)a.convs[i].kh * a.convs[i].kw * a.convs[i].cin * a.convs[i].cout + a.convs[i].cout;
-    CHECK(params == 23481472.0, "conv params %.0f (spec 1.7: 23,481,472)", params);
+    CHECK(params == 23481472.0, "conv params %.0f (Keras: 23,481,472)", params);
     CHECK(!strcmp(a.convs[3].conv, "conv2_block1_0_conv") && !strcmp(a.convs[4].conv, "conv2_block1_3_conv"), "Keras order");
     CHECK(a.convs[11].stride == 2 && !strcmp(a.convs[11].conv, "conv3_block1_1_conv") && a.convs[12].stride == 1, "stride on _1");
     CHECK_NEAR(resnet_arch_flops(&a, 224) / 1e9, 7.71, 0.01, "GFLOP %.3f", resnet_arch_flops(&a, 224) / 1e9);

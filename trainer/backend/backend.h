@@ -3,7 +3,7 @@
  * (oneDNN convolutions + OpenMP) and the CUDA backend (cuDNN + cuBLAS).
  * Model code calls only this table; it never touches a device directly.
  * Layout is NHWC everywhere; kernels are HWIO (kh, kw, cin, cout), as Keras stores them.
- * Pointers passed to ops are backend memory (from ->alloc). */
+ * Pointers passed to ops are backend memory (from ops->alloc). */
 #ifndef TL_BACKEND_H
 #define TL_BACKEND_H
 
@@ -32,11 +32,10 @@ int conv_desc_init(ConvDesc *d, Err *e);
 double conv_desc_flops(const ConvDesc *d);
 
 typedef struct Backend Backend;
-struct Backend {
-    const char *name;           /* "reference", "cpu", "cuda" */
-    void *ctx;
-    int threads;
 
+/* A backend's functions: one static const table per backend (reference/, cpu/, cuda/), as
+ * ggml's backend interface. They reach the backend's state through b->ctx. */
+typedef struct BackendOps {
     int (*alloc)(Backend *b, size_t bytes, void **ptr, Err *e);
     void (*release)(Backend *b, void *ptr);
     int (*upload)(Backend *b, void *dst, const void *src, size_t bytes, Err *e);
@@ -56,31 +55,73 @@ struct Backend {
     /* y[n, c] = mean over h*w of x[n, :, :, c]. x: (n, h, w, c); y: (n, c). */
     int (*global_avgpool)(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e);
 
-    /* Native activation layout (e.g. oneDNN's nChw16c on AVX-512), NULL/0 when the backend
-     * has none: the same ops reading and writing that layout; avgpool's y is plain (n, c). */
-    int native_layout;
+    /* The same pools reading the backend's native activation layout (Backend.native_layout;
+     * avgpool's y is plain (n, c)); NULL when the backend has none. */
     int (*maxpool3x3s2_native)(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e);
     int (*global_avgpool_native)(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e);
 
+    /* Frees the context and b itself (backend_destroy). */
     void (*destroy)(Backend *b);
+} BackendOps;
 
+/* What a backend can do, for callers that choose by it (Backend.caps; never a test of
+ * its name). */
+enum {
+    /* Runs on a CUDA GPU: Backend.ctx is the CUDA context (stream, cuBLAS handle) that the
+     * GPU head (model/head_cuda.h) trains on. */
+    BACKEND_CAP_GPU = 1u << 0,
+    /* Its numbers depend on the precision it was opened with (tf32, fp16, bf16). Without
+     * it the backend computes in float32 whatever precision is asked, and feature caches
+     * key its results as fp32. */
+    BACKEND_CAP_PRECISION = 1u << 1,
+};
+
+/* An open backend: its table of functions, its context, and what callers read of it. */
+struct Backend {
+    const BackendOps *ops;
+    void *ctx;                  /* the backend's own state (a CPU engine, a CUDA context) */
+    const char *name;           /* "reference", "cpu", "cuda": messages and cache keys */
+    unsigned caps;              /* BACKEND_CAP_* */
+    int threads;
+    /* Native activation layout (e.g. oneDNN's nChw16c on AVX-512) in use, 0 when the
+     * backend has none or it is turned off: the layout ConvDesc.native_io and
+     * ops->*_native read and write. */
+    int native_layout;
     /* Training ops (backward passes, frozen BN; backend_train.h), or NULL on a backend
      * that only runs inference. */
     const struct BackendTrainOps *train;
 };
 
+/* Which backend to open (config.yaml's train.device): DEVICE_AUTO takes the GPU when one
+ * is visible, else the CPU. */
+typedef enum BackendDevice { DEVICE_AUTO, DEVICE_CPU, DEVICE_CUDA, N_DEVICES } BackendDevice;
+/* The CUDA backend's convolution arithmetic (model.precision; backend/cuda/cuda_backend.cu
+ * says what each means). The CPU backends compute in float32 whatever is asked. */
+typedef enum Precision { PREC_FP32, PREC_TF32, PREC_FP16, PREC_BF16, N_PRECISIONS } Precision;
+/* Their names as config.yaml and the command line write them, in enum order:
+ * "auto", "cpu", "cuda" and "fp32", "tf32", "fp16", "bf16". */
+extern const char *const DEVICE_NAMES[N_DEVICES];
+extern const char *const PRECISION_NAMES[N_PRECISIONS];
+/* The index of name in names[0, n) (an enum value of the table's type), -1 when absent. */
+int backend_name_index(const char *const *names, int n, const char *name);
+/* A name of those tables -> its value; -1 with a message naming it when it is none. */
+int backend_device_parse(const char *name, BackendDevice *out, Err *e);
+int backend_precision_parse(const char *name, Precision *out, Err *e);
+
 int backend_reference_create(Backend **out, Err *e);
 /* threads <= 0: all cores. */
 int backend_cpu_create(Backend **out, int threads, Err *e);
-/* Fails with a clear message when built without CUDA or when no GPU is visible.
- * precision: "fp32" | "tf32" | "fp16" | "bf16". */
-int backend_cuda_create(Backend **out, int device, const char *precision, Err *e);
+/* Fails with a clear message when built without CUDA or when no GPU is visible. */
+int backend_cuda_create(Backend **out, int device, Precision precision, Err *e);
 /* 1 when this build has the CUDA backend compiled in. */
 int backend_cuda_compiled(void);
 /* Number of visible GPUs (0 when none or when not compiled). */
 int backend_cuda_device_count(void);
-/* "auto" | "cpu" | "cuda": auto picks cuda when a GPU is visible. */
-int backend_open(Backend **out, const char *device, int gpu_index, const char *precision, int threads, Err *e);
+/* The backend of `device` (DEVICE_AUTO: cuda when a GPU is visible): GPU gpu_index in
+ * `precision`, or the CPU with `threads`. */
+int backend_open(Backend **out, BackendDevice device, int gpu_index, Precision precision, int threads, Err *e);
 void backend_destroy(Backend *b);
+/* 1 when b has every capability in caps (BACKEND_CAP_* or'ed), else 0. */
+int backend_has(const Backend *b, unsigned caps);
 
 #endif

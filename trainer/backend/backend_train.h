@@ -19,13 +19,9 @@
 #include <stddef.h>
 
 #include "backend/backend.h"
+#include "backend/optimizer_math.h"
 
-/* train/optimizer.h's types, by tag: optimizer_step's arguments (the backend does not
- * depend on the training layer's header; callers include it). */
-struct OptimizerSpec;
-struct OptRange;
-
-/* Keras ResNet's BatchNormalization epsilon (spec 1.1.3). */
+/* Keras ResNet's BatchNormalization epsilon (keras/applications/resnet.py gives every BN 1.001e-5). */
 #define BN_FROZEN_EPSILON 1.001e-5
 
 /* One frozen BatchNormalization over the last axis: y = gamma*(x - mean)/sqrt(var + eps) + beta. */
@@ -78,14 +74,14 @@ typedef struct BackendTrainOps {
      * starts where the frozen backbone stops. NULL on a backend without a native layout. */
     int (*native_to_nhwc)(Backend *b, const float *x, int n, int h, int w, int c, float *y, Err *e);
 
-    /* optimizer_step (train/optimizer.h) on backend memory, queued on the backend's stream:
-     * one update of params[r.offset, +r.count) for every range from grads, with the moments
-     * m and v (v NULL for SGD) laid out as params, exactly optimizer.c's float32 formulas.
+    /* optimizer_update_ranges (optimizer_math.h) on backend memory, queued on the backend's
+     * stream: one update of params[r.offset, +r.count) for every range from grads, with the
+     * moments m and v (v NULL for SGD) laid out as params, exactly its float32 formulas.
      * iterations: the optimizer's applied steps before this one (Adam's t = iterations + 1);
      * the caller advances its own counter. NULL on the CPU backends: their optimizer is
-     * optimizer_step on the host arrays. */
-    int (*optimizer_step)(Backend *b, const struct OptimizerSpec *spec, long iterations, float lr, float *params,
-                          const float *grads, float *m, float *v, const struct OptRange *ranges, int n_ranges, Err *e);
+     * optimizer_step (model/optimizer.h) on the host arrays. */
+    int (*optimizer_step)(Backend *b, const OptimizerSpec *spec, long iterations, float lr, float *params,
+                          const float *grads, float *m, float *v, const OptRange *ranges, int n_ranges, Err *e);
 } BackendTrainOps;
 
 /* The tables backend_reference_create and backend_cpu_create install in Backend.train. */

@@ -11,7 +11,7 @@
 #include "cli/commands.h"
 #include "cli/stop_signal.h"
 #include "train/feature_cache.h"
-#include "train/trial.h"
+#include "train/trial_data.h"
 
 static int fill(const TrialConfig *cfg, const char *out, int shard, int shards, int threads, int gpu, volatile sig_atomic_t *stop,
                 Err *e) {
@@ -21,7 +21,7 @@ static int fill(const TrialConfig *cfg, const char *out, int shard, int shards, 
     TrialEntries te;
     char dir[1100];
     trial_cache_dir(cfg, out, dir, sizeof dir);
-    if (dataset_open(&cfg->data, cfg->train.seed, &ds, e)) return -1;
+    if (dataset_open(&cfg->data, config_cache_seed(cfg), &ds, e)) return -1;
     int rc = backend_open(&be, cfg->train.device, gpu, cfg->model.precision, threads, e);
     if (rc == 0) rc = feature_extractor_init(&fx, cfg, be, be->threads, e);
     if (rc == 0) {

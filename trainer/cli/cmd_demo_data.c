@@ -6,18 +6,17 @@
  * Images stay 28x28 grayscale (the trainer converts to RGB and resizes). The folder is
  * built under DIR.tmp.<pid> and renamed into place, so DIR is complete or absent. */
 #include <errno.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <jpeglib.h>
 #include <zlib.h>
 
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "data/image_jpeg_write.h"
 
 enum { FMNIST_CLASSES = 10, FMNIST_SIDE = 28 };
 
@@ -92,58 +91,6 @@ static int idx_load(const char *dir, const char *name, int dims, Idx *idx, Err *
     return 0;
 }
 
-typedef struct JpegErr {
-    struct jpeg_error_mgr mgr;
-    jmp_buf jump;
-    char msg[JMSG_LENGTH_MAX];
-} JpegErr;
-
-static void jpeg_err_exit(j_common_ptr cinfo) {
-    JpegErr *je = (JpegErr *)cinfo->err;
-    je->mgr.format_message(cinfo, je->msg);
-    longjmp(je->jump, 1);
-}
-
-/* Encodes a grayscale image to JPEG in memory (libjpeg errors come back via longjmp). */
-static int jpeg_encode_gray(const uint8_t *pix, int h, int w, int quality, unsigned char **out, unsigned long *size,
-                            Err *e) {
-    struct jpeg_compress_struct c;
-    JpegErr je;
-    c.err = jpeg_std_error(&je.mgr);
-    je.mgr.error_exit = jpeg_err_exit;
-    *out = NULL, *size = 0;
-    if (setjmp(je.jump)) {
-        jpeg_destroy_compress(&c);
-        free(*out);
-        return err_fail(e, "%s:%d: libjpeg compression failed: %s", __FILE__, __LINE__, je.msg);
-    }
-    jpeg_create_compress(&c);
-    jpeg_mem_dest(&c, out, size);
-    c.image_width = (JDIMENSION)w, c.image_height = (JDIMENSION)h;
-    c.input_components = 1, c.in_color_space = JCS_GRAYSCALE;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, quality, TRUE);
-    jpeg_start_compress(&c, TRUE);
-    while (c.next_scanline < c.image_height) {
-        JSAMPROW row = (JSAMPROW)(pix + (size_t)c.next_scanline * (size_t)w);
-        jpeg_write_scanlines(&c, &row, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    return 0;
-}
-
-static int write_jpeg(const char *path, const uint8_t *pix, int h, int w, int quality, Err *e) {
-    unsigned char *jpg = NULL;
-    unsigned long size = 0;
-    if (jpeg_encode_gray(pix, h, w, quality, &jpg, &size, e)) return err_context(e, "%s", path);
-    FILE *f = fopen(path, "wb");
-    int ok = f && fwrite(jpg, 1, size, f) == size;
-    if (f && fclose(f) != 0) ok = 0;
-    free(jpg);
-    return ok ? 0 : err_fail(e, "%s: cannot write: %s", path, strerror(errno));
-}
-
 /* Writes images [from-th .. from+count-th) of each class (in file order) to root/split/<class>/. */
 static int write_split(const char *root, const char *split, const char *tag, const Idx *img, const Idx *lab, int from,
                        int count, int quality, int *written, Err *e) {
@@ -156,7 +103,8 @@ static int write_split(const char *root, const char *split, const char *tag, con
             if (lab->data[i] != k || seen++ < from) continue;
             snprintf(path, sizeof path, "%s/%s-%05d.jpg", dir, tag, i);
             const uint8_t *pix = img->data + (size_t)i * (size_t)(img->rows * img->cols);
-            if (write_jpeg(path, pix, img->rows, img->cols, quality, e)) return -1;
+            JpegPixels px = {.data = pix, .h = img->rows, .w = img->cols, .components = 1, .stride = (size_t)img->cols};
+            if (image_encode_jpeg_file(path, &px, quality, e)) return -1;
             done++;
         }
         if (done < count)
@@ -232,12 +180,6 @@ static int build(const DemoOptions *o, const char *tmp, const char *stamp_text, 
     return rc;
 }
 
-static int remove_tree(const char *path) {
-    char cmd[2200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    return system(cmd);
-}
-
 int cmd_demo_data(int argc, char **argv) {
     DemoOptions o;
     Err e;
@@ -263,7 +205,8 @@ int cmd_demo_data(int argc, char **argv) {
     int written = 0;
     if (build(&o, tmp, stamp_text, &written, &e) || (rename(tmp, o.out) != 0 && err_fail(&e, "rename %s -> %s: %s", tmp, o.out, strerror(errno)))) {
         fprintf(stderr, "trainer demo-data: %s\n", e.msg);
-        remove_tree(tmp);
+        Err ignored;
+        fs_remove_tree(tmp, &ignored);
         return 1;
     }
     printf("demo-data: wrote %d JPEGs to %s (%d classes x %d train, %d validation, %d test)\n", written, o.out,

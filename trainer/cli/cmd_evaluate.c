@@ -19,18 +19,22 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/csv_field.h"
+#include "cli/run_options.h"
 #include "core/fsutil.h"
-#include "model/loss.h"
 #include "data/loader.h"
 #include "model/resnet_train.h"
 #include "train/feature_cache.h"
+#include "train/head_trainer.h"
 #include "train/metrics.h"
 #include "train/trial.h"
-#include "train/trial_model.h"
+#include "train/trial_data.h"
+#include "train/trained_model.h"
 
 typedef struct EvaluateArgs {
-    const char *run, *split;
-    int threads, gpu, plots;
+    RunOptions trial;
+    const char *split;
+    int plots;
 } EvaluateArgs;
 
 static const char *USAGE = "usage: trainer evaluate --run RUNDIR [--split test|validation|train] [--threads N] [--gpu I] [--plots]\n";
@@ -39,16 +43,14 @@ static int parse(int argc, char **argv, EvaluateArgs *a) {
     *a = (EvaluateArgs){.split = "test"};
     for (int i = 1; i < argc; i++) {
         const char *v;
-        if (arg_value(argc, argv, &i, "--run", &v)) a->run = v;
-        else if (arg_value(argc, argv, &i, "--split", &v)) a->split = v;
-        else if (arg_value(argc, argv, &i, "--threads", &v)) a->threads = atoi(v);
-        else if (arg_value(argc, argv, &i, "--gpu", &v)) a->gpu = atoi(v);
+        if (run_option(argc, argv, &i, &a->trial)) continue;
+        if (arg_value(argc, argv, &i, "--split", &v)) a->split = v;
         else if (!strcmp(argv[i], "--plots")) a->plots = 1;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(USAGE, stdout); return 1; }
         else { fprintf(stderr, "trainer evaluate: unknown argument %s\n%s", argv[i], USAGE); return -1; }
     }
-    if (!a->run) fprintf(stderr, "trainer evaluate: --run RUNDIR is required (a trial's --out folder)\n%s", USAGE);
-    else if (strcmp(a->split, "test") && strcmp(a->split, "validation") && strcmp(a->split, "train"))
+    if (run_options_check(&a->trial, "evaluate", USAGE)) return -1;
+    if (strcmp(a->split, "test") && strcmp(a->split, "validation") && strcmp(a->split, "train"))
         fprintf(stderr, "trainer evaluate: --split must be test, validation or train (got '%s')\n", a->split);
     else return 0;
     return -1;
@@ -56,7 +58,7 @@ static int parse(int argc, char **argv, EvaluateArgs *a) {
 
 typedef struct Evaluation {
     const EvaluateArgs *args;
-    TrialModel model;
+    TrainedModel model;
     Dataset ds;
     Backend *be;
     FeatureExtractor fx;
@@ -67,7 +69,7 @@ typedef struct Evaluation {
     float *x;                     /* (n, 2048) features */
     int *y;                       /* (n) labels */
     Confusion cm;
-    double loss, accuracy, top5;
+    HeadScores scores;            /* as the trial computed them (head_evaluate) */
 } Evaluation;
 
 enum { FINETUNED_BATCH = 32 };
@@ -90,7 +92,7 @@ static int finetuned_features(Evaluation *ev, Err *e) {
     rc = backbone_create(&bb, ev->be, c->model.backbone, &w, c->data.image_size, batch, e) ||
          (suffix_made = resnet_suffix_create(&suffix, ev->be, c->model.backbone, &w, c->model.trainable, c->data.image_size, batch,
                                              c->model.train_bn_affine, e) == 0) == 0 ||
-         trial_model_load_suffix(&ev->model, &suffix, e) || loader_create(&loader, &lc, e) ||
+         trained_model_load_suffix(&ev->model, &suffix, e) || loader_create(&loader, &lc, e) ||
          loader_start(loader, sp->items, NULL, sp->n, batch, 0, e) ? -1 : 0;
     resnet_weights_free(&w);
     LoaderBatch *b;
@@ -109,7 +111,7 @@ static int finetuned_features(Evaluation *ev, Err *e) {
 
 /* The dataset must still have the classes the head was trained on, in the same order. */
 static int check_classes(const Evaluation *ev, Err *e) {
-    const TrialModel *m = &ev->model;
+    const TrainedModel *m = &ev->model;
     if (ev->ds.n_classes != m->n_classes)
         return err_fail(e, "%s has %d classes but %s was trained on %d (the dataset changed since the trial)",
                         m->cfg.data.root, ev->ds.n_classes, m->best_path, m->n_classes);
@@ -140,7 +142,7 @@ static int load_features(Evaluation *ev, Err *e) {
     char dir[1024];
     trial_cache_dir(c, ev->model.run_dir, dir, sizeof dir);
     if (fs_is_dir(dir)) snprintf(ev->cache_dir, sizeof ev->cache_dir, "%s", dir);
-    if (backend_open(&ev->be, c->train.device, ev->args->gpu, c->model.precision, ev->args->threads, e) ||
+    if (backend_open(&ev->be, c->train.device, ev->args->trial.gpu, c->model.precision, ev->args->trial.threads, e) ||
         feature_extractor_init(&ev->fx, c, ev->be, ev->be->threads, e) || trial_entries_init(&ev->te, &ev->fx, &ev->ds, e) ||
         pick_split(ev, e))
         return -1;
@@ -154,42 +156,10 @@ static int load_features(Evaluation *ev, Err *e) {
     return feature_entry_get(&ev->fx, ev->cache_dir[0] ? ev->cache_dir : NULL, &ev->entry, ev->x, e);
 }
 
-/* trial.c's evaluate(): batches of train.batch_size, float32 Keras Mean metrics. */
-static void evaluate(Evaluation *ev) {
-    TrialModel *m = &ev->model;
-    const TrialConfig *c = &m->cfg;
-    int B = c->train.batch_size, C = m->n_classes, n = ev->split->n;
-    MeanMetric lm = {0, 0}, am = {0, 0};
-    long in5 = 0;
-    float l2 = loss_l2(&m->head, (float)c->model.head.l2, 0);
-    for (int s = 0; s < n; s += B) {
-        int b = n - s < B ? n - s : B;
-        const float *z = trial_model_logits(m, ev->x + (size_t)s * FEATURE_DIM, b);
-        float ce = loss_xent(z, ev->y + s, b, C, c->train.label_smoothing, NULL);
-        mean_update(&lm, (ce + l2) * b, (float)b);
-        mean_update(&am, (float)count_correct(z, ev->y + s, b, C), (float)b);
-        in5 += count_top_k(z, ev->y + s, b, C, 5 < C ? 5 : C);
-        confusion_add(&ev->cm, z, ev->y + s, b);
-    }
-    ev->loss = mean_result(&lm);
-    ev->accuracy = mean_result(&am);
-    ev->top5 = (double)in5 / n;
-}
-
 static void out_path(char *buf, size_t n, const Evaluation *ev, const char *stem, const char *ext) {
     char name[128];
     snprintf(name, sizeof name, "%s%s%s", stem, ev->args->split, ext);
     fs_join(buf, n, ev->model.run_dir, name);
-}
-
-static void put_csv_field(FILE *f, const char *s) {
-    if (!strpbrk(s, ",\"\n\r")) { fputs(s, f); return; }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
 }
 
 typedef struct ClassScore { int c; long images, correct; double accuracy; } ClassScore;
@@ -219,7 +189,7 @@ static int write_per_class(const Evaluation *ev, const char *path, Err *e) {
     if (rc == 0) {
         fputs("class,images,correct,accuracy\n", af.f);
         for (int i = 0; i < C; i++) {
-            put_csv_field(af.f, ev->model.class_names[s[i].c]);
+            csv_put_field(af.f, ev->model.class_names[s[i].c]);
             fprintf(af.f, ",%ld,%ld,", s[i].images, s[i].correct);
             if (s[i].images) fprintf(af.f, "%.9g", s[i].accuracy);
             fputc('\n', af.f);
@@ -314,12 +284,12 @@ static int plot_per_class(const Evaluation *ev, char *png, size_t n, Err *e) {
     snprintf(tmp, sizeof tmp, "%s.tmp.%d.png", png, (int)getpid());
     trial_name_from_dir(ev->model.run_dir, trial, sizeof trial);
     snprintf(title, sizeof title, "%s: per-class accuracy on %s (%d images, top-1 %.4f, best epoch %d)", trial,
-             ev->args->split, ev->split->n, ev->accuracy, ev->model.epoch);
+             ev->args->split, ev->split->n, ev->scores.accuracy, ev->model.epoch);
     char q_csv[2500], q_out[2700], q_title[1100], vars[7000];
     gp_string(q_csv, sizeof q_csv, csv);
     gp_string(q_out, sizeof q_out, tmp);
     gp_string(q_title, sizeof q_title, title);
-    snprintf(vars, sizeof vars, "csv=%s; out=%s; title=%s; overall=%.9g", q_csv, q_out, q_title, ev->accuracy);
+    snprintf(vars, sizeof vars, "csv=%s; out=%s; title=%s; overall=%.9g", q_csv, q_out, q_title, ev->scores.accuracy);
     if (run_gnuplot(script, vars, e)) { unlink(tmp); return -1; }
     if (rename(tmp, png)) { unlink(tmp); return err_fail(e, "%s: cannot rename to %s", tmp, png); }
     return 0;
@@ -328,10 +298,10 @@ static int plot_per_class(const Evaluation *ev, char *png, size_t n, Err *e) {
 /* ---- summary ---- */
 
 static void print_summary(const Evaluation *ev) {
-    const TrialModel *m = &ev->model;
+    const TrainedModel *m = &ev->model;
     printf("%s  split %s: %d images, %d classes, best epoch %d\n", m->run_dir, ev->args->split, ev->split->n, m->n_classes,
            m->epoch);
-    printf("  loss      %.9g\n  accuracy  %.9g\n  top5      %.9g\n", ev->loss, ev->accuracy, ev->top5);
+    printf("  loss      %.9g\n  accuracy  %.9g\n  top5      %.9g\n", ev->scores.loss, ev->scores.accuracy, ev->scores.top5);
     printf("  features  %s\n", strcmp(ev->model.cfg.model.trainable, "head") ? "computed through the fine-tuned backbone"
                                 : ev->fx.images_done == 0                    ? "from the feature cache"
                                                                              : "computed (not in the cache)");
@@ -346,9 +316,9 @@ static void print_summary(const Evaluation *ev) {
 
 static int run(Evaluation *ev, Err *e) {
     const TrialConfig *c = &ev->model.cfg;
-    if (dataset_open(&c->data, c->train.seed, &ev->ds, e)) return err_context(e, "data.root of %s", ev->model.config_path);
+    if (dataset_open(&c->data, config_cache_seed(c), &ev->ds, e)) return err_context(e, "data.root of %s", ev->model.config_path);
     if (check_classes(ev, e) || load_features(ev, e) || confusion_create(&ev->cm, ev->model.n_classes, e)) return -1;
-    evaluate(ev);
+    head_evaluate(&ev->model.head, &ev->model.cfg, ev->x, ev->y, ev->split->n, &ev->scores, &ev->cm);
     if (write_outputs(ev, e)) return -1;
     print_summary(ev);
     if (!ev->args->plots) return 0;
@@ -367,7 +337,7 @@ static void evaluation_free(Evaluation *ev) {
     feature_extractor_free(&ev->fx);
     backend_destroy(ev->be);
     dataset_free(&ev->ds);
-    trial_model_free(&ev->model);
+    trained_model_free(&ev->model);
 }
 
 int cmd_evaluate(int argc, char **argv) {
@@ -378,7 +348,7 @@ int cmd_evaluate(int argc, char **argv) {
     memset(&ev, 0, sizeof ev);
     ev.args = &a;
     Err e = {{0}};
-    if (trial_model_load(&ev.model, a.run, 0, &e)) {
+    if (trained_model_load(&ev.model, a.trial.run, 0, &e)) {
         fprintf(stderr, "trainer evaluate: %s\n", e.msg);
         return 2;
     }

@@ -10,31 +10,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
 #include "cli/args.h"
+#include "core/clock.h"
 #include "core/fsutil.h"
 #include "data/image_batch.h"
 #include "model/resnet.h"
 
 typedef struct FeaturesArgs {
-    const char *weights, *backbone, *out, *device, *precision, *interp;
+    const char *weights, *backbone, *out, *interp;
+    BackendDevice device;
+    Precision precision;
     int image_size, batch, threads, fast, timing, decode_only;
     char **images;
     int n_images;
 } FeaturesArgs;
 
 static int parse(int argc, char **argv, FeaturesArgs *a) {
-    *a = (FeaturesArgs){.backbone = "resnet50", .device = "cpu", .precision = "tf32", .interp = "nearest", .image_size = 224, .batch = 32};
+    *a = (FeaturesArgs){.backbone = "resnet50", .device = DEVICE_CPU, .precision = PREC_TF32, .interp = "nearest",
+                        .image_size = 224, .batch = 32};
+    const char *device = DEVICE_NAMES[a->device], *precision = PRECISION_NAMES[a->precision];
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (arg_value(argc, argv, &i, "--weights", &v)) a->weights = v;
         else if (arg_value(argc, argv, &i, "--backbone", &v)) a->backbone = v;
         else if (arg_value(argc, argv, &i, "--out", &v)) a->out = v;
-        else if (arg_value(argc, argv, &i, "--device", &v)) a->device = v;
-        else if (arg_value(argc, argv, &i, "--precision", &v)) a->precision = v;
+        else if (arg_value(argc, argv, &i, "--device", &v)) device = v;
+        else if (arg_value(argc, argv, &i, "--precision", &v)) precision = v;
         else if (arg_value(argc, argv, &i, "--interpolation", &v)) a->interp = v;
         else if (arg_value(argc, argv, &i, "--image-size", &v)) a->image_size = atoi(v);
         else if (arg_value(argc, argv, &i, "--batch", &v)) a->batch = atoi(v);
@@ -45,19 +49,16 @@ static int parse(int argc, char **argv, FeaturesArgs *a) {
         else if (argv[i][0] == '-' && argv[i][1] == '-') { fprintf(stderr, "trainer features: unknown option %s\n", argv[i]); return -1; }
         else { a->images = argv + i; a->n_images = argc - i; break; }
     }
-    if (!a->weights && !a->decode_only) fprintf(stderr, "trainer features: --weights is required (a Keras .h5 file, or random:SEED)\n");
+    Err e = {{0}};
+    if (backend_device_parse(device, &a->device, &e) || backend_precision_parse(precision, &a->precision, &e))
+        fprintf(stderr, "trainer features: %s\n", e.msg);
+    else if (!a->weights && !a->decode_only) fprintf(stderr, "trainer features: --weights is required (a Keras .h5 file, or random:SEED)\n");
     else if (!a->out && !a->decode_only) fprintf(stderr, "trainer features: --out is required\n");
     else if (a->n_images == 0) fprintf(stderr, "trainer features: no images given\n");
     else if (a->image_size < 32 || a->batch < 1) fprintf(stderr, "trainer features: --image-size must be >= 32 and --batch >= 1\n");
     else if (strcmp(a->interp, "nearest") && strcmp(a->interp, "bilinear")) fprintf(stderr, "trainer features: --interpolation must be nearest or bilinear\n");
     else return 0;
     return -1;
-}
-
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
 /* Decode threads: --threads, else one per core, so decoding keeps a GPU busy. */

@@ -13,15 +13,17 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/csv_field.h"
+#include "cli/run_options.h"
 #include "data/image_batch.h"
 #include "model/resnet.h"
-#include "train/trial_model.h"
+#include "train/trained_model.h"
 
 enum { PREDICT_BATCH = 32 };
 
 typedef struct PredictArgs {
-    const char *run;
-    int top, csv, threads, gpu;
+    RunOptions trial;
+    int top, csv;
     char **images;
     int n_images;
 } PredictArgs;
@@ -32,18 +34,16 @@ static int parse(int argc, char **argv, PredictArgs *a) {
     *a = (PredictArgs){.top = 5};
     for (int i = 1; i < argc; i++) {
         const char *v;
-        if (arg_value(argc, argv, &i, "--run", &v)) a->run = v;
-        else if (arg_value(argc, argv, &i, "--top", &v)) a->top = atoi(v);
-        else if (arg_value(argc, argv, &i, "--threads", &v)) a->threads = atoi(v);
-        else if (arg_value(argc, argv, &i, "--gpu", &v)) a->gpu = atoi(v);
+        if (run_option(argc, argv, &i, &a->trial)) continue;
+        if (arg_value(argc, argv, &i, "--top", &v)) a->top = atoi(v);
         else if (!strcmp(argv[i], "--csv")) a->csv = 1;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(USAGE, stdout); return 1; }
         else if (!strcmp(argv[i], "--")) { a->images = argv + i + 1; a->n_images = argc - i - 1; break; }
         else if (argv[i][0] == '-' && argv[i][1] == '-') { fprintf(stderr, "trainer predict: unknown option %s\n%s", argv[i], USAGE); return -1; }
         else { a->images = argv + i; a->n_images = argc - i; break; }
     }
-    if (!a->run) fprintf(stderr, "trainer predict: --run RUNDIR is required (a trial's --out folder)\n%s", USAGE);
-    else if (a->n_images == 0) fprintf(stderr, "trainer predict: no images given\n%s", USAGE);
+    if (run_options_check(&a->trial, "predict", USAGE)) return -1;
+    if (a->n_images == 0) fprintf(stderr, "trainer predict: no images given\n%s", USAGE);
     else if (a->top < 1) fprintf(stderr, "trainer predict: --top must be >= 1\n");
     else return 0;
     return -1;
@@ -52,7 +52,7 @@ static int parse(int argc, char **argv, PredictArgs *a) {
 /* Everything one run needs, allocated once. */
 typedef struct Predictor {
     const PredictArgs *args;
-    TrialModel model;
+    TrainedModel model;
     Backend *be;
     Backbone bb;
     ResnetSuffix suffix;          /* fine-tuned trials: the trained backbone suffix */
@@ -75,12 +75,12 @@ static int open_backbone(Predictor *p, Err *e) {
     ResnetWeights w;
     int rc = resnet_weights_open_named(&w, c->model.backbone, c->model.weights, e);
     if (rc) return err_context(e, "model.weights of %s", p->model.config_path);
-    rc = backend_open(&p->be, c->train.device, p->args->gpu, c->model.precision, p->args->threads, e) ||
+    rc = backend_open(&p->be, c->train.device, p->args->trial.gpu, c->model.precision, p->args->trial.threads, e) ||
          backbone_create(&p->bb, p->be, c->model.backbone, &w, c->data.image_size, p->batch, e) ? -1 : 0;
     p->finetuned = strcmp(c->model.trainable, "head") != 0;
     if (rc == 0 && p->finetuned)
         rc = resnet_suffix_create(&p->suffix, p->be, c->model.backbone, &w, c->model.trainable, c->data.image_size, p->batch,
-                                  c->model.train_bn_affine, e) || trial_model_load_suffix(&p->model, &p->suffix, e) ? -1 : 0;
+                                  c->model.train_bn_affine, e) || trained_model_load_suffix(&p->model, &p->suffix, e) ? -1 : 0;
     resnet_weights_free(&w);
     return rc;
 }
@@ -89,7 +89,7 @@ static int predictor_open(Predictor *p, const PredictArgs *a, Err *e) {
     memset(p, 0, sizeof *p);
     p->args = a;
     p->batch = a->n_images < PREDICT_BATCH ? a->n_images : PREDICT_BATCH;
-    if (trial_model_load(&p->model, a->run, p->batch, e)) return -1;
+    if (trained_model_load(&p->model, a->trial.run, p->batch, e)) return -1;
     const TrialConfig *c = &p->model.cfg;
     p->image_size = c->data.image_size;
     p->interp = strcmp(c->data.interpolation, "bilinear") ? INTERP_NEAREST : INTERP_BILINEAR;
@@ -110,25 +110,14 @@ static void predictor_close(Predictor *p) {
     if (p->finetuned) resnet_suffix_free(&p->suffix);
     if (p->bb.convs) backbone_free(&p->bb);
     backend_destroy(p->be);
-    trial_model_free(&p->model);
+    trained_model_free(&p->model);
     free(p->feats); free(p->probs); free(p->top); free(p->retry); free(p->resized); free(p->good);
     image_free(&p->decoded);
 }
 
-/* A CSV field, quoted when it holds a comma, quote or line break. */
-static void put_csv_field(const char *s) {
-    if (!strpbrk(s, ",\"\n\r")) { fputs(s, stdout); return; }
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"') putchar('"');
-        putchar(*s);
-    }
-    putchar('"');
-}
-
 /* Top-k lines of one image from its logits (C). */
 static void print_image(Predictor *p, const char *path, const float *logits) {
-    const TrialModel *m = &p->model;
+    const TrainedModel *m = &p->model;
     int C = m->n_classes, k = p->args->top < C ? p->args->top : C;
     softmax_row(logits, C, p->probs);
     top_k_indices(p->probs, C, k, p->top);
@@ -136,9 +125,9 @@ static void print_image(Predictor *p, const char *path, const float *logits) {
     for (int r = 0; r < k; r++) {
         const char *name = m->class_names[p->top[r]];
         if (p->args->csv) {
-            put_csv_field(path);
+            csv_put_field(stdout, path);
             printf(",%d,", r + 1);
-            put_csv_field(name);
+            csv_put_field(stdout, name);
             printf(",%.6g\n", p->probs[p->top[r]]);
         } else {
             printf("  %2d  %-*s  %.4f\n", r + 1, p->name_width, name, p->probs[p->top[r]]);
@@ -151,7 +140,7 @@ static int classify(Predictor *p, const float *images, int n, const int *idx, Er
     if (p->finetuned ? resnet_suffix_forward_images(&p->suffix, &p->bb, images, n, p->feats, e)
                      : backbone_forward(&p->bb, images, n, p->feats, e))
         return -1;
-    const float *z = trial_model_logits(&p->model, p->feats, n);
+    const float *z = trained_model_logits(&p->model, p->feats, n);
     for (int i = 0; i < n; i++) print_image(p, p->args->images[idx[i]], z + (size_t)i * p->model.n_classes);
     fflush(stdout);
     return 0;

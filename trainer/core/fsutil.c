@@ -1,6 +1,8 @@
 #include "fsutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -94,4 +96,43 @@ char *fs_join(char *buf, size_t n, const char *a, const char *b) {
     if (la && a[la - 1] == '/') snprintf(buf, n, "%s%s", a, b);
     else snprintf(buf, n, "%s/%s", a, b);
     return buf;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st; (void)ftw;
+    return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+int fs_remove_tree(const char *path, Err *e) {
+    struct stat st;
+    if (lstat(path, &st) != 0) return 0;
+    if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        return err_fail(e, "%s: cannot remove: %s", path, strerror(errno));
+    return 0;
+}
+
+/* Writes all of buf[0..n) to fd. */
+static int write_all(int fd, const char *buf, size_t n, const char *path, Err *e) {
+    for (size_t off = 0; off < n; ) {
+        ssize_t put = write(fd, buf + off, n - off);
+        if (put < 0) return err_fail(e, "%s: write error: %s", path, strerror(errno));
+        off += (size_t)put;
+    }
+    return 0;
+}
+
+int fs_copy_file(const char *src, const char *dst, void *buf, size_t buf_size, Err *e) {
+    int in = open(src, O_RDONLY);
+    if (in < 0) return err_fail(e, "%s: cannot open: %s", src, strerror(errno));
+    int out = open(dst, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (out < 0) { close(in); return err_fail(e, "%s: cannot create: %s", dst, strerror(errno)); }
+    int rc = 0;
+    for (;;) {
+        ssize_t got = read(in, buf, buf_size);
+        if (got < 0) { rc = err_fail(e, "%s: read error: %s", src, strerror(errno)); break; }
+        if (got == 0 || (rc = write_all(out, buf, (size_t)got, dst, e))) break;
+    }
+    close(in);
+    if (close(out) != 0 && rc == 0) rc = err_fail(e, "%s: write error: %s", dst, strerror(errno));
+    return rc;
 }

@@ -1,4 +1,5 @@
-/* File-system helpers: atomic writes (temp file + rename), directories, whole-file reads. */
+/* File-system helpers: atomic writes (temp file + rename), directories, whole-file reads,
+ * copies and tree removal. */
 #ifndef TL_FSUTIL_H
 #define TL_FSUTIL_H
 
@@ -27,6 +28,12 @@ int fs_atomic_commit(AtomicFile *af, Err *e);
 void fs_atomic_abort(AtomicFile *af);
 /* Writes bytes atomically in one call. */
 int fs_write_atomic(const char *path, const void *data, size_t size, Err *e);
+
+/* rm -r without following symlinks; a missing path is fine. Returns 0 or -1 with a message. */
+int fs_remove_tree(const char *path, Err *e);
+/* Copies src to dst, which must not exist yet (O_EXCL), through buf (buf_size bytes, reused
+ * by the caller across copies). Returns 0 or -1 naming the file. */
+int fs_copy_file(const char *src, const char *dst, void *buf, size_t buf_size, Err *e);
 
 /* path join into buf (size n): "a" + "b" -> "a/b". Returns buf. */
 char *fs_join(char *buf, size_t n, const char *a, const char *b);

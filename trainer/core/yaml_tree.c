@@ -158,141 +158,143 @@ static const char *where(char *buf, size_t size, const char *file, int line) {
 
 /* ---------------------------------------------------------------- loading */
 
-typedef struct Loader {
+/* One load: libyaml's event parser and what messages name (the file, the key path).
+ * (Not the image Loader of data/loader.h.) */
+typedef struct YamlReader {
     yaml_parser_t parser;
     const char *file;
     Err *e;
     char path[YAML_PATH_MAX];  /* dotted path of the mapping being read, for messages */
-} Loader;
+} YamlReader;
 
-static int loader_syntax_error(Loader *ld) {
-    yaml_parser_t *p = &ld->parser;
+static int reader_syntax_error(YamlReader *rd) {
+    yaml_parser_t *p = &rd->parser;
     const char *problem = p->problem ? p->problem : "invalid YAML";
     if (p->context)
-        return err_fail(ld->e, "%s:%zu:%zu: YAML syntax error: %s (%s at line %zu)", ld->file,
+        return err_fail(rd->e, "%s:%zu:%zu: YAML syntax error: %s (%s at line %zu)", rd->file,
                         p->problem_mark.line + 1, p->problem_mark.column + 1, problem, p->context,
                         p->context_mark.line + 1);
-    return err_fail(ld->e, "%s:%zu:%zu: YAML syntax error: %s", ld->file, p->problem_mark.line + 1,
+    return err_fail(rd->e, "%s:%zu:%zu: YAML syntax error: %s", rd->file, p->problem_mark.line + 1,
                     p->problem_mark.column + 1, problem);
 }
 
-static int loader_next(Loader *ld, yaml_event_t *ev) {
-    if (!yaml_parser_parse(&ld->parser, ev)) return loader_syntax_error(ld);
+static int reader_next(YamlReader *rd, yaml_event_t *ev) {
+    if (!yaml_parser_parse(&rd->parser, ev)) return reader_syntax_error(rd);
     return 0;
 }
 
-static int load_node(Loader *ld, yaml_event_t *ev, int depth, YamlNode **out);
+static int load_node(YamlReader *rd, yaml_event_t *ev, int depth, YamlNode **out);
 
-static int load_scalar(Loader *ld, yaml_event_t *ev, YamlNode **out) {
+static int load_scalar(YamlReader *rd, yaml_event_t *ev, YamlNode **out) {
     YamlNode *n = yaml_new_scalar((const char *)ev->data.scalar.value);
-    if (!n) return err_fail(ld->e, "%s: out of memory", ld->file);
+    if (!n) return err_fail(rd->e, "%s: out of memory", rd->file);
     const char *tag = (const char *)ev->data.scalar.tag;
     n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || (tag && !strcmp(tag, YAML_STR_TAG));
     *out = n;
     return 0;
 }
 
-static int load_seq(Loader *ld, YamlNode *seq, int depth) {
+static int load_seq(YamlReader *rd, YamlNode *seq, int depth) {
     for (;;) {
         yaml_event_t ev;
-        if (loader_next(ld, &ev)) return -1;
+        if (reader_next(rd, &ev)) return -1;
         if (ev.type == YAML_SEQUENCE_END_EVENT) { yaml_event_delete(&ev); return 0; }
         YamlNode *item = NULL;
-        if (load_node(ld, &ev, depth + 1, &item)) return -1;
-        if (node_grow(seq)) { yaml_free(item); return err_fail(ld->e, "%s: out of memory", ld->file); }
+        if (load_node(rd, &ev, depth + 1, &item)) return -1;
+        if (node_grow(seq)) { yaml_free(item); return err_fail(rd->e, "%s: out of memory", rd->file); }
         seq->items[seq->n++] = item;
     }
 }
 
 /* Reads one "key: value" entry whose key event is `kev` (consumed). */
-static int load_map_entry(Loader *ld, YamlNode *map, yaml_event_t *kev, int depth) {
+static int load_map_entry(YamlReader *rd, YamlNode *map, yaml_event_t *kev, int depth) {
     int line = (int)kev->start_mark.line + 1;
     if (kev->type != YAML_SCALAR_EVENT) {
         yaml_event_delete(kev);
-        return err_fail(ld->e, "%s:%d: mapping keys must be plain scalars", ld->file, line);
+        return err_fail(rd->e, "%s:%d: mapping keys must be plain scalars", rd->file, line);
     }
     char *key = strdup((const char *)kev->data.scalar.value);
     yaml_event_delete(kev);
-    if (!key) return err_fail(ld->e, "%s: out of memory", ld->file);
-    size_t plen = strlen(ld->path);
-    snprintf(ld->path + plen, sizeof ld->path - plen, "%s%s", plen ? "." : "", key);
+    if (!key) return err_fail(rd->e, "%s: out of memory", rd->file);
+    size_t plen = strlen(rd->path);
+    snprintf(rd->path + plen, sizeof rd->path - plen, "%s%s", plen ? "." : "", key);
     YamlNode *dup = yaml_map_peek(map, key);
     if (dup) {
         size_t i = 0;
         while (map->items[i] != dup) i++;
-        err_fail(ld->e, "%s:%d: duplicate key '%s' (first at line %d)", ld->file, line, ld->path, map->key_lines[i]);
+        err_fail(rd->e, "%s:%d: duplicate key '%s' (first at line %d)", rd->file, line, rd->path, map->key_lines[i]);
         free(key);
         return -1;
     }
     yaml_event_t vev;
     YamlNode *value = NULL;
-    int rc = loader_next(ld, &vev) || load_node(ld, &vev, depth + 1, &value);
+    int rc = reader_next(rd, &vev) || load_node(rd, &vev, depth + 1, &value);
     if (!rc && map_append(map, key, line, value)) {
         yaml_free(value);
-        rc = err_fail(ld->e, "%s: out of memory", ld->file);
+        rc = err_fail(rd->e, "%s: out of memory", rd->file);
     }
     free(key);
-    ld->path[plen] = 0;
+    rd->path[plen] = 0;
     return rc ? -1 : 0;
 }
 
-static int load_map(Loader *ld, YamlNode *map, int depth) {
+static int load_map(YamlReader *rd, YamlNode *map, int depth) {
     for (;;) {
         yaml_event_t ev;
-        if (loader_next(ld, &ev)) return -1;
+        if (reader_next(rd, &ev)) return -1;
         if (ev.type == YAML_MAPPING_END_EVENT) { yaml_event_delete(&ev); return 0; }
-        if (load_map_entry(ld, map, &ev, depth)) return -1;
+        if (load_map_entry(rd, map, &ev, depth)) return -1;
     }
 }
 
 /* Builds the node that starts with event `ev` (consumed) into *out. */
-static int load_node(Loader *ld, yaml_event_t *ev, int depth, YamlNode **out) {
+static int load_node(YamlReader *rd, yaml_event_t *ev, int depth, YamlNode **out) {
     int line = (int)ev->start_mark.line + 1;
     yaml_event_type_t type = ev->type;
     if (depth > YAML_MAX_DEPTH) {
         yaml_event_delete(ev);
-        return err_fail(ld->e, "%s:%d: nesting deeper than %d levels", ld->file, line, YAML_MAX_DEPTH);
+        return err_fail(rd->e, "%s:%d: nesting deeper than %d levels", rd->file, line, YAML_MAX_DEPTH);
     }
     if (type == YAML_SCALAR_EVENT) {
-        int rc = load_scalar(ld, ev, out);
+        int rc = load_scalar(rd, ev, out);
         yaml_event_delete(ev);
-        if (!rc) { (*out)->line = line; (*out)->file = ld->file; }
+        if (!rc) { (*out)->line = line; (*out)->file = rd->file; }
         return rc;
     }
     yaml_event_delete(ev);
-    if (type == YAML_ALIAS_EVENT) return err_fail(ld->e, "%s:%d: YAML aliases (*name) are not supported", ld->file, line);
+    if (type == YAML_ALIAS_EVENT) return err_fail(rd->e, "%s:%d: YAML aliases (*name) are not supported", rd->file, line);
     if (type != YAML_SEQUENCE_START_EVENT && type != YAML_MAPPING_START_EVENT)
-        return err_fail(ld->e, "%s:%d: unexpected YAML event %d", ld->file, line, (int)type);
+        return err_fail(rd->e, "%s:%d: unexpected YAML event %d", rd->file, line, (int)type);
     YamlNode *n = type == YAML_MAPPING_START_EVENT ? yaml_new_map() : yaml_new_seq();
-    if (!n) return err_fail(ld->e, "%s: out of memory", ld->file);
+    if (!n) return err_fail(rd->e, "%s: out of memory", rd->file);
     n->line = line;
-    n->file = ld->file;
-    int rc = type == YAML_MAPPING_START_EVENT ? load_map(ld, n, depth) : load_seq(ld, n, depth);
+    n->file = rd->file;
+    int rc = type == YAML_MAPPING_START_EVENT ? load_map(rd, n, depth) : load_seq(rd, n, depth);
     if (rc) { yaml_free(n); return -1; }
     *out = n;
     return 0;
 }
 
 /* STREAM-START [DOCUMENT-START node DOCUMENT-END] STREAM-END; an empty stream is an empty map. */
-static int load_stream(Loader *ld, YamlNode **root) {
+static int load_stream(YamlReader *rd, YamlNode **root) {
     yaml_event_t ev;
-    if (loader_next(ld, &ev)) return -1;
+    if (reader_next(rd, &ev)) return -1;
     yaml_event_delete(&ev); /* stream start */
-    if (loader_next(ld, &ev)) return -1;
+    if (reader_next(rd, &ev)) return -1;
     if (ev.type == YAML_STREAM_END_EVENT) {
         yaml_event_delete(&ev);
         *root = yaml_new_map();
-        return *root ? 0 : err_fail(ld->e, "%s: out of memory", ld->file);
+        return *root ? 0 : err_fail(rd->e, "%s: out of memory", rd->file);
     }
     yaml_event_delete(&ev); /* document start */
-    if (loader_next(ld, &ev) || load_node(ld, &ev, 0, root)) return -1;
-    if (loader_next(ld, &ev)) return -1;
+    if (reader_next(rd, &ev) || load_node(rd, &ev, 0, root)) return -1;
+    if (reader_next(rd, &ev)) return -1;
     yaml_event_delete(&ev); /* document end */
-    if (loader_next(ld, &ev)) return -1;
+    if (reader_next(rd, &ev)) return -1;
     int line = (int)ev.start_mark.line + 1;
     int more = ev.type != YAML_STREAM_END_EVENT;
     yaml_event_delete(&ev);
-    if (more) return err_fail(ld->e, "%s:%d: more than one YAML document", ld->file, line);
+    if (more) return err_fail(rd->e, "%s:%d: more than one YAML document", rd->file, line);
     return 0;
 }
 
@@ -302,12 +304,12 @@ static int load_text(YamlDoc *doc, const char *text, size_t len, const char *nam
     memset(doc, 0, sizeof *doc);
     doc->file = strdup(name ? name : "<string>");
     if (!doc->file) return err_fail(e, "out of memory");
-    Loader ld = {.file = doc->file, .e = e};
-    if (!yaml_parser_initialize(&ld.parser)) { yaml_doc_free(doc); return err_fail(e, "%s: yaml_parser_initialize failed", name); }
-    yaml_parser_set_input_string(&ld.parser, (const unsigned char *)text, len);
+    YamlReader rd = {.file = doc->file, .e = e};
+    if (!yaml_parser_initialize(&rd.parser)) { yaml_doc_free(doc); return err_fail(e, "%s: yaml_parser_initialize failed", name); }
+    yaml_parser_set_input_string(&rd.parser, (const unsigned char *)text, len);
     YamlNode *root = NULL;
-    int rc = load_stream(&ld, &root);
-    yaml_parser_delete(&ld.parser);
+    int rc = load_stream(&rd, &root);
+    yaml_parser_delete(&rd.parser);
     if (rc) { yaml_free(root); yaml_doc_free(doc); return -1; }
     doc->root = root;
     return 0;

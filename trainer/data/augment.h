@@ -1,4 +1,4 @@
-/* Keras ImageDataGenerator augmentation, K>=2.9 semantics (keras v2.15, spec §5):
+/* Keras ImageDataGenerator augmentation, K>=2.9 semantics (keras v2.15 keras/preprocessing/image.py):
  * random_transform = affine warp (scipy.ndimage.affine_transform, order 1, S>=1.6 boundary
  * rules) -> channel shift -> horizontal flip -> brightness (PIL blend, uint8 truncation).
  * Images are HWC float RGB with values 0..255, before preprocess_caffe (as in Keras).
@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
-#include "train/config.h"
+#include "data/data_config.h"
 
 /* One drawn transform (Keras get_random_transform's dict). Units as Keras: degrees and
  * pixels. With K>=2.9 axes, tx (height_shift x rows) moves columns, ty (width_shift x cols)

@@ -66,20 +66,4 @@ int cars_validation_count(int n, double frac);
  * as cls the class folder's rank among train/'s folders (the loader's label). */
 void cars_pick_validation(int n, double frac, uint64_t seed, uint32_t cls, uint8_t *is_val);
 
-/* Writes rows of packed RGB (h x w x 3, row stride `stride` bytes) as a baseline JPEG with
- * libjpeg-turbo at the given quality. Returns 0, or -1 naming the file. */
-int jpeg_encode_rgb_file(const char *path, const uint8_t *rgb, int h, int w, size_t stride, int quality, Err *e);
-
-/* Sorted listing of a directory's entries that do not start with '.'; kind filters:
- * 'f' regular files, 'd' directories (symlinks followed), anything else: all. names are malloc'ed. */
-typedef struct DirList {
-    char **names;
-    int n;
-} DirList;
-int dir_list_sorted(const char *path, char kind, DirList *out, Err *e);
-void dir_list_free(DirList *d);
-
-/* rm -r without following symlinks; missing path is fine. Returns 0 or -1 with a message. */
-int fs_remove_tree(const char *path, Err *e);
-
 #endif

@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/dirwalk.h"
 #include "core/fsutil.h"
-#include "data/cars_import.h"
 #include "data/image.h"
 
 const char *const data_split_names[DATA_NSPLITS] = {"train", "validation", "test"};
@@ -110,12 +110,6 @@ typedef struct ScanCtx {
     int scanned;
 } ScanCtx;
 
-/* The loader (dataset.c) reads .jpg / .jpeg files only, by name, case-insensitively. */
-static int is_jpeg_name(const char *name) {
-    const char *dot = strrchr(name, '.');
-    return dot && (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0);
-}
-
 /* Reads a whole file into *buf (grown to fit). */
 static int read_file(const char *path, uint8_t **buf, size_t *cap, size_t *size, Err *e) {
     int fd = open(path, O_RDONLY);
@@ -207,7 +201,7 @@ static int scan_tree(ScanCtx *c, const char *dir, const char *rel, int split, in
     int rc = 0;
     for (int i = 0; i < files.n && rc == 0; i++) {
         snprintf(name, sizeof name, "%s%s%s", rel, rel[0] ? "/" : "", files.names[i]);
-        if (!is_jpeg_name(files.names[i])) {
+        if (!image_has_jpeg_name(files.names[i])) {  /* the loader (dataset.c) reads .jpg / .jpeg only */
             if (sk->files++ == 0) snprintf(sk->example, sizeof sk->example, "%s", name);
             continue;
         }

@@ -1,6 +1,6 @@
 /* The image folders of a trial: root/train/, root/validation/ (optional), root/test/
  * (optional), each holding one folder per class. Listed the way Keras flow_from_directory
- * does it (spec §4.2): class names = sorted folder names of train/ (byte order, as Python's
+ * does it: class names = sorted folder names of train/ (byte order, as Python's
  * sorted) or the config's explicit list; files = recursive walk, directories sorted by path,
  * files by name. We decode only JPEG: other files are counted and reported, never dropped
  * silently. Every check happens in dataset_open, before any image is read. */
@@ -8,7 +8,7 @@
 #define TL_DATASET_H
 
 #include "core/error.h"
-#include "train/config.h"
+#include "data/data_config.h"
 
 typedef struct DatasetItem {
     char *path;                 /* root/split/class/.../file, owned */

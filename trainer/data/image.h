@@ -28,6 +28,9 @@ typedef struct ImageDecodeStats {
 int image_decode_jpeg_file(const char *path, Image *img, int fast, ImageDecodeStats *stats, Err *e);
 int image_decode_jpeg_mem(const uint8_t *data, size_t size, const char *name, Image *img, int fast,
                           ImageDecodeStats *stats, Err *e);
+/* 1 when the file name ends in ".jpg" or ".jpeg" (any case): what check-data and import-cars
+ * take for a JPEG by its name. */
+int image_has_jpeg_name(const char *name);
 /* Reads only the header: size and component count. */
 int image_jpeg_info(const char *path, int *h, int *w, int *components, Err *e);
 int image_jpeg_info_mem(const uint8_t *data, size_t size, const char *name, int *h, int *w, int *components, Err *e);

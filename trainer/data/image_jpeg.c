@@ -2,45 +2,14 @@
  * library defaults (JDCT_ISLOW, fancy upsampling), no EXIF rotation, grayscale
  * replicated to RGB, CMYK/YCCK converted with Pillow's cmyk2rgb (Adobe-inverted
  * files un-inverted first, as PIL's "CMYK;I" raw mode does). */
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <jpeglib.h>
+#include <strings.h>
 
 #include "core/fsutil.h"
 #include "data/image.h"
-
-/* libjpeg reports errors through a callback; we longjmp back and turn it into an Err. */
-typedef struct JpegErrorMgr {
-    struct jpeg_error_mgr pub;
-    jmp_buf jump;
-    char message[JMSG_LENGTH_MAX];
-    int warnings;               /* corrupt-data warnings (truncated files come here) */
-} JpegErrorMgr;
-
-static void jpeg_error_exit_cb(j_common_ptr cinfo) {
-    JpegErrorMgr *m = (JpegErrorMgr *)cinfo->err;
-    (*cinfo->err->format_message)(cinfo, m->message);
-    longjmp(m->jump, 1);
-}
-
-static void jpeg_emit_message_cb(j_common_ptr cinfo, int level) {
-    JpegErrorMgr *m = (JpegErrorMgr *)cinfo->err;
-    if (level < 0 && m->warnings++ == 0) (*cinfo->err->format_message)(cinfo, m->message);
-}
-
-/* Routes libjpeg's errors and warnings of ci to jerr (before jpeg_create_decompress). */
-static void jpeg_errors_init(struct jpeg_decompress_struct *ci, JpegErrorMgr *jerr) {
-    memset(jerr, 0, sizeof *jerr);
-    ci->err = jpeg_std_error(&jerr->pub);
-    jerr->pub.error_exit = jpeg_error_exit_cb;
-    jerr->pub.emit_message = jpeg_emit_message_cb;
-}
-
-/* JPEG_CHECK: libjpeg signals failure by longjmp; this names the call that was running. */
-#define JPEG_CALL(m, what) (m).message[0] = 0, (m).pub.msg_code = 0, what
+#include "data/jpeg_check.h"
 
 static int grow(Image *img, int h, int w, Err *e) {
     size_t need = (size_t)h * w * 3;
@@ -69,14 +38,14 @@ static void cmyk_row_to_rgb(const uint8_t *in, uint8_t *out, int w, int inverted
     }
 }
 
-static int decode_scanlines(struct jpeg_decompress_struct *ci, Image *img, uint8_t *row_buf) {
+static int decode_scanlines(struct jpeg_decompress_struct *ci, JpegCheck *jc, Image *img, uint8_t *row_buf) {
     int w = (int)ci->output_width, comps = ci->output_components;
     int inverted = ci->out_color_space == JCS_CMYK && ci->saw_Adobe_marker;
     while (ci->output_scanline < ci->output_height) {
         int y = (int)ci->output_scanline;
         uint8_t *dst = img->rgb + (size_t)y * w * 3;
         JSAMPROW row = comps == 3 ? dst : row_buf;
-        if (jpeg_read_scanlines(ci, &row, 1) != 1) return -1;
+        if (JPEG_CHECK(jc, jpeg_read_scanlines(ci, &row, 1)) != 1) return -1;
         if (comps == 1)
             for (int x = 0; x < w; x++) dst[3 * x] = dst[3 * x + 1] = dst[3 * x + 2] = row_buf[x];
         else if (comps == 4)
@@ -90,39 +59,39 @@ int image_decode_jpeg_mem(const uint8_t *data, size_t size, const char *name, Im
     if (size < 4 || data[0] != 0xFF || data[1] != 0xD8)
         return err_fail(e, "%s: not a JPEG file (no SOI marker)", name);
     struct jpeg_decompress_struct ci;
-    JpegErrorMgr jerr;
-    jpeg_errors_init(&ci, &jerr);
+    JpegCheck jc;
+    ci.err = jpeg_check_init(&jc);
     uint8_t *volatile row_buf = NULL;
-    if (setjmp(jerr.jump)) {
+    if (setjmp(jc.jump)) {
         jpeg_destroy_decompress(&ci);
         free(row_buf);
-        return err_fail(e, "%s: corrupt JPEG: %s", name, jerr.message);
+        return err_fail(e, "%s: corrupt JPEG: %s", name, jc.message);
     }
-    jpeg_create_decompress(&ci);
-    jpeg_mem_src(&ci, data, (unsigned long)size);
-    jpeg_read_header(&ci, TRUE);
+    JPEG_CHECK(&jc, jpeg_create_decompress(&ci));
+    JPEG_CHECK(&jc, jpeg_mem_src(&ci, data, (unsigned long)size));
+    JPEG_CHECK(&jc, jpeg_read_header(&ci, TRUE));
     if (ci.jpeg_color_space == JCS_GRAYSCALE) ci.out_color_space = JCS_GRAYSCALE;
     else if (ci.jpeg_color_space == JCS_CMYK || ci.jpeg_color_space == JCS_YCCK) ci.out_color_space = JCS_CMYK;
     else ci.out_color_space = JCS_RGB;
     if (fast) { ci.dct_method = JDCT_IFAST; ci.do_fancy_upsampling = FALSE; }
-    jpeg_start_decompress(&ci);
+    JPEG_CHECK(&jc, jpeg_start_decompress(&ci));
     int h = (int)ci.output_height, w = (int)ci.output_width;
     if (grow(img, h, w, e)) { jpeg_destroy_decompress(&ci); return -1; }
     if (ci.output_components != 3) {
         row_buf = malloc((size_t)w * ci.output_components);
         if (!row_buf) { jpeg_destroy_decompress(&ci); return err_fail(e, "%s: out of memory", name); }
     }
-    if (decode_scanlines(&ci, img, row_buf)) { jpeg_destroy_decompress(&ci); free(row_buf); return err_fail(e, "%s: short read", name); }
+    if (decode_scanlines(&ci, &jc, img, row_buf)) { jpeg_destroy_decompress(&ci); free(row_buf); return err_fail(e, "%s: short read", name); }
     if (stats) {
         stats->grayscale += ci.output_components == 1;
         stats->cmyk += ci.output_components == 4;
     }
-    jpeg_finish_decompress(&ci);
-    jpeg_destroy_decompress(&ci);
+    JPEG_CHECK(&jc, jpeg_finish_decompress(&ci));
+    JPEG_CHECK(&jc, jpeg_destroy_decompress(&ci));
     free(row_buf);
     /* libjpeg pads a truncated file with gray and only warns; PIL raises "image file is
      * truncated" for those, so a truncated file is an error here too. */
-    if (jerr.warnings) return err_fail(e, "%s: corrupt or truncated JPEG: %s", name, jerr.message);
+    if (jc.warnings) return err_fail(e, "%s: corrupt or truncated JPEG: %s", name, jc.message);
     return 0;
 }
 
@@ -139,20 +108,20 @@ int image_decode_jpeg_file(const char *path, Image *img, int fast, ImageDecodeSt
 static int header_info(const uint8_t *data, size_t size, FILE *f, const char *name, int *h, int *w, int *components,
                        Err *e) {
     struct jpeg_decompress_struct ci;
-    JpegErrorMgr jerr;
-    jpeg_errors_init(&ci, &jerr);
-    if (setjmp(jerr.jump)) {
+    JpegCheck jc;
+    ci.err = jpeg_check_init(&jc);
+    if (setjmp(jc.jump)) {
         jpeg_destroy_decompress(&ci);
-        return err_fail(e, "%s: not a readable JPEG: %s", name, jerr.message);
+        return err_fail(e, "%s: not a readable JPEG: %s", name, jc.message);
     }
-    jpeg_create_decompress(&ci);
-    if (data) jpeg_mem_src(&ci, data, (unsigned long)size);
-    else jpeg_stdio_src(&ci, f);
-    jpeg_read_header(&ci, TRUE);
+    JPEG_CHECK(&jc, jpeg_create_decompress(&ci));
+    if (data) JPEG_CHECK(&jc, jpeg_mem_src(&ci, data, (unsigned long)size));
+    else JPEG_CHECK(&jc, jpeg_stdio_src(&ci, f));
+    JPEG_CHECK(&jc, jpeg_read_header(&ci, TRUE));
     *h = (int)ci.image_height;
     *w = (int)ci.image_width;
     *components = ci.num_components;
-    jpeg_destroy_decompress(&ci);
+    JPEG_CHECK(&jc, jpeg_destroy_decompress(&ci));
     return 0;
 }
 
@@ -166,6 +135,11 @@ int image_jpeg_info(const char *path, int *h, int *w, int *components, Err *e) {
 
 int image_jpeg_info_mem(const uint8_t *data, size_t size, const char *name, int *h, int *w, int *components, Err *e) {
     return header_info(data, size, NULL, name, h, w, components, e);
+}
+
+int image_has_jpeg_name(const char *name) {
+    const char *dot = strrchr(name, '.');
+    return dot && (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0);
 }
 
 void image_free(Image *img) {

@@ -33,7 +33,7 @@ static int plan_convs(Backbone *bb, const ResnetWeights *w, Err *e) {
         const ResnetConvSpec *s = &a->convs[i];
         ConvDesc d = conv_desc_for(s, bb->max_batch, bb->image_size, bb->be->native_layout);
         resnet_fold_bn(s, &w->w[i], kernel, bias);
-        rc = conv_desc_init(&d, e) || bb->be->conv_create(bb->be, &d, kernel, bias, &bb->convs[i], e) ? -1 : 0;
+        rc = conv_desc_init(&d, e) || bb->be->ops->conv_create(bb->be, &d, kernel, bias, &bb->convs[i], e) ? -1 : 0;
         if (rc) err_context(e, "%s", s->conv);
         size_t out = (size_t)bb->max_batch * d.oh * d.ow * d.cout;
         bb->act_floats = out > bb->act_floats ? out : bb->act_floats;
@@ -55,15 +55,15 @@ int backbone_create(Backbone *bb, Backend *be, const char *arch_name, const Resn
     bb->convs = tl_calloc(e, (size_t)bb->arch.n_convs, sizeof(void *), "conv handles");
     if (!bb->convs || plan_convs(bb, w, e)) { backbone_free(bb); return -1; }
     size_t in_floats = (size_t)max_batch * image_size * image_size * 3;
-    int rc = be->alloc(be, in_floats * sizeof(float), (void **)&bb->input, e);
-    for (int i = 0; rc == 0 && i < 4; i++) rc = be->alloc(be, bb->act_floats * sizeof(float), (void **)&bb->act[i], e);
-    if (rc == 0) rc = be->alloc(be, (size_t)max_batch * RESNET_FEATURES * sizeof(float), (void **)&bb->features, e);
+    int rc = be->ops->alloc(be, in_floats * sizeof(float), (void **)&bb->input, e);
+    for (int i = 0; rc == 0 && i < 4; i++) rc = be->ops->alloc(be, bb->act_floats * sizeof(float), (void **)&bb->act[i], e);
+    if (rc == 0) rc = be->ops->alloc(be, (size_t)max_batch * RESNET_FEATURES * sizeof(float), (void **)&bb->features, e);
     if (rc) { backbone_free(bb); return err_context(e, "backbone buffers"); }
     return 0;
 }
 
 static int run_conv(Backbone *bb, int i, const float *x, const float *res, float *y, Err *e) {
-    if (bb->be->conv_forward(bb->be, bb->convs[i], x, res, y, e)) return err_context(e, "%s", bb->arch.convs[i].conv);
+    if (bb->be->ops->conv_forward(bb->be, bb->convs[i], x, res, y, e)) return err_context(e, "%s", bb->arch.convs[i].conv);
     return 0;
 }
 
@@ -88,11 +88,11 @@ static int upload_images(Backbone *bb, const float *images, int n, Err *e) {
     int s = bb->image_size;
     if (n <= 0 || n > bb->max_batch) return err_fail(e, "backbone batch %d outside 1..%d", n, bb->max_batch);
     size_t per_image = (size_t)s * s * 3;
-    if (be->upload(be, bb->input, images, (size_t)n * per_image * sizeof(float), e)) return -1;
+    if (be->ops->upload(be, bb->input, images, (size_t)n * per_image * sizeof(float), e)) return -1;
     if (n == bb->max_batch) return 0;
     /* A short batch runs on the planned shape; the padding images are zeros. */
     float *pad = calloc((size_t)(bb->max_batch - n) * per_image, sizeof(float));
-    int rc = pad ? be->upload(be, bb->input + n * per_image, pad, (size_t)(bb->max_batch - n) * per_image * sizeof(float), e)
+    int rc = pad ? be->ops->upload(be, bb->input + n * per_image, pad, (size_t)(bb->max_batch - n) * per_image * sizeof(float), e)
                  : err_fail(e, "out of memory");
     free(pad);
     return rc;
@@ -105,7 +105,8 @@ int backbone_forward_until(Backbone *bb, const float *images, int n, int stop_co
     float *buf[4] = {bb->act[0], bb->act[1], bb->act[2], bb->act[3]};
     int c1 = resnet_side(bb->image_size, 1), native = be->native_layout;
     if (run_conv(bb, 0, bb->input, NULL, buf[BUF_T1], e)) return -1;
-    if ((native ? be->maxpool3x3s2_native : be->maxpool3x3s2)(be, buf[BUF_T1], bb->max_batch, c1, c1, 64, buf[BUF_X], e))
+    if ((native ? be->ops->maxpool3x3s2_native : be->ops->maxpool3x3s2)(be, buf[BUF_T1], bb->max_batch, c1, c1, 64,
+                                                                        buf[BUF_X], e))
         return err_context(e, "pool1_pool");
     int i = 1;
     while (i > 0 && i < stop_conv) i = run_block(bb, i, buf, e);
@@ -120,23 +121,23 @@ int backbone_forward(Backbone *bb, const float *images, int n, float *features, 
     float *x;
     if (backbone_forward_until(bb, images, n, bb->arch.n_convs, &x, e)) return -1;
     int last = resnet_side(bb->image_size, 5);
-    if ((be->native_layout ? be->global_avgpool_native : be->global_avgpool)(be, x, bb->max_batch, last, last, RESNET_FEATURES,
-                                                                              bb->features, e))
+    if ((be->native_layout ? be->ops->global_avgpool_native : be->ops->global_avgpool)(be, x, bb->max_batch, last, last,
+                                                                                        RESNET_FEATURES, bb->features, e))
         return err_context(e, "avg_pool");
-    if (be->download(be, features, bb->features, (size_t)n * RESNET_FEATURES * sizeof(float), e)) return -1;
-    return be->sync(be, e);
+    if (be->ops->download(be, features, bb->features, (size_t)n * RESNET_FEATURES * sizeof(float), e)) return -1;
+    return be->ops->sync(be, e);
 }
 
 void backbone_free(Backbone *bb) {
     if (bb->convs)
         for (int i = 0; i < bb->arch.n_convs; i++)
-            if (bb->convs[i]) bb->be->conv_destroy(bb->be, bb->convs[i]);
+            if (bb->convs[i]) bb->be->ops->conv_destroy(bb->be, bb->convs[i]);
     free(bb->convs);
     if (bb->be) {
-        if (bb->input) bb->be->release(bb->be, bb->input);
+        if (bb->input) bb->be->ops->release(bb->be, bb->input);
         for (int i = 0; i < 4; i++)
-            if (bb->act[i]) bb->be->release(bb->be, bb->act[i]);
-        if (bb->features) bb->be->release(bb->be, bb->features);
+            if (bb->act[i]) bb->be->ops->release(bb->be, bb->act[i]);
+        if (bb->features) bb->be->ops->release(bb->be, bb->features);
     }
     resnet_arch_free(&bb->arch);
     memset(bb, 0, sizeof *bb);

@@ -8,7 +8,7 @@
 
 #include "core/rng.h"
 
-/* Keras BatchNormalization() defaults (spec §6.2.1). */
+/* Keras BatchNormalization() defaults: epsilon 1e-3, momentum 0.99. */
 #define BN_EPSILON 1e-3f
 #define BN_MOMENTUM 0.99
 

@@ -1,4 +1,4 @@
-/* The classification head on pooled backbone features (spec §6.2), float32, CPU.
+/* The classification head on pooled backbone features (Keras's layers), float32, CPU.
  *
  *   features x (b, in)
  *     -> [BatchNorm1d]            (batchnorm = 1)   eps 1e-3, momentum 0.99
@@ -8,7 +8,7 @@
  *
  * With hidden = 0 the dropout sits directly on the (normalised) features, so Dropout is
  * always the layer right before the classifier. Softmax is not applied here: the loss
- * takes logits (Keras computes the loss from logits too, §6.2.5).
+ * takes logits (Keras recovers the logits of a softmax output and computes the loss from them too).
  *
  * Parameters live in ONE float arena with a table of named views, in Keras weight order
  * (bn gamma, beta, moving_mean, moving_variance, dense1 kernel, bias, dense2 kernel, bias),

@@ -20,7 +20,13 @@
  * step) and uploaded, so both devices drop the same units. Losses and counts are summed
  * on the device in the CPU loop's order and read once per epoch. TerminateOnNaN is
  * honoured on the device: after the step whose running loss is NaN or inf, no state
- * changes any more (the CPU loop breaks there). */
+ * changes any more (the CPU loop breaks there).
+ *
+ * Where it lives: here in model/, beside head.c, because its interface is the model's
+ * (Head, Optimizer) and its job is the head's training step. It runs on the CUDA backend's
+ * context (stream, cuBLAS handle, device: backend/cuda/cuda_internal.h) and its optimizer
+ * launches (cuda_optimizer_launch), so head_cuda.cu includes the backend, a layer below;
+ * the backend includes nothing of it. head_cuda_stub.c stands in without CUDA. */
 #ifndef TL_HEAD_CUDA_H
 #define TL_HEAD_CUDA_H
 
@@ -29,7 +35,7 @@
 #include "backend/backend.h"
 #include "core/error.h"
 #include "model/head.h"
-#include "train/optimizer.h"
+#include "model/optimizer.h"
 
 typedef struct GpuHead GpuHead;
 
@@ -48,9 +54,9 @@ typedef struct GpuHeadStats {
     int stopped;                /* 1: TerminateOnNaN stopped the epoch */
 } GpuHeadStats;
 
-/* be must be a "cuda" backend; head and optim give the layout, spec and trainable ranges
- * (their values are uploaded by gpu_head_upload_params). train_rows, eval_rows: capacity
- * of the two feature tables (rows of head->spec.in_dim floats). */
+/* be must have BACKEND_CAP_GPU (the cuda backend); head and optim give the layout, spec
+ * and trainable ranges (their values are uploaded by gpu_head_upload_params). train_rows,
+ * eval_rows: capacity of the two feature tables (rows of head->spec.in_dim floats). */
 int gpu_head_create(GpuHead **out, Backend *be, const Head *head, const Optimizer *optim, int train_rows,
                     int eval_rows, const GpuHeadLoss *loss, Err *e);
 void gpu_head_free(GpuHead *g);

@@ -1,5 +1,5 @@
 /* Softmax cross-entropy with label smoothing, from logits, and the L2 kernel penalty
- * (spec §6.2.4-5). The reported batch loss is loss_xent(...) + loss_l2(...), for training
+ * (Keras's l2: lambda * sum w^2, no 1/2). The reported batch loss is loss_xent(...) + loss_l2(...), for training
  * and for validation alike (Keras adds model.losses to val_loss too):
  *   training step k:  L_k = loss_xent(...) + loss_l2(h, lambda, 1)   (weights before the update)
  *   validation:       val_loss = mean over batches (weighted by b) of loss_xent + loss_l2(h, lambda, 0)

@@ -33,7 +33,7 @@ typedef struct ResnetArch {
     int depth;                     /* 50, 101, 152 */
     int blocks[4];                 /* identity+projection blocks per stage conv2..conv5 */
     int n_convs;
-    ResnetConvSpec *convs;         /* in Keras model.layers order (spec 1.5) */
+    ResnetConvSpec *convs;         /* in Keras model.layers order (resnet_arch.c) */
 } ResnetArch;
 
 /* name: "resnet50" | "resnet101" | "resnet152". */
@@ -51,7 +51,7 @@ typedef struct ResnetWeights {
     char source[1024];             /* file path or "random:SEED", for logs */
 } ResnetWeights;
 
-/* Keras HDF5 weight file (spec section 2). Every layer and shape is checked; errors name
+/* Keras HDF5 weight file (save_weights's legacy layout). Every layer and shape is checked; errors name
  * the file and layer. */
 int resnet_weights_load_h5(ResnetWeights *w, const ResnetArch *a, const char *path, Err *e);
 /* Writes the Keras layout (root layer_names, per-layer weight_names, datasets under

@@ -1,4 +1,4 @@
-/* ResNet v1 topology as keras.applications.resnet builds it (spec section 1). */
+/* ResNet v1 topology as keras.applications.resnet builds it (keras/applications/resnet.py, Keras 2.6-2.15). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +19,8 @@ static void add_conv(ResnetArch *a, const char *conv, const char *bn, int k, int
 }
 
 /* Keras block1: in model.layers order a projection block lists _1, _2, _0, _3
- * (spec 1.5); the stride sits on the 1x1 _1 and _0 convs (spec 1.3). */
+ * (Keras sorts layers by graph depth, the shortcut branch first); the stride sits on the 1x1 _1
+ * and _0 convs, never on the 3x3 (v1). */
 static void add_block(ResnetArch *a, int stage, int block, int filters, int cin, int stride, int projection) {
     /* Halvings of the image side: conv2 runs at 2 (conv1 + max pool), conv3 at 3, ...;
      * a strided first block reads its input one halving earlier. */

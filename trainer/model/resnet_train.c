@@ -149,7 +149,7 @@ static int upload_zeros(Backend *be, float *dst, size_t n, Err *e) {
     if (!zeros) return -1;
     int rc = 0;
     for (size_t off = 0; rc == 0 && off < n; off += CHUNK)
-        rc = be->upload(be, dst + off, zeros, (n - off < CHUNK ? n - off : CHUNK) * sizeof(float), e);
+        rc = be->ops->upload(be, dst + off, zeros, (n - off < CHUNK ? n - off : CHUNK) * sizeof(float), e);
     free(zeros);
     return rc;
 }
@@ -217,7 +217,8 @@ static int alloc_activations(ResnetSuffix *s, Err *e) {
     Carver count = {NULL, 0};
     layout_activations(s, &count);
     Carver real = {NULL, 0};
-    if (s->be->alloc(s->be, count.used * sizeof(float), (void **)&real.base, e)) return err_context(e, "suffix activations");
+    if (s->be->ops->alloc(s->be, count.used * sizeof(float), (void **)&real.base, e))
+        return err_context(e, "suffix activations");
     s->act_arena = real.base;
     layout_activations(s, &real);
     s->host_d_features = tl_calloc(e, (size_t)s->max_batch * RESNET_FEATURES, sizeof(float), "feature gradients");
@@ -256,9 +257,9 @@ void resnet_suffix_free(ResnetSuffix *s) {
     if (be && s->convs)
         for (int k = 0; k < s->n_convs; k++)
             if (s->convs[k].plan) be->train->conv_plan_destroy(be, s->convs[k].plan);
-    if (be && s->act_arena) be->release(be, s->act_arena);
-    if (be && s->opt_m) be->release(be, s->opt_m);
-    if (be && s->opt_v) be->release(be, s->opt_v);
+    if (be && s->act_arena) be->ops->release(be, s->act_arena);
+    if (be && s->opt_m) be->ops->release(be, s->opt_m);
+    if (be && s->opt_v) be->ops->release(be, s->opt_v);
     free(s->params);
     free(s->grads);
     free(s->convs);
@@ -272,18 +273,19 @@ void resnet_suffix_free(ResnetSuffix *s) {
 /* ------------------------------------------------------ device-resident mode */
 
 int resnet_suffix_params_to_device(ResnetSuffix *s, Err *e) {
-    if (s->be->upload(s->be, dev_params(s), s->params, s->n_params * sizeof(float), e)) return err_context(e, "suffix parameters");
+    if (s->be->ops->upload(s->be, dev_params(s), s->params, s->n_params * sizeof(float), e))
+        return err_context(e, "suffix parameters");
     return 0;
 }
 
 int resnet_suffix_params_to_host(ResnetSuffix *s, Err *e) {
-    if (s->be->download(s->be, s->params, dev_params(s), s->n_params * sizeof(float), e) || s->be->sync(s->be, e))
+    if (s->be->ops->download(s->be, s->params, dev_params(s), s->n_params * sizeof(float), e) || s->be->ops->sync(s->be, e))
         return err_context(e, "suffix parameters");
     return 0;
 }
 
 int resnet_suffix_grads_to_host(ResnetSuffix *s, Err *e) {
-    if (s->be->download(s->be, s->grads, dev_grads(s), s->n_params * sizeof(float), e) || s->be->sync(s->be, e))
+    if (s->be->ops->download(s->be, s->grads, dev_grads(s), s->n_params * sizeof(float), e) || s->be->ops->sync(s->be, e))
         return err_context(e, "suffix gradients");
     return 0;
 }
@@ -293,8 +295,8 @@ int resnet_suffix_keep_on_device(ResnetSuffix *s, int with_v, Err *e) {
     if (!be->train->optimizer_step) return err_fail(e, "backend '%s' has no device optimizer", be->name);
     if (s->device_resident) return err_fail(e, "suffix is already device-resident");
     size_t bytes = s->n_params * sizeof(float);
-    if (be->alloc(be, bytes, (void **)&s->opt_m, e) || upload_zeros(be, s->opt_m, s->n_params, e) ||
-        (with_v && (be->alloc(be, bytes, (void **)&s->opt_v, e) || upload_zeros(be, s->opt_v, s->n_params, e))) ||
+    if (be->ops->alloc(be, bytes, (void **)&s->opt_m, e) || upload_zeros(be, s->opt_m, s->n_params, e) ||
+        (with_v && (be->ops->alloc(be, bytes, (void **)&s->opt_v, e) || upload_zeros(be, s->opt_v, s->n_params, e))) ||
         resnet_suffix_params_to_device(s, e))
         return err_context(e, "device-resident suffix");
     s->device_resident = 1;
@@ -305,7 +307,7 @@ int resnet_suffix_opt_to_device(ResnetSuffix *s, const float *m, const float *v,
     size_t bytes = s->n_params * sizeof(float);
     if (!s->device_resident) return err_fail(e, "suffix optimizer state: not device-resident");
     if (s->opt_v && !v) return err_fail(e, "suffix optimizer state: no second moment given");
-    if (s->be->upload(s->be, s->opt_m, m, bytes, e) || (s->opt_v && s->be->upload(s->be, s->opt_v, v, bytes, e)))
+    if (s->be->ops->upload(s->be, s->opt_m, m, bytes, e) || (s->opt_v && s->be->ops->upload(s->be, s->opt_v, v, bytes, e)))
         return err_context(e, "suffix optimizer state");
     return 0;
 }
@@ -314,8 +316,8 @@ int resnet_suffix_opt_to_host(ResnetSuffix *s, float *m, float *v, Err *e) {
     size_t bytes = s->n_params * sizeof(float);
     if (!s->device_resident) return err_fail(e, "suffix optimizer state: not device-resident");
     if (s->opt_v && !v) return err_fail(e, "suffix optimizer state: no second moment given");
-    if (s->be->download(s->be, m, s->opt_m, bytes, e) || (s->opt_v && s->be->download(s->be, v, s->opt_v, bytes, e)) ||
-        s->be->sync(s->be, e))
+    if (s->be->ops->download(s->be, m, s->opt_m, bytes, e) || (s->opt_v && s->be->ops->download(s->be, v, s->opt_v, bytes, e)) ||
+        s->be->ops->sync(s->be, e))
         return err_context(e, "suffix optimizer state");
     return 0;
 }
@@ -360,13 +362,15 @@ int resnet_suffix_forward(ResnetSuffix *s, const float *x, Err *e) {
     if (s->has_stem) {
         SuffixConv *c = &s->convs[0];
         if (conv_bn_forward(s, c, x, NULL, 1, c->a, e)) return -1;
-        if (be->maxpool3x3s2(be, c->a, s->max_batch, c->d.oh, c->d.ow, c->d.cout, s->pool, e)) return err_context(e, "pool1_pool");
+        if (be->ops->maxpool3x3s2(be, c->a, s->max_batch, c->d.oh, c->d.ow, c->d.cout, s->pool, e))
+            return err_context(e, "pool1_pool");
     }
     s->blocks[0].in = s->has_stem ? s->pool : x;
     for (int i = 0; i < s->n_blocks; i++)
         if (block_forward(s, &s->blocks[i], e)) return -1;
     const SuffixConv *last = s->blocks[s->n_blocks - 1].c3;
-    if (be->global_avgpool(be, s->blocks[s->n_blocks - 1].out, s->max_batch, last->d.oh, last->d.ow, last->d.cout, s->features, e))
+    if (be->ops->global_avgpool(be, s->blocks[s->n_blocks - 1].out, s->max_batch, last->d.oh, last->d.ow, last->d.cout,
+                                s->features, e))
         return err_context(e, "avg_pool");
     return 0;
 }
@@ -417,7 +421,7 @@ int resnet_suffix_backward(ResnetSuffix *s, const float *d_features, int n, floa
     size_t row = RESNET_FEATURES, all = (size_t)s->max_batch * row;
     memcpy(s->host_d_features, d_features, (size_t)n * row * sizeof(float));
     memset(s->host_d_features + (size_t)n * row, 0, (all - (size_t)n * row) * sizeof(float));
-    if (be->upload(be, s->d_features, s->host_d_features, all * sizeof(float), e)) return -1;
+    if (be->ops->upload(be, s->d_features, s->host_d_features, all * sizeof(float), e)) return -1;
     const SuffixConv *last = s->blocks[s->n_blocks - 1].c3;
     if (be->train->global_avgpool_backward(be, s->d_features, s->max_batch, last->d.oh, last->d.ow, last->d.cout, s->g_out, e))
         return err_context(e, "avg_pool backward");
@@ -469,6 +473,6 @@ int resnet_suffix_forward_images(ResnetSuffix *s, Backbone *bb, const float *ima
 
 int resnet_suffix_features(ResnetSuffix *s, const float *x, int n, float *features, Err *e) {
     if (resnet_suffix_forward(s, x, e)) return -1;
-    if (s->be->download(s->be, features, s->features, (size_t)n * RESNET_FEATURES * sizeof(float), e)) return -1;
-    return s->be->sync(s->be, e);
+    if (s->be->ops->download(s->be, features, s->features, (size_t)n * RESNET_FEATURES * sizeof(float), e)) return -1;
+    return s->be->ops->sync(s->be, e);
 }

@@ -1,7 +1,8 @@
 /* A trainable suffix of ResNet v1: every layer from a named block on, with each Conv2D
  * (with bias) and its BatchNormalization kept apart (the conv weights change every step,
  * so BN cannot be folded in). BN runs with frozen statistics, as Keras does for a
- * BatchNormalization that sits in a fine-tuned backbone in inference mode (spec 6.1);
+ * BatchNormalization that sits in a fine-tuned backbone in inference mode (TF2 Keras runs a BN layer
+ * with trainable=False in inference mode even inside fit);
  * gamma and beta are trainable only when asked (model.train_bn_affine).
  * The frozen prefix keeps running on the folded Backbone (resnet.h); one training step:
  *
@@ -14,7 +15,7 @@
  *
  * Parameters live in ONE backend arena with named views in Keras names
  * ("conv5_block1_1_conv/kernel", ".../bias", "conv5_block1_1_bn/gamma", "/beta",
- * "/moving_mean", "/moving_variance"), per conv in model order (spec 1.6); gradients live
+ * "/moving_mean", "/moving_variance"), per conv in model order (resnet_arch.c); gradients live
  * in a same-shaped arena, zero at the moving statistics (and at gamma/beta when those are
  * frozen). params and grads are host arrays of n_params floats on every backend (the
  * optimizer and checkpoints use them directly); their backend copies are the first two
@@ -135,7 +136,7 @@ int resnet_suffix_params_to_device(ResnetSuffix *s, Err *e);
 int resnet_suffix_params_to_host(ResnetSuffix *s, Err *e);
 /* Backend grads -> host grads, waits (device-resident mode leaves s->grads stale). */
 int resnet_suffix_grads_to_host(ResnetSuffix *s, Err *e);
-/* Host moments (n_params each, train/optimizer.h's layout) <-> opt_m / opt_v. v is used
+/* Host moments (n_params each, model/optimizer.h's layout) <-> opt_m / opt_v. v is used
  * only when opt_v exists. Device-resident mode only; _to_host waits. */
 int resnet_suffix_opt_to_device(ResnetSuffix *s, const float *m, const float *v, Err *e);
 int resnet_suffix_opt_to_host(ResnetSuffix *s, float *m, float *v, Err *e);

@@ -1,4 +1,4 @@
-/* Reading and writing the Keras HDF5 weight layout (spec section 2):
+/* Reading and writing the Keras HDF5 weight layout (the legacy one save_weights writes):
  *   root attr layer_names = [b"conv1_pad", b"conv1_conv", ...]
  *   group <layer> with attr weight_names = [b"<layer>/kernel:0", b"<layer>/bias:0"]
  *   dataset <layer>/<weight_name>, float32, Keras shapes (conv kernels (kh,kw,cin,cout)).

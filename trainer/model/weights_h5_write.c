@@ -1,5 +1,5 @@
 /* Writes the Keras HDF5 weight layout (as save_weights does), with all the layer groups of
- * model.layers order, weightless ones included (spec 1.5, 2.2). Style switches reproduce the
+ * model.layers order (resnet_arch.c), weightless ones included. Style switches reproduce the
  * variants found in the wild, so tests can check that the reader takes all of them. */
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +81,7 @@ static int write_conv_and_bn(hid_t f, const ResnetConvSpec *s, const ResnetConvW
     return 0;
 }
 
-/* Every layer name of model.layers (spec 1.5), weightless ones included. */
+/* Every layer name of model.layers (resnet_arch.c's order), weightless ones included. */
 static int layer_names(const ResnetArch *a, char (*out)[RESNET_NAME_MAX], int cap) {
     int n = 0;
     const char *stem[] = {"input_1", "conv1_pad", "conv1_conv", "conv1_bn", "conv1_relu", "pool1_pad", "pool1_pool"};

@@ -9,63 +9,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/checksum.h"
 #include "core/fsutil.h"
 #include "model/resnet_train.h"
 #include "train/feature_cache.h"
 
-/* ------------------------------------------------------------------ fp16 */
-
-uint16_t half_from_float(float f) {
-    uint32_t x;
-    memcpy(&x, &f, sizeof x);
-    uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
-    uint32_t a = x & 0x7fffffffu;
-    if (a > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((a >> 13) & 0x3ffu)); /* NaN, quiet */
-    if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* >= 65520 (inf included) rounds to inf */
-    if (a >= 0x38800000u) {                                     /* normal half: >= 2^-14 */
-        uint32_t r = a - (112u << 23);                          /* rebias the exponent 127 -> 15 */
-        r += 0xfffu + ((r >> 13) & 1u);                         /* ties to even on the 13 dropped bits */
-        return (uint16_t)(sign | (r >> 13));                    /* a carry moves into the exponent */
-    }
-    if (a < 0x33000000u) return sign;                           /* <= 2^-25: zero (2^-25 ties to even) */
-    /* Subnormal half: value / 2^-24 rounded, = m * 2^(e - 126) with the 24-bit significand m. */
-    uint32_t exp = a >> 23, m = (a & 0x7fffffu) | 0x800000u;
-    int shift = 126 - (int)exp;                                 /* 14..24 */
-    uint32_t q = m >> shift, rem = m & ((1u << shift) - 1), mid = 1u << (shift - 1);
-    if (rem > mid || (rem == mid && (q & 1u))) q++;             /* 0x400 = the smallest normal */
-    return (uint16_t)(sign | q);
-}
-
-float half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, m = h & 0x3ffu, x;
-    if (exp == 0x1f) x = sign | 0x7f800000u | (m << 13);
-    else if (exp) x = sign | ((exp + 112u) << 23) | (m << 13);
-    else {
-        float v = ldexpf((float)m, -24); /* subnormal (or zero): exact */
-        return sign ? -v : v;
-    }
-    float f;
-    memcpy(&f, &x, sizeof f);
-    return f;
-}
-
-void halves_from_floats(const float *src, size_t n, uint16_t *dst) {
-    for (size_t i = 0; i < n; i++) dst[i] = half_from_float(src[i]);
-}
-
-void floats_from_halves(const uint16_t *src, size_t n, float *dst) {
-    for (size_t i = 0; i < n; i++) dst[i] = half_to_float(src[i]);
-}
-
 /* ---------------------------------------------------------------- the file */
 
-static const char MAGIC[8] = {'T', 'L', 'B', 'N', 'D', 'F', '1', '6'};
+/* The format's version is its magic; TLBNDF16 (a 32-byte header with a key prefix and no
+ * checksum) is recognised only to say it is stale. */
+static const char MAGIC[8] = {'T', 'L', 'B', 'O', 'U', 'N', 'D', '2'};
+static const char MAGIC_V1[8] = {'T', 'L', 'B', 'N', 'D', 'F', '1', '6'};
 
-typedef struct FileHeader {
+typedef struct FileHeader {       /* 64 bytes, little-endian */
     char magic[8];
     uint32_t rows, side, channels, reserved;
-    uint64_t key_prefix;          /* first 16 hex digits of the key */
+    char key[32];                 /* the table's key, 32 hex digits (no NUL) */
+    uint32_t crc;                 /* CRC-32 of this header with crc = 0, then of every row */
+    uint32_t reserved2;
 } FileHeader;
+_Static_assert(sizeof(FileHeader) == 64, "boundary header layout");
 
 static void row_shape(const ResnetArch *a, int first_conv, int image_size, int *side, int *channels) {
     const ResnetConvSpec *s = &a->convs[first_conv];
@@ -109,6 +72,7 @@ int boundary_cache_init(BoundaryCache *bc, Backend *be, const TrialConfig *c, co
     bc->train.fd = bc->validation.fd = -1;
     if (first_conv <= 0) return err_fail(e, "boundary cache: no frozen prefix to cache");
     snprintf(bc->dir, sizeof bc->dir, "%s", dir);
+    bc->weights = c->model.weights;
     bc->first_conv = first_conv;
     bc->max_batch = max_batch;
     row_shape(a, first_conv, c->data.image_size, &bc->side, &bc->channels);
@@ -120,7 +84,7 @@ int boundary_cache_init(BoundaryCache *bc, Backend *be, const TrialConfig *c, co
     size_t floats = (size_t)max_batch * bc->row_floats;
     bc->host_h = tl_malloc(e, floats * sizeof(uint16_t), "boundary rows (fp16)");
     bc->host_x = tl_malloc(e, floats * sizeof(float), "boundary rows");
-    if (!bc->host_h || !bc->host_x || be->alloc(be, floats * sizeof(float), (void **)&bc->dev_x, e)) {
+    if (!bc->host_h || !bc->host_x || be->ops->alloc(be, floats * sizeof(float), (void **)&bc->dev_x, e)) {
         boundary_cache_free(bc);
         return err_context(e, "boundary cache");
     }
@@ -130,7 +94,7 @@ int boundary_cache_init(BoundaryCache *bc, Backend *be, const TrialConfig *c, co
 void boundary_cache_free(BoundaryCache *bc) {
     if (bc->train.fd >= 0) close(bc->train.fd);
     if (bc->validation.fd >= 0) close(bc->validation.fd);
-    if (bc->dev_x) bc->be->release(bc->be, bc->dev_x);
+    if (bc->dev_x) bc->be->ops->release(bc->be, bc->dev_x);
     free(bc->host_h);
     free(bc->host_x);
     memset(bc, 0, sizeof *bc);
@@ -145,8 +109,31 @@ static size_t table_bytes(const BoundaryCache *bc, const BoundaryTable *t) {
     return sizeof(FileHeader) + (size_t)t->n * bc->row_floats * sizeof(uint16_t);
 }
 
-/* Runs the prefix over every image of the table and streams the rows into f. */
-static int compute_rows(BoundaryCache *bc, const BoundaryTable *t, Backbone *bb, Loader *l, FILE *f, Err *e) {
+static FileHeader header_for(const BoundaryCache *bc, const BoundaryTable *t) {
+    FileHeader h = {.rows = (uint32_t)t->n, .side = (uint32_t)bc->side, .channels = (uint32_t)bc->channels};
+    memcpy(h.magic, MAGIC, sizeof MAGIC);
+    memcpy(h.key, t->key, sizeof h.key);
+    return h;
+}
+
+/* The rows of a batch (host_x, n rows) as stored, into host_h: finite before and after the
+ * narrowing to fp16 (an activation beyond 65504 has no fp16 value). */
+static int narrow_rows(BoundaryCache *bc, const BoundaryTable *t, int first, int n, Err *e) {
+    size_t floats = (size_t)n * bc->row_floats;
+    long bad = floats_first_nonfinite(bc->host_x, floats);
+    if (bad >= 0) return cache_nonfinite_error(e, bc->host_x, bad, bc->row_floats, t->items, first, "frozen prefix output", bc->weights);
+    halves_from_floats(bc->host_x, floats, bc->host_h);
+    bad = halves_first_nonfinite(bc->host_h, floats);
+    if (bad >= 0)
+        return err_fail(e, "frozen prefix output %g of image %s is beyond float16's range (65504): set "
+                        "feature_cache.boundary_mib: 0 to recompute the prefix instead", (double)bc->host_x[bad],
+                        t->items[first + bad / (long)bc->row_floats].path);
+    return 0;
+}
+
+/* Runs the prefix over every image of the table and streams the rows into f; *crc goes on
+ * over them. */
+static int compute_rows(BoundaryCache *bc, const BoundaryTable *t, Backbone *bb, Loader *l, FILE *f, uint32_t *crc, Err *e) {
     Backend *be = bc->be;
     if (loader_start(l, t->items, NULL, t->n, bc->max_batch, 0, e)) return -1;
     LoaderBatch *b;
@@ -156,11 +143,11 @@ static int compute_rows(BoundaryCache *bc, const BoundaryTable *t, Backbone *bb,
         int n = b->count;
         size_t floats = (size_t)n * bc->row_floats;
         int rc = resnet_prefix_forward(bb, bc->first_conv, b->x, n, &x, e) ||
-                 be->download(be, bc->host_x, x, floats * sizeof(float), e) || be->sync(be, e) ? -1 : 0;
+                 be->ops->download(be, bc->host_x, x, floats * sizeof(float), e) || be->ops->sync(be, e) ? -1 : 0;
         loader_release(l, b);
-        if (rc) return -1;
-        halves_from_floats(bc->host_x, floats, bc->host_h);
+        if (rc || narrow_rows(bc, t, done, n, e)) return -1;
         if (fwrite(bc->host_h, sizeof(uint16_t), floats, f) != floats) return err_fail(e, "write failed");
+        *crc = checksum_update(*crc, bc->host_h, floats * sizeof(uint16_t));
         done += n;
         if (bc->stop && *bc->stop) return err_fail(e, "interrupted");
     }
@@ -168,18 +155,20 @@ static int compute_rows(BoundaryCache *bc, const BoundaryTable *t, Backbone *bb,
     return done == t->n ? 0 : err_fail(e, "%d of %d images", done, t->n);
 }
 
+/* The header goes first with crc 0 and again, complete, once every row is written. */
 static int write_table(BoundaryCache *bc, const BoundaryTable *t, Backbone *bb, Loader *l, Err *e) {
     char sub[1100], path[1200];
     snprintf(sub, sizeof sub, "%s/%s", bc->dir, t->key);
     if (fs_mkdir_p(sub, e)) return -1;
     table_path(path, sizeof path, bc, t, "boundary.f16");
-    FileHeader h = {.rows = (uint32_t)t->n, .side = (uint32_t)bc->side, .channels = (uint32_t)bc->channels,
-                    .key_prefix = cache_key_prefix(t->key)};
-    memcpy(h.magic, MAGIC, sizeof MAGIC);
+    FileHeader h = header_for(bc, t);
+    uint32_t crc = checksum_update(0, &h, sizeof h);
     AtomicFile af;
     if (fs_atomic_open(&af, path, e)) return -1;
     if (fwrite(&h, sizeof h, 1, af.f) != 1) { fs_atomic_abort(&af); return err_fail(e, "%s: write failed", path); }
-    if (compute_rows(bc, t, bb, l, af.f, e)) { fs_atomic_abort(&af); return err_context(e, "%s", path); }
+    if (compute_rows(bc, t, bb, l, af.f, &crc, e)) { fs_atomic_abort(&af); return err_context(e, "%s", path); }
+    h.crc = crc;
+    if (fseek(af.f, 0, SEEK_SET) != 0 || fwrite(&h, sizeof h, 1, af.f) != 1) { fs_atomic_abort(&af); return err_fail(e, "%s: write failed", path); }
     if (fs_atomic_commit(&af, e)) return -1;
     char about[1200], text[512];
     table_path(about, sizeof about, bc, t, "about.txt");
@@ -188,6 +177,42 @@ static int write_table(BoundaryCache *bc, const BoundaryTable *t, Backbone *bb, 
     return fs_write_atomic(about, text, (size_t)len, e);
 }
 
+static int header_check(const BoundaryCache *bc, const BoundaryTable *t, const FileHeader *h, size_t size, const char *path, Err *e) {
+    FileHeader want = header_for(bc, t);
+    if (!memcmp(h->magic, MAGIC_V1, sizeof MAGIC_V1))
+        return err_fail(e, "%s: a table of the older format TLBNDF16 (no checksum): stale", path);
+    if (memcmp(h->magic, MAGIC, sizeof MAGIC)) return err_fail(e, "%s: not a boundary cache table (bad magic)", path);
+    if (memcmp(h->key, t->key, sizeof h->key))
+        return err_fail(e, "%s: holds another table (key %.32s), not %s's (%s)", path, h->key, t->split, t->key);
+    if (h->rows != want.rows || h->side != want.side || h->channels != want.channels)
+        return err_fail(e, "%s: %u rows of %ux%ux%u, expected %u of %ux%ux%u", path, h->rows, h->side, h->side, h->channels,
+                        want.rows, want.side, want.side, want.channels);
+    if (size != table_bytes(bc, t)) return err_fail(e, "%s: %zu bytes, expected %zu (truncated or extended)", path, size, table_bytes(bc, t));
+    return 0;
+}
+
+/* Every row read once: the CRC over header and rows, then (the data being what was
+ * written) every value finite. */
+static int verify_rows(BoundaryCache *bc, const BoundaryTable *t, int fd, const FileHeader *h, const char *path, Err *e) {
+    FileHeader zero = *h;
+    zero.crc = 0;
+    uint32_t crc = checksum_update(0, &zero, sizeof zero);
+    size_t row_bytes = bc->row_floats * sizeof(uint16_t);
+    long bad_row = -1;
+    for (int r = 0; r < t->n; r += bc->max_batch) {
+        int n = t->n - r < bc->max_batch ? t->n - r : bc->max_batch;
+        size_t bytes = (size_t)n * row_bytes;
+        if (pread(fd, bc->host_h, bytes, (off_t)sizeof *h + (off_t)r * (off_t)row_bytes) != (ssize_t)bytes)
+            return err_fail(e, "%s: short read at row %d", path, r);
+        crc = checksum_update(crc, bc->host_h, bytes);
+        long bad = bad_row >= 0 ? -1 : halves_first_nonfinite(bc->host_h, (size_t)n * bc->row_floats);
+        if (bad >= 0) bad_row = r + bad / (long)bc->row_floats;
+    }
+    if (crc != h->crc) return err_fail(e, "%s: checksum mismatch (damaged data)", path);
+    return bad_row < 0 ? 0 : err_fail(e, "%s: value at row %ld is not finite", path, bad_row);
+}
+
+/* Opens the table and verifies all of it: header, key, shape, size, checksum, values. */
 static int open_table(BoundaryCache *bc, BoundaryTable *t, Err *e) {
     char path[1200];
     table_path(path, sizeof path, bc, t, "boundary.f16");
@@ -195,12 +220,21 @@ static int open_table(BoundaryCache *bc, BoundaryTable *t, Err *e) {
     if (fd < 0) return err_fail(e, "%s: %s", path, strerror(errno));
     FileHeader h;
     struct stat st;
-    int ok = pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && !memcmp(h.magic, MAGIC, sizeof MAGIC) &&
-             h.rows == (uint32_t)t->n && h.side == (uint32_t)bc->side && h.channels == (uint32_t)bc->channels &&
-             h.key_prefix == cache_key_prefix(t->key) && fstat(fd, &st) == 0 && (size_t)st.st_size == table_bytes(bc, t);
-    if (!ok) { close(fd); return err_fail(e, "%s: corrupt boundary cache (delete it to recompute)", path); }
+    int rc = pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && fstat(fd, &st) == 0
+                 ? header_check(bc, t, &h, (size_t)st.st_size, path, e)
+                 : err_fail(e, "%s: shorter than a table header", path);
+    if (rc == 0) rc = verify_rows(bc, t, fd, &h, path, e);
+    if (rc) { close(fd); return -1; }
     t->fd = fd;
     return 0;
+}
+
+/* A table that failed its check: said in the log and deleted, to be computed again. */
+static void drop_table(const BoundaryCache *bc, const char *path, const Err *why) {
+    FILE *log = bc->log ? bc->log : stderr;
+    fprintf(log, "boundary cache: %s; deleted, computing it again\n", why->msg);
+    if (unlink(path) != 0 && errno != ENOENT) fprintf(log, "boundary cache: %s: cannot delete: %s\n", path, strerror(errno));
+    fflush(log);
 }
 
 int boundary_table_fill(BoundaryCache *bc, BoundaryTable *t, Backbone *bb, Loader *l, int *computed, Err *e) {
@@ -209,10 +243,15 @@ int boundary_table_fill(BoundaryCache *bc, BoundaryTable *t, Backbone *bb, Loade
     if (t->fd >= 0) return 0;
     if (bb->max_batch != bc->max_batch) return err_fail(e, "boundary cache: backbone batch %d, cache %d", bb->max_batch, bc->max_batch);
     table_path(path, sizeof path, bc, t, "boundary.f16");
-    if (!fs_exists(path)) {
-        if (write_table(bc, t, bb, l, e)) return err_context(e, "boundary activations of %s", t->split);
-        *computed = 1;
+    if (fs_exists(path)) {
+        Err why;
+        if (open_table(bc, t, &why) == 0) return 0;
+        if (!l) return err_fail(e, "%s", why.msg);   /* open only: nothing to compute it with */
+        drop_table(bc, path, &why);
     }
+    if (!l) return err_fail(e, "%s: no such table", path);
+    if (write_table(bc, t, bb, l, e)) return err_context(e, "boundary activations of %s", t->split);
+    *computed = 1;
     return open_table(bc, t, e);
 }
 
@@ -228,7 +267,8 @@ int boundary_table_load(BoundaryCache *bc, const BoundaryTable *t, const int *ro
     }
     floats_from_halves(bc->host_h, (size_t)n * bc->row_floats, bc->host_x);
     if (n < bc->max_batch) memset(bc->host_x + (size_t)n * bc->row_floats, 0, (size_t)(bc->max_batch - n) * bc->row_floats * sizeof(float));
-    if (bc->be->upload(bc->be, bc->dev_x, bc->host_x, (size_t)bc->max_batch * bc->row_floats * sizeof(float), e)) return -1;
+    if (bc->be->ops->upload(bc->be, bc->dev_x, bc->host_x, (size_t)bc->max_batch * bc->row_floats * sizeof(float), e))
+        return -1;
     *x = bc->dev_x;
     return 0;
 }

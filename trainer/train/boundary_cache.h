@@ -1,8 +1,9 @@
-/* The boundary cache of fine-tuning (issue 6). With model.trainable conv5 the frozen
+/* The boundary cache of fine-tuning. With model.trainable conv5 the frozen
  * prefix (images -> conv4_block6_out) gives the same activation for an image every epoch
  * unless augmentation redraws the image, so it is computed once per split and stored fp16:
- *   <dir>/<key>/boundary.f16   header (32 bytes) + n rows of (side, side, c) IEEE half,
- *                              NHWC, little-endian; row i = the split's item i
+ *   <dir>/<key>/boundary.f16   header (64 bytes: format TLBOUND2, shape, the full key, a
+ *                              CRC-32 of header and rows) + n rows of (side, side, c) IEEE
+ *                              half, NHWC, little-endian; row i = the split's item i
  *   <dir>/<key>/about.txt      what the key covers, for people
  * <key> digests what determines the numbers, as the feature cache's does (weights file
  * content, backbone, backend and its layout and precision, image list with sizes and
@@ -13,23 +14,17 @@
 #define TL_BOUNDARY_CACHE_H
 
 #include <signal.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "backend/backend.h"
+#include "core/floats.h"   /* fp16 conversion (the tables' format) */
 #include "core/hash.h"
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "model/resnet.h"
 #include "train/config.h"
-
-/* IEEE 754 binary32 -> binary16, round to nearest, ties to even; overflow -> inf, NaN
- * stays a (quiet) NaN, values below half the smallest subnormal -> signed zero. */
-uint16_t half_from_float(float f);
-/* binary16 -> binary32, exact. */
-float half_to_float(uint16_t h);
-void halves_from_floats(const float *src, size_t n, uint16_t *dst);
-void floats_from_halves(const uint16_t *src, size_t n, float *dst);
 
 /* One split's table of boundary activations. */
 typedef struct BoundaryTable {
@@ -52,6 +47,8 @@ typedef struct BoundaryCache {
     float *host_x;                /* (max_batch, row_floats) widened rows */
     float *dev_x;                 /* backend (max_batch, row_floats): the suffix's input */
     volatile sig_atomic_t *stop;  /* set by a signal handler: stop between batches */
+    FILE *log;                    /* damaged tables are reported here (NULL: stderr) */
+    const char *weights;          /* model.weights (borrowed), named when the prefix gives NaN/Inf */
 } BoundaryCache;
 
 /* Bytes on disk of both tables, before anything is allocated (for the budget). */
@@ -64,8 +61,10 @@ int boundary_cache_init(BoundaryCache *bc, Backend *be, const TrialConfig *c, co
                         const ResnetArch *a, int first_conv, const Dataset *ds, const char *dir, int max_batch, Err *e);
 void boundary_cache_free(BoundaryCache *bc);
 
-/* Opens the table's file, computing and storing it first when it is missing: bb (same
- * max_batch) runs the prefix over the unaugmented images of l. *computed = 1 when it did. */
+/* Opens the table's file after verifying all of it (format, key, shape, size, CRC-32,
+ * finite values), computing and storing it first when it is missing or fails (then deleted,
+ * with a line in bc->log): bb (same max_batch) runs the prefix over the unaugmented images
+ * of l. *computed = 1 when it did. l NULL: open only (a missing or damaged table fails). */
 int boundary_table_fill(BoundaryCache *bc, BoundaryTable *t, Backbone *bb, Loader *l, int *computed, Err *e);
 /* Rows rows[0..n) of an open table -> bc->dev_x (zero past n); *x = bc->dev_x. */
 int boundary_table_load(BoundaryCache *bc, const BoundaryTable *t, const int *rows, int n, const float **x, Err *e);

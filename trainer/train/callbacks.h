@@ -1,5 +1,5 @@
-/* Keras callbacks of the recipe (spec §8), as plain structs of numbers (save them for resume).
- * Epoch end runs, in Keras's list order (§8.2):
+/* Keras callbacks of the recipe, as plain structs of numbers (save them for resume).
+ * Epoch end runs, in Keras's list order (the order the recipe passes them to fit):
  *   EarlyStopping -> ReduceLROnPlateau (train/schedule.h) -> ModelCheckpoint -> CSVLogger
  * callbacks_epoch_end does all four and says what the caller must do: stop, write the
  * best checkpoint now (the weights are already restored when EarlyStopping stopped).
@@ -37,7 +37,7 @@ int logs_check_key(const char *key, const char *what, Err *e);
 /* "auto" | "min" | "max" -> 1 for max; auto = max when "acc" is in the monitor name. */
 int monitor_mode_max(const char *mode, const char *monitor, int *mode_max, Err *e);
 
-/* ---- EarlyStopping (§8.3): improvement is strict current - min_delta' op best, Keras's
+/* ---- EarlyStopping: improvement is strict current - min_delta' op best, Keras's
  * arithmetic (min_delta' = -|min_delta| in min mode); restores only when it stops. */
 typedef struct EarlyStoppingState {
     double best;                   /* +inf (min) / -inf (max) at train begin */
@@ -62,7 +62,7 @@ int early_stopping_init(EarlyStopping *es, const EarlyStoppingConfig *cfg, size_
 int early_stopping_epoch_end(EarlyStopping *es, int epoch, const EpochLogs *logs, float *weights, int *restored);
 void early_stopping_free(EarlyStopping *es);
 
-/* ---- ModelCheckpoint(save_best_only) (§8.5): save when current < best (strict, no
+/* ---- ModelCheckpoint(save_best_only): save when current < best (strict, no
  * min_delta; > in max mode). NaN never saves. */
 typedef struct ModelCheckpoint {
     char monitor[32];
@@ -77,7 +77,7 @@ int model_checkpoint_epoch_end(ModelCheckpoint *mc, const EpochLogs *logs);
 /* ---- TerminateOnNaN: Keras checks the running epoch loss after every batch. */
 int terminate_on_nan(float running_loss);
 
-/* ---- CSVLogger (§8.6): train_log.csv, header
+/* ---- CSVLogger: train_log.csv, header
  * "epoch,accuracy,loss,lr,val_accuracy,val_loss,seconds", lines end "\r\n", epoch 0-based,
  * floats as the shortest string that reads back as the same float32 (Python/numpy layout:
  * "0.001", "4.0000003e-05", "1.0", "nan"); "NA" for val_* without validation data.

@@ -1,6 +1,6 @@
-/* safetensors writer and reader (see checkpoint.h). Sections: dtypes, writer, a small
- * JSON parser for the header (objects, arrays, strings with escapes, unsigned integers),
- * reader. */
+/* safetensors writer and reader (see checkpoint.h). Sections: dtypes, writer, reader. The
+ * header's JSON is written and parsed by jansson; the checks of what it says (dtypes,
+ * shapes, offsets, names, metadata) are ours. */
 #include "checkpoint.h"
 
 #include <errno.h>
@@ -11,13 +11,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "core/fsutil.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "checkpoint.c writes host-order tensors as little-endian data; add byte swapping for this host"
 #endif
 
-enum { CKPT_HEADER_MAX = 100 << 20, JSON_MAX_DEPTH = 32 };
+enum { CKPT_HEADER_MAX = 100 << 20 };
 #define METADATA_KEY "__metadata__"
 
 /* ---------------------------------------------------------------- dtypes */
@@ -135,80 +137,71 @@ int ckpt_set_meta(Checkpoint *ck, const char *key, const char *value, Err *e) {
     return 0;
 }
 
-/* A growing text buffer for the header. `bad` records an allocation failure. */
-typedef struct StrBuf { char *p; size_t n, cap; int bad; } StrBuf;
+/* jansson's setters return -1 when the value is NULL (a constructor that failed: out of
+ * memory, or a string that is not UTF-8) or the key is not UTF-8. */
+#define JANSSON_CHECK(e, call, what, name) \
+    ((call) == 0 ? 0 : err_fail((e), "checkpoint: %s '%s' is not UTF-8 text, or memory ran out (%s failed at %s:%d)", \
+                                (what), (name), #call, __FILE__, __LINE__))
 
-static void sb_put(StrBuf *b, const char *s, size_t len) {
-    if (b->bad) return;
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + len + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) { b->bad = 1; return; }
-        b->p = p, b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, len);
-    b->n += len;
-    b->p[b->n] = 0;
+static int header_metadata(json_t *root, const Checkpoint *ck, Err *e) {
+    json_t *meta = json_object();
+    if (JANSSON_CHECK(e, json_object_set_new(root, METADATA_KEY, meta), "metadata", METADATA_KEY)) return -1;
+    for (size_t i = 0; i < ck->n_meta; i++)
+        if (JANSSON_CHECK(e, json_object_set_new(meta, ck->meta_keys[i], json_string(ck->meta_values[i])), "metadata",
+                          ck->meta_keys[i]))
+            return -1;
+    return 0;
 }
 
-static void sb_str(StrBuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-static void sb_json_string(StrBuf *b, const char *s) {
-    sb_put(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc[8];
-        if (*p == '"' || *p == '\\') { esc[0] = '\\', esc[1] = (char)*p; sb_put(b, esc, 2); }
-        else if (*p < 0x20) { snprintf(esc, sizeof esc, "\\u%04x", *p); sb_put(b, esc, 6); }
-        else sb_put(b, (const char *)p, 1);
-    }
-    sb_put(b, "\"", 1);
+/* "name": {"dtype": "F32", "shape": [d0, ..], "data_offsets": [begin, end]} */
+static int header_tensor(json_t *root, const CkptTensor *t, uint64_t begin, uint64_t end, Err *e) {
+    json_t *shape = json_array(), *entry = json_object();
+    for (int d = 0; shape && d < t->ndim; d++)
+        if (json_array_append_new(shape, json_integer(t->shape[d]))) { json_decref(shape); shape = NULL; }
+    int rc = JANSSON_CHECK(e, json_object_set_new(root, t->name, entry), "tensor", t->name);
+    if (rc == 0) rc = JANSSON_CHECK(e, json_object_set_new(entry, "dtype", json_string(ckpt_dtype_name(t->dtype))), "tensor", t->name);
+    if (rc == 0) rc = JANSSON_CHECK(e, json_object_set_new(entry, "shape", shape), "tensor", t->name);
+    else json_decref(shape);
+    if (rc == 0) rc = JANSSON_CHECK(e, json_object_set_new(entry, "data_offsets", json_pack("[I,I]", (json_int_t)begin, (json_int_t)end)),
+                                    "tensor", t->name);
+    return rc;
 }
 
-/* {"__metadata__":{...},"name":{"dtype":"F32","shape":[..],"data_offsets":[b,e]},...}, padded. */
-static void build_header(const Checkpoint *ck, StrBuf *b) {
-    char num[64];
-    sb_str(b, "{");
-    if (ck->n_meta) {
-        sb_str(b, "\"" METADATA_KEY "\":{");
-        for (size_t i = 0; i < ck->n_meta; i++) {
-            if (i) sb_str(b, ",");
-            sb_json_string(b, ck->meta_keys[i]);
-            sb_str(b, ":");
-            sb_json_string(b, ck->meta_values[i]);
-        }
-        sb_str(b, "}");
-    }
+/* {"__metadata__":{...},"name":{"dtype":"F32","shape":[..],"data_offsets":[b,e]},...} in jansson's
+ * compact form (keys in insertion order), space-padded so 8 + length is a multiple of 8. */
+static char *header_text(const Checkpoint *ck, size_t *len, Err *e) {
+    json_t *root = json_object();
+    int rc = root ? 0 : err_fail(e, "checkpoint: out of memory building the header");
+    if (rc == 0 && ck->n_meta) rc = header_metadata(root, ck, e);
     uint64_t offset = 0;
-    for (size_t i = 0; i < ck->n_tensors; i++) {
+    for (size_t i = 0; i < ck->n_tensors && rc == 0; i++) {
         const CkptTensor *t = &ck->tensors[i];
         uint64_t bytes = (uint64_t)tensor_bytes(t->dtype, t->ndim, t->shape);
-        if (i || ck->n_meta) sb_str(b, ",");
-        sb_json_string(b, t->name);
-        snprintf(num, sizeof num, ":{\"dtype\":\"%s\",\"shape\":[", ckpt_dtype_name(t->dtype));
-        sb_str(b, num);
-        for (int d = 0; d < t->ndim; d++) {
-            snprintf(num, sizeof num, "%s%lld", d ? "," : "", (long long)t->shape[d]);
-            sb_str(b, num);
-        }
-        snprintf(num, sizeof num, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)offset, (unsigned long long)(offset + bytes));
-        sb_str(b, num);
+        rc = header_tensor(root, t, offset, offset + bytes, e);
         offset += bytes;
     }
-    sb_str(b, "}");
-    while (!b->bad && (8 + b->n) % 8) sb_put(b, " ", 1);
+    char *json = rc == 0 ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    if (!json) { if (rc == 0) err_fail(e, "checkpoint: json_dumps failed (out of memory)"); return NULL; }
+    size_t n = strlen(json), padded = n + (8 - (8 + n) % 8) % 8;
+    char *text = realloc(json, padded + 1);
+    if (!text) { free(json); err_fail(e, "checkpoint: out of memory padding the header"); return NULL; }
+    memset(text + n, ' ', padded - n);
+    text[padded] = 0;
+    *len = padded;
+    return text;
 }
 
 int ckpt_write_atomic(const Checkpoint *ck, const char *path, Err *e) {
-    StrBuf hdr = {0};
-    build_header(ck, &hdr);
-    if (hdr.bad) { free(hdr.p); return err_fail(e, "%s: out of memory building the safetensors header", path); }
+    size_t n = 0;
+    char *hdr = header_text(ck, &n, e);
+    if (!hdr) return err_context(e, "%s", path);
     unsigned char len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)hdr.n >> (8 * i));
+    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)n >> (8 * i));
     AtomicFile af;
-    if (fs_atomic_open(&af, path, e)) { free(hdr.p); return -1; }
-    int bad = fwrite(len8, 1, 8, af.f) != 8 || fwrite(hdr.p, 1, hdr.n, af.f) != hdr.n;
-    free(hdr.p);
+    if (fs_atomic_open(&af, path, e)) { free(hdr); return -1; }
+    int bad = fwrite(len8, 1, 8, af.f) != 8 || fwrite(hdr, 1, n, af.f) != n;
+    free(hdr);
     for (size_t i = 0; i < ck->n_tensors && !bad; i++) {
         const CkptTensor *t = &ck->tensors[i];
         size_t bytes = (size_t)tensor_bytes(t->dtype, t->ndim, t->shape);
@@ -220,249 +213,98 @@ int ckpt_write_atomic(const Checkpoint *ck, const char *path, Err *e) {
     return fs_atomic_commit(&af, e);
 }
 
-/* ---------------------------------------------------------------- JSON header parser */
-
-typedef struct Json {
-    const char *start, *p, *end;
-    const char *path;
-    Err *e;
-} Json;
-
-static int json_fail(Json *j, const char *what) {
-    return err_fail(j->e, "%s: safetensors header: %s at header byte %ld", j->path, what, (long)(j->p - j->start));
-}
-
-static void json_ws(Json *j) {
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) j->p++;
-}
-
-/* Skips whitespace, then consumes c if it is next. */
-static int json_eat(Json *j, char c) {
-    json_ws(j);
-    if (j->p < j->end && *j->p == c) { j->p++; return 1; }
-    return 0;
-}
-
-static int json_expect(Json *j, char c) {
-    if (json_eat(j, c)) return 0;
-    char what[32];
-    snprintf(what, sizeof what, "expected '%c'", c);
-    return json_fail(j, what);
-}
-
-static int hex4(const char *p, unsigned *out) {
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-        if (d < 0) return -1;
-        v = v * 16 + (unsigned)d;
-    }
-    *out = v;
-    return 0;
-}
-
-static size_t utf8_encode(unsigned cp, char *out) {
-    if (cp < 0x80) { out[0] = (char)cp; return 1; }
-    if (cp < 0x800) { out[0] = (char)(0xC0 | cp >> 6); out[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | cp >> 12); out[1] = (char)(0x80 | ((cp >> 6) & 0x3F)); out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | cp >> 18); out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
-/* \uXXXX at j->p (after the backslash-u), with a following low surrogate when needed. */
-static int json_unicode(Json *j, unsigned *cp) {
-    if (j->end - j->p < 4 || hex4(j->p, cp)) return json_fail(j, "bad \\u escape");
-    j->p += 4;
-    if (*cp >= 0xDC00 && *cp <= 0xDFFF) return json_fail(j, "unpaired low surrogate");
-    if (*cp < 0xD800 || *cp > 0xDBFF) return 0;
-    unsigned lo;
-    if (j->end - j->p < 6 || j->p[0] != '\\' || j->p[1] != 'u' || hex4(j->p + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF)
-        return json_fail(j, "unpaired high surrogate");
-    j->p += 6;
-    *cp = 0x10000 + ((*cp - 0xD800) << 10) + (lo - 0xDC00);
-    return 0;
-}
-
-/* A string into a malloc'ed, NUL-terminated buffer (decoded text is never longer than the source). */
-static int json_string(Json *j, char **out) {
-    *out = NULL;
-    if (!json_eat(j, '"')) return json_fail(j, "expected a string");
-    const char *close = j->p;
-    while (close < j->end && *close != '"') close += *close == '\\' ? 2 : 1;
-    if (close >= j->end) return json_fail(j, "unterminated string");
-    char *s = malloc((size_t)(close - j->p) + 1), *w = s;
-    if (!s) return json_fail(j, "out of memory");
-    while (j->p < close) {
-        unsigned char c = (unsigned char)*j->p++;
-        if (c < 0x20) { free(s); return json_fail(j, "control character in string"); }
-        if (c != '\\') { *w++ = (char)c; continue; }
-        char esc = *j->p++;
-        const char *simple = strchr("\"\\/bfnrt", esc);
-        if (esc && simple) { *w++ = "\"\\/\b\f\n\r\t"[simple - "\"\\/bfnrt"]; continue; }
-        unsigned cp;
-        if (esc != 'u' || json_unicode(j, &cp)) { free(s); return esc == 'u' ? -1 : json_fail(j, "bad escape"); }
-        if (cp == 0) { free(s); return json_fail(j, "\\u0000 in string"); }
-        w += utf8_encode(cp, w);
-    }
-    *w = 0;
-    j->p = close + 1;
-    *out = s;
-    return 0;
-}
-
-/* A non-negative integer (no sign, fraction or exponent) that fits in int64. */
-static int json_uint(Json *j, uint64_t *out) {
-    json_ws(j);
-    const char *p = j->p;
-    uint64_t v = 0;
-    while (p < j->end && *p >= '0' && *p <= '9') {
-        if (v > ((uint64_t)INT64_MAX - (uint64_t)(*p - '0')) / 10) return json_fail(j, "integer too large");
-        v = v * 10 + (uint64_t)(*p++ - '0');
-    }
-    if (p == j->p || (*j->p == '0' && p - j->p > 1)) return json_fail(j, "expected a non-negative integer");
-    if (p < j->end && (*p == '.' || *p == 'e' || *p == 'E')) return json_fail(j, "expected an integer");
-    j->p = p;
-    *out = v;
-    return 0;
-}
-
-/* [u, u, ...] into out[0..max); *n gets the count. */
-static int json_uint_array(Json *j, uint64_t *out, int max, int *n) {
-    *n = 0;
-    if (json_expect(j, '[')) return -1;
-    if (json_eat(j, ']')) return 0;
-    do {
-        if (*n == max) return json_fail(j, "too many array elements");
-        if (json_uint(j, &out[(*n)++])) return -1;
-    } while (json_eat(j, ','));
-    return json_expect(j, ']');
-}
-
-/* Skips any JSON value (for keys this reader does not use). */
-static int json_skip(Json *j, int depth) {
-    json_ws(j);
-    if (depth > JSON_MAX_DEPTH) return json_fail(j, "nesting too deep");
-    if (j->p >= j->end) return json_fail(j, "unexpected end");
-    char c = *j->p;
-    if (c == '"') { char *s; int rc = json_string(j, &s); free(s); return rc; }
-    if (c == '{' || c == '[') {
-        char close = c == '{' ? '}' : ']';
-        j->p++;
-        if (json_eat(j, close)) return 0;
-        do {
-            if (c == '{') { char *k; if (json_string(j, &k)) return -1; free(k); if (json_expect(j, ':')) return -1; }
-            if (json_skip(j, depth + 1)) return -1;
-        } while (json_eat(j, ','));
-        return json_expect(j, close);
-    }
-    const char *p = j->p;
-    while (p < j->end && (strchr("+-.eE", *p) || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z'))) p++;
-    size_t len = (size_t)(p - j->p);
-    int word = (len == 4 && (!strncmp(j->p, "true", 4) || !strncmp(j->p, "null", 4))) || (len == 5 && !strncmp(j->p, "false", 5));
-    int number = len && (c == '-' || (c >= '0' && c <= '9'));
-    if (!word && !number) return json_fail(j, "unexpected character");
-    j->p = p;
-    return 0;
-}
-
 /* ---------------------------------------------------------------- reader */
 
-static CkptTensor *reader_push(CkptReader *r, Json *j, char *name) {
-    for (size_t i = 0; i < r->n_tensors; i++)
-        if (!strcmp(r->tensors[i].name, name)) {
-            err_fail(j->e, "%s: safetensors header: tensor '%s' appears twice", r->path, name);
-            return NULL;
-        }
-    CkptTensor *t = realloc(r->tensors, (r->n_tensors + 1) * sizeof *t);
-    if (!t) { json_fail(j, "out of memory"); return NULL; }
-    r->tensors = t;
-    t = &r->tensors[r->n_tensors++];
-    memset(t, 0, sizeof *t);
-    t->name = name;
-    return t;
+static int header_fail(const CkptReader *r, const char *tensor, const char *what, Err *e) {
+    if (tensor) return err_fail(e, "%s: safetensors header: tensor '%s': %s", r->path, tensor, what);
+    return err_fail(e, "%s: safetensors header: %s", r->path, what);
 }
 
-/* {"dtype": "F32", "shape": [..], "data_offsets": [b, e]} for tensor `name` (owned by the reader from here). */
-static int parse_tensor(CkptReader *r, Json *j, char *name) {
-    CkptTensor *t = reader_push(r, j, name);
-    if (!t) { free(name); return -1; }
-    int have_dtype = 0, have_shape = 0, have_offsets = 0;
-    if (json_expect(j, '{')) return -1;
-    if (!json_eat(j, '}')) do {
-        char *key, *dtype;
-        if (json_string(j, &key)) return -1;
-        int rc = json_expect(j, ':');
-        if (!rc && !strcmp(key, "dtype")) {
-            rc = json_string(j, &dtype);
-            if (!rc && dtype_from_name(dtype, &t->dtype))
-                rc = err_fail(j->e, "%s: tensor '%s': unknown dtype '%s'", r->path, t->name, dtype);
-            free(dtype);
-            have_dtype = 1;
-        } else if (!rc && !strcmp(key, "shape")) {
-            uint64_t dims[CKPT_MAX_DIMS];
-            rc = json_uint_array(j, dims, CKPT_MAX_DIMS, &t->ndim);
-            for (int d = 0; d < t->ndim; d++) t->shape[d] = (int64_t)dims[d];
-            have_shape = 1;
-        } else if (!rc && !strcmp(key, "data_offsets")) {
-            uint64_t off[2];
-            int n = 0;
-            rc = json_uint_array(j, off, 2, &n);
-            if (!rc && n != 2) rc = err_fail(j->e, "%s: tensor '%s': data_offsets needs 2 numbers", r->path, t->name);
-            t->begin = off[0], t->end = off[1];
-            have_offsets = 1;
-        } else if (!rc) {
-            rc = json_skip(j, 1);
-        }
-        free(key);
-        if (rc) return -1;
-    } while (json_eat(j, ','));
-    if (json_expect(j, '}')) return -1;
-    if (!have_dtype || !have_shape || !have_offsets)
-        return err_fail(j->e, "%s: tensor '%s': header entry lacks dtype, shape or data_offsets", r->path, t->name);
-    return 0;
-}
-
-static int parse_metadata(CkptReader *r, Json *j) {
-    if (json_expect(j, '{')) return -1;
-    if (json_eat(j, '}')) return 0;
-    do {
-        char *k = NULL, *v = NULL;
-        if (json_string(j, &k) || json_expect(j, ':') || json_string(j, &v)) { free(k); free(v); return -1; }
-        char **keys = realloc(r->meta_keys, (r->n_meta + 1) * sizeof *keys);
-        if (keys) r->meta_keys = keys;
-        char **values = keys ? realloc(r->meta_values, (r->n_meta + 1) * sizeof *values) : NULL;
-        if (values) r->meta_values = values;
-        if (!values) { free(k); free(v); return json_fail(j, "out of memory"); }
-        r->meta_keys[r->n_meta] = k;
-        r->meta_values[r->n_meta++] = v;
-    } while (json_eat(j, ','));
-    return json_expect(j, '}');
-}
-
-static int parse_header(CkptReader *r, const char *text, size_t len, Err *e) {
-    Json j = {.start = text, .p = text, .end = text + len, .path = r->path, .e = e};
-    if (json_expect(&j, '{')) return -1;
-    if (!json_eat(&j, '}')) {
-        do {
-            char *key;
-            if (json_string(&j, &key)) return -1;
-            if (json_expect(&j, ':')) { free(key); return -1; }
-            int meta = !strcmp(key, METADATA_KEY);
-            if (meta && r->n_meta) { free(key); return json_fail(&j, "__metadata__ appears twice"); }
-            int rc = meta ? parse_metadata(r, &j) : parse_tensor(r, &j, key);
-            if (meta) free(key);
-            if (rc) return -1;
-        } while (json_eat(&j, ','));
-        if (json_expect(&j, '}')) return -1;
+/* [u, u, ...]: at most max non-negative integers (an int64 each: jansson refuses larger) into out. */
+static int read_uints(const CkptReader *r, const char *tensor, const char *field, const json_t *a, uint64_t *out, size_t max,
+                      size_t *n, Err *e) {
+    char what[128];
+    *n = json_is_array(a) ? json_array_size(a) : 0;
+    const char *bad = !json_is_array(a) ? "expected an array" : *n > max ? "too many array elements" : NULL;
+    for (size_t i = 0; !bad && i < *n; i++) {
+        const json_t *x = json_array_get(a, i);
+        if (json_is_real(x)) bad = "expected an integer";
+        else if (!json_is_integer(x) || json_integer_value(x) < 0) bad = "expected a non-negative integer";
+        else out[i] = (uint64_t)json_integer_value(x);
     }
-    json_ws(&j);
-    if (j.p != j.end) return json_fail(&j, "text after the header object");
+    if (!bad) return 0;
+    snprintf(what, sizeof what, "%s: %s", field, bad);
+    return header_fail(r, tensor, what, e);
+}
+
+/* {"dtype": "F32", "shape": [..], "data_offsets": [b, e]} (other keys are ignored) into t. */
+static int read_tensor(const CkptReader *r, CkptTensor *t, const json_t *v, Err *e) {
+    if (!json_is_object(v)) return header_fail(r, t->name, "expected '{'", e);
+    const json_t *dtype = json_object_get(v, "dtype"), *shape = json_object_get(v, "shape"), *offsets = json_object_get(v, "data_offsets");
+    if (!dtype || !shape || !offsets)
+        return err_fail(e, "%s: tensor '%s': header entry lacks dtype, shape or data_offsets", r->path, t->name);
+    if (!json_is_string(dtype)) return header_fail(r, t->name, "dtype: expected a string", e);
+    if (dtype_from_name(json_string_value(dtype), &t->dtype))
+        return err_fail(e, "%s: tensor '%s': unknown dtype '%s'", r->path, t->name, json_string_value(dtype));
+    uint64_t dims[CKPT_MAX_DIMS], off[2];
+    size_t ndim, n_off;
+    if (read_uints(r, t->name, "shape", shape, dims, CKPT_MAX_DIMS, &ndim, e)) return -1;
+    t->ndim = (int)ndim;
+    for (size_t d = 0; d < ndim; d++) t->shape[d] = (int64_t)dims[d];
+    if (read_uints(r, t->name, "data_offsets", offsets, off, 2, &n_off, e)) return -1;
+    if (n_off != 2) return err_fail(e, "%s: tensor '%s': data_offsets needs 2 numbers", r->path, t->name);
+    t->begin = off[0], t->end = off[1];
     return 0;
+}
+
+/* {"key": "value", ...}: every value a string. */
+static int read_metadata(CkptReader *r, const json_t *v, Err *e) {
+    if (!json_is_object(v)) return header_fail(r, NULL, METADATA_KEY ": expected '{'", e);
+    size_t n = json_object_size(v);
+    r->meta_keys = tl_calloc(e, n ? n : 1, sizeof *r->meta_keys, "checkpoint metadata");
+    r->meta_values = tl_calloc(e, n ? n : 1, sizeof *r->meta_values, "checkpoint metadata");
+    if (!r->meta_keys || !r->meta_values) return -1;
+    const char *key;
+    const json_t *value;
+    json_object_foreach((json_t *)v, key, value) {
+        if (!json_is_string(value))
+            return err_fail(e, "%s: safetensors header: " METADATA_KEY " '%s': expected a string", r->path, key);
+        char *k = strdup(key), *val = strdup(json_string_value(value));
+        r->meta_keys[r->n_meta] = k;
+        r->meta_values[r->n_meta++] = val;
+        if (!k || !val) return err_fail(e, "%s: out of memory", r->path);
+    }
+    return 0;
+}
+
+/* The header object's entries in file order: "__metadata__" and one per tensor. */
+static int read_entries(CkptReader *r, json_t *root, Err *e) {
+    size_t n = json_object_size(root);
+    r->tensors = tl_calloc(e, n ? n : 1, sizeof *r->tensors, "checkpoint tensors");
+    if (!r->tensors) return -1;
+    const char *key;
+    json_t *value;
+    json_object_foreach(root, key, value) {
+        if (!strcmp(key, METADATA_KEY)) {
+            if (read_metadata(r, value, e)) return -1;
+            continue;
+        }
+        CkptTensor *t = &r->tensors[r->n_tensors++];
+        if (!(t->name = strdup(key))) return err_fail(e, "%s: out of memory", r->path);
+        if (read_tensor(r, t, value, e)) return -1;
+    }
+    return 0;
+}
+
+/* Parsed by jansson, which refuses what is not JSON, duplicate names (JSON_REJECT_DUPLICATES),
+ * text after the object, "\u0000" in strings, invalid UTF-8 and integers beyond int64. */
+static int parse_header(CkptReader *r, const char *text, size_t len, Err *e) {
+    json_error_t err;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+    if (!root) return err_fail(e, "%s: safetensors header: %s at header byte %d", r->path, err.text, err.position);
+    int rc = json_is_object(root) ? read_entries(r, root, e) : header_fail(r, NULL, "expected '{' (the header is not a JSON object)", e);
+    json_decref(root);
+    return rc;
 }
 
 typedef struct Span { uint64_t begin, end; size_t index; } Span;

@@ -11,7 +11,9 @@
 
 #include "core/fsutil.h"
 
-typedef enum KeyType { K_INT, K_LONG, K_REAL, K_BOOL, K_ENUM, K_STRING, K_CLASSES } KeyType;
+/* K_ENUM: one of `choices`, kept as text; K_NAMED: one of `names`, kept as its index (an
+ * enum of the layer that owns the table, e.g. backend.h's Precision). */
+typedef enum KeyType { K_INT, K_LONG, K_REAL, K_BOOL, K_ENUM, K_NAMED, K_STRING, K_CLASSES } KeyType;
 
 typedef struct KeySpec {
     const char *path;           /* dotted YAML path */
@@ -19,17 +21,26 @@ typedef struct KeySpec {
     size_t offset, size;        /* the field inside TrialConfig */
     double lo, hi;              /* numeric range; -INFINITY / INFINITY = unbounded */
     int lo_open, hi_open;       /* 1: the bound itself is excluded */
-    const char *choices;        /* K_ENUM: "adam|sgd" */
+    const char *choices;        /* K_ENUM: "adam|sgd"; K_LONG, K_REAL: a word that stands for -1 ("trial") */
+    const char *const *names;   /* K_NAMED: the names, in enum order */
+    int n_names;
 } KeySpec;
 
 #define OFF(f) offsetof(TrialConfig, f)
 #define SZ(f) sizeof(((TrialConfig *)0)->f)
-#define KINT(p, f, l, h) {p, K_INT, OFF(f), SZ(f), l, h, 0, 0, NULL}
-#define KLONG(p, f, l, h) {p, K_LONG, OFF(f), SZ(f), l, h, 0, 0, NULL}
-#define KREAL(p, f, lopen, l, h, hopen) {p, K_REAL, OFF(f), SZ(f), l, h, lopen, hopen, NULL}
-#define KBOOL(p, f) {p, K_BOOL, OFF(f), SZ(f), 0, 0, 0, 0, NULL}
-#define KENUM(p, f, c) {p, K_ENUM, OFF(f), SZ(f), 0, 0, 0, 0, c}
-#define KSTR(p, f) {p, K_STRING, OFF(f), SZ(f), 0, 0, 0, 0, NULL}
+#define KINT(p, f, l, h) {p, K_INT, OFF(f), SZ(f), l, h, 0, 0, NULL, NULL, 0}
+#define KLONG(p, f, l, h) {p, K_LONG, OFF(f), SZ(f), l, h, 0, 0, NULL, NULL, 0}
+#define KREAL(p, f, lopen, l, h, hopen) {p, K_REAL, OFF(f), SZ(f), l, h, lopen, hopen, NULL, NULL, 0}
+#define KBOOL(p, f) {p, K_BOOL, OFF(f), SZ(f), 0, 0, 0, 0, NULL, NULL, 0}
+#define KENUM(p, f, c) {p, K_ENUM, OFF(f), SZ(f), 0, 0, 0, 0, c, NULL, 0}
+#define KSTR(p, f) {p, K_STRING, OFF(f), SZ(f), 0, 0, 0, 0, NULL, NULL, 0}
+/* A number, or `word` (kept as -1): feature_cache.seed's "trial", max_gib's "auto". */
+#define KLONG_OR(p, f, l, h, word) {p, K_LONG, OFF(f), SZ(f), l, h, 0, 0, word, NULL, 0}
+#define KREAL_OR(p, f, lopen, l, h, hopen, word) {p, K_REAL, OFF(f), SZ(f), l, h, lopen, hopen, word, NULL, 0}
+#define KNAMED(p, f, names) {p, K_NAMED, OFF(f), SZ(f), 0, 0, 0, 0, NULL, names, (int)(sizeof names / sizeof *names)}
+/* K_NAMED fields are enums, read and written as int. */
+_Static_assert(sizeof(Precision) == sizeof(int) && sizeof(BackendDevice) == sizeof(int) && sizeof(OptimizerKind) == sizeof(int),
+               "enum fields are ints");
 #define INF INFINITY
 #define MONITORS "val_loss|val_accuracy|loss|accuracy"
 
@@ -40,19 +51,19 @@ static const KeySpec KEYS[] = {
     KENUM("data.interpolation", data.interpolation, "nearest|bilinear"),
     KREAL("data.validation_split", data.validation_split, 0, 0, 0.9, 0),
     KREAL("data.train_fraction", data.train_fraction, 1, 0, 1, 0),
-    {"data.classes", K_CLASSES, OFF(data.classes), SZ(data.classes), 0, 0, 0, 0, NULL},
+    {"data.classes", K_CLASSES, OFF(data.classes), SZ(data.classes), 0, 0, 0, 0, NULL, NULL, 0},
     KENUM("model.backbone", model.backbone, "resnet50|resnet101|resnet152"),
     KSTR("model.weights", model.weights),
     KSTR("model.trainable", model.trainable),
     KBOOL("model.train_bn_affine", model.train_bn_affine),
-    KENUM("model.precision", model.precision, "fp32|tf32|fp16|bf16"),
+    KNAMED("model.precision", model.precision, PRECISION_NAMES),
     KBOOL("model.head.batchnorm", model.head.batchnorm),
     KINT("model.head.hidden", model.head.hidden, 0, INF),
     KREAL("model.head.dropout", model.head.dropout, 0, 0, 1, 1),
     KREAL("model.head.l2", model.head.l2, 0, 0, INF, 0),
     KINT("train.epochs", train.epochs, 1, INF),
     KINT("train.batch_size", train.batch_size, 1, 4096),
-    KENUM("train.optimizer", train.optimizer, "adam|sgd"),
+    KNAMED("train.optimizer", train.optimizer, OPTIMIZER_NAMES),
     KREAL("train.lr", train.lr, 1, 0, INF, 0),
     KREAL("train.backbone_lr", train.backbone_lr, 0, 0, INF, 0),
     KREAL("train.momentum", train.momentum, 0, 0, 1, 1),
@@ -62,7 +73,7 @@ static const KeySpec KEYS[] = {
     KREAL("train.epsilon", train.epsilon, 1, 0, INF, 0),
     KREAL("train.label_smoothing", train.label_smoothing, 0, 0, 1, 1),
     KLONG("train.seed", train.seed, 0, INF),
-    KENUM("train.device", train.device, "auto|cpu|cuda"),
+    KNAMED("train.device", train.device, DEVICE_NAMES),
     KINT("train.threads", train.threads, 0, 1024),
     KREAL("augment.strength", augment.strength, 0, 0, 10, 0),
     KBOOL("augment.horizontal_flip", augment.horizontal_flip),
@@ -100,6 +111,9 @@ static const KeySpec KEYS[] = {
     KSTR("feature_cache.dir", feature_cache.dir),
     KINT("feature_cache.views", feature_cache.views, 0, 64),
     KINT("feature_cache.boundary_mib", feature_cache.boundary_mib, 0, INF),
+    KLONG_OR("feature_cache.seed", feature_cache.seed, 0, INF, "trial"),
+    KENUM("feature_cache.dtype", feature_cache.dtype, "fp32|fp16"),
+    KREAL_OR("feature_cache.max_gib", feature_cache.max_gib, 1, 0, INF, 0, "auto"),
     KINT("finetune.after_epochs", finetune.after_epochs, 0, INF),
 };
 enum { N_KEYS = sizeof KEYS / sizeof KEYS[0] };
@@ -129,19 +143,19 @@ void config_defaults(TrialConfig *c) {
     SET_STR(m->backbone, "resnet50");
     SET_STR(m->trainable, "head");
     m->train_bn_affine = 1; /* Keras: unfrozen BN layers train gamma/beta */
-    SET_STR(m->precision, "tf32");
+    m->precision = PREC_TF32;
     m->head = (HeadConfig){.batchnorm = 1, .hidden = 512, .dropout = 0.6, .l2 = 5e-4};
 
     TrainConfig *t = &c->train;
     t->epochs = 100;
     t->batch_size = 32;
-    SET_STR(t->optimizer, "adam");
+    t->optimizer = OPT_ADAM;
     t->lr = 1e-3;
     t->momentum = 0.9;
     t->beta_1 = 0.9, t->beta_2 = 0.999, t->epsilon = 1e-7;
     t->label_smoothing = 0.1;
     t->seed = 42;
-    SET_STR(t->device, "auto");
+    t->device = DEVICE_AUTO;
 
     AugmentConfig *a = &c->augment;
     a->strength = 1.0;
@@ -177,6 +191,9 @@ void config_defaults(TrialConfig *c) {
     SET_STR(c->feature_cache.dir, "cache");
     c->feature_cache.views = 8;
     c->feature_cache.boundary_mib = 4096;
+    c->feature_cache.seed = 42;   /* one pool for every train.seed (the recipe's seed: its keys are the per-seed ones of 42) */
+    SET_STR(c->feature_cache.dtype, "fp32");
+    c->feature_cache.max_gib = CACHE_MAX_GIB_AUTO;
     c->finetune.after_epochs = 0;
 }
 
@@ -188,6 +205,10 @@ void config_free(TrialConfig *c) {
 }
 
 double config_aug(const AugmentConfig *a, double range) { return range * a->strength; }
+
+long config_cache_seed(const TrialConfig *c) {
+    return c->feature_cache.seed == CACHE_SEED_TRIAL ? c->train.seed : c->feature_cache.seed;
+}
 
 /* ---------------------------------------------------------------- reading */
 
@@ -238,8 +259,25 @@ static int read_classes(TrialConfig *c, const KeySpec *k, const YamlNode *n, con
     return 0;
 }
 
+/* A number key that also takes a word (k->choices): the word is -1. */
+static int read_word(void *field, const KeySpec *k, const YamlNode *n, const char *file, Err *e) {
+    if (n->kind == YAML_SCALAR && !n->quoted && !strcmp(n->scalar, k->choices)) {
+        if (k->type == K_LONG) *(long *)field = -1;
+        else *(double *)field = -1;
+        return 1;
+    }
+    double v;
+    if (n->kind == YAML_SCALAR && !n->quoted && yaml_as_double(n, k->path, &v, NULL) == 0) return 0;
+    return err_fail(e, "%s:%d: key '%s' must be %s or %s, got %s", node_file(n, file), n->line, k->path,
+                    k->type == K_LONG ? "an integer" : "a number", k->choices, n->kind == YAML_SCALAR ? n->scalar : "a collection");
+}
+
 static int read_number(void *field, const KeySpec *k, const YamlNode *n, const char *file, Err *e) {
     double v;
+    if (k->choices) {
+        int rc = read_word(field, k, n, file, e);
+        if (rc) return rc < 0 ? -1 : 0;
+    }
     if (k->type == K_REAL) {
         if (yaml_as_double(n, k->path, &v, e)) return -1;
         if (!isfinite(v)) return err_fail(e, "%s:%d: key '%s' must be a finite number, got %s", node_file(n, file), n->line, k->path, n->scalar);
@@ -267,12 +305,35 @@ static int read_text(char *field, const KeySpec *k, const YamlNode *n, const cha
     return 0;
 }
 
+/* "fp32|tf32|fp16|bf16": the names of a K_NAMED key as K_ENUM's choices read. */
+static void named_choices(const KeySpec *k, char *buf, size_t size) {
+    buf[0] = 0;
+    for (int i = 0; i < k->n_names; i++) {
+        size_t len = strlen(buf);
+        snprintf(buf + len, size - len, "%s%s", i ? "|" : "", k->names[i]);
+    }
+}
+
+static int read_named(int *field, const KeySpec *k, const YamlNode *n, const char *file, Err *e) {
+    const char *s;
+    if (yaml_as_string(n, k->path, &s, e)) return -1;
+    int i = backend_name_index(k->names, k->n_names, s);
+    if (i < 0) {
+        char choices[128];
+        named_choices(k, choices, sizeof choices);
+        return err_fail(e, "%s:%d: key '%s' must be one of %s, got '%s'", node_file(n, file), n->line, k->path, choices, s);
+    }
+    *field = i;
+    return 0;
+}
+
 static int read_key(TrialConfig *c, const KeySpec *k, const YamlNode *n, const char *file, Err *e) {
     char *field = (char *)c + k->offset;
     switch (k->type) {
     case K_INT: case K_LONG: case K_REAL: return read_number(field, k, n, file, e);
     case K_BOOL: return yaml_as_bool(n, k->path, (int *)field, e);
     case K_ENUM: case K_STRING: return read_text(field, k, n, file, e);
+    case K_NAMED: return read_named((int *)field, k, n, file, e);
     case K_CLASSES: return read_classes(c, k, n, file, e);
     }
     return -1;
@@ -366,10 +427,11 @@ static YamlNode *key_node(const TrialConfig *c, const KeySpec *k) {
     const char *field = (const char *)c + k->offset;
     switch (k->type) {
     case K_INT: return yaml_new_int(*(const int *)field);
-    case K_LONG: return yaml_new_int(*(const long *)field);
-    case K_REAL: return yaml_new_double(*(const double *)field);
+    case K_LONG: return k->choices && *(const long *)field == -1 ? yaml_new_scalar(k->choices) : yaml_new_int(*(const long *)field);
+    case K_REAL: return k->choices && *(const double *)field == -1 ? yaml_new_scalar(k->choices) : yaml_new_double(*(const double *)field);
     case K_BOOL: return yaml_new_bool(*(const int *)field);
     case K_ENUM: case K_STRING: return yaml_new_string(field);
+    case K_NAMED: return yaml_new_string(k->names[*(const int *)field]);
     case K_CLASSES: break;
     }
     YamlNode *seq = yaml_new_seq();
@@ -414,10 +476,17 @@ int config_value_text(const TrialConfig *c, const char *path, char *buf, size_t 
     const char *field = (const char *)c + k->offset;
     switch (k->type) {
     case K_INT: snprintf(buf, n, "%d", *(const int *)field); break;
-    case K_LONG: snprintf(buf, n, "%ld", *(const long *)field); break;
-    case K_REAL: yaml_format_double(buf, n, *(const double *)field); break;
+    case K_LONG:
+        if (k->choices && *(const long *)field == -1) snprintf(buf, n, "%s", k->choices);
+        else snprintf(buf, n, "%ld", *(const long *)field);
+        break;
+    case K_REAL:
+        if (k->choices && *(const double *)field == -1) snprintf(buf, n, "%s", k->choices);
+        else yaml_format_double(buf, n, *(const double *)field);
+        break;
     case K_BOOL: snprintf(buf, n, "%s", *(const int *)field ? "true" : "false"); break;
     case K_ENUM: case K_STRING: snprintf(buf, n, "%s", field); break;
+    case K_NAMED: snprintf(buf, n, "%s", k->names[*(const int *)field]); break;
     case K_CLASSES:
         buf[0] = 0;
         for (int i = 0; i < c->data.n_classes_listed; i++) {

@@ -1,4 +1,4 @@
-/* A trial's configuration: the YAML keys of design.md, resolved and validated.
+/* A trial's configuration: the YAML keys README.md lists, resolved and validated.
  * `trainer train FILE` reads one; a sweep's `base:` holds one; config.yaml in a trial
  * folder is config_emit() of the resolved value. A trial is a value: no globals. */
 #ifndef TL_CONFIG_H
@@ -6,20 +6,13 @@
 
 #include <stdio.h>
 
+#include "backend/backend.h"
 #include "core/error.h"
 #include "core/yaml_tree.h"
+#include "data/data_config.h"
+#include "model/optimizer.h"
 
-enum { CONFIG_PATH_MAX = 1024, CONFIG_NAME_MAX = 64 };
-
-typedef struct DataConfig {
-    char root[CONFIG_PATH_MAX];      /* holds train/, validation/ (optional), test/ */
-    int image_size;                  /* square side in pixels, 32..1024 */
-    char interpolation[16];          /* "nearest" | "bilinear" */
-    double validation_split;         /* [0, 0.9]: used only when root/validation is absent */
-    double train_fraction;           /* (0, 1] */
-    char **classes;                  /* optional explicit class order (NULL = sorted folders) */
-    int n_classes_listed;
-} DataConfig;
+enum { CONFIG_NAME_MAX = 64 };
 
 typedef struct HeadConfig {
     int batchnorm;                   /* bool */
@@ -33,14 +26,14 @@ typedef struct ModelConfig {
     char weights[CONFIG_PATH_MAX];   /* Keras .h5 path, or "random:SEED" */
     char trainable[32];              /* "head" | "conv5" | "conv4_block6" | ... | "all" */
     int train_bn_affine;             /* fine-tuning: backbone BN gamma/beta trainable */
-    char precision[8];               /* backbone: "fp32" | "tf32" | "fp16" | "bf16" */
+    Precision precision;             /* backbone: fp32 | tf32 | fp16 | bf16 (PRECISION_NAMES) */
     HeadConfig head;
 } ModelConfig;
 
 typedef struct TrainConfig {
     int epochs;                      /* >= 1 */
     int batch_size;                  /* >= 1 */
-    char optimizer[8];               /* "adam" | "sgd" */
+    OptimizerKind optimizer;         /* YAML "adam" | "sgd" */
     double lr;                       /* > 0 */
     double backbone_lr;              /* fine-tuning; 0 = same as lr */
     double momentum;                 /* sgd, [0, 1) */
@@ -48,21 +41,9 @@ typedef struct TrainConfig {
     double beta_1, beta_2, epsilon;  /* adam: 0.9, 0.999, 1e-7 */
     double label_smoothing;          /* [0, 1) */
     long seed;
-    char device[8];                  /* "auto" | "cpu" | "cuda" */
+    BackendDevice device;            /* auto | cpu | cuda (DEVICE_NAMES) */
     int threads;                     /* 0 = all cores */
 } TrainConfig;
-
-typedef struct AugmentConfig {
-    double strength;                 /* >= 0: scales every range below; 0 = off */
-    int horizontal_flip;
-    double rotation;                 /* degrees */
-    double width_shift, height_shift;/* fractions of width/height */
-    double zoom;                     /* zoom range 1-z .. 1+z */
-    double shear;                    /* degrees (as Keras) */
-    double brightness;               /* range 1-b .. 1+b; 0 = off */
-    double channel_shift;            /* pixel units 0..255 */
-    char fill[16];                   /* "reflect" | "nearest" | "constant" | "wrap" */
-} AugmentConfig;
 
 typedef struct ScheduleConfig {
     char name[16];                   /* constant | step | exponential | cosine | plateau */
@@ -101,10 +82,15 @@ typedef struct CallbacksConfig {
     int terminate_on_nan;
 } CallbacksConfig;
 
+enum { CACHE_SEED_TRIAL = -1, CACHE_MAX_GIB_AUTO = -1 };
+
 typedef struct FeatureCacheConfig {
     char dir[CONFIG_PATH_MAX];       /* relative paths resolve against the trial out dir's parent */
     int views;                       /* augmented draws per training image; 0 = recompute */
     int boundary_mib;                /* fine-tuning: most MiB of fp16 boundary activations cached; 0 = never */
+    long seed;                       /* what is cached is drawn from it (config_cache_seed); CACHE_SEED_TRIAL = train.seed */
+    char dtype[8];                   /* fp32 | fp16: how feature chunks are stored */
+    double max_gib;                  /* sweep: most GiB the cache may hold; CACHE_MAX_GIB_AUTO = the disk's free space less a margin */
 } FeatureCacheConfig;
 
 typedef struct FinetuneConfig {
@@ -122,7 +108,7 @@ typedef struct TrialConfig {
     FinetuneConfig finetune;
 } TrialConfig;
 
-/* Defaults = the Keras recipe of design.md. */
+/* Defaults = the Keras recipe (README.md's trial config). */
 void config_defaults(TrialConfig *c);
 /* Reads a mapping (a file's root, or a sweep's base) over the defaults (it calls
  * config_defaults first; c holds no allocation afterwards when it fails). Unknown keys,
@@ -145,6 +131,10 @@ int config_has_key(const char *dotted);
 /* The value of key `dotted` as config.yaml writes it (data.classes joined by '|');
  * -1 for an unknown key. For summary.csv columns. */
 int config_value_text(const TrialConfig *c, const char *dotted, char *buf, size_t n);
+/* The seed of what the feature cache holds and trials share: the validation_split and
+ * train_fraction selection of the images and the augmented training views. It is
+ * feature_cache.seed, or train.seed when that is "trial" (each seed its own pool). */
+long config_cache_seed(const TrialConfig *c);
 /* Effective augmentation range = base range * strength. */
 double config_aug(const AugmentConfig *a, double range);
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/csv_field.h"
 #include "core/fsutil.h"
 
 void mean_update(MeanMetric *m, float value_sum, float weight_sum) {
@@ -80,22 +81,14 @@ int confusion_pairs(const Confusion *m, ConfusedPair **out, Err *e) {
     return (int)n;
 }
 
-/* A CSV field: quoted (with "" for ") when it holds a comma, quote or line break. */
-static void put_field(FILE *f, const char *s) {
-    if (!strpbrk(s, ",\"\r\n")) { fputs(s, f); return; }
-    fputc('"', f);
-    for (; *s; s++) { if (*s == '"') fputc('"', f); fputc(*s, f); }
-    fputc('"', f);
-}
-
 int write_confusion_csv(const char *path, const Confusion *m, const char *const *names, Err *e) {
     AtomicFile af;
     if (fs_atomic_open(&af, path, e)) return -1;
     fputs("true/predicted", af.f);
-    for (int p = 0; p < m->C; p++) { fputc(',', af.f); put_field(af.f, names[p]); }
+    for (int p = 0; p < m->C; p++) { fputc(',', af.f); csv_put_field(af.f, names[p]); }
     fputc('\n', af.f);
     for (int t = 0; t < m->C; t++) {
-        put_field(af.f, names[t]);
+        csv_put_field(af.f, names[t]);
         for (int p = 0; p < m->C; p++) fprintf(af.f, ",%ld", m->counts[(size_t)t * m->C + p]);
         fputc('\n', af.f);
     }
@@ -111,9 +104,9 @@ int write_errors_csv(const char *path, const Confusion *m, const char *const *na
     if (fs_atomic_open(&af, path, e)) { free(pairs); return -1; }
     fputs("true,predicted,count\n", af.f);
     for (int i = 0; i < n; i++) {
-        put_field(af.f, names[pairs[i].t]);
+        csv_put_field(af.f, names[pairs[i].t]);
         fputc(',', af.f);
-        put_field(af.f, names[pairs[i].p]);
+        csv_put_field(af.f, names[pairs[i].p]);
         fprintf(af.f, ",%ld\n", pairs[i].count);
     }
     free(pairs);

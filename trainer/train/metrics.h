@@ -1,4 +1,4 @@
-/* Classification metrics (spec §9) and the per-trial confusion outputs.
+/* Classification metrics (Keras's categorical accuracy) and the per-trial confusion outputs.
  * Argmax ties go to the lowest index (numpy's convention; TF does not fix one). */
 #ifndef TL_METRICS_H
 #define TL_METRICS_H

@@ -5,7 +5,7 @@
  *   exponential  lr * decay_rate^(e / decay_epochs)
  *   cosine       e < W: lr * (e + 1) / W (linear warm-up, reaches lr at epoch W - 1);
  *                then min_lr + (lr - min_lr) * (1 + cos(pi * (e - W) / (epochs - W))) / 2
- *   plateau      ReduceLROnPlateau (spec §8.4): lr changes only in schedule_epoch_end.
+ *   plateau      ReduceLROnPlateau (Keras's arithmetic): lr changes only in schedule_epoch_end.
  * Use:
  *   float lr = schedule_epoch_begin(&s, epoch);          // lr for every step of the epoch
  *   ... train, evaluate ...
