@@ -18,6 +18,16 @@
 #define FUZZ_CACHE_KEY "f022c0ffee5eed00f022c0ffee5eed00"
 enum { FUZZ_CACHE_ROWS = 2, FUZZ_IMAGE_SIZE = 32 };
 
+/* Both cache formats (feature chunk TLFEAT02, boundary table TLBOUND2) start with a
+ * 64-byte header whose bytes 56..59 hold the CRC-32 of the header (those bytes as 0) and
+ * then of everything after it. A mutated input almost never carries a matching CRC, so
+ * the checks past it (shape against size, fp16 widening, non-finite values) would go
+ * unfuzzed: the cache harnesses also read each input with its CRC made to match. */
+enum { FUZZ_CACHE_HEADER = 64, FUZZ_CACHE_CRC_AT = 56 };
+/* data with its CRC field recomputed (a buffer reused by the next call); NULL when size is
+ * under a header. */
+const uint8_t *fuzz_cache_crc_fixed(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The process's temp folder (made on first use under $TMPDIR or /tmp, removed at exit). */

@@ -102,17 +102,22 @@ static void weights_seeds(const char *out) {
     resnet_weights_free(&w);
 }
 
-/* Feature chunk 0 of the two photos, as feature_cache.c computes and stores it. */
+/* Feature chunk 0 of the two photos, as feature_cache.c computes and stores it, in each
+ * dtype (chunk-00000.f32, chunk-00000.f16). */
 static void feature_seed(const char *out, Backend *be, const TrialConfig *c, DatasetItem *items, const char *tmp) {
-    FeatureExtractor fx;
-    FeatureEntry en = {.split = "train", .items = items, .n = FUZZ_CACHE_ROWS, .key = FUZZ_CACHE_KEY};
-    char from[1024], to[1024];
-    Err e;
-    if (feature_extractor_init(&fx, c, be, 1, &e) || feature_chunk_compute(&fx, tmp, &en, 0, &e)) die(&e);
-    feature_extractor_free(&fx);
-    snprintf(from, sizeof from, "%s/%s/chunk-00000.f32", tmp, FUZZ_CACHE_KEY);
-    out_path(to, sizeof to, out, "feature_chunk", "chunk-00000.f32");
-    copy_file(from, to);
+    static const char *const ext[2] = {"f32", "f16"};
+    for (int dt = CACHE_FP32; dt <= CACHE_FP16; dt++) {
+        FeatureExtractor fx;
+        FeatureEntry en = {.split = "train", .items = items, .n = FUZZ_CACHE_ROWS, .dtype = dt, .key = FUZZ_CACHE_KEY};
+        char from[1024], to[1024], name[32];
+        Err e;
+        if (feature_extractor_init(&fx, c, be, 1, &e) || feature_chunk_compute(&fx, tmp, &en, 0, &e)) die(&e);
+        feature_extractor_free(&fx);
+        snprintf(name, sizeof name, "chunk-00000.%s", ext[dt]);
+        snprintf(from, sizeof from, "%s/%s/%s", tmp, FUZZ_CACHE_KEY, name);
+        out_path(to, sizeof to, out, "feature_chunk", name);
+        copy_file(from, to);
+    }
 }
 
 /* The conv5 boundary table of the two photos, as fine-tuning computes and stores it. */
@@ -121,7 +126,7 @@ static void boundary_seed(const char *out, Backend *be, const TrialConfig *c, Da
     ResnetWeights w;
     Backbone bb;
     BoundaryCache bc;
-    Loader *l;
+    Loader *l = NULL;
     int first, computed;
     Hash128 digest = {0};
     Dataset ds = {.train = {.items = items, .n = FUZZ_CACHE_ROWS}};
