@@ -169,7 +169,10 @@ static void test_emit_round_trip(void) {
     YamlNode *r = yaml_new_map();
     const char *strings[] = {"", "42", "1e-3", "true", "no", "null", "~", "a: b", "x #y", "-", "- z", "[1]", "{a}",
                              "'q'", "\"dq\"", " lead", "trail ", "tab\there", "line\nbreak", "back\\slash", "random:42",
-                             ".inf", "0x1F", "*star", "&amp", "!bang", "%pct", "@at", "`tick", "...", "---", "plain words", NULL};
+                             ".inf", "0x1F", "*star", "&amp", "!bang", "%pct", "@at", "`tick", "...", "---", "plain words",
+                             /* characters readers fold or refuse unless escaped: NEL, C1, U+2028/9, BOM, U+FFFF */
+                             "nel\xc2\x85here", "c1\xc2\x80", "ls\xe2\x80\xa8ps\xe2\x80\xa9", "bom\xef\xbb\xbf",
+                             "nonchar\xef\xbf\xbf", "caf\xc3\xa9 \xe2\x82\xac", NULL};
     YamlNode *strs = yaml_new_seq();
     for (int i = 0; strings[i]; i++) yaml_seq_push(strs, yaml_new_string(strings[i]), &e);
     CHECK_OK(yaml_map_set(r, "strings", strs, &e), &e);
