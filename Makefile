@@ -4,8 +4,11 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 MPIRUN_ENV = OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 SWEEP ?=
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 2
 
-.PHONY: all deps build test demo demo-dropout demo-finetune plots bench install clean
+.PHONY: all deps build test demo demo-dropout demo-finetune plots bench fuzz install clean
 
 all: build
 
@@ -49,6 +52,13 @@ plots:
 bench: build
 	@scripts/install-deps --bench
 	@scripts/run-bench $(BUILD)
+
+# Each file reader under libFuzzer for FUZZ_SECONDS (clang 14 build in FUZZ_BUILD; README "Fuzzing").
+fuzz:
+	@scripts/install-deps --fuzz
+	cmake -S . -B $(FUZZ_BUILD) -DTL_FUZZ=ON -DTL_CUDA=OFF -DCMAKE_C_COMPILER=clang-14
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) fuzz/run-fuzz $(FUZZ_BUILD)
 
 install: build
 	cmake --install $(BUILD)

@@ -206,7 +206,9 @@ int sweep_expand(const SweepSpec *s, TrialSet *ts, Err *e) {
         rc = fill_trial(s, ts, t, idx, s->random ? x : NULL, e);
         if (rc == 0) memcpy(ids[t], ts->trials[t].id, TRIAL_ID_MAX);
     }
-    if (rc == 0 && trial_ids_dedupe(ids, (int)total) > 0)
+    int renamed = rc == 0 ? trial_ids_dedupe(ids, (int)total) : 0;
+    if (renamed < 0) rc = err_fail(e, "out of memory making %ld trial ids unique", total);
+    if (renamed > 0)
         for (long t = 0; t < total; t++) memcpy(ts->trials[t].id, ids[t], TRIAL_ID_MAX);
     free(idx), free(x), free(ids), free(paths);
     if (rc) trial_set_free(ts);

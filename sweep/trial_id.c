@@ -136,24 +136,55 @@ void trial_id_make(const char (*labels)[AXIS_LABEL_MAX], const char *const *valu
     snprintf(out, TRIAL_ID_MAX, "%.90s-%08x", full, fnv1a(full));
 }
 
-static int id_taken(char (*ids)[TRIAL_ID_MAX], int n, int skip, const char *id) {
-    for (int j = 0; j < n; j++)
-        if (j != skip && strcmp(ids[j], id) == 0) return 1;
-    return 0;
+/* The dedupe's table of every id value present: open addressing over rows of ids (the
+ * row of the value's first holder, which keeps it), 2^k slots for at most 2n values. */
+typedef struct IdSlot {
+    int row;        /* -1: empty */
+    int seen;       /* a row before the current one holds this value */
+    int next_k;     /* next suffix to try for copies of this value */
+} IdSlot;
+
+typedef struct IdTable {
+    char (*ids)[TRIAL_ID_MAX];
+    IdSlot *slots;
+    size_t mask;
+} IdTable;
+
+static IdSlot *id_slot(const IdTable *t, const char *id) {
+    size_t i = fnv1a(id) & t->mask;
+    while (t->slots[i].row >= 0 && strcmp(t->ids[t->slots[i].row], id)) i = (i + 1) & t->mask;
+    return &t->slots[i];
 }
 
+static void id_add(IdTable *t, int row) {
+    IdSlot *s = id_slot(t, t->ids[row]);
+    if (s->row < 0) *s = (IdSlot){.row = row, .seen = 0, .next_k = 2};
+}
+
+/* Linear in n: a value once present stays present (only a copy is renamed, and its
+ * first holder keeps it), so a value's suffixes are tried upwards from the last one used. */
 int trial_ids_dedupe(char (*ids)[TRIAL_ID_MAX], int n) {
+    size_t cap = 4;
+    while (cap < 2 * (size_t)(n > 0 ? n : 1)) cap *= 2;
+    IdTable t = {.ids = ids, .slots = malloc(cap * sizeof(IdSlot)), .mask = cap - 1};
+    if (!t.slots) return -1;
+    for (size_t i = 0; i < cap; i++) t.slots[i].row = -1;
+    for (int i = 0; i < n; i++) id_add(&t, i);
     int changed = 0;
-    for (int i = 1; i < n; i++) {
-        int seen = 0;
-        for (int j = 0; j < i; j++) seen |= strcmp(ids[i], ids[j]) == 0;
-        if (!seen) continue;
+    for (int i = 0; i < n; i++) {
+        IdSlot *s = id_slot(&t, ids[i]);
+        if (!s->seen) { s->seen = 1; continue; }
         char base[TRIAL_ID_MAX - 12], cand[TRIAL_ID_MAX];
         snprintf(base, sizeof base, "%s", ids[i]);
-        for (int k = 2;; k++)
-            if (snprintf(cand, sizeof cand, "%s_%d", base, k) < (int)sizeof cand && !id_taken(ids, n, i, cand)) break;
+        int k = s->next_k;
+        do snprintf(cand, sizeof cand, "%s_%d", base, k++);
+        while (id_slot(&t, cand)->row >= 0);
+        s->next_k = k;
         memcpy(ids[i], cand, TRIAL_ID_MAX);
+        id_add(&t, i);
+        id_slot(&t, ids[i])->seen = 1;
         changed++;
     }
+    free(t.slots);
     return changed;
 }

@@ -35,8 +35,8 @@ void axis_labels(const char *const *paths, int n, char (*labels)[AXIS_LABEL_MAX]
 void trial_id_make(const char (*labels)[AXIS_LABEL_MAX], const char *const *values, int n,
                    char out[TRIAL_ID_MAX]);
 
-/* Makes ids unique in place: the 2nd, 3rd... copy of an id gets "_2", "_3"...
- * Returns how many ids were changed. */
+/* Makes ids unique in place: the 2nd, 3rd... copy of an id gets "_2", "_3"... (the next
+ * suffix no id has). Returns how many ids were changed, -1 when out of memory. */
 int trial_ids_dedupe(char (*ids)[TRIAL_ID_MAX], int n);
 
 #endif

@@ -17,6 +17,7 @@
 #include "data/dataset.h"
 #include "data/image.h"
 #include "data/image_jpeg_write.h"
+#include "test_mat.h"
 #include "test_util.h"
 #include "train/config.h"
 
@@ -37,8 +38,6 @@ static char *pathf(char *out, size_t n, const char *fmt, ...) {
     return out;
 }
 
-typedef struct Anno { char fname[32]; int label; int box[4]; } Anno;
-
 /* ------------------------------------------------------------------ fixture writers */
 
 /* Left half red, right half blue; `tint` makes every file's bytes different. */
@@ -56,56 +55,6 @@ static int write_test_jpeg(const char *path, int tint) {
     int rc = image_encode_jpeg_file(path, &px, 90, &e);
     if (rc) fprintf(stderr, "%s\n", e.msg);
     return rc;
-}
-
-/* A MAT char row; odd `wide` stores 16-bit code units as MATLAB does. */
-static matvar_t *mat_string_var(const char *s, int wide) {
-    size_t dims[2] = {1, strlen(s)};
-    if (!wide) return Mat_VarCreate(NULL, MAT_C_CHAR, MAT_T_UINT8, 2, dims, (void *)s, 0);
-    uint16_t u[256];
-    for (size_t i = 0; i < dims[1] && i < 256; i++) u[i] = (uint8_t)s[i];
-    return Mat_VarCreate(NULL, MAT_C_CHAR, MAT_T_UINT16, 2, dims, u, 0);
-}
-
-static matvar_t *mat_scalar_var(int v, enum matio_classes cls) {
-    size_t dims[2] = {1, 1};
-    uint8_t u8 = (uint8_t)v;
-    uint16_t u16 = (uint16_t)v;
-    double d = v;
-    if (cls == MAT_C_UINT8) return Mat_VarCreate(NULL, MAT_C_UINT8, MAT_T_UINT8, 2, dims, &u8, 0);
-    if (cls == MAT_C_UINT16) return Mat_VarCreate(NULL, MAT_C_UINT16, MAT_T_UINT16, 2, dims, &u16, 0);
-    return Mat_VarCreate(NULL, MAT_C_DOUBLE, MAT_T_DOUBLE, 2, dims, &d, 0);
-}
-
-static int write_var(const char *path, matvar_t *v, enum matio_compression comp) {
-    mat_t *mat = Mat_CreateVer(path, NULL, MAT_FT_MAT5);
-    if (!mat || !v) { fprintf(stderr, "cannot create %s\n", path); if (mat) Mat_Close(mat); Mat_VarFree(v); return -1; }
-    int rc = Mat_VarWrite(mat, v, comp);
-    Mat_VarFree(v);
-    if (Mat_Close(mat) || rc) { fprintf(stderr, "cannot write %s\n", path); return -1; }
-    return 0;
-}
-
-static int write_meta(const char *path, const char *const *names, int n) {
-    size_t dims[2] = {1, (size_t)n};
-    matvar_t *cell = Mat_VarCreate("class_names", MAT_C_CELL, MAT_T_CELL, 2, dims, NULL, 0);
-    for (int i = 0; cell && i < n; i++) Mat_VarSetCell(cell, i, mat_string_var(names[i], i % 2));
-    return write_var(path, cell, MAT_COMPRESSION_NONE);
-}
-
-static int write_annos(const char *path, const Anno *a, int n, enum matio_compression comp) {
-    static const char *const fields[] = {"bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2", "class", "fname", NULL};
-    size_t dims[2] = {1, (size_t)n};
-    matvar_t *st = Mat_VarCreateStruct2("annotations", 2, dims, fields);
-    for (int i = 0; st && i < n; i++) {
-        for (int k = 0; k < 4; k++) Mat_VarSetStructFieldByName(st, fields[k], (size_t)i, mat_scalar_var(a[i].box[k], MAT_C_UINT16));
-        Mat_VarSetStructFieldByName(st, "class", (size_t)i, mat_scalar_var(a[i].label, i % 3 ? MAT_C_UINT8 : MAT_C_DOUBLE));
-        /* 16-bit chars in compressed files: matio 1.5.23 writes compressed 8-bit char data
-         * of odd length without its padding (its reader then misreads the next field). */
-        int wide = comp == MAT_COMPRESSION_ZLIB || i % 2;
-        Mat_VarSetStructFieldByName(st, "fname", (size_t)i, mat_string_var(a[i].fname, wide));
-    }
-    return write_var(path, st, comp);
 }
 
 /* SRC in the official layout: devkit/cars_meta.mat, devkit/cars_train_annos.mat,

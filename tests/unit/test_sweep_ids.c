@@ -106,10 +106,54 @@ static void test_ids(void) {
     CHECK(strcmp(clash[2], "a_3") == 0, "skips a suffix already taken: %s", clash[2]);
 }
 
+/* The dedupe as it was specified first (quadratic): the reference for the linear one. */
+static void dedupe_reference(char (*ids)[TRIAL_ID_MAX], int n) {
+    for (int i = 1; i < n; i++) {
+        int seen = 0;
+        for (int j = 0; j < i; j++) seen |= strcmp(ids[i], ids[j]) == 0;
+        if (!seen) continue;
+        char cand[TRIAL_ID_MAX];
+        for (int k = 2, taken = 1; taken; k++) {
+            snprintf(cand, sizeof cand, "%.115s_%d", ids[i], k);
+            taken = 0;
+            for (int j = 0; j < n; j++) taken |= j != i && strcmp(ids[j], cand) == 0;
+        }
+        memcpy(ids[i], cand, TRIAL_ID_MAX);
+    }
+}
+
+/* Random ids over a few values, some of them already suffixed ("a_2"), against the
+ * reference; then a whole sweep of one id (a random sweep over a one-value axis), which
+ * took cubic time before (fuzz_sweep: a grid of duplicated ids ran past its timeout). */
+static void test_dedupe_large(void) {
+    static const char *const pool[] = {"a", "a_2", "a_3", "b", "a_2_2", "b_10"};
+    enum { N = 60, BIG = 100000 };
+    Rng r;
+    rng_init(&r, 3, RNG_INIT, 0, 0);
+    int bad = 0;
+    for (int round = 0; round < 200; round++) {
+        char got[N][TRIAL_ID_MAX], want[N][TRIAL_ID_MAX];
+        for (int i = 0; i < N; i++) snprintf(got[i], TRIAL_ID_MAX, "%s", pool[rng_u32(&r) % 6]);
+        memcpy(want, got, sizeof got);
+        trial_ids_dedupe(got, N);
+        dedupe_reference(want, N);
+        int same = 1;
+        for (int i = 0; i < N; i++) same &= strcmp(got[i], want[i]) == 0;
+        bad += !same;
+    }
+    CHECK(bad == 0, "%d of 200 random id lists deduped unlike the reference", bad);
+    char (*ids)[TRIAL_ID_MAX] = malloc((size_t)BIG * TRIAL_ID_MAX);
+    for (int i = 0; ids && i < BIG; i++) snprintf(ids[i], TRIAL_ID_MAX, "dropout-0.5");
+    CHECK(ids && trial_ids_dedupe(ids, BIG) == BIG - 1, "every copy renamed");
+    CHECK(ids && !strcmp(ids[1], "dropout-0.5_2") && !strcmp(ids[BIG - 1], "dropout-0.5_100000"), "%s", ids ? ids[BIG - 1] : "");
+    free(ids);
+}
+
 int main(void) {
     test_numbers();
     test_values();
     test_labels();
     test_ids();
+    test_dedupe_large();
     return TEST_END();
 }

@@ -174,7 +174,10 @@ static void test_emit_round_trip(void) {
     YamlNode *r = yaml_new_map();
     const char *strings[] = {"", "42", "1e-3", "true", "no", "null", "~", "a: b", "x #y", "-", "- z", "[1]", "{a}",
                              "'q'", "\"dq\"", " lead", "trail ", "tab\there", "line\nbreak", "back\\slash", "random:42",
-                             ".inf", "0x1F", "*star", "&amp", "!bang", "%pct", "@at", "`tick", "...", "---", "plain words", NULL};
+                             ".inf", "0x1F", "*star", "&amp", "!bang", "%pct", "@at", "`tick", "...", "---", "plain words",
+                             /* characters readers fold or refuse unless escaped: NEL, C1, U+2028/9, BOM, U+FFFF */
+                             "nel\xc2\x85here", "c1\xc2\x80", "ls\xe2\x80\xa8ps\xe2\x80\xa9", "bom\xef\xbb\xbf",
+                             "nonchar\xef\xbf\xbf", "caf\xc3\xa9 \xe2\x82\xac", NULL};
     YamlNode *strs = yaml_new_seq();
     for (int i = 0; strings[i]; i++) yaml_seq_push(strs, yaml_new_string(strings[i]), &e);
     CHECK_OK(yaml_map_set(r, "strings", strs, &e), &e);
@@ -221,8 +224,23 @@ static void test_emit_round_trip(void) {
     rmdir(dir);
 }
 
+/* A NUL byte in a file is an error naming the file, not a silent end of the document
+ * (the text after it was ignored: "a: 1<NUL>b: [" loaded as "a: 1"). */
+static void test_nul_byte(void) {
+    char path[] = "/tmp/tl-yaml-nul-XXXXXX";
+    int fd = mkstemp(path);
+    static const char text[] = "train: {epochs: 2}\n\0model: [unclosed\n";
+    CHECK(fd >= 0 && write(fd, text, sizeof text - 1) == (ssize_t)(sizeof text - 1), "write %s", path);
+    if (fd >= 0) close(fd);
+    YamlDoc doc;
+    Err e = {{0}};
+    CHECK(yaml_load_file(&doc, path, &e) == -1 && contains(e.msg, path), "NUL byte: %s", e.msg);
+    unlink(path);
+}
+
 int main(void) {
     test_parse_and_lines();
+    test_nul_byte();
     test_conversions();
     test_unused();
     test_errors();

@@ -317,13 +317,15 @@ static int load_stream(YamlReader *rd, YamlNode **root) {
     return 0;
 }
 
-int yaml_load_string(YamlDoc *doc, const char *text, const char *name, Err *e) {
+/* Parses text[0..len): a file's NUL bytes reach libyaml, which refuses them, instead of
+ * silently ending the document there. */
+static int load_text(YamlDoc *doc, const char *text, size_t len, const char *name, Err *e) {
     memset(doc, 0, sizeof *doc);
     doc->file = strdup(name ? name : "<string>");
     if (!doc->file) return err_fail(e, "out of memory");
     YamlReader rd = {.text = text, .file = doc->file, .e = e};
     if (!yaml_parser_initialize(&rd.parser)) { yaml_doc_free(doc); return err_fail(e, "%s: yaml_parser_initialize failed", name); }
-    yaml_parser_set_input_string(&rd.parser, (const unsigned char *)text, strlen(text));
+    yaml_parser_set_input_string(&rd.parser, (const unsigned char *)text, len);
     YamlNode *root = NULL;
     int rc = load_stream(&rd, &root);
     yaml_parser_delete(&rd.parser);
@@ -332,11 +334,16 @@ int yaml_load_string(YamlDoc *doc, const char *text, const char *name, Err *e) {
     return 0;
 }
 
+int yaml_load_string(YamlDoc *doc, const char *text, const char *name, Err *e) {
+    return load_text(doc, text, strlen(text), name, e);
+}
+
 int yaml_load_file(YamlDoc *doc, const char *path, Err *e) {
     char *text = NULL;
+    size_t size;
     memset(doc, 0, sizeof *doc);
-    if (fs_read_all(path, &text, NULL, e)) return -1;
-    int rc = yaml_load_string(doc, text, path, e);
+    if (fs_read_all(path, &text, &size, e)) return -1;
+    int rc = load_text(doc, text, size, path, e);
     free(text);
     return rc;
 }
@@ -541,6 +548,29 @@ static int reads_as_typed(const char *s) {
     return isdigit((unsigned char)*p) || (*p == '.' && isdigit((unsigned char)p[1]));
 }
 
+/* Bytes of the UTF-8 character at p that YAML readers do not keep as written: a line break
+ * other than \n (U+0085 NEL, U+2028, U+2029: folded to a space even inside quotes), a C1
+ * control or a non-character (U+FEFF, U+FFFE, U+FFFF: refused). esc (8 bytes) receives its
+ * double-quoted escape. 0 for any other character. */
+static int unkept_char(const unsigned char *p, char *esc) {
+    unsigned cp;
+    int n;
+    if (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
+        cp = p[1], n = 2;
+    } else if (p[0] == 0xE2 || p[0] == 0xEF) {
+        if (p[1] < 0x80 || p[2] < 0x80) return 0;   /* (also stops at the NUL) */
+        cp = (p[0] & 0x0Fu) << 12 | (p[1] & 0x3Fu) << 6 | (p[2] & 0x3Fu), n = 3;
+        if (cp != 0x2028 && cp != 0x2029 && cp != 0xFEFF && cp != 0xFFFE && cp != 0xFFFF) return 0;
+    } else {
+        return 0;
+    }
+    if (cp == 0x85) strcpy(esc, "\\N");
+    else if (cp == 0x2028 || cp == 0x2029) strcpy(esc, cp == 0x2028 ? "\\L" : "\\P");
+    else if (cp < 0x100) snprintf(esc, 8, "\\x%02x", cp);
+    else snprintf(esc, 8, "\\u%04X", cp);
+    return n;
+}
+
 /* Is the text unsafe as a block-context plain scalar (indicators, ':' '#', spaces at the ends, controls)? */
 static int needs_quotes_syntax(const char *s) {
     size_t len = strlen(s);
@@ -549,15 +579,19 @@ static int needs_quotes_syntax(const char *s) {
     if (strchr("-?:", s[0]) && (s[1] == 0 || s[1] == ' ' || s[1] == s[0])) return 1;
     if (!strncmp(s, "...", 3)) return 1;
     if (isspace((unsigned char)s[0]) || isspace((unsigned char)s[len - 1])) return 1;
+    char esc[8];
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p < 0x20 || *p == 0x7f || *p == ':' || *p == '#') return 1;
+        if (*p < 0x20 || *p == 0x7f || *p == ':' || *p == '#' || unkept_char(p, esc)) return 1;
     return 0;
 }
 
 static void emit_quoted(FILE *f, const char *s) {
     fputc('"', f);
+    char esc[8];
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        int n = unkept_char(p, esc);
+        if (n) { fputs(esc, f); p += n - 1; }
+        else if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
         else if (*p == '\n') fputs("\\n", f);
         else if (*p == '\t') fputs("\\t", f);
         else if (*p < 0x20 || *p == 0x7f) fprintf(f, "\\x%02x", *p);

@@ -26,10 +26,32 @@ static matvar_t *mat_read_var(const char *path, const char *name, Err *e) {
     return v;
 }
 
+/* Elements of v (the product of its dims); SIZE_MAX when that overflows. */
 static size_t mat_numel(const matvar_t *v) {
     size_t n = 1;
-    for (int i = 0; i < v->rank; i++) n *= v->dims[i];
+    for (int i = 0; i < v->rank; i++)
+        if (__builtin_mul_overflow(n, v->dims[i], &n)) return SIZE_MAX;
     return n;
+}
+
+/* Does v hold `each` bytes for every element its dims claim? matio's accessors
+ * (Mat_VarGetCell, Mat_VarGetStructFieldByName) index by the dims without checking them
+ * against what it read, so a damaged file's cell or struct array would send them past
+ * the data (or through NULL). */
+static int mat_data_covers(const matvar_t *v, size_t each) {
+    size_t n = mat_numel(v), need;
+    if (n == 0) return 1;
+    return v->data && !__builtin_mul_overflow(n, each, &need) && v->nbytes >= need;
+}
+
+/* A struct array whose field names and per-element field pointers are all there. */
+static int mat_struct_ok(matvar_t *v) {
+    unsigned nfields = Mat_VarGetNumberOfFields(v);
+    char *const *names = Mat_VarGetStructFieldnames(v);
+    if (nfields > 0 && !names) return 0;
+    for (unsigned i = 0; i < nfields; i++)
+        if (!names[i]) return 0;
+    return mat_data_covers(v, (size_t)nfields * sizeof(matvar_t *));
 }
 
 /* Appends code point cp as UTF-8; returns bytes written (0 if it does not fit). */
@@ -47,7 +69,7 @@ static size_t utf8_put(char *out, size_t room, uint32_t cp) {
 static int mat_string(const matvar_t *v, char *out, size_t n) {
     if (!v || v->class_type != MAT_C_CHAR || v->isComplex) return -1;
     size_t len = mat_numel(v), k = 0;
-    if (len > 0 && (v->rank != 2 || v->dims[0] != 1 || !v->data)) return -1;
+    if (len > 0 && (v->rank != 2 || v->dims[0] != 1 || v->data_size < 1 || !mat_data_covers(v, (size_t)v->data_size))) return -1;
     for (size_t i = 0; i < len; i++) {
         uint32_t cp = v->data_size == 1 ? ((const uint8_t *)v->data)[i]
                     : v->data_size == 2 ? ((const uint16_t *)v->data)[i]
@@ -63,7 +85,7 @@ static int mat_string(const matvar_t *v, char *out, size_t n) {
 
 /* First element of a real numeric array as a double. */
 static int mat_number(const matvar_t *v, double *out) {
-    if (!v || v->isComplex || !v->data || mat_numel(v) < 1) return -1;
+    if (!v || v->isComplex || mat_numel(v) < 1 || !mat_data_covers(v, Mat_SizeOfClass(v->class_type))) return -1;
     switch (v->class_type) {
     case MAT_C_DOUBLE: *out = *(const double *)v->data; return 0;
     case MAT_C_SINGLE: *out = *(const float *)v->data; return 0;
@@ -85,12 +107,12 @@ static int read_class_names(const char *path, CarsSet *s, Err *e) {
     if (!v) return -1;
     int rc = 0;
     size_t n = mat_numel(v);
-    if (v->class_type != MAT_C_CELL || n == 0 || n > 100000) {
+    if (v->class_type != MAT_C_CELL || n == 0 || n > 100000 || !mat_data_covers(v, sizeof(matvar_t *))) {
         rc = err_fail(e, "%s: class_names is not a non-empty cell array of strings", path);
         goto done;
     }
     s->raw_names = tl_calloc(e, n, sizeof *s->raw_names, "class names");
-    if (!s->raw_names) { rc = -1; goto done; }
+    if (!s->raw_names) { rc = err_context(e, "%s", path); goto done; }
     s->n_classes = (int)n;
     for (size_t i = 0; i < n && rc == 0; i++) {
         char name[1024], what[96];
@@ -146,8 +168,11 @@ static int read_annotations(const char *path, int need_bbox, CarsAnno **out, int
     int rc = 0;
     size_t n = mat_numel(v);
     CarsAnno *a = NULL;
-    if (v->class_type != MAT_C_STRUCT) { rc = err_fail(e, "%s: annotations is not a struct array", path); goto done; }
-    if (!(a = tl_calloc(e, n, sizeof *a, "annotations"))) { rc = -1; goto done; }
+    if (v->class_type != MAT_C_STRUCT || n > INT_MAX || !mat_struct_ok(v)) {
+        rc = err_fail(e, "%s: annotations is not a struct array (or a damaged one)", path);
+        goto done;
+    }
+    if (!(a = tl_calloc(e, n, sizeof *a, "annotations"))) { rc = err_context(e, "%s", path); goto done; }
     for (size_t i = 0; i < n && rc == 0; i++) rc = read_one_anno(v, path, i, need_bbox, &a[i], e);
     if (rc == 0) qsort(a, n, sizeof *a, cmp_anno);
 done:

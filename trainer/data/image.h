@@ -41,6 +41,7 @@ int image_decode_jpeg_mem(const uint8_t *data, size_t size, const char *name, Im
 int image_has_jpeg_name(const char *name);
 /* Reads only the header: size and component count. */
 int image_jpeg_info(const char *path, int *h, int *w, int *components, Err *e);
+int image_jpeg_info_mem(const uint8_t *data, size_t size, const char *name, int *h, int *w, int *components, Err *e);
 void image_free(Image *img);
 
 /* Resize src to (oh, ow) into dst (oh*ow*3 bytes), PIL semantics; a same-size

@@ -126,26 +126,37 @@ int image_decode_jpeg_file(const char *path, Image *img, int fast, ImageDecodeSt
     return rc;
 }
 
-int image_jpeg_info(const char *path, int *h, int *w, int *components, Err *e) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_fail(e, "%s: cannot open", path);
+/* The header of a JPEG in memory (data) or in a stream (f, when data is NULL). */
+static int header_info(const uint8_t *data, size_t size, FILE *f, const char *name, int *h, int *w, int *components,
+                       Err *e) {
     struct jpeg_decompress_struct ci;
     JpegCheck jc;
     ci.err = jpeg_check_init(&jc);
     if (setjmp(jc.jump)) {
         jpeg_destroy_decompress(&ci);
-        fclose(f);
-        return err_fail(e, "%s: not a readable JPEG: %s", path, jc.message);
+        return err_fail(e, "%s: not a readable JPEG: %s", name, jc.message);
     }
     JPEG_CHECK(&jc, jpeg_create_decompress(&ci));
-    JPEG_CHECK(&jc, jpeg_stdio_src(&ci, f));
+    if (data) JPEG_CHECK(&jc, jpeg_mem_src(&ci, data, (unsigned long)size));
+    else JPEG_CHECK(&jc, jpeg_stdio_src(&ci, f));
     JPEG_CHECK(&jc, jpeg_read_header(&ci, TRUE));
     *h = (int)ci.image_height;
     *w = (int)ci.image_width;
     *components = ci.num_components;
     JPEG_CHECK(&jc, jpeg_destroy_decompress(&ci));
-    fclose(f);
     return 0;
+}
+
+int image_jpeg_info(const char *path, int *h, int *w, int *components, Err *e) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return err_fail(e, "%s: cannot open", path);
+    int rc = header_info(NULL, 0, f, path, h, w, components, e);
+    fclose(f);
+    return rc;
+}
+
+int image_jpeg_info_mem(const uint8_t *data, size_t size, const char *name, int *h, int *w, int *components, Err *e) {
+    return header_info(data, size, NULL, name, h, w, components, e);
 }
 
 int image_has_jpeg_name(const char *name) {

@@ -26,6 +26,10 @@ static void strlist_free(StrList *l) {
     l->s = NULL;
 }
 
+/* Bounds on a names attribute (a damaged file's sizes would otherwise size our buffers):
+ * Keras files hold a few hundred names of under 100 bytes. */
+enum { ATTR_MAX_STRINGS = 1 << 20, ATTR_MAX_STRING_BYTES = 1 << 16 };
+
 /* Reads a 1-D string attribute (fixed or variable length). Missing attribute -> n = 0. */
 static int read_string_attr(hid_t obj, const char *name, StrList *out, Err *e) {
     memset(out, 0, sizeof *out);
@@ -35,24 +39,29 @@ static int read_string_attr(hid_t obj, const char *name, StrList *out, Err *e) {
     hid_t ftype = H5Aget_type(attr), space = H5Aget_space(attr);
     hssize_t n = H5Sget_simple_extent_npoints(space);
     int rc = 0;
+    size_t len = ftype >= 0 ? H5Tget_size(ftype) : 0;
+    int vlen = ftype >= 0 && H5Tis_variable_str(ftype) > 0;
     if (ftype < 0 || space < 0 || n < 0 || H5Tget_class(ftype) != H5T_STRING) {
         rc = err_fail(e, "attribute '%s' is not an array of strings", name);
+    } else if (n > ATTR_MAX_STRINGS || (!vlen && (len == 0 || len > ATTR_MAX_STRING_BYTES))) {
+        rc = err_fail(e, "attribute '%s' holds %lld strings of %zu bytes: not layer or weight names", name, (long long)n, len);
+    } else if (!(out->s = calloc((size_t)n + 1, sizeof(char *)))) {
+        rc = err_fail(e, "out of memory for attribute '%s'", name);
     } else {
         out->n = (int)n;
-        out->s = calloc((size_t)n + 1, sizeof(char *));
         hid_t mtype = H5Tcopy(H5T_C_S1);
-        if (H5Tis_variable_str(ftype) > 0) {
+        if (vlen) {
             H5Tset_size(mtype, H5T_VARIABLE);
             char **tmp = calloc((size_t)n + 1, sizeof(char *));
-            if (H5Aread(attr, mtype, tmp) < 0) rc = err_fail(e, "%s:%d: H5Aread of '%s' failed", __FILE__, __LINE__, name);
+            if (!tmp || H5Aread(attr, mtype, tmp) < 0) rc = err_fail(e, "%s:%d: H5Aread of '%s' failed", __FILE__, __LINE__, name);
             for (hssize_t i = 0; rc == 0 && i < n; i++) out->s[i] = strdup(tmp[i] ? tmp[i] : "");
-            if (rc == 0) H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, tmp);
+            /* Also after a failed read: the strings HDF5 converted before failing are ours. */
+            if (tmp) H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, tmp);
             free(tmp);
         } else {
-            size_t len = H5Tget_size(ftype);
             H5Tset_size(mtype, len);
             char *buf = calloc((size_t)n * len + 1, 1);
-            if (H5Aread(attr, mtype, buf) < 0) rc = err_fail(e, "%s:%d: H5Aread of '%s' failed", __FILE__, __LINE__, name);
+            if (!buf || H5Aread(attr, mtype, buf) < 0) rc = err_fail(e, "%s:%d: H5Aread of '%s' failed", __FILE__, __LINE__, name);
             for (hssize_t i = 0; rc == 0 && i < n; i++) out->s[i] = strndup(buf + i * len, len);
             free(buf);
         }
@@ -221,7 +230,7 @@ int resnet_weights_load_h5(ResnetWeights *w, const ResnetArch *a, const char *pa
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return err_fail(e, "%s: cannot open as HDF5", path);
     StrList layers;
-    int rc = read_string_attr(f, "layer_names", &layers, e);
+    int rc = read_string_attr(f, "layer_names", &layers, e) ? err_context(e, "%s", path) : 0;
     /* Keras splits attributes over 64 KiB into layer_names0, layer_names1, ... */
     int split = H5Aexists(f, "layer_names0") > 0;
     if (rc == 0 && layers.n == 0 && !split && H5Lexists(f, "model_weights", H5P_DEFAULT) > 0)
