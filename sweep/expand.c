@@ -147,7 +147,7 @@ static void grid_indices(const SweepSpec *s, long t, size_t *idx) {
     }
 }
 
-static int trial_alloc(Trial *t, int n_axes, Err *e) {
+static int trial_alloc(SweepTrial *t, int n_axes, Err *e) {
     t->values = calloc((size_t)n_axes + 1, sizeof *t->values);
     t->text = calloc((size_t)n_axes + 1, sizeof *t->text);
     if (!t->values || !t->text) return err_fail(e, "out of memory expanding the sweep");
@@ -156,7 +156,7 @@ static int trial_alloc(Trial *t, int n_axes, Err *e) {
 
 /* Trial t's values: grid value indices idx, or (drawn sweeps) the draw x. */
 static int fill_trial(const SweepSpec *s, TrialSet *ts, long t, const size_t *idx, const double *x, Err *e) {
-    Trial *tr = &ts->trials[t];
+    SweepTrial *tr = &ts->trials[t];
     if (trial_alloc(tr, s->n_axes, e)) return -1;
     const char *compact[s->n_axes + 1];
     char (*ctext)[VALUE_TEXT_MAX] = calloc((size_t)s->n_axes + 1, VALUE_TEXT_MAX);
@@ -218,13 +218,13 @@ int sweep_expand(const SweepSpec *s, TrialSet *ts, Err *e) {
 int trial_set_add_draw(const SweepSpec *s, TrialSet *ts, const double *x, Err *e) {
     if (ts->n + 1 > ts->cap) {
         int cap = 2 * (ts->cap > ts->n ? ts->cap : ts->n) + 1;
-        Trial *tr = realloc(ts->trials, (size_t)cap * sizeof *tr);
+        SweepTrial *tr = realloc(ts->trials, (size_t)cap * sizeof *tr);
         TL_CHECK_ALLOC(e, tr);
         memset(tr + ts->n, 0, (size_t)(cap - ts->n) * sizeof *tr);
         ts->trials = tr, ts->cap = cap;
     }
     if (fill_trial(s, ts, ts->n, NULL, x, e)) {
-        Trial *tr = &ts->trials[ts->n];
+        SweepTrial *tr = &ts->trials[ts->n];
         for (int i = 0; tr->values && i < ts->n_axes; i++) yaml_free(tr->values[i]);
         free(tr->values), free(tr->text);
         memset(tr, 0, sizeof *tr);
@@ -243,7 +243,7 @@ int trial_set_add_draw(const SweepSpec *s, TrialSet *ts, const double *x, Err *e
 
 void trial_set_free(TrialSet *ts) {
     for (int t = 0; t < ts->n; t++) {
-        Trial *tr = &ts->trials[t];
+        SweepTrial *tr = &ts->trials[t];
         for (int i = 0; tr->values && i < ts->n_axes; i++) yaml_free(tr->values[i]);
         free(tr->values);
         free(tr->text);

@@ -22,19 +22,19 @@
 
 enum { CACHE_KEY_MAX = 4096 };
 
-typedef struct Trial {
+typedef struct SweepTrial {
     char id[TRIAL_ID_MAX];
     YamlNode **values;              /* per axis: owned copies; keep the sweep file's lines */
     char (*text)[VALUE_TEXT_MAX];   /* per axis: canonical text, as summary.csv shows it */
     TrialConfig cfg;                /* valid after sweep_resolve */
     int weights_fallback;           /* sweep_resolve used weights_fallback for this trial */
     int cache_group;                /* trials of one group share backbone features */
-} Trial;
+} SweepTrial;
 
 typedef struct TrialSet {
     int n_axes;
     char (*labels)[AXIS_LABEL_MAX]; /* short axis names used in ids */
-    Trial *trials;
+    SweepTrial *trials;
     int n, cap;
     int n_cache_groups;
     int resolved;

@@ -9,7 +9,7 @@ void progress_init(Progress *p, int total, double now) {
 
 void progress_trials_start(Progress *p, double now) { p->t_trials = now; }
 
-void progress_add(Progress *p, int trial, TrialStatus st, double val_accuracy, int before_start) {
+void progress_add(Progress *p, int trial, SweepTrialStatus st, double val_accuracy, int before_start) {
     p->finished++;
     p->finished_before += before_start;
     p->failed += st == STATUS_FAILED;
@@ -32,7 +32,7 @@ void progress_line(const Progress *p, const TrialSet *ts, const char *name, doub
     if (p->pruned && k < n) k += (size_t)snprintf(out + k, n - k, ", %d pruned", p->pruned);
     if (p->best >= 0 && k < n) {
         k += (size_t)snprintf(out + k, n - k, " | best val_acc %.4f (", p->best_acc);
-        const Trial *t = &ts->trials[p->best];
+        const SweepTrial *t = &ts->trials[p->best];
         for (int i = 0; i < ts->n_axes && k < n; i++)
             k += (size_t)snprintf(out + k, n - k, "%s%s=%s", i ? " " : "", ts->labels[i], t->text[i]);
         if (ts->n_axes == 0 && k < n) k += (size_t)snprintf(out + k, n - k, "%s", t->id);

@@ -25,7 +25,7 @@ void progress_init(Progress *p, int total, double now);
 /* Phase 2 begins: the ETA counts from here. */
 void progress_trials_start(Progress *p, double now);
 /* Counts a finished trial; before_start = it was finished by an earlier run. */
-void progress_add(Progress *p, int trial, TrialStatus st, double val_accuracy, int before_start);
+void progress_add(Progress *p, int trial, SweepTrialStatus st, double val_accuracy, int before_start);
 void progress_line(const Progress *p, const TrialSet *ts, const char *name, double now, char *out, size_t n);
 /* 45s, 3m05s, 2h07m. */
 void format_duration(double seconds, char *out, size_t n);

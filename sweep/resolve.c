@@ -37,7 +37,7 @@ static int make_absolute(char *path, size_t n, const char *cwd, Err *e) {
     return 0;
 }
 
-static int resolve_weights(const SweepSpec *s, Trial *t, YamlNode *tree, const ResolveOptions *o, Err *e) {
+static int resolve_weights(const SweepSpec *s, SweepTrial *t, YamlNode *tree, const ResolveOptions *o, Err *e) {
     ModelConfig *m = &t->cfg.model;
     if (strncmp(m->weights, "random:", 7) == 0) return 0;
     char abs[CONFIG_PATH_MAX], at[1200];
@@ -57,7 +57,7 @@ static int resolve_weights(const SweepSpec *s, Trial *t, YamlNode *tree, const R
 /* The sweep's settings on top of the trial's own: absolute paths (config.yaml then runs
  * from any directory) and the feature cache: <sweep>/cache, unless the sweep's base names
  * an absolute feature_cache.dir (e.g. node-local scratch on a cluster). */
-static int apply_sweep_settings(const SweepSpec *s, Trial *t, YamlNode *tree, const ResolveOptions *o, Err *e) {
+static int apply_sweep_settings(const SweepSpec *s, SweepTrial *t, YamlNode *tree, const ResolveOptions *o, Err *e) {
     TrialConfig *c = &t->cfg;
     char at[1200], train_dir[CONFIG_PATH_MAX + 16];
     if (o->sweep_dir && c->feature_cache.dir[0] != '/' && snprintf(c->feature_cache.dir, sizeof c->feature_cache.dir, "%s/cache", o->sweep_dir) >=
@@ -73,7 +73,7 @@ static int apply_sweep_settings(const SweepSpec *s, Trial *t, YamlNode *tree, co
 }
 
 static int resolve_trial(const SweepSpec *s, TrialSet *ts, int ti, const ResolveOptions *o, Err *e) {
-    Trial *t = &ts->trials[ti];
+    SweepTrial *t = &ts->trials[ti];
     YamlNode *tree = yaml_clone(s->base);
     if (!tree) return err_fail(e, "out of memory");
     int rc = 0;

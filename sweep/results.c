@@ -8,7 +8,7 @@
 
 #include "core/fsutil.h"
 
-const char *status_name(TrialStatus s) {
+const char *status_name(SweepTrialStatus s) {
     switch (s) {
     case STATUS_PENDING: return "pending";
     case STATUS_INTERRUPTED: return "interrupted";
@@ -20,7 +20,7 @@ const char *status_name(TrialStatus s) {
     return "?";
 }
 
-int status_finished(TrialStatus s) { return s == STATUS_DONE || s == STATUS_DIVERGED || s == STATUS_PRUNED; }
+int status_finished(SweepTrialStatus s) { return s == STATUS_DONE || s == STATUS_DIVERGED || s == STATUS_PRUNED; }
 
 static void set_message(TrialResult *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_message(TrialResult *r, const char *fmt, ...) {

@@ -7,25 +7,25 @@
 #include "csv.h"
 #include "train/result_columns.h"   /* RESULT_COLUMNS: summary.csv repeats them after the axes */
 
-typedef enum TrialStatus {
+typedef enum SweepTrialStatus {
     STATUS_PENDING = 0,     /* never started (no folder state) */
     STATUS_INTERRUPTED,     /* started, no result.csv yet: a rerun continues it */
     STATUS_DONE,
     STATUS_DIVERGED,
     STATUS_FAILED,
     STATUS_PRUNED,          /* stopped early by sweep.early_stop; --retry-pruned continues it */
-} TrialStatus;
+} SweepTrialStatus;
 
 typedef struct TrialResult {
-    TrialStatus status;
+    SweepTrialStatus status;
     double val_accuracy, val_loss, gap, seconds;   /* NAN when absent */
     char message[512];
     CsvTable csv;            /* the result.csv as read (0 rows when absent) */
 } TrialResult;
 
-const char *status_name(TrialStatus s);
+const char *status_name(SweepTrialStatus s);
 /* 1 for done, diverged and pruned: the trial ended and a rerun skips it. */
-int status_finished(TrialStatus s);
+int status_finished(SweepTrialStatus s);
 
 /* Reads dir/result.csv. A missing file is not an error: status pending, or interrupted
  * when dir/last.safetensors (or its backup last.prev.safetensors) exists. An unreadable one reads as failed (message says why). */

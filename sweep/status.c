@@ -83,7 +83,7 @@ static void trial_state(const SweepPlan *p, int t, TrialState *st) {
     TrialConfig cfg;
     Err e;
     if (fs_exists(path) && config_load_file(&cfg, path, &e) == 0) st->epochs = cfg.train.epochs, config_free(&cfg);
-    TrialStatus s = p->results[t].status;
+    SweepTrialStatus s = p->results[t].status;
     if (status_finished(s) || s == STATUS_FAILED) {
         snprintf(st->status, sizeof st->status, "%s", status_name(s));
         if (!isnan(p->results[t].val_accuracy)) st->best_val = p->results[t].val_accuracy;

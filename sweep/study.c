@@ -92,7 +92,7 @@ static int journal_ask(const Study *st, long t, Err *e) {
     return rc;
 }
 
-static int journal_tell(const Study *st, long t, TrialStatus status, double value, int epochs, Err *e) {
+static int journal_tell(const Study *st, long t, SweepTrialStatus status, double value, int epochs, Err *e) {
     char line[256 + TRIAL_ID_MAX], num[40] = "";
     if (!isnan(value)) format_number_shortest(value, num, sizeof num);
     snprintf(line, sizeof line, "tell,%ld,%s,%s,%s,%d,\n", t, st->ids[t], status_name(status), num, epochs);
@@ -126,7 +126,7 @@ int study_ask(Study *st, TrialSet *ts, long *trial, Err *e) {
     return rc;
 }
 
-static int apply_tell(Study *st, long t, TrialStatus status, double value, int epochs, Err *e) {
+static int apply_tell(Study *st, long t, SweepTrialStatus status, double value, int epochs, Err *e) {
     if (t < 0 || t >= st->n_asked) return err_fail(e, "tpe: result of trial %ld, which was never drawn", t);
     if (status != STATUS_DONE && status != STATUS_DIVERGED && status != STATUS_PRUNED) return 1;
     StudyObs *o = &st->obs[t];
@@ -142,7 +142,7 @@ static int apply_tell(Study *st, long t, TrialStatus status, double value, int e
     return 0;
 }
 
-int study_tell(Study *st, long trial, TrialStatus status, double value, int epochs, Err *e) {
+int study_tell(Study *st, long trial, SweepTrialStatus status, double value, int epochs, Err *e) {
     int rc = apply_tell(st, trial, status, value, epochs, e);
     if (rc) return rc < 0 ? -1 : 0;
     return journal_tell(st, trial, status, value, epochs, e);
@@ -207,7 +207,7 @@ static int replay_ask(Study *st, const CsvTable *t, int r, long trial, Err *e) {
 
 static int replay_tell(Study *st, const CsvTable *t, int r, long trial, Err *e) {
     const char *status = t->rows[r][3];
-    TrialStatus s = !strcmp(status, "done") ? STATUS_DONE : !strcmp(status, "diverged") ? STATUS_DIVERGED
+    SweepTrialStatus s = !strcmp(status, "done") ? STATUS_DONE : !strcmp(status, "diverged") ? STATUS_DIVERGED
                     : !strcmp(status, "pruned") ? STATUS_PRUNED : STATUS_FAILED;
     double value = NAN, epochs = 0;
     if (t->rows[r][4][0] && !parse_number(t->rows[r][4], &value))

@@ -70,7 +70,7 @@ int study_draw(const Study *st, long t, int n_obs, double *x, Err *e);
 
 /* A result reached the sampler: status done, diverged or pruned (others are ignored),
  * value = the objective metric (NaN when absent), epochs trained. */
-int study_tell(Study *st, long trial, TrialStatus status, double value, int epochs, Err *e);
+int study_tell(Study *st, long trial, SweepTrialStatus status, double value, int epochs, Err *e);
 /* The same from a trial's result.csv. */
 int study_tell_result(Study *st, long trial, const TrialResult *r, Err *e);
 /* Tells, in trial order, every drawn trial whose result is finished but was never told

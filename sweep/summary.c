@@ -50,7 +50,7 @@ int summary_write(const char *path, const SweepSpec *s, const TrialSet *ts, cons
 
 /* Sort key: finished first, then pruned (stopped early: partial results), failed,
  * interrupted, pending. */
-static int status_rank(TrialStatus s) {
+static int status_rank(SweepTrialStatus s) {
     if (s == STATUS_DONE || s == STATUS_DIVERGED) return 0;
     return s == STATUS_PRUNED ? 1 : s == STATUS_FAILED ? 2 : s == STATUS_INTERRUPTED ? 3 : 4;
 }
@@ -96,7 +96,7 @@ static void report_table(FILE *f, const SweepSpec *s, const TrialSet *ts, const 
     for (int i = 0; i < s->n_axes; i++) fputs("---|", f);
     fputs("---|---|---|---|---|---|---|---|---|\n", f);
     for (int k = 0; k < ts->n; k++) {
-        const Trial *t = &ts->trials[order[k]];
+        const SweepTrial *t = &ts->trials[order[k]];
         const TrialResult *r = &results[order[k]];
         fprintf(f, "| %d | [%s](%s/) |", k + 1, t->id, t->id);
         for (int i = 0; i < s->n_axes; i++) fputc(' ', f), md_text(f, t->text[i]), fputs(" |", f);

@@ -259,7 +259,7 @@ static void last_log_line(const char *dir, char *out, size_t n) {
     }
 }
 
-static TrialStatus record_outcome(Sweep *s, int t, const char *dir, const ChildResult *cr) {
+static SweepTrialStatus record_outcome(Sweep *s, int t, const char *dir, const ChildResult *cr) {
     const char *id = s->plan.ts.trials[t].id;
     char how[160], line[400], msg[800];
     child_describe(cr, how, sizeof how);
@@ -276,7 +276,7 @@ static TrialStatus record_outcome(Sweep *s, int t, const char *dir, const ChildR
     }
     TrialResult r;
     result_read(dir, &r);
-    TrialStatus st = r.status;
+    SweepTrialStatus st = r.status;
     result_free(&r);
     if (!status_finished(st) && st != STATUS_FAILED) {
         last_log_line(dir, line, sizeof line);
@@ -351,7 +351,7 @@ static int open_link(Sweep *s, int t, char **argv, char *num, Err *e) {
 }
 
 static void run_trial(Sweep *s, int t) {
-    const Trial *tr = &s->plan.ts.trials[t];
+    const SweepTrial *tr = &s->plan.ts.trials[t];
     char dir[SWEEP_PATH_MAX + TRIAL_ID_MAX], cfg[sizeof dir + 16], log[sizeof dir + 16], bufs[3][32];
     plan_trial_dir(&s->plan, t, dir, sizeof dir);
     snprintf(cfg, sizeof cfg, "%s/config.yaml", dir);
@@ -364,7 +364,7 @@ static void run_trial(Sweep *s, int t) {
     if (lock_trial(s, dir, tr->id) > 0) return;   /* interrupted while waiting for it */
     ChildResult cr;
     Err e;
-    TrialStatus st;
+    SweepTrialStatus st;
     int rc = open_link(s, t, argv, bufs[2], &e);
     rank_log(s, "trial %s: start (%d threads, gpu %d)", tr->id, s->ri.threads, s->ri.gpu);
     mark_running(s, dir, tr->id);

@@ -132,7 +132,7 @@ void plan_free(SweepPlan *p) {
 int plan_todo(const SweepPlan *p, const SweepArgs *a, int *todo) {
     int n = 0;
     for (int t = 0; t < p->ts.n; t++) {
-        TrialStatus st = p->results[t].status;
+        SweepTrialStatus st = p->results[t].status;
         int again = (st == STATUS_FAILED && a->retry_failed) || (st == STATUS_PRUNED && a->retry_pruned);
         if (!p->selected[t] || ((status_finished(st) || st == STATUS_FAILED) && !again)) continue;
         todo[n++] = t;
@@ -146,7 +146,7 @@ int trial_uses_cache(const TrialConfig *c) {
 
 int plan_group_first(const SweepPlan *p, const int *todo, int n_todo, int g) {
     for (int k = 0; k < n_todo; k++) {
-        const Trial *t = &p->ts.trials[todo[k]];
+        const SweepTrial *t = &p->ts.trials[todo[k]];
         if (t->cache_group == g && trial_uses_cache(&t->cfg)) return todo[k];
     }
     return -1;
@@ -181,7 +181,7 @@ static int prepare_trial(SweepPlan *p, int t, int *fresh, Err *e) {
     char dir[SWEEP_PATH_MAX + TRIAL_ID_MAX], path[SWEEP_PATH_MAX + TRIAL_ID_MAX + 32], old[sizeof path];
     plan_trial_dir(p, t, dir, sizeof dir);
     if (fs_mkdir_p(dir, e)) return -1;
-    TrialStatus st = p->results[t].status;
+    SweepTrialStatus st = p->results[t].status;
     if (st == STATUS_FAILED || st == STATUS_PRUNED) {
         snprintf(old, sizeof old, "%s/result.csv", dir);
         snprintf(path, sizeof path, "%s/result.%s.csv", dir, status_name(st));
@@ -280,7 +280,7 @@ static int resolve_drawn(SweepPlan *p, int t, Err *e) {
 
 int plan_add_drawn(SweepPlan *p, int t, Err *e) {
     if (resolve_drawn(p, t, e)) return -1;
-    TrialStatus st = p->results[t].status;   /* a result there already: study.csv was lost */
+    SweepTrialStatus st = p->results[t].status;   /* a result there already: study.csv was lost */
     return status_finished(st) || st == STATUS_FAILED ? 0 : plan_prepare_trial(p, t, e);
 }
 

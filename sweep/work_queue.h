@@ -77,7 +77,7 @@ int queue_free(WorkQueue *q);
 int queue_poll(WorkQueue *q, Err *e);
 /* The next work item, or -1 when there is none or the sweep is stopping. */
 int queue_claim(WorkQueue *q, long *item, Err *e);
-/* A trial this rank ran has ended (status: a TrialStatus). */
+/* A trial this rank ran has ended (status: a SweepTrialStatus). */
 int queue_trial_done(WorkQueue *q, int trial, int status, Err *e);
 /* A trial this rank runs finished `epoch` with `value` of the early-stopping metric:
  * *stop = rank 0's decision (1 = stop the trial). Waits for it as queue_claim does. */

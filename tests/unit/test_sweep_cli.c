@@ -60,7 +60,7 @@ static void test_progress(void) {
     format_duration(7620, buf, sizeof buf);
     CHECK(!strcmp(buf, "2h07m"), "%s", buf);
 
-    Trial trials[3] = {0};
+    SweepTrial trials[3] = {0};
     char text[3][2][VALUE_TEXT_MAX] = {{"0.2", "42"}, {"0.4", "42"}, {"0.6", "42"}};
     char labels[2][AXIS_LABEL_MAX] = {"dropout", "seed"};
     for (int t = 0; t < 3; t++) trials[t].text = text[t], snprintf(trials[t].id, TRIAL_ID_MAX, "t%d", t);
