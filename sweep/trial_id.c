@@ -28,7 +28,10 @@ static int shortest_digits(double v) {
 }
 
 void format_number_shortest(double v, char *out, size_t n) {
-    snprintf(out, n, "%.*g", shortest_digits(v), v);
+    /* %g writes 30 as "3e+01" (one digit round-trips it): whole numbers below 1e15 as digits,
+     * so an int key gets "30" and the progress line and report say epochs=30. */
+    if (v == floor(v) && fabs(v) < 1e15) snprintf(out, n, "%.0f", v);
+    else snprintf(out, n, "%.*g", shortest_digits(v), v);
 }
 
 /* "5e-04" -> "5e-4", "1e+06" -> "1e6". */

@@ -33,6 +33,10 @@ static void test_numbers(void) {
     check_shortest(1e-05, "1e-05");
     check_shortest(0.1, "0.1");
     check_shortest(42, "42");
+    check_shortest(30, "30");          /* %g alone gives "3e+01", which an int key refuses */
+    check_shortest(100, "100");
+    check_shortest(-2000, "-2000");
+    check_shortest(1e20, "1e+20");
     double v;
     CHECK(scalar_is_number("5.0e-4", 0, &v) && v == 5e-4, "5.0e-4 is a number");
     CHECK(!scalar_is_number("5.0e-4", 1, &v), "a quoted scalar is a string");
