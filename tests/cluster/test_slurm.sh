@@ -36,17 +36,21 @@ sweep:
 YAML
 some_epoch() { compgen -G "$1/c/*/train_log.csv" >/dev/null && [ "$(cat "$1"/c/*/train_log.csv | grep -c '^[0-9]')" -ge 2 ]; }
 job_gone() { [ -z "$(squeue -h -j "$1" 2>/dev/null)" ]; }
-job_pending() { [ "$(squeue -h -j "$1" -o %T 2>/dev/null)" = PENDING ]; }
-# Bring a requeued job forward: Slurm holds it 120 s (Reason=BeginTime). The update only
-# takes once the job is back in the queue as PENDING, so wait for that and repeat it until
-# the job leaves PENDING (the first update can race the requeue itself).
+held_for_begin_time() { [ "$(squeue -h -j "$1" -o '%T %r' 2>/dev/null)" = "PENDING BeginTime" ]; }
+# Bring a requeued job forward: Slurm holds it 120 s (PENDING, Reason=BeginTime). The update
+# only takes once the job is back in the queue that way, so wait for that (the first try could
+# race the requeue) and update only while it is held for its begin time: an update each second
+# of a job pending for other reasons (the node still finishing the last step) would keep
+# resetting it.
 start_now() {
     local end=$((SECONDS + $2))
     while [ $SECONDS -lt $end ]; do
-        if job_pending "$1"; then scontrol update jobid="$1" StartTime=now 2>/dev/null
+        if held_for_begin_time "$1"; then scontrol update jobid="$1" StartTime=now 2>/dev/null
         elif grep -q 'restart 1' D.out; then return 0; fi
         sleep 1
     done
+    echo "job $1 did not start again: squeue says '$(squeue -h -j "$1" -o '%T %r' 2>&1)'; slurmctld's lines on it:"
+    grep -E "JobId=$1( |$)" "$work/slurm/ctld.log" | tail -n 20
     return 1
 }
 same_as_ref() { diff <(untimed ref/c/summary.csv) <(untimed "$1/c/summary.csv"); }
