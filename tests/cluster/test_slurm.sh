@@ -42,11 +42,11 @@ held_for_begin_time() { [ "$(squeue -h -j "$1" -o '%T %r' 2>/dev/null)" = "PENDI
 # race the requeue) and update only while it is held for its begin time: an update each second
 # of a job pending for other reasons (the node still finishing the last step) would keep
 # resetting it.
-start_now() {
+start_now() {  # start_now JOB SECONDS OUTFILE
     local end=$((SECONDS + $2))
     while [ $SECONDS -lt $end ]; do
         if held_for_begin_time "$1"; then scontrol update jobid="$1" StartTime=now 2>/dev/null
-        elif grep -q 'restart 1' D.out; then return 0; fi
+        elif grep -q 'restart 1' "$3"; then return 0; fi
         sleep 1
     done
     echo "job $1 did not start again: squeue says '$(squeue -h -j "$1" -o '%T %r' 2>&1)'; slurmctld's lines on it:"
@@ -103,7 +103,7 @@ job=$(sbatch --parsable -n 2 -o D.out "$SBATCH" c.yaml --runs D)
 wait_for 120 some_epoch D; check_eval "job $job got going" "[ $? -eq 0 ]"
 scancel --batch --signal=TERM "$job"
 wait_for 60 grep -q 'requeued' D.out; check_eval "the script asked the sweep to stop and requeued the job" "[ $? -eq 0 ]"
-start_now "$job" 120; check_eval "the requeued job started again" "[ $? -eq 0 ]"
+start_now "$job" 120 D.out; check_eval "the requeued job started again" "[ $? -eq 0 ]"
 wait_for 300 grep -q 'sweep exited 0' D.out; check_eval "the requeued job ran again and finished" "[ $? -eq 0 ]"
 wait_for 60 job_gone "$job"
 cat D.out
