@@ -10,6 +10,7 @@ cd "$work"
 mkdir -p data/cars/train data/fashion/train data/fashion-transfer/train weights
 : > weights/resnet50_notop.h5
 : > weights/demo_backbone.h5
+: > weights/demo_source_init.h5
 source "${TL_SOURCE_DIR:-$(dirname "${BASH_SOURCE[0]}")/../..}/tests/e2e/lib/checks.sh"
 
 expect() {  # NAME TRIALS CACHE_GROUPS
@@ -29,7 +30,7 @@ expect batch 12 1
 expect lr_schedule 10 1
 expect finetune 9 1
 expect demo_finetune 6 1
-expect demo_transfer 8 2
+expect demo_transfer 10 2
 # feature_cache.seed: trial gives each seed its own pool again.
 sed 's/feature_cache: {views: 8}/feature_cache: {views: 8, seed: trial}/' "$TL_SOURCE_DIR/configs/dropout.yaml" > per_seed.yaml
 out=$("$SWEEP_BIN" per_seed.yaml --dry-run 2>&1)
@@ -41,8 +42,10 @@ check_eval "batch.yaml zips batch size with lr" "grep -q 'seed-42_batch_size-64_
 # configs/demo_source.yaml is a trial config (trainer train), run by bn_train_export.sh.
 check_eval "every sweep in configs/ is checked here" "[ \$(ls '$TL_SOURCE_DIR'/configs/*.yaml | grep -vc demo_source.yaml) -eq 9 ]"
 tr=$("$SWEEP_BIN" "$TL_SOURCE_DIR/configs/demo_transfer.yaml" --dry-run)
-check_eval "demo_transfer.yaml: random head, trained head, conv5, all with BN training" \
-  "grep -q 'seed-42_weights-random-1_trainable-head_backbone_bn-frozen' <<< \"\$tr\" && grep -q 'trainable-all_backbone_bn-train_backbone_lr-1e-4' <<< \"\$tr\""
+check_eval "demo_transfer.yaml: random and trained head, conv5, all with BN training from both" \
+  "grep -q 'seed-42_weights-weights-demo_source_init.h5_trainable-head_backbone_bn-frozen' <<< \"\$tr\" &&
+   grep -q 'weights-weights-demo_backbone.h5_trainable-all_backbone_bn-train_backbone_lr-1e-4' <<< \"\$tr\" &&
+   grep -q 'weights-weights-demo_source_init.h5_trainable-all_backbone_bn-train' <<< \"\$tr\""
 # The demo falls back to random weights without the ImageNet file, and says so.
 rm weights/resnet50_notop.h5
 out=$("$SWEEP_BIN" "$TL_SOURCE_DIR/configs/demo.yaml" --dry-run 2>&1)
