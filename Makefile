@@ -28,7 +28,7 @@ test: build
 # cached under weights/ with its provenance; the ImageNet file instead when
 # weights/resnet50_notop.h5 exists), then studied on classes 5-9 (configs/demo_transfer.yaml).
 demo: build
-	scripts/make-demo-data data/fashion-transfer 600 100 100
+	scripts/make-demo-data data/fashion-1200 1200 100 100
 	scripts/demo-backbone
 	$(MPIRUN_ENV) mpirun -n 2 $(BUILD)/sweep/sweep configs/demo_transfer.yaml --runs runs
 	$(MAKE) plots SWEEP=runs/demo_transfer

@@ -7,7 +7,7 @@ set -uo pipefail
 work=$(mktemp -d /tmp/e2e_sweep_configs.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-mkdir -p data/cars/train data/fashion/train data/fashion-transfer/train weights
+mkdir -p data/cars/train data/fashion/train data/fashion-1200/train weights
 : > weights/resnet50_notop.h5
 : > weights/demo_backbone.h5
 : > weights/demo_source_init.h5
