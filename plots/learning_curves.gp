@@ -22,7 +22,10 @@ do for [i = 1:n] {
     b = word(best, i)
     f = sweep.'/'.t.'/train_log.csv'
     pruned = exists("statuses") && word(statuses, i) eq "pruned"
-    if (pruned) { set title t." (pruned)" font "sans,8" tc rgb "#c0392b" } else { set title t font "sans,8" tc default }
+    # A panel is 330 px wide, about 48 characters at 8 pt: longer trial names wrap, so
+    # neighbouring titles never run into each other.
+    tt = strlen(t) <= 48 ? t : (strlen(t) <= 96 ? t[1:48]."\n".t[49:] : t[1:48]."\n".t[49:96]."\n".t[97:])
+    if (pruned) { set title tt." (pruned)" font "sans,8" tc rgb "#c0392b" } else { set title tt font "sans,8" tc default }
     unset arrow 1
     unset arrow 2
     if (b ne "NaN") { set arrow 1 from b + 0, graph 0 to b + 0, graph 1 nohead dt 2 lw 1.5 lc rgb "#555555" }
