@@ -39,7 +39,7 @@ void run_guard_interrupted(RunGuard *g) {
     st.code = 130;
     st.ended = (long)time(NULL);   /* the stop was asked then; the ranks may never say more */
     Err e;
-    if (run_status_write(g->dir, &st, &e)) fprintf(stderr, "sweep: %s\n", e.msg);
+    if (run_status_write_now(g->dir, &st, &e)) fprintf(stderr, "sweep: %s\n", e.msg);
 }
 
 void run_guard_end(RunGuard *g, int code) {

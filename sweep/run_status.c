@@ -33,7 +33,7 @@ static void when(long t, char *out, size_t n) {
     if (!localtime_r(&tt, &tm) || !strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm)) snprintf(out, n, "?");
 }
 
-int run_status_write(const char *sweep_dir, const RunStatus *st, Err *e) {
+static int status_write(const char *sweep_dir, const RunStatus *st, int durable, Err *e) {
     char path[1200], text[512], started[32], ended[32] = "";
     char code[16] = "-";
     if (st->code >= 0) snprintf(code, sizeof code, "%d", st->code);
@@ -41,8 +41,13 @@ int run_status_write(const char *sweep_dir, const RunStatus *st, Err *e) {
     if (st->ended) when(st->ended, ended, sizeof ended);
     int len = snprintf(text, sizeof text, "%s %s\nhost %s pid %ld started %s%s%s\n", st->state, code, st->host, st->pid, started,
                        st->ended ? " ended " : "", ended);
-    return fs_write_atomic(fs_join(path, sizeof path, sweep_dir, "sweep_status"), text, (size_t)len, e);
+    fs_join(path, sizeof path, sweep_dir, "sweep_status");
+    return durable ? fs_write_atomic(path, text, (size_t)len, e) : fs_write_atomic_nosync(path, text, (size_t)len, e);
 }
+
+int run_status_write(const char *sweep_dir, const RunStatus *st, Err *e) { return status_write(sweep_dir, st, 1, e); }
+
+int run_status_write_now(const char *sweep_dir, const RunStatus *st, Err *e) { return status_write(sweep_dir, st, 0, e); }
 
 int run_status_finish(const char *sweep_dir, RunStatus *st, int code, Err *e) {
     snprintf(st->state, sizeof st->state, "%s", run_status_word(code));

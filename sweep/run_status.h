@@ -32,6 +32,8 @@ void run_status_start(RunStatus *st);
 /* Sets the final word (from code) and the end time, and writes it. */
 int run_status_finish(const char *sweep_dir, RunStatus *st, int code, Err *e);
 int run_status_write(const char *sweep_dir, const RunStatus *st, Err *e);
+/* The same without waiting for the disk (fs_write_atomic_nosync): the "interrupted" word. */
+int run_status_write_now(const char *sweep_dir, const RunStatus *st, Err *e);
 /* 0 and *st when sweep_dir/sweep_status exists and reads; -1 otherwise. */
 int run_status_read(const char *sweep_dir, RunStatus *st);
 /* The state as it stands now into line: what the file says, except that a `running` whose

@@ -71,8 +71,8 @@ int fs_atomic_open(AtomicFile *af, const char *path, Err *e) {
     return 0;
 }
 
-int fs_atomic_commit(AtomicFile *af, Err *e) {
-    int bad = ferror(af->f) || fflush(af->f) != 0 || fsync(fileno(af->f)) != 0;
+static int atomic_commit(AtomicFile *af, int durable, Err *e) {
+    int bad = ferror(af->f) || fflush(af->f) != 0 || (durable && fsync(fileno(af->f)) != 0);
     if (fclose(af->f) != 0) bad = 1;
     af->f = NULL;
     if (bad) { unlink(af->tmp); return err_fail(e, "%s: write failed: %s", af->path, strerror(errno)); }
@@ -84,17 +84,25 @@ int fs_atomic_commit(AtomicFile *af, Err *e) {
     return 0;
 }
 
+int fs_atomic_commit(AtomicFile *af, Err *e) { return atomic_commit(af, 1, e); }
+
 void fs_atomic_abort(AtomicFile *af) {
     if (af->f) fclose(af->f);
     af->f = NULL;
     unlink(af->tmp);
 }
 
-int fs_write_atomic(const char *path, const void *data, size_t size, Err *e) {
+static int write_whole(const char *path, const void *data, size_t size, int durable, Err *e) {
     AtomicFile af;
     if (fs_atomic_open(&af, path, e)) return -1;
     if (size && fwrite(data, 1, size, af.f) != size) { fs_atomic_abort(&af); return err_fail(e, "%s: write failed", path); }
-    return fs_atomic_commit(&af, e);
+    return atomic_commit(&af, durable, e);
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t size, Err *e) { return write_whole(path, data, size, 1, e); }
+
+int fs_write_atomic_nosync(const char *path, const void *data, size_t size, Err *e) {
+    return write_whole(path, data, size, 0, e);
 }
 
 char *fs_join(char *buf, size_t n, const char *a, const char *b) {

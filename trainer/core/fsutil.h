@@ -29,6 +29,11 @@ int fs_atomic_commit(AtomicFile *af, Err *e);
 void fs_atomic_abort(AtomicFile *af);
 /* Writes bytes atomically in one call. */
 int fs_write_atomic(const char *path, const void *data, size_t size, Err *e);
+/* The same without the fsync: readers still see the old or the new file, never a part, but
+ * a machine crash may lose the write. For a word that must land quickly (a sweep's
+ * "interrupted" status: mpirun SIGKILLs a second after its SIGTERM, and an fsync on a busy
+ * disk can take longer than that). */
+int fs_write_atomic_nosync(const char *path, const void *data, size_t size, Err *e);
 
 /* rm -r without following symlinks; a missing path is fine. Returns 0 or -1 with a message. */
 int fs_remove_tree(const char *path, Err *e);
