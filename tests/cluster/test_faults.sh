@@ -36,28 +36,13 @@ YAML
 # the backbone, so a kill lands inside a trial.
 write_sweep p1 large 2 2
 write_sweep p2 small 0 3
-# same_csv A B: the untimed CSVs are equal, numbers within 1e-6 relative (the rest exactly),
-# and say where they differ. Bitwise equality held in every earlier run, but once in CI a
-# train_loss differed by 2 float32 ulps (2.70625639 against 2.70625591) while every
-# validation and test figure, status and epoch matched: the cause is not found yet (see the
-# closing note of issue 12); a wrong resume moves figures far more than this.
-same_csv() {
-    diff <(untimed "$1") <(untimed "$2") >/dev/null && return 0
-    diff <(untimed "$1") <(untimed "$2")
-    paste -d'\n' <(untimed "$1") <(untimed "$2") | awk -F, '
-        NR % 2 { n = split($0, a, ","); next }
-        { if (NF != n) bad = 1
-          for (i = 1; i <= n; i++) if (a[i] != $i) {
-              num = a[i] ~ /^-?[0-9.]+(e-?[0-9]+)?$/ && $i ~ /^-?[0-9.]+(e-?[0-9]+)?$/
-              d = a[i] - $i; m = (a[i] < 0 ? -a[i] : a[i]); if (d < 0) d = -d
-              if (!num || d > 1e-6 * m) bad = 1 } }
-        END { if (!bad) print "(equal within 1e-6 relative)"; exit bad }'
-}
 on_two_hosts() { cluster_mpirun -n 2 --host h1:1,h2:1 "$SWEEP_BIN" "$@"; }
 h2_in_phase1() { [ -s runs/p1/logs/cache-group1-rank1.log ]; }
 h2_trial_has_epoch() {
     for d in $(awk '/trial .*: start/ { sub(":", "", $6); print $6 }' runs/p2/logs/rank1.log 2>/dev/null); do
         [ "$(grep -c . "runs/p2/$d/train_log.csv" 2>/dev/null)" -ge 2 ] && return 0; done; return 1; }
+sig_trial_has_epoch() {
+    local f; for f in "$1"/p2/*/train_log.csv; do [ "$(grep -c . "$f" 2>/dev/null)" -ge 2 ] && return 0; done; return 1; }
 epochs_once() {  # every trial of sweep $1: epochs 0..N-1, each once
     local f
     for f in runs/$1/*/train_log.csv; do
@@ -104,8 +89,9 @@ interrupt() {  # interrupt HOW: HOW = INT | TERM | STOP
     rm -rf "sig-$1"
     on_two_hosts p2.yaml --runs "sig-$1" > "sig-$1.out" 2>&1 &
     local mp=$!
-    wait_for 120 test -s "sig-$1/p2/logs/rank1.log"
-    sleep 3
+    # After a trial's first epoch: the run is well inside phase 2 and has most of it to go
+    # (a fixed 3 s let a quiet fast machine finish the sweep before the signal).
+    wait_for 120 sig_trial_has_epoch "sig-$1"
     if [ "$1" = STOP ]; then touch "sig-$1/p2/STOP"; else cluster_signal h1 "$1" mpirun; fi
     wait $mp; rc=$?
 }

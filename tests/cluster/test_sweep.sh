@@ -42,11 +42,18 @@ report_untimed() {
                /^From `/ { next } /^\| # \|/ { for (i = 1; i <= NF; i++) if ($i == " seconds ") col = i }
                col && /^\|/ { $col = "" } { print }' OFS='|' "$1"
 }
-same_results() {  # same_results RUNS_A RUNS_B: summary, report and every trial's result and log
+same_results() {  # same_results RUNS_A RUNS_B: summary, report and every trial's result and log, bit for bit
     diff <(untimed "$1/c/summary.csv") <(untimed "$2/c/summary.csv") && diff <(report_untimed "$1/c/report.md") <(report_untimed "$2/c/report.md") || return 1
     for t in "$1"/c/*/result.csv; do
         d=$(basename "$(dirname "$t")")
         diff <(untimed "$t") <(untimed "$2/c/$d/result.csv") && diff <(untimed "$1/c/$d/train_log.csv") <(untimed "$2/c/$d/train_log.csv") || return 1
+    done
+}
+close_results() {  # close_results RUNS_A RUNS_B: the same within 1e-6 relative (same_csv), for different thread counts
+    same_csv "$1/c/summary.csv" "$2/c/summary.csv" || return 1
+    for t in "$1"/c/*/result.csv; do
+        d=$(basename "$(dirname "$t")")
+        same_csv "$t" "$2/c/$d/result.csv" && same_csv "$1/c/$d/train_log.csv" "$2/c/$d/train_log.csv" || return 1
     done
 }
 
@@ -69,11 +76,18 @@ for r in 0 1 2 3; do
         "grep -q 'rank $r/4 on $h (node $node of 2, local $lr/2): CPU, 1 of 2 cores' four/c/logs/rank$r.log"
     check_eval "rank $r filled phase 1 shard $r/4" "grep -q 'shard $r/4: exit 0' four/c/logs/rank$r.log"
 done
-check_eval "trials ran on h1" "cat four/c/logs/rank0.log four/c/logs/rank1.log | grep -q 'trial .*: start'"
-check_eval "trials ran on h2" "cat four/c/logs/rank2.log four/c/logs/rank3.log | grep -q 'trial .*: start'"
+# Which host runs the trials is up to the queue (first to ask, first served: on a quiet fast
+# machine h2's ranks, done with phase 1 first, took all 4 once); the shards above show work
+# on both. Every trial started once, on one of the 4 ranks.
+on_h1=$(cat four/c/logs/rank0.log four/c/logs/rank1.log | grep -c 'trial .*: start')
+on_h2=$(cat four/c/logs/rank2.log four/c/logs/rank3.log | grep -c 'trial .*: start')
+echo "trials started: $on_h1 on h1, $on_h2 on h2"
+check_eval "4 trial starts over the two hosts' ranks ($on_h1 on h1, $on_h2 on h2)" "[ $((on_h1 + on_h2)) -eq 4 ]"
 check_eval "4 trials done" "[ \$(grep -c ',done,' four/c/summary.csv) -eq 4 ]"
 check_eval "-n 4 on 2 hosts: same results as -n 2 on one host" "same_results two four"
-check_eval "-n 2 on one host: same results as one rank" "same_results one two"
+# One rank runs its trainers on 2 threads, -n 2 on one host on 1 each: bitwise equal on some
+# machines, 1-2 bits apart in float32 losses on others (oneDNN's sums depend on the split).
+check_eval "-n 2 on one host: same results as one rank (2 threads against 1, within 1e-6)" "close_results one two"
 check_eval "threads differ between the runs (2 vs 1 per rank)" \
     "grep -q 'CPU, 2 of 2 cores' one/c/logs/rank0.log && grep -q 'CPU, 1 of 2 cores' two/c/logs/rank0.log"
 

@@ -47,10 +47,13 @@ wait_epoch() {  # a trial of runs $1 has logged an epoch
     return 1
 }
 
-# SIGINT and SIGTERM, each to its own mpirun (only this test's), and a STOP file, all at once
+# SIGINT and SIGTERM, each to its own mpirun (only this test's), and a STOP file, all at once,
+# on a sweep of 40 epochs per trial: the stop comes after the first, long before the end (with
+# 3 epochs a quiet fast machine finished the sweep before the signals came).
+sed 's/epochs: 3/epochs: 40/' s.yaml > long.yaml
 declare -A mp
 for sig in INT TERM STOP; do
-    mpirun -n 2 "$SWEEP_BIN" s.yaml --runs R$sig --threads 1 > $sig.out 2>&1 &
+    mpirun -n 2 "$SWEEP_BIN" long.yaml --runs R$sig --threads 1 > $sig.out 2>&1 &
     mp[$sig]=$!
 done
 for sig in INT TERM STOP; do
