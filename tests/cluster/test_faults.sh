@@ -75,14 +75,14 @@ kill_h2_when() {  # kill_h2_when SWEEP CONDITION: runs SWEEP over 2 hosts, kills
     cat "$1-rerun.out"
     check_eval "$1: the rerun exits 0" "[ $rc -eq 0 ]"
     check_eval "$1: 4 trials done, each once" "[ \$(grep -c ',done,' runs/$1/summary.csv) -eq 4 ] && [ \$(wc -l < runs/$1/summary.csv) -eq 5 ]"
-    check_eval "$1: summary equals the uninterrupted run's" "same_csv ref/$1/summary.csv runs/$1/summary.csv"
+    check_eval "$1: summary equals the uninterrupted run's" "close_csv ref/$1/summary.csv runs/$1/summary.csv"
 }
 kill_h2_when p1 h2_in_phase1
 check_eval "p1: every epoch once" "epochs_once p1 2"
 kill_h2_when p2 h2_trial_has_epoch
 check_eval "p2: every epoch once" "epochs_once p2 3"
 check_eval "p2: train logs equal the uninterrupted run's" \
-    "for t in ref/p2/*/train_log.csv; do same_csv \$t runs/p2/\${t#ref/p2/} || exit 1; done"
+    "for t in ref/p2/*/train_log.csv; do close_csv \$t runs/p2/\${t#ref/p2/} || exit 1; done"
 
 # --- signals and exit statuses under mpirun
 interrupt() {  # interrupt HOW: HOW = INT | TERM | STOP
@@ -112,7 +112,7 @@ check_eval "STOP file: every rank still working stopped within 2 s of the first"
     "awk '/stopping after|another rank asked/ { split(\$2, t, \":\"); s = t[1]*3600 + t[2]*60 + t[3]; if (!n++ || s < lo) lo = s; if (s > hi) hi = s } END { exit !(n >= 1 && hi - lo <= 2) }' sig-STOP/p2/logs/rank*.log"
 sleep 2
 on_two_hosts p2.yaml --runs sig-STOP > resume.out 2>&1; rc=$?
-check_eval "after STOP: the rerun exits 0 with the same summary" "[ $rc -eq 0 ] && same_csv ref/p2/summary.csv sig-STOP/p2/summary.csv"
+check_eval "after STOP: the rerun exits 0 with the same summary" "[ $rc -eq 0 ] && close_csv ref/p2/summary.csv sig-STOP/p2/summary.csv"
 sed 's/dropout: \[0.2, 0.6\]/dropout: [0.2, 1.6]/' p2.yaml > bad.yaml
 on_two_hosts bad.yaml --runs runs > bad.out 2>&1; rc=$?
 check_eval "bad sweep file: status 2 from mpirun" "[ $rc -eq 2 ]"

@@ -43,14 +43,14 @@ held_for_begin_time() { [ "$(squeue -h -j "$1" -o '%T %r' 2>/dev/null)" = "PENDI
 # of a job pending for other reasons (the node still finishing the last step) would keep
 # resetting it.
 start_now() {  # start_now JOB SECONDS OUTFILE
-    local end=$((SECONDS + $2))
+    local end=$((SECONDS + $2)) held_seen=""
     while [ $SECONDS -lt $end ]; do
         # Slurm holds a requeued job ~120 s so that its old run's end is in; brought forward
         # while the old batch step still ends, that end was counted as the new run's (CI:
         # "Allocate JobId=6" then "_job_complete: JobId=6 WEXITSTATUS 1" in the same ms). So
         # only once no slurmstepd of the job is left, and the hold seen on two polls.
         if held_for_begin_time "$1" && ! pgrep -f "slurmstepd: \[$1\." >/dev/null; then
-            if [ "${held_seen:-}" = "$1" ]; then scontrol update jobid="$1" StartTime=now 2>/dev/null; fi
+            if [ "$held_seen" = "$1" ]; then scontrol update jobid="$1" StartTime=now 2>/dev/null; fi
             held_seen=$1
         elif grep -q 'restart 1' "$3"; then return 0
         else held_seen=""; fi

@@ -15,14 +15,15 @@ untimed() {
              NR == 1 { for (i = 1; i <= NF; i++) if ($i != "seconds" && $i != "seconds_per_epoch") keep[++n] = i }
              { line = ""; for (j = 1; j <= n; j++) line = line (j > 1 ? "," : "") $(keep[j]); print line }' "$1"
 }
-# same_csv A B: the untimed CSVs are equal, numbers within 1e-6 relative (the rest exactly),
+# close_csv A B: the untimed CSVs are equal, numbers within 1e-6 relative (the rest exactly),
 # printing any difference. For runs whose trainers used different thread counts: on some
-# machines of this project oneDNN's float32 sums then differ in the last 1-2 bits (measured:
-# train and val losses 1e-7 relative apart between 1 and 2 threads, every accuracy and
-# epoch equal); a wrong resume or a lost epoch moves figures far more than this.
-same_csv() {
-    diff <(untimed "$1") <(untimed "$2") >/dev/null && return 0
-    diff <(untimed "$1") <(untimed "$2")
+# machines of this project the trainer's float32 sums then differ in the last 1-2 bits
+# (measured: train and val losses 1e-7 relative apart between 1 and 2 threads, every accuracy
+# and epoch equal); a wrong resume or a lost epoch moves figures far more than this.
+close_csv() {
+    local d
+    d=$(diff <(untimed "$1") <(untimed "$2")) && return 0
+    echo "$d"
     paste -d'\n' <(untimed "$1") <(untimed "$2") | awk -F, '
         NR % 2 { n = split($0, a, ","); next }
         { if (NF != n) bad = 1
